@@ -1,0 +1,103 @@
+# wirespan build.
+#
+#   make            build build/wirespan
+#   make demo       install dependencies, build, record a small scenario, print spans
+#   make test       install dependencies, build, run every test (one summary line)
+#
+# The rule chain follows libbpf-bootstrap: bpftool dumps the running kernel's
+# BTF into vmlinux.h, clang compiles the kernel half for BPF, bpftool turns
+# the object into a skeleton header that the loader includes. Everything
+# generated lives in build/.
+
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+B        := build
+
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
+CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(B)
+LDLIBS   := -lbpf -lelf -lz -lsqlite3 -lm -lpthread
+
+# Pipeline code shared by the binary, the tests and the fuzzers. It knows
+# nothing of eBPF, so tests and fuzzers link it without the kernel half.
+CORE_SRCS := \
+	src/util/util.c src/util/hashmap.c src/util/json.c \
+	src/stream/conntrack.c src/stream/reorder.c \
+	src/proto/detect.c src/proto/http1.c src/proto/redis.c \
+	src/span/exchange.c src/span/span_json.c \
+	src/store/store.c src/capture/kevent.c
+
+BIN_SRCS := src/cli/main.c src/cli/record.c src/cli/spans.c src/capture/live.c
+
+CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
+BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o)
+
+UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder
+FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream
+
+.PHONY: all deps demo test unit asan fuzz e2e clean format
+all: $(B)/wirespan
+
+deps:
+	@scripts/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all tests
+	@tests/run.sh
+
+# ---- kernel half ----
+$(B)/vmlinux.h:
+	@mkdir -p $(B)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(B)/capture.bpf.o: src/bpf/capture.bpf.c src/bpf/capture_abi.h $(B)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(B) -Isrc/bpf \
+		-Wall -Wno-unused-function -c $< -o $@.tmp.o
+	$(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
+
+$(B)/capture.skel.h: $(B)/capture.bpf.o
+	$(BPFTOOL) gen skeleton $< name capture_bpf > $@
+
+# ---- user half ----
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+$(B)/src/capture/live.o: $(B)/capture.skel.h
+
+$(B)/wirespan: $(BIN_OBJS) $(CORE_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- tests ----
+tests: $(UNIT_TESTS:%=$(B)/%)
+
+$(B)/test_%: tests/unit/test_%.c tests/unit/harness.h $(CORE_OBJS)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -o $@ $< $(CORE_OBJS) $(LDLIBS)
+
+# The same unit tests under AddressSanitizer and UBSan.
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan:
+	@$(MAKE) --no-print-directory B=build-asan CFLAGS="$(ASAN_FLAGS)" \
+		$(UNIT_TESTS:%=build-asan/%)
+
+# libFuzzer targets, built with clang.
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: $(FUZZERS:%=build-fuzz/%)
+
+build-fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard src/*/*.h)
+	@mkdir -p build-fuzz
+	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lsqlite3 -lm
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,791 @@
+// SPDX-License-Identifier: GPL-2.0
+/* capture.bpf.c -- the kernel half of live capture.
+ *
+ * It records facts cheaply and parses nothing: for every read or write of a
+ * TCP socket by a traced process it emits one event with the ids, the
+ * 5-tuple, the TCP sequence number of the first byte, timestamps at syscall
+ * entry and exit, and a bounded prefix (plus a short tail) of the bytes.
+ * connect/accept/close and TCP state changes give the connection lifecycle.
+ *
+ * Only tracepoints are used (syscalls:* and tp_btf/inet_sock_set_state): our
+ * kernels have no kprobes and no fentry.
+ *
+ * Cost rules:
+ *  - a syscall on a non-TCP fd returns before touching any map;
+ *  - nothing all CPUs write on every event shares a lock: ring buffers,
+ *    scratch space and counters are per CPU, the connection table is a
+ *    per-CPU LRU written only when a connection is first seen;
+ *  - ring buffers wake user space only past a fill threshold (batching).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "capture_abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define MSG_PEEK 0x2
+#define MSG_TRUNC 0x20
+#define EINTR 4
+#define EAGAIN 11
+#define EINPROGRESS 115
+#define ERESTARTSYS 512
+#define ERESTART_LAST 516 /* ERESTARTNOINTR .. ERESTART_RESTARTBLOCK */
+
+/* Load-time configuration, set by the loader before the programs load. */
+const volatile __u32 cfg_self_tgid = 0;
+const volatile __u32 cfg_filter_pids = 0; /* nonzero: only tgids in `pids` */
+const volatile __u32 cfg_ncomms = 0;
+const volatile char cfg_comms[WS_MAX_COMMS][WS_COMM_LEN] = {};
+const volatile __u32 cfg_nports = 0;
+const volatile __u16 cfg_ports[WS_MAX_PORTS] = {};
+const volatile __u32 cfg_netns = 0; /* nonzero: only sockets in this netns */
+const volatile __u32 cfg_payload = 4096;
+const volatile __u64 cfg_wakeup_bytes = 1 << 20;
+
+struct ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+};
+
+/* One ring buffer per CPU, created and inserted by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct ring);
+} rings SEC(".maps");
+
+/* Event under construction. The payload area is three times the largest
+ * prefix so that masked offsets and lengths always fit for the verifier. */
+struct scratch {
+	struct ws_kevent ev;
+	__u8 data[3 * WS_PAYLOAD_MAX + WS_TAIL_MAX];
+};
+
+/* One slot per CPU (a per-CPU array cannot hold values this large); the
+ * loader sizes it to the number of possible CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+/* A traced syscall between entry and exit, keyed by pid_tgid. */
+struct inflight {
+	__u64 ts_enter;
+	__u64 sk;
+	__u64 conn_id;
+	__u64 ubuf; /* buffer, iovec array, msghdr or mmsghdr array */
+	__u64 ulen; /* buffer length, iovec count or message count */
+	__u32 seq;
+	__u32 fd;
+	__u32 netns;
+	__u8 sys;
+	__u8 dir;
+	__u8 flags;
+	__u8 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+/* A socket we have seen, keyed by its kernel address. */
+struct kconn {
+	__u64 id;
+	__u32 netns;
+	__u8 skip; /* excluded by --port / --netns */
+	__u8 role; /* WS_KF_CLIENT, WS_KF_SERVER or 0 */
+	__u16 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, __u64);
+	__type(value, struct kconn);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WS_KC_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} idgen SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+/* Connection ids: CPU number in the top 16 bits, a per-CPU counter below.
+ * Unique for the life of the loaded programs without any shared counter. */
+static __always_inline __u64 next_conn_id(void)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&idgen, &zero);
+
+	if (!v)
+		return 0;
+	return ((__u64)bpf_get_smp_processor_id() << 48) | (__sync_fetch_and_add(v, 1) + 1);
+}
+
+static __always_inline bool comm_matches(const char *comm)
+{
+	for (__u32 i = 0; i < WS_MAX_COMMS; i++) {
+		if (i >= cfg_ncomms)
+			break;
+		bool same = true;
+		for (int j = 0; j < WS_COMM_LEN; j++) {
+			if (cfg_comms[i][j] != comm[j]) {
+				same = false;
+				break;
+			}
+			if (comm[j] == 0)
+				break;
+		}
+		if (same)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool task_wanted(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+
+	if (tgid == cfg_self_tgid)
+		return false;
+	if (cfg_filter_pids && !bpf_map_lookup_elem(&pids, &tgid))
+		return false;
+	if (cfg_ncomms) {
+		char comm[WS_COMM_LEN] = {};
+		struct task_struct *task = (void *)bpf_get_current_task();
+
+		BPF_CORE_READ_STR_INTO(&comm, task, group_leader, comm);
+		if (!comm_matches(comm))
+			return false;
+	}
+	return true;
+}
+
+/* task -> files -> fdtable -> file -> socket -> sock, or NULL when the fd is
+ * not an IPv4/IPv6 TCP stream socket. */
+static __always_inline struct sock *fd_to_tcp_sock(__u32 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fdarr;
+	struct file *file = NULL;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fdarr = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdarr[fd]) || !file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+
+	if (!sk)
+		return NULL;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+		return NULL;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	return sk;
+}
+
+static __always_inline bool port_wanted(const struct sock *sk)
+{
+	__u16 lport, rport;
+
+	if (!cfg_nports)
+		return true;
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	for (__u32 i = 0; i < WS_MAX_PORTS; i++) {
+		if (i >= cfg_nports)
+			break;
+		if (cfg_ports[i] == lport || cfg_ports[i] == rport)
+			return true;
+	}
+	return false;
+}
+
+/* Look a socket up in the connection table, adding it when `create` and the
+ * socket is connected. Filters that depend only on the socket (--port,
+ * --netns) are decided once here and remembered in `skip`. */
+static __always_inline struct kconn *conn_get(struct sock *sk, bool create, __u8 role)
+{
+	__u64 key = (__u64)sk;
+	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
+
+	if (c) {
+		if (role && !c->role)
+			c->role = role;
+		return c;
+	}
+	if (!create)
+		return NULL;
+
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == TCP_CLOSE || state == TCP_LISTEN)
+		return NULL;
+
+	struct kconn n = {};
+	n.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	n.skip = (cfg_netns && n.netns != cfg_netns) || !port_wanted(sk);
+	n.role = role;
+	n.id = next_conn_id();
+	if (bpf_map_update_elem(&conns, &key, &n, BPF_NOEXIST)) {
+		c = bpf_map_lookup_elem(&conns, &key);
+		if (!c)
+			count(WS_KC_CONN_FULL);
+		return c;
+	}
+	return bpf_map_lookup_elem(&conns, &key);
+}
+
+static __always_inline void read_tuple(const struct sock *sk, struct ws_ktuple *t)
+{
+	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (t->family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)t->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)t->raddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)t->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)t->raddr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline void read_comm(char *comm)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+
+	BPF_CORE_READ_STR_INTO((char(*)[WS_COMM_LEN])comm, task, group_leader, comm);
+}
+
+/* Write one record to this CPU's ring, waking user space only when the ring
+ * holds more than cfg_wakeup_bytes (user space also polls on a timer). */
+static __always_inline void emit(void *data, __u64 size)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *rb = bpf_map_lookup_elem(&rings, &cpu);
+
+	if (!rb) {
+		count(WS_KC_RINGBUF_FULL);
+		return;
+	}
+	__u64 flags = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+										   : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(rb, data, size, flags))
+		count(WS_KC_RINGBUF_FULL);
+	else
+		count(WS_KC_EVENTS);
+}
+
+static __always_inline struct scratch *scratch_get(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+/* Bound a length for the verifier: v <= max on entry, and after the mask the
+ * verifier also knows v < 2 * WS_PAYLOAD_MAX. */
+#define BOUND(v, max)                                                                              \
+	do {                                                                                       \
+		if ((v) > (max))                                                                   \
+			(v) = (max);                                                               \
+		asm volatile("%[x] &= %[m]" : [x] "+r"(v) : [m] "i"(2 * WS_PAYLOAD_MAX - 1));      \
+	} while (0)
+
+#define BOUND_OFF(v) asm volatile("%[x] &= %[m]" : [x] "+r"(v) : [m] "i"(WS_PAYLOAD_MAX - 1))
+
+/* Copy the prefix and tail of `n` bytes at user address `ubuf`. */
+static __always_inline void copy_plain(struct scratch *s, __u64 ubuf, __u64 n)
+{
+	__u64 cap = n, tail;
+
+	BOUND(cap, cfg_payload);
+	if (cap > WS_PAYLOAD_MAX)
+		cap = WS_PAYLOAD_MAX;
+	if (cap && bpf_probe_read_user(s->data, cap, (void *)ubuf)) {
+		s->ev.flags |= WS_KF_READFAIL;
+		count(WS_KC_READ_FAIL);
+		return;
+	}
+	s->ev.cap = cap;
+	if (n <= cap)
+		return;
+	count(WS_KC_PAYLOAD_CUT);
+	tail = n - cap;
+	if (tail > WS_TAIL_MAX)
+		tail = WS_TAIL_MAX;
+	__u64 off = cap;
+	BOUND_OFF(off);
+	asm volatile("%[x] &= %[m]" : [x] "+r"(tail) : [m] "i"(2 * WS_TAIL_MAX - 1));
+	if (off != cap)
+		return; /* cap == WS_PAYLOAD_MAX: keep no tail */
+	if (tail && !bpf_probe_read_user(s->data + off, tail, (void *)(ubuf + n - tail)))
+		s->ev.tail = tail;
+}
+
+/* Walking an iovec array: one bpf_loop step per iovec, so the verifier
+ * checks the step once instead of once per unrolled iteration. The step only
+ * copies the prefix and remembers where the syscall's last byte lies; the
+ * tail is copied once after the walk. */
+struct iov_walk {
+	__u64 iovp, iovcnt, total, limit;
+	__u64 pos;     /* stream offset of the current iovec */
+	__u64 off;     /* prefix bytes copied so far */
+	__u64 last_base, last_len; /* the iovec holding the last byte */
+	__u32 failed;
+};
+
+static long iov_step(__u64 i, void *ctx)
+{
+	struct iov_walk *w = ctx;
+	struct scratch *s = scratch_get();
+	struct iovec iov;
+
+	if (!s || i >= w->iovcnt || w->pos >= w->total)
+		return 1;
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(w->iovp + i * sizeof(iov)))) {
+		w->failed = 1;
+		return 1;
+	}
+	__u64 len = iov.iov_len;
+	if (len > w->total - w->pos)
+		len = w->total - w->pos;
+	if (w->off < w->limit) {
+		__u64 n = w->limit - w->off, o = w->off;
+		if (n > len)
+			n = len;
+		BOUND_OFF(o);
+		BOUND(n, WS_PAYLOAD_MAX);
+		if (n && bpf_probe_read_user(s->data + o, n, iov.iov_base)) {
+			w->failed = 1;
+			return 1;
+		}
+		__u64 next = w->off + n;
+		/* off never exceeds WS_PAYLOAD_MAX, so the mask changes nothing at
+		 * run time; it gives the verifier the same range at every step,
+		 * so it can stop exploring after a few iterations */
+		asm volatile("%[x] &= %[m]" : [x] "+r"(next) : [m] "i"(2 * WS_PAYLOAD_MAX - 1));
+		w->off = next;
+	}
+	w->pos += len;
+	if (len) {
+		w->last_base = (__u64)iov.iov_base;
+		w->last_len = len;
+	}
+	return 0;
+}
+
+/* Copy the prefix and tail of the first `total` bytes described by an iovec
+ * array in user memory. */
+static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 iovcnt, __u64 total)
+{
+	struct iov_walk w = {.iovp = iovp, .iovcnt = iovcnt, .total = total, .limit = total};
+
+	if (w.limit > cfg_payload)
+		w.limit = cfg_payload;
+	bpf_loop(WS_IOV_MAX, iov_step, &w, 0);
+	if (w.failed) {
+		s->ev.flags |= WS_KF_READFAIL;
+		count(WS_KC_READ_FAIL);
+	} else if (w.pos < total && iovcnt > WS_IOV_MAX) {
+		count(WS_KC_IOV_CUT);
+	}
+	__u64 off = w.off;
+	if (off > WS_PAYLOAD_MAX)
+		off = WS_PAYLOAD_MAX;
+	s->ev.cap = off;
+	if (total <= off)
+		return;
+	count(WS_KC_PAYLOAD_CUT);
+	/* the tail: the end of the last iovec, when the walk reached the end
+	 * and the tail does not overlap the prefix */
+	if (w.failed || w.pos != total || off != w.limit)
+		return;
+	__u64 tail = total - off;
+	if (tail > WS_TAIL_MAX)
+		tail = WS_TAIL_MAX;
+	if (tail > w.last_len)
+		tail = w.last_len;
+	__u64 o = off;
+	BOUND_OFF(o);
+	asm volatile("%[x] &= %[m]" : [x] "+r"(tail) : [m] "i"(2 * WS_TAIL_MAX - 1));
+	if (o == off && tail && !bpf_probe_read_user(s->data + o, tail, (void *)(w.last_base + w.last_len - tail)))
+		s->ev.tail = tail;
+}
+
+static __always_inline bool transient_error(long ret)
+{
+	return ret == -EAGAIN || ret == -EINTR || (ret <= -ERESTARTSYS && ret >= -ERESTART_LAST);
+}
+
+static __always_inline void fill_header(struct ws_kevent *ev, const struct inflight *f, __u64 pid_tgid)
+{
+	ev->type = WS_KEV_DATA;
+	ev->dir = f->dir;
+	ev->sys = f->sys;
+	ev->flags = f->flags;
+	ev->pid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
+	ev->err = 0;
+	ev->conn_id = f->conn_id;
+	ev->ts_enter = f->ts_enter;
+	ev->ts_exit = bpf_ktime_get_ns();
+	ev->seq = f->seq;
+	ev->bytes = 0;
+	ev->cap = 0;
+	ev->tail = 0;
+	ev->fd = f->fd;
+	ev->netns = f->netns;
+	ev->oldstate = 0;
+	ev->newstate = 0;
+	read_tuple((const struct sock *)f->sk, &ev->tuple);
+	read_comm(ev->comm);
+}
+
+/* ---- data syscalls: entry records the socket and seq, exit emits ---- */
+
+static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys, __u8 dir, __u8 flags)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!task_wanted(pid_tgid))
+		return 0;
+	struct sock *sk = fd_to_tcp_sock(fd);
+	if (!sk)
+		return 0;
+	struct kconn *c = conn_get(sk, true, 0);
+	if (!c || c->skip)
+		return 0;
+
+	struct inflight f = {};
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	f.ts_enter = bpf_ktime_get_ns();
+	f.sk = (__u64)sk;
+	f.conn_id = c->id;
+	f.netns = c->netns;
+	f.ubuf = ubuf;
+	f.ulen = ulen;
+	f.fd = fd;
+	f.sys = sys;
+	f.dir = dir;
+	f.flags = flags;
+	if (dir == WS_DIR_SEND)
+		f.seq = BPF_CORE_READ(tp, write_seq);
+	else
+		f.seq = BPF_CORE_READ(tp, copied_seq);
+	if (bpf_map_update_elem(&inflight, &pid_tgid, &f, BPF_ANY))
+		count(WS_KC_INFLIGHT_FULL);
+	return 0;
+}
+
+/* How the bytes of a syscall are described in user memory. Each exit program
+ * passes a constant, so it is verified with its own copy path only. */
+enum copy_kind { COPY_PLAIN, COPY_IOV, COPY_MSG, COPY_MMSG, COPY_NONE };
+
+static __always_inline int data_exit(long ret, enum copy_kind kind)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct inflight *p = bpf_map_lookup_elem(&inflight, &pid_tgid);
+
+	if (!p)
+		return 0;
+	struct inflight f = *p;
+	bpf_map_delete_elem(&inflight, &pid_tgid);
+	if (f.sys == WS_SYS_CONNECT)
+		return 0;
+	if (ret < 0 && transient_error(ret))
+		return 0;
+	if (ret == 0 && f.dir == WS_DIR_SEND)
+		return 0;
+
+	struct scratch *s = scratch_get();
+	if (!s)
+		return 0;
+	fill_header(&s->ev, &f, pid_tgid);
+
+	if (ret < 0) {
+		s->ev.flags |= WS_KF_ERROR;
+		s->ev.err = ret;
+	} else if (ret == 0) {
+		s->ev.flags |= WS_KF_EOF;
+	} else if (kind == COPY_MMSG) {
+		/* ret counts messages. On a TCP socket they are consecutive bytes
+		 * of one stream: report one event for all of them, with the
+		 * payload prefix taken from the first message. */
+		struct mmsghdr first;
+		__u64 total;
+		if (bpf_probe_read_user(&first, sizeof(first), (void *)f.ubuf))
+			return 0;
+		/* copy first: a single path into the iovec walk keeps
+		 * verification short */
+		copy_iov(s, (__u64)first.msg_hdr.msg_iov, first.msg_hdr.msg_iovlen, first.msg_len);
+		total = first.msg_len;
+		for (__u32 i = 1; i < WS_MMSG_MAX; i++) {
+			__u32 len;
+
+			if (i >= ret || bpf_probe_read_user(&len, sizeof(len),
+							    (void *)(f.ubuf + i * sizeof(struct mmsghdr) +
+								     offsetof(struct mmsghdr, msg_len))))
+				break;
+			total += len;
+		}
+		if (ret > WS_MMSG_MAX)
+			count(WS_KC_MMSG_CUT);
+		s->ev.bytes = total;
+		if (first.msg_len < total)
+			s->ev.tail = 0; /* the tail would not be the end of the event */
+	} else {
+		s->ev.bytes = ret;
+		if (f.flags & WS_KF_NOPAYLOAD)
+			kind = COPY_NONE;
+		if (kind == COPY_PLAIN) {
+			copy_plain(s, f.ubuf, ret);
+		} else if (kind == COPY_IOV) {
+			copy_iov(s, f.ubuf, f.ulen, ret);
+		} else if (kind == COPY_MSG) {
+			struct user_msghdr m;
+			if (bpf_probe_read_user(&m, sizeof(m), (void *)f.ubuf)) {
+				s->ev.flags |= WS_KF_READFAIL;
+				count(WS_KC_READ_FAIL);
+			} else {
+				copy_iov(s, (__u64)m.msg_iov, m.msg_iovlen, ret);
+			}
+		} else {
+			s->ev.flags |= WS_KF_NOPAYLOAD; /* sendfile, splice: no user buffer */
+		}
+	}
+	emit(&s->ev, sizeof(s->ev) + ((s->ev.cap + s->ev.tail) & (2 * WS_PAYLOAD_MAX - 1)));
+	return 0;
+}
+
+#define ENTER(name) SEC("tracepoint/syscalls/sys_enter_" #name) int enter_##name(struct trace_event_raw_sys_enter *ctx)
+#define EXIT(name, kind)                                                                           \
+	SEC("tracepoint/syscalls/sys_exit_" #name) int exit_##name(struct trace_event_raw_sys_exit *ctx) \
+	{                                                                                          \
+		return data_exit(ctx->ret, kind);                                                  \
+	}
+
+ENTER(read) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_READ, WS_DIR_RECV, 0); }
+EXIT(read, COPY_PLAIN)
+ENTER(write) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_WRITE, WS_DIR_SEND, 0); }
+EXIT(write, COPY_PLAIN)
+ENTER(readv) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_READV, WS_DIR_RECV, 0); }
+EXIT(readv, COPY_IOV)
+ENTER(writev) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_WRITEV, WS_DIR_SEND, 0); }
+EXIT(writev, COPY_IOV)
+ENTER(sendto) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_SENDTO, WS_DIR_SEND, 0); }
+EXIT(sendto, COPY_PLAIN)
+ENTER(recvfrom)
+{
+	if (ctx->args[3] & MSG_PEEK) /* the bytes will be read again */
+		return 0;
+	return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_RECVFROM, WS_DIR_RECV,
+			  ctx->args[3] & MSG_TRUNC ? WS_KF_NOPAYLOAD : 0);
+}
+EXIT(recvfrom, COPY_PLAIN)
+ENTER(sendmsg) { return data_enter(ctx->args[0], ctx->args[1], 0, WS_SYS_SENDMSG, WS_DIR_SEND, 0); }
+EXIT(sendmsg, COPY_MSG)
+ENTER(recvmsg)
+{
+	if (ctx->args[2] & MSG_PEEK)
+		return 0;
+	return data_enter(ctx->args[0], ctx->args[1], 0, WS_SYS_RECVMSG, WS_DIR_RECV, 0);
+}
+EXIT(recvmsg, COPY_MSG)
+ENTER(sendmmsg) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_SENDMMSG, WS_DIR_SEND, 0); }
+EXIT(sendmmsg, COPY_MMSG)
+ENTER(recvmmsg)
+{
+	if (ctx->args[3] & MSG_PEEK)
+		return 0;
+	return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_RECVMMSG, WS_DIR_RECV, 0);
+}
+EXIT(recvmmsg, COPY_MMSG)
+ENTER(sendfile64) { return data_enter(ctx->args[0], 0, 0, WS_SYS_SENDFILE, WS_DIR_SEND, WS_KF_NOPAYLOAD); }
+EXIT(sendfile64, COPY_NONE)
+
+/* splice(fd_in, off_in, fd_out, off_out, len, flags): a socket on either end */
+ENTER(splice)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!task_wanted(pid_tgid))
+		return 0;
+	if (fd_to_tcp_sock(ctx->args[2]))
+		return data_enter(ctx->args[2], 0, 0, WS_SYS_SPLICE, WS_DIR_SEND, WS_KF_NOPAYLOAD);
+	return data_enter(ctx->args[0], 0, 0, WS_SYS_SPLICE, WS_DIR_RECV, WS_KF_NOPAYLOAD);
+}
+EXIT(splice, COPY_NONE)
+
+/* ---- connection lifecycle ---- */
+
+static __always_inline void emit_lifecycle(struct sock *sk, struct kconn *c, __u8 type, __u8 sys, __u8 flags,
+					   __u64 ts_enter, long err, __u32 fd)
+{
+	struct ws_kevent ev = {};
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	ev.type = type;
+	ev.sys = sys;
+	ev.flags = flags;
+	ev.pid = pid_tgid >> 32;
+	ev.tid = (__u32)pid_tgid;
+	ev.err = err;
+	ev.conn_id = c->id;
+	ev.ts_exit = bpf_ktime_get_ns();
+	ev.ts_enter = ts_enter ? ts_enter : ev.ts_exit;
+	ev.fd = fd;
+	ev.netns = c->netns;
+	read_tuple(sk, &ev.tuple);
+	read_comm(ev.comm);
+	emit(&ev, sizeof(ev));
+}
+
+static __always_inline int accept_exit(long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (ret < 0 || !task_wanted(pid_tgid))
+		return 0;
+	struct sock *sk = fd_to_tcp_sock(ret);
+	if (!sk)
+		return 0;
+	struct kconn *c = conn_get(sk, true, WS_KF_SERVER);
+	if (!c || c->skip)
+		return 0;
+	emit_lifecycle(sk, c, WS_KEV_OPEN, WS_SYS_ACCEPT, WS_KF_SERVER, 0, 0, ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx) { return accept_exit(ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx) { return accept_exit(ctx->ret); }
+
+ENTER(connect)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!task_wanted(pid_tgid))
+		return 0;
+	struct sock *sk = fd_to_tcp_sock(ctx->args[0]);
+	if (!sk)
+		return 0;
+	struct inflight f = {};
+	f.ts_enter = bpf_ktime_get_ns();
+	f.sk = (__u64)sk;
+	f.fd = ctx->args[0];
+	f.sys = WS_SYS_CONNECT;
+	if (bpf_map_update_elem(&inflight, &pid_tgid, &f, BPF_ANY))
+		count(WS_KC_INFLIGHT_FULL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct inflight *p = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	long ret = ctx->ret;
+
+	if (!p)
+		return 0;
+	struct inflight f = *p;
+	bpf_map_delete_elem(&inflight, &pid_tgid);
+	if (f.sys != WS_SYS_CONNECT || (ret < 0 && ret != -EINPROGRESS))
+		return 0;
+	struct sock *sk = (struct sock *)f.sk;
+	struct kconn *c = conn_get(sk, true, WS_KF_CLIENT);
+	if (!c || c->skip)
+		return 0;
+	emit_lifecycle(sk, c, WS_KEV_OPEN, WS_SYS_CONNECT, WS_KF_CLIENT, f.ts_enter, ret, f.fd);
+	return 0;
+}
+
+ENTER(close)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!task_wanted(pid_tgid))
+		return 0;
+	struct sock *sk = fd_to_tcp_sock(ctx->args[0]);
+	if (!sk)
+		return 0;
+	struct kconn *c = conn_get(sk, false, 0);
+	if (!c || c->skip)
+		return 0;
+	emit_lifecycle(sk, c, WS_KEV_CLOSE, WS_SYS_CLOSE, 0, 0, 0, ctx->args[0]);
+	return 0;
+}
+
+/* TCP state changes of tracked sockets. tp_btf has per-program recursion
+ * protection, so this still runs when it interrupts a syscall program. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(state_change, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	__u64 key = (__u64)sk;
+	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	if (!c->skip) {
+		struct ws_kevent ev = {};
+		ev.type = WS_KEV_STATE;
+		ev.conn_id = c->id;
+		ev.ts_enter = ev.ts_exit = bpf_ktime_get_ns();
+		ev.netns = c->netns;
+		ev.oldstate = oldstate;
+		ev.newstate = newstate;
+		read_tuple(sk, &ev.tuple);
+		emit(&ev, sizeof(ev));
+	}
+	if (newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&conns, &key);
+	return 0;
+}

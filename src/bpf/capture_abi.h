@@ -1,0 +1,117 @@
+/* capture_abi.h -- the contract between the kernel half (capture.bpf.c) and
+ * the user half (src/capture/live.c).
+ *
+ * Everything here is fixed-size and pointer-free: the same bytes are written
+ * by BPF programs into per-CPU ring buffers, read by the loader, and saved
+ * verbatim by `wirespan record --save-events` for replay without a kernel.
+ * Change a layout only together with WS_ABI_VERSION.
+ */
+#ifndef WIRESPAN_CAPTURE_ABI_H
+#define WIRESPAN_CAPTURE_ABI_H
+
+#define WS_ABI_VERSION 1
+
+/* Largest payload prefix one event may carry, and the tail kept from the
+ * end of a syscall's bytes when the middle was not copied (it lets the user
+ * half find a chunk boundary at the end of a large write). Powers of two:
+ * the BPF side bounds offsets with masks. */
+#define WS_PAYLOAD_MAX 16384
+#define WS_TAIL_MAX 64
+#define WS_COMM_LEN 16
+#define WS_IOV_MAX 16  /* iovecs walked per readv/writev/sendmsg/recvmsg */
+#define WS_MMSG_MAX 4  /* messages reported per sendmmsg/recvmmsg */
+#define WS_MAX_PORTS 16
+#define WS_MAX_COMMS 8
+
+enum ws_kev_type {
+	WS_KEV_DATA = 1,  /* bytes sent or received on a TCP socket by a syscall */
+	WS_KEV_OPEN = 2,  /* connect() or accept() returned a TCP socket */
+	WS_KEV_CLOSE = 3, /* a traced process called close() on the socket */
+	WS_KEV_STATE = 4, /* TCP state change of a socket we track */
+};
+
+enum ws_dir {
+	WS_DIR_SEND = 0, /* bytes from the local process to the peer */
+	WS_DIR_RECV = 1, /* bytes from the peer to the local process */
+};
+
+enum ws_sys {
+	WS_SYS_NONE = 0,
+	WS_SYS_READ,
+	WS_SYS_WRITE,
+	WS_SYS_READV,
+	WS_SYS_WRITEV,
+	WS_SYS_SENDTO,
+	WS_SYS_RECVFROM,
+	WS_SYS_SENDMSG,
+	WS_SYS_RECVMSG,
+	WS_SYS_SENDMMSG,
+	WS_SYS_RECVMMSG,
+	WS_SYS_SENDFILE,
+	WS_SYS_SPLICE,
+	WS_SYS_ACCEPT,
+	WS_SYS_CONNECT,
+	WS_SYS_CLOSE,
+	WS_SYS_MAX,
+};
+
+/* ws_kevent.flags */
+#define WS_KF_EOF (1u << 0)       /* a read returned 0: the peer closed its side */
+#define WS_KF_ERROR (1u << 1)     /* the syscall failed; err holds -errno */
+#define WS_KF_NOPAYLOAD (1u << 2) /* bytes moved without a user buffer (sendfile, splice) */
+#define WS_KF_READFAIL (1u << 3)  /* copying the user buffer failed */
+#define WS_KF_CLIENT (1u << 4)    /* OPEN: the local side connected */
+#define WS_KF_SERVER (1u << 5)    /* OPEN: the local side accepted */
+#define WS_KF_NOSEQ (1u << 6)     /* seq could not be read */
+
+/* The two ends of a connection as the local socket sees them. Addresses are
+ * in network byte order; IPv4 uses the first 4 bytes. Ports in host order. */
+struct ws_ktuple {
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 _pad;
+};
+
+/* One record in a ring buffer. For DATA events `cap` bytes of the payload
+ * prefix follow the struct, then `tail` bytes taken from the end of the
+ * syscall's bytes (stream offsets bytes-tail .. bytes). */
+struct ws_kevent {
+	__u8 type;  /* enum ws_kev_type */
+	__u8 dir;   /* enum ws_dir (DATA) */
+	__u8 sys;   /* enum ws_sys */
+	__u8 flags; /* WS_KF_* */
+	__u32 pid;  /* thread group id */
+	__u32 tid;
+	__s32 err;        /* -errno when WS_KF_ERROR */
+	__u64 conn_id;    /* stable id of the socket while it lives */
+	__u64 ts_enter;   /* CLOCK_MONOTONIC ns at syscall entry */
+	__u64 ts_exit;    /* CLOCK_MONOTONIC ns at syscall exit (or the event) */
+	__u32 seq;        /* TCP sequence number of the first byte */
+	__u32 bytes;      /* bytes moved by the syscall */
+	__u16 cap;        /* payload prefix bytes that follow */
+	__u16 tail;       /* tail bytes that follow the prefix */
+	__u32 fd;
+	__u32 netns;      /* network namespace inode of the socket */
+	__u16 oldstate;   /* STATE: TCP states (TCP_ESTABLISHED = 1 ...) */
+	__u16 newstate;
+	struct ws_ktuple tuple;
+	char comm[WS_COMM_LEN]; /* process (thread group leader) name */
+};
+
+/* Per-CPU counters of what the kernel half could not deliver or had to cut. */
+enum ws_kcounter {
+	WS_KC_RINGBUF_FULL = 0, /* event dropped: the CPU's ring buffer was full */
+	WS_KC_INFLIGHT_FULL,    /* syscall not traced: in-flight table full */
+	WS_KC_CONN_FULL,        /* connection not tracked: connection table full */
+	WS_KC_READ_FAIL,        /* payload could not be copied from user memory */
+	WS_KC_PAYLOAD_CUT,      /* events whose payload was cut to the prefix size */
+	WS_KC_IOV_CUT,          /* events with more iovecs than WS_IOV_MAX */
+	WS_KC_MMSG_CUT,         /* sendmmsg/recvmmsg messages beyond WS_MMSG_MAX */
+	WS_KC_EVENTS,           /* events written to ring buffers */
+	WS_KC_MAX,
+};
+
+#endif

@@ -1,0 +1,130 @@
+/* kevent.c -- see kevent.h. */
+#include "capture/kevent.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+#define EVFILE_MAGIC "WSEVENTS"
+
+void ws_kevent_order(const struct ws_kevent *k, uint64_t *key, uint64_t *commit)
+{
+	*commit = k->ts_exit;
+	if ((k->type == WS_KEV_DATA && k->dir == WS_DIR_SEND) || (k->type == WS_KEV_OPEN && (k->flags & WS_KF_CLIENT)))
+		*key = k->ts_enter;
+	else
+		*key = k->ts_exit;
+}
+
+int ws_kevent_decode(const void *rec, size_t len, int64_t off, struct ws_event *ev)
+{
+	const struct ws_kevent *k = rec;
+	const uint8_t *payload = (const uint8_t *)rec + sizeof(*k);
+
+	if (len < sizeof(*k) || k->type < WS_KEV_DATA || k->type > WS_KEV_STATE ||
+	    sizeof(*k) + (size_t)k->cap + k->tail > len || k->cap > WS_PAYLOAD_MAX || k->tail > WS_TAIL_MAX)
+		return -1;
+	memset(ev, 0, sizeof(*ev));
+	ev->conn_id = k->conn_id;
+	ev->pid = k->pid;
+	ev->tid = k->tid;
+	memcpy(ev->comm, k->comm, sizeof(ev->comm));
+	ev->comm[sizeof(ev->comm) - 1] = 0;
+	ev->t_enter = k->ts_enter + off;
+	ev->t_exit = k->ts_exit + off;
+	ev->seq = k->seq;
+	ev->len = k->bytes;
+	ev->err = k->err;
+	ev->netns = k->netns;
+	ev->oldstate = k->oldstate;
+	ev->newstate = k->newstate;
+	ws_endpoint_set(&ev->local, k->tuple.family, k->tuple.laddr, k->tuple.lport);
+	ws_endpoint_set(&ev->peer, k->tuple.family, k->tuple.raddr, k->tuple.rport);
+	if (k->flags & WS_KF_EOF)
+		ev->flags |= WS_EVF_EOF;
+	if (k->flags & WS_KF_ERROR)
+		ev->flags |= WS_EVF_ERROR;
+	if (k->flags & WS_KF_NOPAYLOAD)
+		ev->flags |= WS_EVF_NOPAYLOAD;
+	if (k->flags & WS_KF_READFAIL)
+		ev->flags |= WS_EVF_READFAIL;
+	if (k->flags & WS_KF_NOSEQ)
+		ev->flags |= WS_EVF_NOSEQ;
+	switch (k->type) {
+	case WS_KEV_DATA:
+		ev->kind = WS_EV_DATA;
+		ev->dir = k->dir == WS_DIR_SEND ? WS_SEND : WS_RECV;
+		ev->head = payload;
+		ev->head_len = k->cap;
+		ev->tail = payload + k->cap;
+		ev->tail_len = k->tail;
+		break;
+	case WS_KEV_OPEN:
+		ev->kind = WS_EV_OPEN;
+		ev->role = (k->flags & WS_KF_CLIENT) ? WS_ROLE_CLIENT : (k->flags & WS_KF_SERVER) ? WS_ROLE_SERVER : 0;
+		break;
+	case WS_KEV_CLOSE:
+		ev->kind = WS_EV_CLOSE;
+		break;
+	case WS_KEV_STATE:
+		ev->kind = WS_EV_STATE;
+		break;
+	}
+	return 0;
+}
+
+int ws_evfile_write_header(FILE *f, int64_t off)
+{
+	uint32_t v[2] = {WS_ABI_VERSION, 0};
+
+	if (fwrite(EVFILE_MAGIC, 8, 1, f) != 1 || fwrite(v, sizeof(v), 1, f) != 1 || fwrite(&off, sizeof(off), 1, f) != 1)
+		return -1;
+	return 0;
+}
+
+int ws_evfile_write(FILE *f, const void *rec, uint32_t len)
+{
+	if (fwrite(&len, sizeof(len), 1, f) != 1 || fwrite(rec, len, 1, f) != 1)
+		return -1;
+	return 0;
+}
+
+int ws_evfile_read_header(FILE *f, int64_t *off, char *err, size_t errlen)
+{
+	char magic[8];
+	uint32_t v[2];
+
+	if (fread(magic, 8, 1, f) != 1 || memcmp(magic, EVFILE_MAGIC, 8) != 0) {
+		snprintf(err, errlen, "not a wirespan event file (expected one written by `wirespan record --save-events`)");
+		return -1;
+	}
+	if (fread(v, sizeof(v), 1, f) != 1 || fread(off, sizeof(*off), 1, f) != 1) {
+		snprintf(err, errlen, "event file header is truncated");
+		return -1;
+	}
+	if (v[0] != WS_ABI_VERSION) {
+		snprintf(err, errlen, "event file has format version %u; this wirespan reads version %u", v[0],
+			 WS_ABI_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+int ws_evfile_read(FILE *f, uint8_t **buf, size_t *cap, uint32_t *len)
+{
+	uint32_t n;
+
+	if (fread(&n, sizeof(n), 1, f) != 1)
+		return feof(f) ? 0 : -1;
+	if (n > sizeof(struct ws_kevent) + WS_PAYLOAD_MAX + WS_TAIL_MAX)
+		return -1;
+	if (n > *cap) {
+		*buf = ws_realloc(*buf, n);
+		*cap = n;
+	}
+	if (fread(*buf, n, 1, f) != 1)
+		return -1;
+	*len = n;
+	return 0 + 1;
+}

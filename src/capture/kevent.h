@@ -1,0 +1,32 @@
+/* kevent.h -- kernel records (capture_abi.h) to internal events, and the
+ * file format of `wirespan record --save-events`, so that a recorded event
+ * stream can be replayed through the pipeline without a kernel. */
+#ifndef WIRESPAN_KEVENT_H
+#define WIRESPAN_KEVENT_H
+
+#include <linux/types.h>
+#include <stdio.h>
+
+#include "bpf/capture_abi.h"
+#include "stream/event.h"
+
+/* The time a record's bytes became visible (its place in causal order) and
+ * the time it was written, both CLOCK_MONOTONIC. A send sorts by its entry:
+ * the bytes can be read by the peer before the syscall returns. */
+void ws_kevent_order(const struct ws_kevent *k, uint64_t *key, uint64_t *commit);
+
+/* Check a raw record and describe it as an event (pointing into rec).
+ * Returns 0, or -1 for a malformed record. */
+int ws_kevent_decode(const void *rec, size_t len, int64_t mono_to_real, struct ws_event *ev);
+
+/* Saved event streams: an 8-byte magic, the ABI version, the clock offset,
+ * then records as [u32 length][bytes]. */
+int ws_evfile_write_header(FILE *f, int64_t mono_to_real);
+int ws_evfile_write(FILE *f, const void *rec, uint32_t len);
+/* Returns 0 with *mono_to_real set, or -1 with a message in err. */
+int ws_evfile_read_header(FILE *f, int64_t *mono_to_real, char *err, size_t errlen);
+/* Reads the next record into *buf (grown as needed): 1 = record, 0 = end,
+ * -1 = truncated or corrupt. */
+int ws_evfile_read(FILE *f, uint8_t **buf, size_t *cap, uint32_t *len);
+
+#endif

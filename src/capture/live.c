@@ -1,0 +1,353 @@
+/* live.c -- loader for the kernel half (capture.bpf.c).
+ *
+ * Open the skeleton, set the filters as read-only globals, size the
+ * per-CPU tables, load, create one ring buffer per CPU and put it in the
+ * ring array, attach. Every tracepoint is checked first: a syscall the
+ * kernel lacks is skipped with a note, not a failure. */
+#include "capture/live.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capture.skel.h"
+#include "util/util.h"
+
+struct live {
+	struct capture_bpf *skel;
+	struct ring_buffer *rb;
+	int *ring_fds;
+	int ncpus;
+	live_record_fn fn;
+	void *ctx;
+	bool attached;
+};
+
+/* ---- libbpf messages: kept, shown with --verbose or on failure ---- */
+
+static char libbpf_log[8192];
+static size_t libbpf_log_len;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n;
+
+	if (level == LIBBPF_DEBUG && ws_verbose < 2)
+		return 0;
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (ws_verbose)
+		fputs(line, stderr);
+	if (libbpf_log_len + n >= sizeof(libbpf_log))
+		libbpf_log_len = 0; /* keep the most recent messages */
+	memcpy(libbpf_log + libbpf_log_len, line, n);
+	libbpf_log_len += n;
+	libbpf_log[libbpf_log_len] = 0;
+	return 0;
+}
+
+/* ---- pre-flight ---- */
+
+static bool have_caps(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long eff = 0;
+
+	if (!f)
+		return geteuid() == 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	bool sys_admin = eff & (1ull << 21), perfmon = eff & (1ull << 38), bpf = eff & (1ull << 39);
+	return sys_admin || (bpf && perfmon);
+}
+
+static const char *tracefs_dir(void)
+{
+	static const char *const dirs[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+	char p[256];
+
+	for (size_t i = 0; i < WS_ARRAY_SIZE(dirs); i++) {
+		snprintf(p, sizeof(p), "%s/events", dirs[i]);
+		if (access(p, R_OK) == 0)
+			return dirs[i];
+	}
+	return NULL;
+}
+
+int live_preflight(char *err, size_t errlen)
+{
+	if (!have_caps()) {
+		snprintf(err, errlen,
+			 "recording needs root (or CAP_BPF and CAP_PERFMON) to load eBPF programs; "
+			 "run it as root, e.g. `sudo wirespan record`");
+		return -1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		snprintf(err, errlen,
+			 "this kernel exposes no BTF type information (/sys/kernel/btf/vmlinux: %s); wirespan needs a "
+			 "kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later)",
+			 strerror(errno));
+		return -1;
+	}
+	if (!tracefs_dir()) {
+		if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) != 0 || !tracefs_dir()) {
+			snprintf(err, errlen,
+				 "tracefs is not mounted and mounting it failed (%s); mount it with "
+				 "`mount -t tracefs tracefs /sys/kernel/tracing` and try again",
+				 strerror(errno));
+			return -1;
+		}
+		ws_warn("tracefs was not mounted; mounted it at /sys/kernel/tracing");
+	}
+	char p[256];
+	snprintf(p, sizeof(p), "%s/events/syscalls", tracefs_dir());
+	if (access(p, R_OK) != 0) {
+		snprintf(err, errlen,
+			 "this kernel has no syscall tracepoints (%s missing); wirespan needs CONFIG_FTRACE_SYSCALLS=y", p);
+		return -1;
+	}
+	return 0;
+}
+
+/* Skip programs whose tracepoint this kernel does not have. */
+static void skip_missing_tracepoints(struct capture_bpf *skel)
+{
+	struct bpf_program *prog;
+	const char *dir = tracefs_dir();
+	char p[512];
+
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		const char *sec = bpf_program__section_name(prog);
+		if (strncmp(sec, "tracepoint/", 11) != 0 || !dir)
+			continue;
+		snprintf(p, sizeof(p), "%s/events/%s", dir, sec + 11);
+		if (access(p, F_OK) != 0) {
+			ws_warn("kernel has no tracepoint %s: %s is not traced", sec + 11, bpf_program__name(prog));
+			bpf_program__set_autoload(prog, false);
+		}
+	}
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct live *l = ctx;
+
+	l->fn(l->ctx, data, size);
+	return 0;
+}
+
+static void load_error(int rc, const char *step, char *err, size_t errlen)
+{
+	int e = rc < 0 ? -rc : rc;
+
+	if (e == EPERM || e == EACCES)
+		snprintf(err, errlen,
+			 "%s: permission denied; run as root (CAP_BPF, CAP_PERFMON) and check that "
+			 "kernel.unprivileged_bpf_disabled or a security module does not forbid BPF",
+			 step);
+	else
+		snprintf(err, errlen, "%s: %s%s", step, strerror(e),
+			 ws_verbose ? "" : " (run with --verbose for the loader log)");
+	if (!ws_verbose && libbpf_log_len)
+		fprintf(stderr, "%s", libbpf_log);
+}
+
+int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struct live **out, char *err,
+	      size_t errlen)
+{
+	struct live *l = ws_calloc(1, sizeof(*l));
+	struct capture_bpf *skel;
+	int rc;
+
+	*out = NULL;
+	libbpf_set_print(libbpf_print);
+	l->fn = fn;
+	l->ctx = ctx;
+	l->ncpus = libbpf_num_possible_cpus();
+	if (l->ncpus <= 0) {
+		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-l->ncpus));
+		free(l);
+		return -1;
+	}
+	skel = capture_bpf__open();
+	if (!skel) {
+		load_error(errno, "opening the BPF object", err, errlen);
+		free(l);
+		return -1;
+	}
+	l->skel = skel;
+
+	skel->rodata->cfg_self_tgid = getpid();
+	skel->rodata->cfg_filter_pids = cfg->npids > 0;
+	skel->rodata->cfg_ncomms = cfg->ncomms;
+	for (size_t i = 0; i < cfg->ncomms; i++)
+		memcpy((char *)skel->rodata->cfg_comms[i], cfg->comms[i], WS_COMM_LEN);
+	skel->rodata->cfg_nports = cfg->nports;
+	for (size_t i = 0; i < cfg->nports; i++)
+		skel->rodata->cfg_ports[i] = cfg->ports[i];
+	skel->rodata->cfg_netns = cfg->netns;
+	skel->rodata->cfg_payload = cfg->payload;
+	skel->rodata->cfg_wakeup_bytes = cfg->ring_bytes / 4;
+	bpf_map__set_max_entries(skel->maps.rings, l->ncpus);
+	bpf_map__set_max_entries(skel->maps.scratch, l->ncpus);
+	skip_missing_tracepoints(skel);
+
+	rc = capture_bpf__load(skel);
+	if (rc) {
+		load_error(rc, "loading BPF programs", err, errlen);
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->npids; i++) {
+		uint8_t one = 1;
+		bpf_map__update_elem(skel->maps.pids, &cfg->pids[i], sizeof(uint32_t), &one, sizeof(one), BPF_ANY);
+	}
+
+	l->ring_fds = ws_calloc(l->ncpus, sizeof(int));
+	for (int cpu = 0; cpu < l->ncpus; cpu++) {
+		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, cfg->ring_bytes, NULL);
+		if (fd < 0) {
+			load_error(fd, "creating ring buffers", err, errlen);
+			goto fail;
+		}
+		l->ring_fds[cpu] = fd;
+		rc = bpf_map_update_elem(bpf_map__fd(skel->maps.rings), &cpu, &fd, BPF_ANY);
+		if (rc) {
+			load_error(rc, "installing ring buffers", err, errlen);
+			goto fail;
+		}
+		if (!l->rb)
+			l->rb = ring_buffer__new(fd, on_sample, l, NULL);
+		else if (ring_buffer__add(l->rb, fd, on_sample, l))
+			l->rb = NULL;
+		if (!l->rb) {
+			load_error(errno, "polling ring buffers", err, errlen);
+			goto fail;
+		}
+	}
+
+	rc = capture_bpf__attach(skel);
+	if (rc) {
+		load_error(rc, "attaching BPF programs to tracepoints", err, errlen);
+		goto fail;
+	}
+	l->attached = true;
+	*out = l;
+	return 0;
+fail:
+	live_close(l);
+	return -1;
+}
+
+int live_wait(struct live *l, int timeout_ms)
+{
+	struct epoll_event evs[16];
+	int n = epoll_wait(ring_buffer__epoll_fd(l->rb), evs, WS_ARRAY_SIZE(evs), timeout_ms);
+
+	if (n < 0 && errno == EINTR)
+		return 0;
+	return n;
+}
+
+int live_drain(struct live *l) { return ring_buffer__consume(l->rb); }
+
+static void *destroy_link(void *arg)
+{
+	bpf_link__destroy(arg);
+	return NULL;
+}
+
+/* Detaching a syscall tracepoint waits for an RCU-tasks grace period
+ * (about 70 ms here); tearing the links down in parallel lets those waits
+ * overlap instead of adding up to seconds. */
+void live_detach(struct live *l)
+{
+	struct bpf_object_skeleton *sk = l->skel->skeleton;
+	pthread_t *threads;
+	int n = 0;
+
+	if (!l->attached)
+		return;
+	threads = ws_calloc(sk->prog_cnt, sizeof(*threads));
+	for (int i = 0; i < sk->prog_cnt; i++) {
+		struct bpf_link **link = sk->progs[i].link;
+		if (!link || !*link)
+			continue;
+		if (pthread_create(&threads[n], NULL, destroy_link, *link) == 0)
+			n++;
+		else
+			bpf_link__destroy(*link);
+		*link = NULL;
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	l->attached = false;
+}
+
+void live_counters(struct live *l, uint64_t out[WS_KC_MAX])
+{
+	uint64_t *vals = ws_calloc(l->ncpus, sizeof(uint64_t));
+
+	for (uint32_t k = 0; k < WS_KC_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map__lookup_elem(l->skel->maps.counters, &k, sizeof(k), vals, l->ncpus * sizeof(uint64_t), 0))
+			continue;
+		for (int c = 0; c < l->ncpus; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+}
+
+uint64_t live_recursion_misses(struct live *l)
+{
+	struct bpf_program *prog;
+	uint64_t total = 0;
+
+	bpf_object__for_each_program(prog, l->skel->obj)
+	{
+		struct bpf_prog_info info;
+		uint32_t len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+			total += info.recursion_misses;
+	}
+	return total;
+}
+
+int live_ncpus(const struct live *l) { return l->ncpus; }
+
+void live_close(struct live *l)
+{
+	if (!l)
+		return;
+	live_detach(l);
+	ring_buffer__free(l->rb);
+	if (l->ring_fds)
+		for (int i = 0; i < l->ncpus; i++)
+			if (l->ring_fds[i] > 0)
+				close(l->ring_fds[i]);
+	free(l->ring_fds);
+	capture_bpf__destroy(l->skel);
+	free(l);
+}

@@ -1,0 +1,613 @@
+/* record.c -- `wirespan record` and `wirespan replay`.
+ *
+ * The composition root of the live pipeline:
+ *   kernel rings -> reorder -> decode -> conntrack -> parsers -> spans -> store
+ * One thread: wait for a ring (or 100 ms), drain every ring, release records
+ * in time order up to the watermark, let the connection tracker age what
+ * closed, and commit the store a few times a second. On SIGINT/SIGTERM or at
+ * the end of --duration: detach, drain what is left, flush every complete
+ * exchange, store the counters (lost events by cause) and print a summary.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capture/kevent.h"
+#include "capture/live.h"
+#include "cli/cli.h"
+#include "span/span.h"
+#include "store/store.h"
+#include "stream/conntrack.h"
+#include "stream/reorder.h"
+#include "util/util.h"
+
+/* Records committed this long before a drain started are all in the rings
+ * by the time the drain ends. */
+#define WATERMARK_SLACK_NS (2 * 1000000ull)
+#define COMMIT_EVERY_NS (250 * 1000000ull)
+
+struct pipeline {
+	struct ws_reorder ro;
+	struct conntrack *ct;
+	struct ws_store *store;
+	int64_t rec_id;
+	char host[64];
+	int64_t mono_to_real;
+	FILE *save;
+	bool debug_events;
+	bool store_failed;
+	uint64_t records, decode_errors, save_errors;
+	uint64_t spans, spans_server, spans_client;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void on_exchange(void *ctx, const struct ct_conn_info *c, const struct ws_exchange *x)
+{
+	struct pipeline *p = ctx;
+	struct ws_span s;
+
+	ws_span_from_exchange(&s, c, x, p->host);
+	s.recording_id = p->rec_id;
+	p->spans++;
+	if (s.kind == WS_SPAN_CLIENT)
+		p->spans_client++;
+	else
+		p->spans_server++;
+	if (!p->store_failed && ws_store_add_span(p->store, &s))
+		p->store_failed = true;
+}
+
+static void on_conn_end(void *ctx, const struct ct_conn_info *c)
+{
+	struct pipeline *p = ctx;
+
+	if (!p->store_failed && c->proto && ws_store_add_conn(p->store, p->rec_id, p->host, c))
+		p->store_failed = true;
+}
+
+static void debug_event(const struct ws_event *ev)
+{
+	static const char *const kinds[] = {"", "open", "data", "close", "state"};
+	char l[64], r[64];
+
+	fprintf(stderr, "ev %-5s conn=%llx pid=%u tid=%u comm=%s %s:%u %s %s:%u seq=%u len=%u cap=%u tail=%u flags=%x\n",
+		kinds[ev->kind & 7], (unsigned long long)ev->conn_id, ev->pid, ev->tid, ev->comm,
+		ws_addr_str(&ev->local, l, sizeof(l)), ev->local.port,
+		ev->kind == WS_EV_DATA ? (ev->dir == WS_SEND ? "->" : "<-") : "--", ws_addr_str(&ev->peer, r, sizeof(r)),
+		ev->peer.port, ev->seq, ev->len, ev->head_len, ev->tail_len, ev->flags);
+}
+
+/* A record leaves the reorder stage, in time order. */
+static void on_ordered(void *ctx, const void *rec, size_t len)
+{
+	struct pipeline *p = ctx;
+	struct ws_event ev;
+
+	if (ws_kevent_decode(rec, len, p->mono_to_real, &ev)) {
+		p->decode_errors++;
+		return;
+	}
+	if (p->debug_events)
+		debug_event(&ev);
+	ct_event(p->ct, &ev);
+}
+
+/* A record arrives from a ring buffer. */
+static void on_record(void *ctx, const void *rec, size_t len)
+{
+	struct pipeline *p = ctx;
+	uint64_t key, commit;
+
+	p->records++;
+	if (len < sizeof(struct ws_kevent)) {
+		p->decode_errors++;
+		return;
+	}
+	if (p->save && ws_evfile_write(p->save, rec, len))
+		p->save_errors++;
+	ws_kevent_order(rec, &key, &commit);
+	ws_reorder_push(&p->ro, key, commit, rec, len);
+}
+
+static void pipeline_init(struct pipeline *p)
+{
+	struct ct_config cc = {0};
+	struct ct_sink sink = {.exchange = on_exchange, .conn_end = on_conn_end, .ctx = p};
+
+	ws_reorder_init(&p->ro);
+	p->ct = ct_new(&cc, &sink);
+}
+
+static void pipeline_free(struct pipeline *p)
+{
+	ct_free(p->ct);
+	ws_reorder_free(&p->ro);
+}
+
+static char *join_args(int argc, char **argv)
+{
+	size_t n = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		n += strlen(argv[i]) + 1;
+	s = ws_calloc(1, n);
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+/* Store counters, mark the recording ended. Returns 0 or -EIO. */
+static int store_results(struct pipeline *p, const uint64_t kc[WS_KC_MAX], uint64_t misses, uint64_t lost,
+			 const char *status)
+{
+	const struct ct_stats *cs = ct_stats(p->ct);
+	struct {
+		const char *kind, *name;
+		uint64_t v;
+	} rows[] = {
+		{"lost", "ringbuf_full", kc[WS_KC_RINGBUF_FULL]},
+		{"lost", "inflight_table_full", kc[WS_KC_INFLIGHT_FULL]},
+		{"lost", "conn_table_full", kc[WS_KC_CONN_FULL]},
+		{"lost", "payload_read_failed", kc[WS_KC_READ_FAIL]},
+		{"lost", "iovec_beyond_limit", kc[WS_KC_IOV_CUT]},
+		{"lost", "mmsg_beyond_limit", kc[WS_KC_MMSG_CUT]},
+		{"lost", "bpf_recursion_misses", misses},
+		{"lost", "decode_errors", p->decode_errors},
+		{"lost", "conns_evicted", cs->conns_evicted},
+		{"lost", "incomplete_at_end", cs->incomplete_at_end},
+		{"stat", "kernel_events", kc[WS_KC_EVENTS]},
+		{"stat", "payload_cut", kc[WS_KC_PAYLOAD_CUT]},
+		{"stat", "events", p->records},
+		{"stat", "bytes", cs->bytes},
+		{"stat", "connections", cs->conns},
+		{"stat", "exchanges", cs->exchanges},
+		{"stat", "spans", p->spans},
+		{"stat", "unmatched_messages", cs->unmatched},
+		{"stat", "stream_gaps", cs->gaps},
+		{"stat", "stream_overlaps", cs->overlaps},
+		{"stat", "stream_reordered", cs->reordered},
+		{"stat", "undetected_segments", cs->undetected_segs},
+		{"stat", "opaque_connections", cs->opaque_conns},
+	};
+
+	if (p->store_failed)
+		return -EIO;
+	for (size_t i = 0; i < WS_ARRAY_SIZE(rows); i++)
+		if (ws_store_set_counter(p->store, p->rec_id, rows[i].kind, rows[i].name, rows[i].v))
+			return -EIO;
+	if (ws_store_update_recording(p->store, p->rec_id, p->records, p->spans, lost))
+		return -EIO;
+	return ws_store_end_recording(p->store, p->rec_id, ws_now_real_ns(), status);
+}
+
+static uint64_t total_lost(struct pipeline *p, const uint64_t kc[WS_KC_MAX], uint64_t misses)
+{
+	const struct ct_stats *cs = ct_stats(p->ct);
+
+	return kc[WS_KC_RINGBUF_FULL] + kc[WS_KC_INFLIGHT_FULL] + kc[WS_KC_CONN_FULL] + kc[WS_KC_READ_FAIL] +
+	       kc[WS_KC_IOV_CUT] + kc[WS_KC_MMSG_CUT] + misses + p->decode_errors + cs->conns_evicted;
+}
+
+static void print_summary(struct pipeline *p, double secs, const uint64_t kc[WS_KC_MAX], uint64_t misses,
+			  uint64_t lost)
+{
+	const struct ct_stats *cs = ct_stats(p->ct);
+
+	fprintf(stderr,
+		"wirespan: recorded %.1fs: %llu events, %llu spans (%llu server, %llu client), %llu connections; "
+		"events lost: %llu\n",
+		secs, (unsigned long long)p->records, (unsigned long long)p->spans,
+		(unsigned long long)p->spans_server, (unsigned long long)p->spans_client,
+		(unsigned long long)cs->conns, (unsigned long long)lost);
+	if (lost)
+		fprintf(stderr,
+			"wirespan: lost by cause: ring buffer full %llu, in-flight table full %llu, connection table "
+			"full %llu, payload unreadable %llu, iovecs beyond limit %llu, mmsg beyond limit %llu, BPF "
+			"recursion %llu, undecodable %llu, connections evicted %llu\n",
+			(unsigned long long)kc[WS_KC_RINGBUF_FULL], (unsigned long long)kc[WS_KC_INFLIGHT_FULL],
+			(unsigned long long)kc[WS_KC_CONN_FULL], (unsigned long long)kc[WS_KC_READ_FAIL],
+			(unsigned long long)kc[WS_KC_IOV_CUT], (unsigned long long)kc[WS_KC_MMSG_CUT],
+			(unsigned long long)misses, (unsigned long long)p->decode_errors,
+			(unsigned long long)cs->conns_evicted);
+	if (cs->incomplete_at_end)
+		fprintf(stderr, "wirespan: %llu exchanges were still in progress when recording stopped (not stored)\n",
+			(unsigned long long)cs->incomplete_at_end);
+}
+
+static void usage_record(FILE *f)
+{
+	fprintf(f,
+		"usage: wirespan record [options]\n"
+		"\n"
+		"Record HTTP/1.x and Redis exchanges on this machine with eBPF, with no change to any\n"
+		"application, until SIGINT/SIGTERM or --duration. Needs root.\n"
+		"\n"
+		"  --db FILE            database to write (default wirespan.db; created mode 0600)\n"
+		"  --duration S         stop after S seconds (decimals allowed)\n"
+		"  --pid PID            only processes with this process id (repeatable)\n"
+		"  --comm NAME          only processes with this name, as in ps -o comm (repeatable, max %d)\n"
+		"  --port N             only connections with this local or remote port (repeatable, max %d)\n"
+		"  --netns PATH         only sockets in this network namespace (e.g. /run/netns/NAME);\n"
+		"                       spans get host.name NAME\n"
+		"  --payload-bytes N    bytes copied from the start of each read or write (default 4096,\n"
+		"                       max %d); a %d-byte tail is kept when the middle is skipped\n"
+		"  --ring-kb N          ring buffer size per CPU in KiB (default 4096)\n"
+		"  --host NAME          host.name for the spans (default: hostname, or the netns name)\n"
+		"  --save-events FILE   also write the raw event stream (replay with `wirespan replay`)\n"
+		"  --quiet              no live status line\n"
+		"  --verbose            loader messages and debug output\n"
+		"  --debug-events       print every event to stderr\n",
+		WS_MAX_COMMS, WS_MAX_PORTS, WS_PAYLOAD_MAX, WS_TAIL_MAX);
+}
+
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *s == '\0' || *end || *s == '-' || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void status_line(struct pipeline *p, uint64_t elapsed_ns, uint64_t lost)
+{
+	fprintf(stderr, "\r\033[Krecording %llus  events %llu  spans %llu  connections %zu  lost %llu",
+		(unsigned long long)(elapsed_ns / 1000000000ull), (unsigned long long)p->records,
+		(unsigned long long)p->spans, ct_active(p->ct), (unsigned long long)lost);
+	fflush(stderr);
+}
+
+int cmd_record(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"duration", required_argument, NULL, 't'},
+		{"pid", required_argument, NULL, 'p'},
+		{"comm", required_argument, NULL, 'c'},
+		{"port", required_argument, NULL, 'P'},
+		{"netns", required_argument, NULL, 'n'},
+		{"payload-bytes", required_argument, NULL, 'b'},
+		{"ring-kb", required_argument, NULL, 'r'},
+		{"host", required_argument, NULL, 'H'},
+		{"save-events", required_argument, NULL, 's'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"debug-events", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct live_config lc = {.payload = 4096, .ring_bytes = 4 << 20};
+	const char *db = "wirespan.db", *netns_path = NULL, *save_path = NULL, *host = NULL;
+	double duration = 0;
+	bool quiet = false, debug_events = false;
+	unsigned long long v;
+	char err[1024];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 't': {
+			char *end;
+			duration = strtod(optarg, &end);
+			if (*end || duration <= 0) {
+				ws_err("--duration needs a positive number of seconds, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'p':
+			if (parse_uint(optarg, 0x7fffffff, &v) || v == 0) {
+				ws_err("--pid needs a process id, not '%s'", optarg);
+				return 2;
+			}
+			if (lc.npids == LIVE_MAX_PIDS) {
+				ws_err("at most %d --pid options", LIVE_MAX_PIDS);
+				return 2;
+			}
+			lc.pids[lc.npids++] = v;
+			break;
+		case 'c':
+			if (lc.ncomms == WS_MAX_COMMS) {
+				ws_err("at most %d --comm options", WS_MAX_COMMS);
+				return 2;
+			}
+			if (strlen(optarg) >= WS_COMM_LEN || !optarg[0]) {
+				ws_err("--comm '%s': process names have 1 to %d characters (as shown by ps -o comm)", optarg,
+				       WS_COMM_LEN - 1);
+				return 2;
+			}
+			ws_strlcpy(lc.comms[lc.ncomms++], optarg, WS_COMM_LEN);
+			break;
+		case 'P':
+			if (parse_uint(optarg, 65535, &v) || v == 0) {
+				ws_err("--port needs a port number from 1 to 65535, not '%s'", optarg);
+				return 2;
+			}
+			if (lc.nports == WS_MAX_PORTS) {
+				ws_err("at most %d --port options", WS_MAX_PORTS);
+				return 2;
+			}
+			lc.ports[lc.nports++] = v;
+			break;
+		case 'n': netns_path = optarg; break;
+		case 'b':
+			if (parse_uint(optarg, WS_PAYLOAD_MAX, &v)) {
+				ws_err("--payload-bytes needs a number from 0 to %d, not '%s'", WS_PAYLOAD_MAX, optarg);
+				return 2;
+			}
+			lc.payload = v;
+			break;
+		case 'r':
+			if (parse_uint(optarg, 1 << 20, &v) || v < 64) {
+				ws_err("--ring-kb needs a size from 64 to 1048576 KiB, not '%s'", optarg);
+				return 2;
+			}
+			lc.ring_bytes = 1u << 16;
+			while (lc.ring_bytes < v * 1024)
+				lc.ring_bytes <<= 1;
+			break;
+		case 'H': host = optarg; break;
+		case 's': save_path = optarg; break;
+		case 'q': quiet = true; break;
+		case 'v': ws_verbose++; break;
+		case 'D': debug_events = true; break;
+		case 'h': usage_record(stdout); return 0;
+		default: usage_record(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		ws_err("record: unexpected argument '%s'", argv[optind]);
+		usage_record(stderr);
+		return 2;
+	}
+	if (netns_path) {
+		struct stat sb;
+		if (stat(netns_path, &sb) != 0) {
+			ws_err("--netns %s: %s", netns_path, strerror(errno));
+			return 2;
+		}
+		lc.netns = (uint32_t)sb.st_ino;
+	}
+
+	struct pipeline p = {0};
+	if (host)
+		ws_strlcpy(p.host, host, sizeof(p.host));
+	else if (netns_path) {
+		const char *b = strrchr(netns_path, '/');
+		ws_strlcpy(p.host, b ? b + 1 : netns_path, sizeof(p.host));
+	} else if (gethostname(p.host, sizeof(p.host)) != 0)
+		ws_strlcpy(p.host, "localhost", sizeof(p.host));
+	p.debug_events = debug_events;
+
+	if (live_preflight(err, sizeof(err))) {
+		ws_err("%s", err);
+		return 1;
+	}
+	umask(077);
+	if (ws_store_open(db, WS_STORE_WRITE, &p.store, err, sizeof(err))) {
+		ws_err("%s", err);
+		return 1;
+	}
+	char *cmdline = join_args(argc, argv);
+	uint64_t started = ws_now_real_ns();
+	struct ws_recording r = {.source = "live", .host = p.host, .command = cmdline, .started_ns = started};
+	p.rec_id = ws_store_begin_recording(p.store, &r);
+	free(cmdline);
+	if (p.rec_id < 0 || ws_store_commit(p.store)) {
+		ws_store_close(p.store);
+		return 1;
+	}
+	if (save_path) {
+		p.save = fopen(save_path, "wbe");
+		if (!p.save) {
+			ws_err("cannot write event file %s: %s", save_path, strerror(errno));
+			ws_store_close(p.store);
+			return 1;
+		}
+	}
+
+	pipeline_init(&p);
+	p.mono_to_real = ws_mono_to_real_offset();
+	if (p.save)
+		ws_evfile_write_header(p.save, p.mono_to_real);
+
+	struct live *l;
+	if (live_open(&lc, on_record, &p, &l, err, sizeof(err))) {
+		ws_err("%s", err);
+		ws_store_end_recording(p.store, p.rec_id, ws_now_real_ns(), "failed");
+		ws_store_close(p.store);
+		pipeline_free(&p);
+		return 1;
+	}
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	bool tty = !quiet && isatty(STDERR_FILENO);
+	uint64_t t_start = ws_now_mono_ns(), last_commit = t_start, last_status = 0;
+	uint64_t t_end = duration > 0 ? t_start + (uint64_t)(duration * 1e9) : UINT64_MAX;
+	uint64_t kc[WS_KC_MAX];
+	int rc = 0;
+
+	if (!quiet)
+		fprintf(stderr, "wirespan: recording to %s%s\n", db,
+			duration > 0 ? "" : "; press Ctrl-C to stop");
+	while (!stop_requested) {
+		uint64_t now = ws_now_mono_ns();
+		if (now >= t_end)
+			break;
+		int wait_ms = (int)WS_MIN(100, (t_end - now) / 1000000 + 1);
+		if (live_wait(l, wait_ms) < 0) {
+			ws_err("waiting for events: %s", strerror(errno));
+			rc = 1;
+			break;
+		}
+		uint64_t t0 = ws_now_mono_ns();
+		live_drain(l);
+		ws_reorder_release(&p.ro, t0 - WATERMARK_SLACK_NS, on_ordered, &p);
+		ct_advance(p.ct, t0 - WATERMARK_SLACK_NS + p.mono_to_real);
+		if (t0 - last_commit >= COMMIT_EVERY_NS) {
+			live_counters(l, kc);
+			if (!p.store_failed && (ws_store_update_recording(p.store, p.rec_id, p.records, p.spans,
+									   total_lost(&p, kc, 0)) ||
+						ws_store_commit(p.store)))
+				p.store_failed = true;
+			last_commit = t0;
+			if (tty && t0 - last_status >= 1000000000ull) {
+				status_line(&p, t0 - t_start, total_lost(&p, kc, 0));
+				last_status = t0;
+			}
+		}
+		if (p.store_failed) {
+			ws_err("cannot write to %s (%s); stopping: what was recorded before is kept", db,
+			       ws_store_errmsg(p.store));
+			rc = 1;
+			break;
+		}
+	}
+	if (tty)
+		fputs("\r\033[K", stderr);
+
+	/* Stop the kernel side, then take everything it wrote. */
+	live_detach(l);
+	live_drain(l);
+	ws_reorder_release(&p.ro, UINT64_MAX, on_ordered, &p);
+	ct_flush(p.ct);
+	live_counters(l, kc);
+	uint64_t misses = live_recursion_misses(l);
+	uint64_t lost = total_lost(&p, kc, misses);
+	if (p.save) {
+		if (fclose(p.save) || p.save_errors)
+			ws_warn("the event file %s is incomplete (%llu records not written)", save_path,
+				(unsigned long long)p.save_errors);
+	}
+	if (store_results(&p, kc, misses, lost, rc ? "failed" : "complete")) {
+		ws_err("cannot write to %s (%s): what was recorded before is kept", db, ws_store_errmsg(p.store));
+		rc = 1;
+	}
+	print_summary(&p, (ws_now_mono_ns() - t_start) / 1e9, kc, misses, lost);
+	live_close(l);
+	ws_store_close(p.store);
+	pipeline_free(&p);
+	return rc;
+}
+
+/* ---- replay: the same pipeline fed from a saved event file ---- */
+
+int cmd_replay(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"host", required_argument, NULL, 'H'},
+		{"debug-events", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *db = "wirespan.db", *host = NULL;
+	struct pipeline p = {0};
+	char err[512];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'H': host = optarg; break;
+		case 'D': p.debug_events = true; break;
+		case 'h':
+			printf("usage: wirespan replay [--db FILE] [--host NAME] EVENTS_FILE\n\n"
+			       "Run a raw event stream saved by `wirespan record --save-events` through the\n"
+			       "pipeline again, without a kernel, and store the spans.\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		ws_err("replay needs exactly one event file (see `wirespan replay --help`)");
+		return 2;
+	}
+	const char *path = argv[optind];
+	FILE *f = fopen(path, "rbe");
+	if (!f) {
+		ws_err("cannot read %s: %s", path, strerror(errno));
+		return 1;
+	}
+	if (ws_evfile_read_header(f, &p.mono_to_real, err, sizeof(err))) {
+		ws_err("%s: %s", path, err);
+		fclose(f);
+		return 1;
+	}
+	ws_strlcpy(p.host, host ? host : "replay", sizeof(p.host));
+	umask(077);
+	if (ws_store_open(db, WS_STORE_WRITE, &p.store, err, sizeof(err))) {
+		ws_err("%s", err);
+		fclose(f);
+		return 1;
+	}
+	struct ws_recording r = {.source = "replay", .host = p.host, .command = path, .started_ns = ws_now_real_ns()};
+	p.rec_id = ws_store_begin_recording(p.store, &r);
+	pipeline_init(&p);
+
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	uint32_t len;
+	int got, rc = 0;
+	uint64_t t0 = ws_now_mono_ns();
+	uint64_t max_commit = 0;
+	while ((got = ws_evfile_read(f, &buf, &cap, &len)) == 1) {
+		uint64_t key, commit;
+		on_record(&p, buf, len);
+		if (len >= sizeof(struct ws_kevent)) {
+			ws_kevent_order((const struct ws_kevent *)buf, &key, &commit);
+			max_commit = WS_MAX(max_commit, commit);
+		}
+		/* the file holds records in drain order: release as live does */
+		if (p.records % 65536 == 0 && max_commit > 100 * WATERMARK_SLACK_NS) {
+			uint64_t wm = max_commit - 100 * WATERMARK_SLACK_NS;
+			ws_reorder_release(&p.ro, wm, on_ordered, &p);
+			ct_advance(p.ct, wm + p.mono_to_real);
+		}
+	}
+	if (got < 0) {
+		ws_warn("%s is truncated or corrupt after %llu records; replaying those", path,
+			(unsigned long long)p.records);
+		rc = 1;
+	}
+	ws_reorder_release(&p.ro, UINT64_MAX, on_ordered, &p);
+	ct_flush(p.ct);
+	uint64_t kc[WS_KC_MAX] = {0};
+	uint64_t lost = total_lost(&p, kc, 0);
+	if (store_results(&p, kc, 0, lost, rc ? "failed" : "complete"))
+		rc = 1;
+	print_summary(&p, (ws_now_mono_ns() - t0) / 1e9, kc, 0, lost);
+	free(buf);
+	fclose(f);
+	ws_store_close(p.store);
+	pipeline_free(&p);
+	return rc;
+}

@@ -1,0 +1,130 @@
+/* spans.c -- `wirespan spans`: list stored spans, as a table or as JSON
+ * lines following the output contract. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "store/store.h"
+#include "util/json.h"
+#include "util/util.h"
+
+struct print_ctx {
+	bool json;
+	struct ws_json j;
+	uint64_t n;
+};
+
+static int print_span(void *ctx, const struct ws_span *s)
+{
+	struct print_ctx *pc = ctx;
+
+	pc->n++;
+	if (pc->json) {
+		wj_reset(&pc->j);
+		ws_span_to_json(s, &pc->j);
+		fwrite(pc->j.buf, 1, pc->j.len, stdout);
+		fputc('\n', stdout);
+		return ferror(stdout) ? 1 : 0;
+	}
+	char clock[32], dur[32], peer[64], status[16];
+	ws_fmt_clock(s->start_ns, clock, sizeof(clock));
+	ws_fmt_duration(s->end_ns - s->start_ns, dur, sizeof(dur));
+	ws_addr_str(&s->peer, peer, sizeof(peer));
+	snprintf(peer + strlen(peer), sizeof(peer) - strlen(peer), ":%u", s->peer.port);
+	if (s->status)
+		snprintf(status, sizeof(status), "%d", s->status);
+	else
+		ws_strlcpy(status, s->error[0] ? s->error : "ok", sizeof(status));
+	printf("%-15s %9s  %-6s %-15.15s %7u  %-21s  %-6s %-40.40s %s\n", clock, dur, ws_span_kind_name(s->kind),
+	       s->service, s->pid, peer, s->proto == WS_PROTO_REDIS ? "redis" : "http", s->name, status);
+	return ferror(stdout) ? 1 : 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: wirespan spans [--db FILE] [--json] [--kind server|client] [--protocol http|redis]\n"
+		   "                      [--service NAME] [--limit N]\n"
+		   "\n"
+		   "List stored spans in start order. --json prints one OpenTelemetry-shaped JSON object per\n"
+		   "line (see docs/schema.md for the attributes).\n");
+}
+
+int cmd_spans(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"json", no_argument, NULL, 'j'},
+		{"kind", required_argument, NULL, 'k'},
+		{"protocol", required_argument, NULL, 'p'},
+		{"service", required_argument, NULL, 's'},
+		{"limit", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *db = "wirespan.db";
+	struct ws_span_filter f = {0};
+	struct print_ctx pc = {0};
+	struct ws_store *st;
+	char err[1024], *end;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'j': pc.json = true; break;
+		case 'k':
+			if (strcmp(optarg, "server") == 0)
+				f.kind = WS_SPAN_SERVER;
+			else if (strcmp(optarg, "client") == 0)
+				f.kind = WS_SPAN_CLIENT;
+			else {
+				ws_err("--kind is server or client, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			if (strcmp(optarg, "http") == 0)
+				f.proto = WS_PROTO_HTTP1;
+			else if (strcmp(optarg, "redis") == 0)
+				f.proto = WS_PROTO_REDIS;
+			else {
+				ws_err("--protocol is http or redis, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 's': f.service = optarg; break;
+		case 'l':
+			f.limit = strtoull(optarg, &end, 10);
+			if (*end || !f.limit) {
+				ws_err("--limit needs a positive number, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		ws_err("spans: unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	if (ws_store_open(db, WS_STORE_READ, &st, err, sizeof(err))) {
+		ws_err("%s", err);
+		return 1;
+	}
+	if (pc.json)
+		wj_init(&pc.j);
+	else
+		printf("%-15s %9s  %-6s %-15s %7s  %-21s  %-6s %-40s %s\n", "START", "DURATION", "KIND", "SERVICE", "PID",
+		       "PEER", "PROTO", "NAME", "STATUS");
+	rc = ws_store_each_span(st, &f, print_span, &pc);
+	if (pc.json)
+		wj_free(&pc.j);
+	ws_store_close(st);
+	if (!pc.json && pc.n == 0)
+		fprintf(stderr, "wirespan: no spans in %s\n", db);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,277 @@
+/* detect.c -- protocol detection from the bytes (never from the port), and
+ * the small helpers every parser shares. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proto/proto.h"
+#include "util/util.h"
+
+const char *ws_proto_name(enum ws_proto p)
+{
+	switch (p) {
+	case WS_PROTO_HTTP1: return "http";
+	case WS_PROTO_REDIS: return "redis";
+	default: return "";
+	}
+}
+
+const struct proto_ops *ws_proto_ops(enum ws_proto p)
+{
+	switch (p) {
+	case WS_PROTO_HTTP1: return &ws_http1_ops;
+	case WS_PROTO_REDIS: return &ws_redis_ops;
+	default: return NULL;
+	}
+}
+
+static const char *const http_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH", "PURGE",
+};
+
+/* Commands accepted as the first word of an inline (non-RESP) request. */
+static const char *const redis_inline[] = {
+	"PING", "ECHO", "GET", "SET", "DEL", "INCR", "DECR", "EXISTS", "KEYS", "MGET", "MSET",
+	"HGET", "HSET", "HGETALL", "LPUSH", "RPUSH", "LPOP", "RPOP", "LRANGE", "SADD", "SMEMBERS",
+	"ZADD", "ZRANGE", "EXPIRE", "TTL", "INFO", "AUTH", "SELECT", "QUIT", "FLUSHALL", "FLUSHDB",
+	"DBSIZE", "CONFIG", "CLIENT", "HELLO", "SUBSCRIBE", "PUBLISH", "MULTI", "EXEC", "SCAN",
+	"TYPE", "INCRBY", "MONITOR", "COMMAND", "SETEX", "APPEND", "STRLEN",
+};
+
+static size_t token_len(const uint8_t *d, uint32_t n)
+{
+	size_t i = 0;
+
+	while (i < n && isupper(d[i]))
+		i++;
+	return i;
+}
+
+/* METHOD SP target [SP HTTP/1.x] at the start of data. */
+static bool looks_like_http_request(const uint8_t *d, uint32_t n)
+{
+	size_t m = token_len(d, n);
+	bool known = false;
+
+	if (m == 0 || m >= n || d[m] != ' ')
+		return false;
+	for (size_t i = 0; i < WS_ARRAY_SIZE(http_methods); i++)
+		if (strlen(http_methods[i]) == m && memcmp(http_methods[i], d, m) == 0)
+			known = true;
+	if (!known || m + 1 >= n)
+		return false;
+	uint8_t t = d[m + 1];
+	bool connect = m == 7 && memcmp(d, "CONNECT", 7) == 0;
+	if (!(t == '/' || t == '*' || (m + 5 < n && memcmp(d + m + 1, "http", 4) == 0) || (connect && isalnum(t))))
+		return false;
+	/* if the whole request line is here, it must end in HTTP/1.x */
+	const uint8_t *nl = memchr(d, '\n', n);
+	if (!nl)
+		return true;
+	size_t ll = nl - d;
+	if (ll && d[ll - 1] == '\r')
+		ll--;
+	return ll >= 8 && memcmp(d + ll - 8, "HTTP/1.", 7) == 0;
+}
+
+static bool looks_like_resp_array(const uint8_t *d, uint32_t n)
+{
+	uint32_t i = 1;
+
+	if (n < 4 || d[0] != '*' || !isdigit(d[1]))
+		return false;
+	while (i < n && i < 12 && isdigit(d[i]))
+		i++;
+	if (i + 1 >= n + 0u || d[i] != '\r' || d[i + 1] != '\n')
+		return false;
+	return i + 2 == n || d[i + 2] == '$';
+}
+
+static bool looks_like_redis_inline(const uint8_t *d, uint32_t n)
+{
+	size_t m = 0;
+
+	while (m < n && m < 16 && isalpha(d[m]))
+		m++;
+	if (m == 0 || m >= n || !(d[m] == ' ' || d[m] == '\r' || d[m] == '\n'))
+		return false;
+	for (size_t i = 0; i < WS_ARRAY_SIZE(redis_inline); i++)
+		if (ws_strcaseeq_n((const char *)d, m, redis_inline[i]))
+			return memchr(d, '\n', n) != NULL;
+	return false;
+}
+
+/* Could d[0..n) still grow into a request we would detect? */
+static bool could_become_request(const uint8_t *d, uint32_t n)
+{
+	if (n >= 16)
+		return false;
+	for (size_t i = 0; i < WS_ARRAY_SIZE(http_methods); i++) {
+		size_t m = strlen(http_methods[i]);
+		size_t k = WS_MIN(n, m);
+		if (memcmp(d, http_methods[i], k) == 0 && (n <= m || d[m] == ' '))
+			return true;
+	}
+	if (d[0] == '*') { /* "*3\r\n$3..." not yet complete */
+		uint32_t i = 1;
+		while (i < n && isdigit(d[i]))
+			i++;
+		return i == n || (d[i] == '\r' && (i + 1 == n || (d[i + 1] == '\n' && i + 2 == n)));
+	}
+	for (size_t i = 0; i < WS_ARRAY_SIZE(redis_inline); i++) {
+		size_t m = strlen(redis_inline[i]);
+		if (n <= m + 1 && strncasecmp((const char *)d, redis_inline[i], WS_MIN(n, m)) == 0 &&
+		    (n <= m || d[m] == ' ' || d[m] == '\r'))
+			return true;
+	}
+	return false;
+}
+
+enum ws_proto ws_proto_detect_request(const uint8_t *d, uint32_t n, bool *more)
+{
+	if (more)
+		*more = false;
+	if (n == 0)
+		return WS_PROTO_NONE;
+	if (looks_like_http_request(d, n))
+		return WS_PROTO_HTTP1;
+	if (looks_like_resp_array(d, n) || looks_like_redis_inline(d, n))
+		return WS_PROTO_REDIS;
+	if (more)
+		*more = could_become_request(d, n);
+	return WS_PROTO_NONE;
+}
+
+bool ws_proto_looks_like_response(enum ws_proto p, const uint8_t *d, uint32_t n)
+{
+	if (p == WS_PROTO_HTTP1)
+		return n >= 12 && memcmp(d, "HTTP/1.", 7) == 0 && (d[7] == '0' || d[7] == '1') && d[8] == ' ' &&
+		       isdigit(d[9]) && isdigit(d[10]) && isdigit(d[11]);
+	if (p == WS_PROTO_REDIS)
+		return n >= 3 && strchr("+-:$*%_,#!=(|>~", d[0]) != NULL;
+	return false;
+}
+
+/* ---- message queue ---- */
+
+void ws_msgq_init(struct ws_msgq *q, unsigned cap)
+{
+	q->items = ws_calloc(cap, sizeof(*q->items));
+	q->head = q->len = 0;
+	q->cap = cap;
+}
+
+void ws_msgq_free(struct ws_msgq *q)
+{
+	free(q->items);
+	q->items = NULL;
+	q->len = q->cap = 0;
+}
+
+bool ws_msgq_push(struct ws_msgq *q, const struct ws_msg *m, struct ws_msg *dropped)
+{
+	bool full = q->len == q->cap;
+
+	if (full) {
+		if (dropped)
+			*dropped = q->items[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->len--;
+	}
+	q->items[(q->head + q->len) % q->cap] = *m;
+	q->len++;
+	return full;
+}
+
+struct ws_msg *ws_msgq_front(struct ws_msgq *q) { return q->len ? &q->items[q->head] : NULL; }
+
+void ws_msgq_pop(struct ws_msgq *q)
+{
+	if (!q->len)
+		return;
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+}
+
+void ws_msg_begin(struct ws_msg *m, uint8_t proto, int dir, const struct ws_seg *seg, uint32_t off)
+{
+	memset(m, 0, sizeof(*m));
+	m->proto = proto;
+	m->dir = dir;
+	m->seq = seg->seq + off;
+	m->t_first_enter = m->t_last_enter = seg->t_enter;
+	m->t_first_exit = m->t_last_exit = seg->t_exit;
+	m->pid = seg->pid;
+	m->tid = seg->tid;
+}
+
+void ws_msg_touch(struct ws_msg *m, const struct ws_seg *seg)
+{
+	m->t_last_enter = seg->t_enter;
+	m->t_last_exit = seg->t_exit;
+}
+
+/* ---- request/response pairing ---- */
+
+void ws_pairer_init(struct ws_pairer *p, const struct proto_sink *sink, unsigned cap)
+{
+	ws_msgq_init(&p->pending, cap);
+	p->sink = *sink;
+	p->answered = false;
+}
+
+void ws_pairer_free(struct ws_pairer *p) { ws_msgq_free(&p->pending); }
+
+void ws_pairer_unmatched(struct ws_pairer *p, const struct ws_msg *m)
+{
+	if (p->sink.unmatched)
+		p->sink.unmatched(p->sink.ctx, m);
+}
+
+static void pair(struct ws_pairer *p, const struct ws_msg *req, const struct ws_msg *resp)
+{
+	struct ws_exchange x;
+
+	x.req = *req;
+	x.resp = *resp;
+	if (p->sink.exchange)
+		p->sink.exchange(p->sink.ctx, &x);
+}
+
+void ws_pairer_request(struct ws_pairer *p, const struct ws_msg *req)
+{
+	struct ws_msg dropped;
+
+	if (p->answered) {
+		p->answered = false;
+		return;
+	}
+	if (ws_msgq_push(&p->pending, req, &dropped))
+		ws_pairer_unmatched(p, &dropped);
+}
+
+void ws_pairer_response(struct ws_pairer *p, const struct ws_msg *resp, const struct ws_msg *in_progress)
+{
+	struct ws_msg *req = ws_msgq_front(&p->pending);
+
+	if (req) {
+		pair(p, req, resp);
+		ws_msgq_pop(&p->pending);
+	} else if (in_progress && !p->answered) {
+		struct ws_msg snap = *in_progress;
+		snap.flags |= WS_MSGF_INCOMPLETE;
+		pair(p, &snap, resp);
+		p->answered = true;
+	} else {
+		ws_pairer_unmatched(p, resp);
+	}
+}
+
+const struct ws_msg *ws_pairer_next(struct ws_pairer *p, const struct ws_msg *in_progress)
+{
+	const struct ws_msg *req = ws_msgq_front(&p->pending);
+
+	return req ? req : in_progress;
+}

@@ -1,0 +1,687 @@
+/* http1.c -- HTTP/1.0 and HTTP/1.1 parser.
+ *
+ * One parser per connection, fed each direction's bytes in stream order.
+ * It follows message framing as RFC 9112 section 6 defines it: chunked
+ * bodies, Content-Length, bodies delimited by the end of the connection,
+ * no body after HEAD or for 1xx/204/304, tunnels after 101 and CONNECT.
+ * Informational (1xx) responses are skipped. Requests are paired with
+ * responses first-in first-out, which also covers pipelining.
+ *
+ * Bytes may be missing (only a prefix of each syscall is captured): inside a
+ * body of known length a gap is simply counted; elsewhere the parser marks
+ * the message WS_MSGF_FRAMING_LOST and ends it at the next sign of a
+ * boundary: a segment that starts with a start line, the other side
+ * starting a message, or the end of the connection.
+ *
+ * Secret-bearing headers (Authorization, Proxy-Authorization, Cookie,
+ * Set-Cookie) are noted by name only; their values are never copied out,
+ * and a line holding one is wiped from the parser's buffer after use.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proto/http1.h"
+#include "util/util.h"
+
+#define LINE_MAX_BYTES 8192
+#define PENDING_MAX 64
+
+enum hstate {
+	H_IDLE,       /* between messages */
+	H_HEAD,       /* start line and header fields */
+	H_BODY_LEN,   /* Content-Length body */
+	H_CHUNK_SIZE, /* chunk-size line */
+	H_CHUNK_DATA,
+	H_CHUNK_CRLF, /* CRLF after chunk data */
+	H_TRAILER,    /* trailer fields after the last chunk */
+	H_BODY_EOF,   /* body ends with the connection */
+	H_LOST,       /* framing unknown until a boundary is seen */
+	H_TUNNEL,     /* not HTTP any more */
+};
+
+struct h1_dir {
+	enum hstate st;
+	bool first_line;
+	bool in_msg;
+	bool line_long;
+	char *carry; /* a line that spans segments */
+	uint32_t carry_len, carry_cap;
+	uint64_t remaining;
+	int64_t content_length; /* -1: none */
+	bool chunked, te_other, sensitive_line;
+	struct ws_msg cur;
+};
+
+struct h1 {
+	int req_dir;
+	struct h1_dir d[2];
+	struct ws_pairer pairer;
+	bool tunnel_after; /* the response being parsed opens a tunnel */
+};
+
+static void complete(struct h1 *h, int dir, const struct ws_seg *seg);
+
+/* ---- small text helpers ---- */
+
+static bool hdr_is(const char *name, size_t n, const char *want) { return ws_strcaseeq_n(name, n, want); }
+
+static void trim(const char **s, size_t *n)
+{
+	while (*n && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+/* Query parameters whose values are credentials in common APIs. */
+static const char *const secret_params[] = {
+	"access_token", "refresh_token", "id_token", "token", "api_key", "apikey", "key",
+	"password", "passwd", "pwd", "secret", "client_secret", "auth", "signature", "sig",
+	"x-goog-signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+	"awsaccesskeyid", "session", "sessionid", "code",
+};
+
+/* Copy a query string, replacing values of secret parameters. */
+static void copy_query(char *out, size_t size, const char *q, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < n;) {
+		size_t end = i, eq;
+		while (end < n && q[end] != '&')
+			end++;
+		eq = i;
+		while (eq < end && q[eq] != '=')
+			eq++;
+		bool secret = false;
+		for (size_t k = 0; k < WS_ARRAY_SIZE(secret_params) && eq < end; k++)
+			if (ws_strcaseeq_n(q + i, eq - i, secret_params[k]))
+				secret = true;
+		size_t keep = secret ? eq + 1 - i : end - i;
+		for (size_t k = 0; k < keep && o + 1 < size; k++)
+			out[o++] = (q[i + k] < 0x20 || q[i + k] == 0x7f) ? '?' : q[i + k];
+		if (secret)
+			for (const char *r = "REDACTED"; *r && o + 1 < size; r++)
+				out[o++] = *r;
+		if (end < n && o + 1 < size)
+			out[o++] = '&';
+		i = end + 1;
+	}
+	out[o] = 0;
+}
+
+/* ---- start lines and headers ---- */
+
+static bool parse_version(const char *s, size_t n, uint8_t *minor)
+{
+	if (n != 8 || memcmp(s, "HTTP/1.", 7) != 0 || (s[7] != '0' && s[7] != '1'))
+		return false;
+	*minor = s[7] - '0';
+	return true;
+}
+
+static bool parse_request_line(struct ws_http_info *hi, const char *l, size_t n)
+{
+	const char *sp1 = memchr(l, ' ', n), *target, *sp2;
+	size_t tn;
+
+	if (!sp1 || sp1 == l || (size_t)(sp1 - l) >= sizeof(hi->method))
+		return false;
+	for (const char *p = l; p < sp1; p++)
+		if (!isupper((unsigned char)*p) && *p != '-' && *p != '_')
+			return false;
+	memcpy(hi->method, l, sp1 - l);
+	hi->method[sp1 - l] = 0;
+	target = sp1 + 1;
+	sp2 = memrchr(target, ' ', n - (target - l));
+	if (!sp2 || !parse_version(sp2 + 1, n - (sp2 + 1 - l), &hi->version_minor))
+		return false;
+	tn = sp2 - target;
+	/* absolute-form: keep the path of http://host/path */
+	if (tn > 7 && (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0)) {
+		const char *p = memchr(target + 8, '/', tn - 8);
+		if (p) {
+			tn -= p - target;
+			target = p;
+		} else {
+			target = "/";
+			tn = 1;
+		}
+	}
+	const char *q = memchr(target, '?', tn);
+	size_t pn = q ? (size_t)(q - target) : tn;
+	ws_copy_text(hi->path, sizeof(hi->path), (const uint8_t *)target, pn);
+	if (q)
+		copy_query(hi->query, sizeof(hi->query), q + 1, tn - pn - 1);
+	return true;
+}
+
+static bool parse_status_line(struct ws_http_info *hi, const char *l, size_t n)
+{
+	if (n < 12 || !parse_version(l, 8, &hi->version_minor) || l[8] != ' ')
+		return false;
+	if (!isdigit((unsigned char)l[9]) || !isdigit((unsigned char)l[10]) || !isdigit((unsigned char)l[11]))
+		return false;
+	if (n > 12 && l[12] != ' ')
+		return false;
+	hi->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	return true;
+}
+
+static void header(struct h1_dir *D, bool is_req, const char *l, size_t n)
+{
+	const char *colon = memchr(l, ':', n), *v;
+	size_t nn, vn;
+	struct ws_http_info *hi = &D->cur.u.http;
+
+	if (!colon)
+		return;
+	nn = colon - l;
+	v = colon + 1;
+	vn = n - nn - 1;
+	trim(&v, &vn);
+	if (hdr_is(l, nn, "content-length")) {
+		int64_t cl = 0;
+		if (vn == 0 || vn > 18)
+			return;
+		for (size_t i = 0; i < vn; i++) {
+			if (!isdigit((unsigned char)v[i]))
+				return;
+			cl = cl * 10 + (v[i] - '0');
+		}
+		D->content_length = cl;
+	} else if (hdr_is(l, nn, "transfer-encoding")) {
+		/* chunked must be the final coding */
+		const char *last = v;
+		size_t ln = vn;
+		const char *c = memrchr(v, ',', vn);
+		if (c) {
+			last = c + 1;
+			ln = vn - (c + 1 - v);
+			trim(&last, &ln);
+		}
+		if (ws_strcaseeq_n(last, ln, "chunked"))
+			D->chunked = hi->chunked = true;
+		else
+			D->te_other = true;
+	} else if (hdr_is(l, nn, "authorization")) {
+		hi->redacted |= WS_HDR_AUTHORIZATION;
+		D->sensitive_line = true;
+	} else if (hdr_is(l, nn, "proxy-authorization")) {
+		hi->redacted |= WS_HDR_PROXY_AUTHORIZATION;
+		D->sensitive_line = true;
+	} else if (hdr_is(l, nn, "cookie")) {
+		hi->redacted |= WS_HDR_COOKIE;
+		D->sensitive_line = true;
+	} else if (hdr_is(l, nn, "set-cookie")) {
+		hi->redacted |= WS_HDR_SET_COOKIE;
+		D->sensitive_line = true;
+	} else if (hdr_is(l, nn, "content-type")) {
+		ws_copy_text(hi->content_type, sizeof(hi->content_type), (const uint8_t *)v, vn);
+	} else if (is_req && hdr_is(l, nn, "host")) {
+		ws_copy_text(hi->host, sizeof(hi->host), (const uint8_t *)v, vn);
+	} else if (is_req && hdr_is(l, nn, "user-agent")) {
+		ws_copy_text(hi->user_agent, sizeof(hi->user_agent), (const uint8_t *)v, vn);
+	} else if (is_req && hdr_is(l, nn, "traceparent")) {
+		ws_copy_text(hi->traceparent, sizeof(hi->traceparent), (const uint8_t *)v, vn);
+	} else if (is_req && hdr_is(l, nn, "tracestate")) {
+		ws_copy_text(hi->tracestate, sizeof(hi->tracestate), (const uint8_t *)v, vn);
+	}
+}
+
+/* ---- state changes ---- */
+
+static void begin(struct h1 *h, int dir, const struct ws_seg *seg, uint32_t off);
+
+/* Framing is lost in dir: keep the message open (its end will be guessed)
+ * unless not even its start line was read. */
+static void lose(struct h1 *h, int dir)
+{
+	struct h1_dir *D = &h->d[dir];
+
+	if (D->in_msg) {
+		if (D->st == H_HEAD && D->first_line) {
+			D->in_msg = false;
+			ws_pairer_unmatched(&h->pairer, &D->cur);
+		} else {
+			D->cur.flags |= WS_MSGF_FRAMING_LOST;
+			if (D->st == H_HEAD)
+				D->cur.flags |= WS_MSGF_HEAD_CUT;
+		}
+	}
+	D->st = H_LOST;
+	D->carry_len = 0;
+	D->line_long = false;
+}
+
+/* End a message whose framing was lost at the last bytes seen of it. */
+static void end_lost(struct h1 *h, int dir)
+{
+	struct h1_dir *D = &h->d[dir];
+
+	if (D->st == H_LOST && D->in_msg) {
+		struct ws_seg last = {.t_enter = D->cur.t_last_enter, .t_exit = D->cur.t_last_exit};
+		complete(h, dir, &last);
+		D->st = H_LOST;
+	}
+}
+
+/* The request being received, once its start line is known. */
+static const struct ws_msg *request_in_progress(struct h1 *h)
+{
+	const struct h1_dir *R = &h->d[h->req_dir];
+
+	return R->in_msg && !(R->st == H_HEAD && R->first_line) ? &R->cur : NULL;
+}
+
+static void complete(struct h1 *h, int dir, const struct ws_seg *seg)
+{
+	struct h1_dir *D = &h->d[dir];
+
+	ws_msg_touch(&D->cur, seg);
+	D->in_msg = false;
+	D->st = H_IDLE;
+	if (dir == h->req_dir) {
+		ws_pairer_request(&h->pairer, &D->cur);
+	} else {
+		ws_pairer_response(&h->pairer, &D->cur, request_in_progress(h));
+		if (h->tunnel_after) {
+			h->d[0].st = h->d[1].st = H_TUNNEL;
+			h->d[h->req_dir].in_msg = false;
+		}
+	}
+}
+
+static void begin(struct h1 *h, int dir, const struct ws_seg *seg, uint32_t off)
+{
+	struct h1_dir *D = &h->d[dir];
+	struct h1_dir *O = &h->d[!dir];
+
+	/* the other side starting a message ends one of unknown length */
+	if (O->st == H_LOST && O->in_msg)
+		end_lost(h, !dir);
+	ws_msg_begin(&D->cur, WS_PROTO_HTTP1, dir, seg, off);
+	D->in_msg = true;
+	D->st = H_HEAD;
+	D->first_line = true;
+	D->content_length = -1;
+	D->chunked = D->te_other = false;
+	D->carry_len = 0;
+	D->line_long = false;
+	if (dir != h->req_dir)
+		h->tunnel_after = false;
+}
+
+static void end_of_head(struct h1 *h, int dir, const struct ws_seg *seg)
+{
+	struct h1_dir *D = &h->d[dir];
+
+	if (dir == h->req_dir) {
+		if (D->chunked)
+			D->st = H_CHUNK_SIZE;
+		else if (D->content_length > 0) {
+			D->st = H_BODY_LEN;
+			D->remaining = D->content_length;
+		} else
+			complete(h, dir, seg);
+		return;
+	}
+
+	int status = D->cur.u.http.status;
+	const struct ws_msg *req = ws_pairer_next(&h->pairer, request_in_progress(h));
+	const char *method = req ? req->u.http.method : "";
+
+	if (status >= 100 && status < 200 && status != 101) {
+		D->in_msg = false; /* informational: the final response follows */
+		D->st = H_IDLE;
+		return;
+	}
+	if (status == 101 || (strcmp(method, "CONNECT") == 0 && status >= 200 && status < 300)) {
+		h->tunnel_after = true;
+		complete(h, dir, seg);
+	} else if (strcmp(method, "HEAD") == 0 || status == 204 || status == 304) {
+		complete(h, dir, seg);
+	} else if (D->chunked) {
+		D->st = H_CHUNK_SIZE;
+	} else if (D->content_length >= 0 && !D->te_other) {
+		if (D->content_length == 0)
+			complete(h, dir, seg);
+		else {
+			D->st = H_BODY_LEN;
+			D->remaining = D->content_length;
+		}
+	} else {
+		D->st = H_BODY_EOF;
+	}
+}
+
+/* Collect a line; returns true when one is complete in (*line, *len). */
+static bool read_line(struct h1_dir *D, const uint8_t *p, uint32_t n, const char **line, uint32_t *len, uint32_t *used)
+{
+	const uint8_t *nl = memchr(p, '\n', n);
+	uint32_t take = nl ? (uint32_t)(nl - p) : n;
+
+	*used = nl ? take + 1 : n;
+	if (nl && D->carry_len == 0 && !D->line_long) {
+		*line = (const char *)p;
+		*len = take;
+	} else {
+		if (D->carry_len + take > LINE_MAX_BYTES) {
+			D->line_long = true;
+			take = LINE_MAX_BYTES - D->carry_len;
+		}
+		if (D->carry_len + take > D->carry_cap) {
+			uint32_t cap = D->carry_cap ? D->carry_cap : 256;
+			while (cap < D->carry_len + take)
+				cap *= 2;
+			D->carry = ws_realloc(D->carry, cap);
+			D->carry_cap = cap;
+		}
+		memcpy(D->carry + D->carry_len, p, take);
+		D->carry_len += take;
+		if (!nl)
+			return false;
+		*line = D->carry;
+		*len = D->carry_len;
+	}
+	if (*len && (*line)[*len - 1] == '\r')
+		(*len)--;
+	return true;
+}
+
+static void line_done(struct h1_dir *D)
+{
+	if (D->sensitive_line && D->carry_len)
+		explicit_bzero(D->carry, D->carry_len);
+	D->sensitive_line = false;
+	D->carry_len = 0;
+	D->line_long = false;
+}
+
+static bool parse_chunk_size(const char *l, uint32_t n, uint64_t *size)
+{
+	uint64_t v = 0;
+	uint32_t i = 0;
+
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	uint32_t start = i;
+	for (; i < n && isxdigit((unsigned char)l[i]); i++) {
+		if (v >> 56)
+			return false;
+		v = v * 16 + (isdigit((unsigned char)l[i]) ? l[i] - '0' : (tolower((unsigned char)l[i]) - 'a' + 10));
+	}
+	if (i == start)
+		return false;
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	if (i < n && l[i] != ';')
+		return false;
+	*size = v;
+	return true;
+}
+
+/* Consume known bytes p[0..n) at offset off of seg. */
+static void bytes(struct h1 *h, int dir, const uint8_t *p, uint32_t n, const struct ws_seg *seg, uint32_t off)
+{
+	struct h1_dir *D = &h->d[dir];
+	uint32_t i = 0;
+
+	while (i < n) {
+		uint32_t used = 0, len;
+		const char *line;
+
+		switch (D->st) {
+		case H_IDLE:
+			if (p[i] == '\r' || p[i] == '\n') {
+				i++;
+				continue;
+			}
+			begin(h, dir, seg, off + i);
+			continue;
+		case H_HEAD:
+			if (!read_line(D, p + i, n - i, &line, &len, &used))
+				break;
+			if (D->first_line) {
+				bool ok = !D->line_long &&
+					  (dir == h->req_dir ? parse_request_line(&D->cur.u.http, line, len)
+							     : parse_status_line(&D->cur.u.http, line, len));
+				D->first_line = false;
+				line_done(D);
+				if (!ok) {
+					D->cur.bytes += used;
+					D->first_line = true; /* nothing worth reporting */
+					lose(h, dir);
+					i += used;
+					continue;
+				}
+			} else if (len == 0) {
+				line_done(D);
+				D->cur.bytes += used;
+				i += used;
+				end_of_head(h, dir, seg);
+				continue;
+			} else {
+				if (!D->line_long)
+					header(D, dir == h->req_dir, line, len);
+				line_done(D);
+			}
+			break;
+		case H_BODY_LEN:
+		case H_CHUNK_DATA:
+			used = D->remaining < n - i ? (uint32_t)D->remaining : n - i;
+			D->remaining -= used;
+			D->cur.body_bytes += used;
+			if (D->remaining == 0) {
+				D->cur.bytes += used;
+				i += used;
+				if (D->st == H_BODY_LEN)
+					complete(h, dir, seg);
+				else
+					D->st = H_CHUNK_CRLF;
+				continue;
+			}
+			break;
+		case H_CHUNK_SIZE:
+			if (!read_line(D, p + i, n - i, &line, &len, &used))
+				break;
+			{
+				uint64_t size;
+				bool ok = !D->line_long && parse_chunk_size(line, len, &size);
+				line_done(D);
+				D->cur.bytes += used;
+				i += used;
+				if (!ok)
+					lose(h, dir);
+				else if (size == 0)
+					D->st = H_TRAILER;
+				else {
+					D->remaining = size;
+					D->st = H_CHUNK_DATA;
+				}
+			}
+			continue;
+		case H_CHUNK_CRLF:
+			if (!read_line(D, p + i, n - i, &line, &len, &used))
+				break;
+			line_done(D);
+			D->cur.bytes += used;
+			i += used;
+			if (len != 0)
+				lose(h, dir);
+			else
+				D->st = H_CHUNK_SIZE;
+			continue;
+		case H_TRAILER:
+			if (!read_line(D, p + i, n - i, &line, &len, &used))
+				break;
+			line_done(D);
+			D->cur.bytes += used;
+			i += used;
+			if (len == 0)
+				complete(h, dir, seg);
+			continue;
+		case H_BODY_EOF:
+			used = n - i;
+			D->cur.body_bytes += used;
+			break;
+		case H_LOST:
+		case H_TUNNEL:
+			used = n - i;
+			break;
+		}
+		if (D->in_msg) {
+			D->cur.bytes += used;
+			ws_msg_touch(&D->cur, seg);
+		}
+		i += used;
+	}
+}
+
+/* n bytes whose content was not captured. */
+static void gap(struct h1 *h, int dir, uint64_t n, const struct ws_seg *seg)
+{
+	struct h1_dir *D = &h->d[dir];
+
+	if (!n)
+		return;
+	switch (D->st) {
+	case H_BODY_LEN:
+	case H_CHUNK_DATA: {
+		uint64_t k = WS_MIN(D->remaining, n);
+		D->remaining -= k;
+		D->cur.body_bytes += k;
+		D->cur.bytes += k;
+		ws_msg_touch(&D->cur, seg);
+		n -= k;
+		if (D->remaining == 0) {
+			if (D->st == H_BODY_LEN)
+				complete(h, dir, seg);
+			else
+				D->st = H_CHUNK_CRLF;
+		}
+		if (n)
+			lose(h, dir); /* the next boundary is somewhere in the gap */
+		return;
+	}
+	case H_BODY_EOF:
+		D->cur.body_bytes += n;
+		D->cur.bytes += n;
+		ws_msg_touch(&D->cur, seg);
+		return;
+	case H_LOST:
+	case H_TUNNEL:
+		if (D->in_msg) {
+			D->cur.bytes += n;
+			ws_msg_touch(&D->cur, seg);
+		}
+		return;
+	default:
+		lose(h, dir);
+		if (D->in_msg) {
+			D->cur.bytes += n;
+			ws_msg_touch(&D->cur, seg);
+		}
+		return;
+	}
+}
+
+static bool starts_message(struct h1 *h, int dir, const struct ws_seg *seg)
+{
+	if (dir == h->req_dir)
+		return ws_proto_detect_request(seg->head, seg->head_len, NULL) == WS_PROTO_HTTP1;
+	return ws_proto_looks_like_response(WS_PROTO_HTTP1, seg->head, seg->head_len);
+}
+
+static void h1_feed(void *st, int dir, const struct ws_seg *seg)
+{
+	struct h1 *h = st;
+	struct h1_dir *D = &h->d[dir];
+
+	if (D->st == H_TUNNEL)
+		return;
+	if (seg->gap_before && D->st != H_LOST && D->st != H_BODY_EOF)
+		lose(h, dir);
+	if (D->st == H_LOST && seg->head_len && starts_message(h, dir, seg)) {
+		end_lost(h, dir);
+		D->st = H_IDLE;
+	}
+	if (seg->head_len)
+		bytes(h, dir, seg->head, seg->head_len, seg, 0);
+	gap(h, dir, seg->len - seg->head_len - seg->tail_len, seg);
+	if (seg->tail_len)
+		bytes(h, dir, seg->tail, seg->tail_len, seg, seg->len - seg->tail_len);
+}
+
+static void h1_eof(void *st, int dir)
+{
+	struct h1 *h = st;
+	struct h1_dir *D = &h->d[dir];
+
+	if (D->st == H_BODY_EOF && D->in_msg) {
+		struct ws_seg last = {.t_enter = D->cur.t_last_enter, .t_exit = D->cur.t_last_exit};
+		complete(h, dir, &last);
+	} else if (D->st == H_LOST && D->in_msg) {
+		end_lost(h, dir);
+	}
+}
+
+static void h1_finish(void *st)
+{
+	struct h1 *h = st;
+
+	/* Messages cut by framing loss end where their bytes ended; those still
+	 * following their framing did not complete and are not reported. */
+	h1_eof(h, h->req_dir);
+	if (h->d[!h->req_dir].st == H_LOST)
+		h1_eof(h, !h->req_dir);
+}
+
+static void *h1_create(int req_dir, const struct proto_sink *sink)
+{
+	struct h1 *h = ws_calloc(1, sizeof(*h));
+
+	h->req_dir = req_dir;
+	ws_pairer_init(&h->pairer, sink, PENDING_MAX);
+	h->d[0].st = h->d[1].st = H_IDLE;
+	return h;
+}
+
+static void h1_destroy(void *st)
+{
+	struct h1 *h = st;
+
+	if (!h)
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (h->d[i].carry) {
+			explicit_bzero(h->d[i].carry, h->d[i].carry_cap);
+			free(h->d[i].carry);
+		}
+	}
+	ws_pairer_free(&h->pairer);
+	free(h);
+}
+
+static unsigned h1_pending(void *st)
+{
+	struct h1 *h = st;
+
+	return h->pairer.pending.len + h->d[0].in_msg + h->d[1].in_msg;
+}
+
+const struct proto_ops ws_http1_ops = {
+	.id = WS_PROTO_HTTP1,
+	.name = "http",
+	.create = h1_create,
+	.feed = h1_feed,
+	.eof = h1_eof,
+	.finish = h1_finish,
+	.destroy = h1_destroy,
+	.pending = h1_pending,
+};

@@ -1,0 +1,160 @@
+/* proto.h -- the protocol layer: byte segments in, messages and exchanges out.
+ *
+ * The connection tracker hands a parser the bytes of each direction in
+ * stream order as segments (one syscall's worth, possibly with a gap of
+ * uncaptured bytes in the middle). A parser finds message boundaries,
+ * extracts the fields users look for, pairs each request with its response
+ * and reports the pair as an exchange. It knows nothing of eBPF, pcap,
+ * spans or storage. */
+#ifndef WIRESPAN_PROTO_H
+#define WIRESPAN_PROTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum ws_proto { WS_PROTO_NONE = 0, WS_PROTO_HTTP1, WS_PROTO_REDIS };
+
+const char *ws_proto_name(enum ws_proto p);
+
+/* A run of bytes of one direction, in stream order. */
+struct ws_seg {
+	uint32_t seq; /* TCP sequence number of the first byte */
+	uint32_t len; /* bytes in the run */
+	const uint8_t *head;
+	uint32_t head_len; /* bytes [0, head_len) are known */
+	const uint8_t *tail;
+	uint32_t tail_len; /* bytes [len - tail_len, len) are known */
+	uint64_t t_enter, t_exit;
+	uint32_t pid, tid;
+	bool gap_before; /* bytes before this run were lost */
+};
+
+/* ws_msg.flags */
+#define WS_MSGF_FRAMING_LOST (1u << 0) /* end found by heuristics, not by framing */
+#define WS_MSGF_HEAD_CUT (1u << 1)     /* headers were not fully captured */
+#define WS_MSGF_INCOMPLETE (1u << 2)   /* the message had not ended */
+#define WS_MSGF_PUSH (1u << 3)         /* unsolicited (Redis push, pub/sub) */
+
+/* Secret-bearing headers seen in a message (their values are never kept). */
+#define WS_HDR_AUTHORIZATION (1u << 0)
+#define WS_HDR_PROXY_AUTHORIZATION (1u << 1)
+#define WS_HDR_COOKIE (1u << 2)
+#define WS_HDR_SET_COOKIE (1u << 3)
+
+struct ws_http_info {
+	char method[24];
+	char path[256];
+	char query[256]; /* sensitive parameter values already redacted */
+	char host[128];
+	char user_agent[128];
+	char content_type[96];
+	char traceparent[64];
+	char tracestate[192];
+	int status;
+	uint8_t version_minor; /* HTTP/1.<minor> */
+	uint8_t redacted;      /* WS_HDR_* bits */
+	bool chunked;
+};
+
+struct ws_redis_info {
+	char command[40]; /* upper case; "CONFIG GET" for container commands */
+	char key[128];
+	uint32_t nargs;
+	bool redacted;    /* arguments withheld (AUTH, HELLO) */
+	bool is_error;
+	char error[128];  /* error reply text */
+};
+
+struct ws_msg {
+	uint8_t proto;
+	uint8_t dir; /* direction it travelled, seen locally */
+	uint16_t flags;
+	uint32_t seq; /* sequence number of its first byte */
+	uint64_t bytes;
+	uint64_t body_bytes;
+	/* the syscalls that carried its first and last bytes */
+	uint64_t t_first_enter, t_first_exit, t_last_enter, t_last_exit;
+	uint32_t pid, tid; /* who moved the first byte */
+	union {
+		struct ws_http_info http;
+		struct ws_redis_info redis;
+	} u;
+};
+
+struct ws_exchange {
+	struct ws_msg req, resp;
+};
+
+struct proto_sink {
+	void (*exchange)(void *ctx, const struct ws_exchange *x);
+	/* a message that could not be paired (counted, not stored) */
+	void (*unmatched)(void *ctx, const struct ws_msg *m);
+	void *ctx;
+};
+
+struct proto_ops {
+	enum ws_proto id;
+	const char *name;
+	/* req_dir: the direction requests travel (WS_SEND on a client). */
+	void *(*create)(int req_dir, const struct proto_sink *sink);
+	void (*feed)(void *st, int dir, const struct ws_seg *seg);
+	/* No more bytes will come in dir (peer or local side closed). */
+	void (*eof)(void *st, int dir);
+	/* Close the connection: messages that ended with it are reported. */
+	void (*finish)(void *st);
+	void (*destroy)(void *st);
+	/* exchanges waiting for their response, messages in flight */
+	unsigned (*pending)(void *st);
+};
+
+extern const struct proto_ops ws_http1_ops;
+extern const struct proto_ops ws_redis_ops;
+
+/* Decide from the first bytes of a direction whether they start a request
+ * of a protocol we parse. Returns the protocol, or WS_PROTO_NONE with *more
+ * set (when more is non-NULL) if the bytes are too few to decide. */
+enum ws_proto ws_proto_detect_request(const uint8_t *data, uint32_t n, bool *more);
+/* Whether the bytes look like a response of proto (to learn a direction
+ * when the request was not seen). */
+bool ws_proto_looks_like_response(enum ws_proto p, const uint8_t *data, uint32_t n);
+const struct proto_ops *ws_proto_ops(enum ws_proto p);
+
+/* ---- helpers shared by parsers ---- */
+
+/* A bounded FIFO of messages: requests waiting for responses. */
+struct ws_msgq {
+	struct ws_msg *items;
+	unsigned head, len, cap;
+};
+
+void ws_msgq_init(struct ws_msgq *q, unsigned cap);
+void ws_msgq_free(struct ws_msgq *q);
+/* Append; when full the oldest is dropped and returned through *dropped
+ * (if non-NULL) and the function returns true. */
+bool ws_msgq_push(struct ws_msgq *q, const struct ws_msg *m, struct ws_msg *dropped);
+struct ws_msg *ws_msgq_front(struct ws_msgq *q);
+void ws_msgq_pop(struct ws_msgq *q);
+
+/* Pairs requests with responses first-in first-out. A response that
+ * arrives while its request is still being received pairs with that request
+ * (marked WS_MSGF_INCOMPLETE), which is then not reported again. */
+struct ws_pairer {
+	struct ws_msgq pending; /* complete requests waiting for a response */
+	struct proto_sink sink;
+	bool answered; /* the request in progress was already paired */
+};
+
+void ws_pairer_init(struct ws_pairer *p, const struct proto_sink *sink, unsigned cap);
+void ws_pairer_free(struct ws_pairer *p);
+void ws_pairer_request(struct ws_pairer *p, const struct ws_msg *req);
+/* in_progress: the request being received now, or NULL */
+void ws_pairer_response(struct ws_pairer *p, const struct ws_msg *resp, const struct ws_msg *in_progress);
+void ws_pairer_unmatched(struct ws_pairer *p, const struct ws_msg *m);
+/* The request the next response answers, or in_progress, or NULL. */
+const struct ws_msg *ws_pairer_next(struct ws_pairer *p, const struct ws_msg *in_progress);
+
+/* Start a message at a byte of seg (offset off) / extend it to that seg. */
+void ws_msg_begin(struct ws_msg *m, uint8_t proto, int dir, const struct ws_seg *seg, uint32_t off);
+void ws_msg_touch(struct ws_msg *m, const struct ws_seg *seg);
+
+#endif

@@ -1,0 +1,599 @@
+/* redis.c -- Redis RESP2/RESP3 parser.
+ *
+ * Requests are arrays of bulk strings or inline command lines; replies are
+ * any RESP2 or RESP3 value: simple strings, errors, integers, bulk strings,
+ * arrays, and the RESP3 null, double, boolean, blob error, verbatim string,
+ * big number, map, set, attribute (which prefixes a reply without being one)
+ * and push (out-of-band, never a reply). Pipelined commands are paired with
+ * replies in order. After SUBSCRIBE-family commands or MONITOR, extra
+ * replies are counted as unsolicited.
+ *
+ * Only the command name (with its subcommand for container commands such
+ * as CONFIG GET) and the first key are kept. AUTH and HELLO keep no
+ * arguments at all: their bytes are wiped from the parser's buffers.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proto/redis.h"
+#include "util/util.h"
+
+#define LINE_MAX_BYTES 4096
+#define DEPTH_MAX 32
+#define PENDING_MAX 1024 /* pipelines run deep */
+#define ARGS_KEPT 3
+#define ARG_MAX 128
+
+enum rstate {
+	R_IDLE,   /* between values */
+	R_LINE,   /* a type line ("*3", "$5", "+OK") */
+	R_BULK,   /* bulk string bytes and their CRLF */
+	R_INLINE, /* an inline command line */
+	R_LOST,
+};
+
+struct rdir {
+	enum rstate st;
+	bool in_msg, line_long, push, wipe;
+	char *carry;
+	uint32_t carry_len, carry_cap;
+	int depth;
+	int64_t left[DEPTH_MAX]; /* elements still expected per level */
+	bool is_attr[DEPTH_MAX];
+	uint64_t bulk_left; /* including the CRLF */
+	int64_t nargs;      /* request: elements of the top array */
+	int capture;        /* request argument being captured, or -1 */
+	char args[ARGS_KEPT][ARG_MAX];
+	uint32_t arg_len[ARGS_KEPT];
+	bool capture_error; /* reply: capturing a top-level blob error */
+	struct ws_msg cur;
+};
+
+struct redis {
+	int req_dir;
+	struct rdir d[2];
+	struct ws_pairer pairer;
+	bool subscribed; /* pub/sub or MONITOR: replies may be unsolicited */
+};
+
+/* Commands whose first argument is a subcommand. */
+static const char *const containers[] = {
+	"ACL", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "DEBUG", "FUNCTION", "LATENCY", "MEMORY",
+	"MODULE", "OBJECT", "PUBSUB", "SCRIPT", "SLOWLOG", "XGROUP", "XINFO",
+};
+
+/* Commands whose arguments are credentials. */
+static bool secret_command(const char *cmd) { return strcmp(cmd, "AUTH") == 0 || strcmp(cmd, "HELLO") == 0; }
+
+static bool is_container(const char *cmd)
+{
+	for (size_t i = 0; i < WS_ARRAY_SIZE(containers); i++)
+		if (strcmp(cmd, containers[i]) == 0)
+			return true;
+	return false;
+}
+
+static void upper_copy(char *dst, size_t size, const char *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < size; i++)
+		dst[i] = (src[i] < 0x20 || src[i] == 0x7f) ? '?' : (char)toupper((unsigned char)src[i]);
+	dst[i] = 0;
+}
+
+static void wipe_args(struct rdir *D)
+{
+	explicit_bzero(D->args, sizeof(D->args));
+	memset(D->arg_len, 0, sizeof(D->arg_len));
+}
+
+/* Fill command and key from the captured arguments, then wipe them. */
+static void finish_request_fields(struct rdir *D)
+{
+	struct ws_redis_info *ri = &D->cur.u.redis;
+
+	upper_copy(ri->command, sizeof(ri->command), D->args[0], D->arg_len[0]);
+	ri->nargs = D->nargs > 0 ? (uint32_t)D->nargs : 0;
+	if (secret_command(ri->command)) {
+		ri->redacted = true;
+	} else if (is_container(ri->command) && D->arg_len[1]) {
+		size_t l = strlen(ri->command);
+		if (l + 2 < sizeof(ri->command)) {
+			ri->command[l] = ' ';
+			upper_copy(ri->command + l + 1, sizeof(ri->command) - l - 1, D->args[1], D->arg_len[1]);
+		}
+		ws_copy_text(ri->key, sizeof(ri->key), (const uint8_t *)D->args[2], D->arg_len[2]);
+	} else {
+		ws_copy_text(ri->key, sizeof(ri->key), (const uint8_t *)D->args[1], D->arg_len[1]);
+	}
+	wipe_args(D);
+}
+
+static void begin(struct redis *r, int dir, const struct ws_seg *seg, uint32_t off);
+
+static void lose(struct redis *r, int dir)
+{
+	struct rdir *D = &r->d[dir];
+
+	if (D->in_msg)
+		D->cur.flags |= WS_MSGF_FRAMING_LOST;
+	D->st = R_LOST;
+	D->carry_len = 0;
+	D->line_long = false;
+	D->depth = 0;
+	D->capture = -1;
+}
+
+static void message_done(struct redis *r, int dir)
+{
+	struct rdir *D = &r->d[dir];
+
+	D->in_msg = false;
+	D->st = R_IDLE;
+	D->depth = 0;
+	if (dir == r->req_dir) {
+		finish_request_fields(D);
+		const char *c = D->cur.u.redis.command;
+		if (strcmp(c, "SUBSCRIBE") == 0 || strcmp(c, "PSUBSCRIBE") == 0 || strcmp(c, "SSUBSCRIBE") == 0 ||
+		    strcmp(c, "MONITOR") == 0)
+			r->subscribed = true;
+		ws_pairer_request(&r->pairer, &D->cur);
+		return;
+	}
+	if (D->push || (r->subscribed && !r->pairer.pending.len)) {
+		D->cur.flags |= WS_MSGF_PUSH;
+		ws_pairer_unmatched(&r->pairer, &D->cur);
+		return;
+	}
+	ws_pairer_response(&r->pairer, &D->cur, NULL);
+}
+
+static void end_lost(struct redis *r, int dir)
+{
+	struct rdir *D = &r->d[dir];
+
+	if (D->st == R_LOST && D->in_msg) {
+		message_done(r, dir);
+		D->st = R_LOST;
+	}
+}
+
+/* A complete value at the current depth. */
+static void value_done(struct redis *r, int dir)
+{
+	struct rdir *D = &r->d[dir];
+
+	for (;;) {
+		if (D->depth == 0) {
+			message_done(r, dir);
+			return;
+		}
+		if (--D->left[D->depth - 1] > 0)
+			return;
+		D->depth--;
+		/* an attribute is not an element of its parent, nor a reply: what
+		 * it describes follows */
+		if (D->is_attr[D->depth])
+			return;
+	}
+}
+
+static void begin(struct redis *r, int dir, const struct ws_seg *seg, uint32_t off)
+{
+	struct rdir *D = &r->d[dir];
+	struct rdir *O = &r->d[!dir];
+
+	if (O->st == R_LOST && O->in_msg)
+		end_lost(r, !dir);
+	ws_msg_begin(&D->cur, WS_PROTO_REDIS, dir, seg, off);
+	D->in_msg = true;
+	D->depth = 0;
+	D->push = false;
+	D->capture = -1;
+	D->capture_error = false;
+	D->nargs = 0;
+	D->wipe = false;
+	wipe_args(D);
+}
+
+static bool read_line(struct rdir *D, const uint8_t *p, uint32_t n, const char **line, uint32_t *len, uint32_t *used)
+{
+	const uint8_t *nl = memchr(p, '\n', n);
+	uint32_t take = nl ? (uint32_t)(nl - p) : n;
+
+	*used = nl ? take + 1 : n;
+	if (nl && D->carry_len == 0 && !D->line_long) {
+		*line = (const char *)p;
+		*len = take;
+	} else {
+		if (D->carry_len + take > LINE_MAX_BYTES) {
+			D->line_long = true;
+			take = LINE_MAX_BYTES - D->carry_len;
+		}
+		if (D->carry_len + take > D->carry_cap) {
+			uint32_t cap = D->carry_cap ? D->carry_cap : 128;
+			while (cap < D->carry_len + take)
+				cap *= 2;
+			D->carry = ws_realloc(D->carry, cap);
+			D->carry_cap = cap;
+		}
+		memcpy(D->carry + D->carry_len, p, take);
+		D->carry_len += take;
+		if (!nl)
+			return false;
+		*line = D->carry;
+		*len = D->carry_len;
+	}
+	if (*len && (*line)[*len - 1] == '\r')
+		(*len)--;
+	return true;
+}
+
+static void line_done(struct rdir *D)
+{
+	if (D->wipe && D->carry_len)
+		explicit_bzero(D->carry, D->carry_len);
+	D->carry_len = 0;
+	D->line_long = false;
+}
+
+static bool parse_int(const char *s, uint32_t n, int64_t *v)
+{
+	int64_t x = 0;
+	bool neg = false;
+	uint32_t i = 0;
+
+	if (n && s[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	if (i == n || n - i > 18)
+		return false;
+	for (; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		x = x * 10 + (s[i] - '0');
+	}
+	*v = neg ? -x : x;
+	return true;
+}
+
+/* Split an inline command into its first words. */
+static void inline_command(struct rdir *D, const char *l, uint32_t n)
+{
+	uint32_t i = 0;
+	int k = 0;
+
+	while (i < n && k < ARGS_KEPT) {
+		while (i < n && (l[i] == ' ' || l[i] == '\t'))
+			i++;
+		uint32_t s = i;
+		while (i < n && l[i] != ' ' && l[i] != '\t')
+			i++;
+		if (i == s)
+			break;
+		uint32_t w = WS_MIN(i - s, ARG_MAX);
+		memcpy(D->args[k], l + s, w);
+		D->arg_len[k] = w;
+		if (k == 0) {
+			char cmd[40];
+			upper_copy(cmd, sizeof(cmd), l + s, w);
+			if (secret_command(cmd)) {
+				D->nargs = 1;
+				return; /* keep no argument */
+			}
+		}
+		k++;
+	}
+	D->nargs = k;
+	while (i < n) { /* count the remaining words */
+		while (i < n && (l[i] == ' ' || l[i] == '\t'))
+			i++;
+		if (i < n)
+			D->nargs++;
+		while (i < n && l[i] != ' ' && l[i] != '\t')
+			i++;
+	}
+}
+
+/* Handle one type line; returns false when the stream is not RESP. */
+static bool type_line(struct redis *r, int dir, const char *l, uint32_t n)
+{
+	struct rdir *D = &r->d[dir];
+	int64_t v = 0;
+	char t;
+
+	if (n == 0 || D->line_long)
+		return false;
+	t = l[0];
+	switch (t) {
+	case '*': case '%': case '~': case '>': case '|':
+		if (!parse_int(l + 1, n - 1, &v))
+			return false;
+		if (D->depth == 0 && dir == r->req_dir) {
+			if (t != '*')
+				return false;
+			D->nargs = v;
+		}
+		if (D->depth == 0 && t == '>')
+			D->push = true;
+		if (v <= 0) {
+			if (t != '|')
+				value_done(r, dir);
+			return true;
+		}
+		if (D->depth >= DEPTH_MAX)
+			return false;
+		D->left[D->depth] = (t == '%' || t == '|') ? 2 * v : v;
+		D->is_attr[D->depth] = t == '|';
+		D->depth++;
+		return true;
+	case '$': case '!': case '=':
+		if (!parse_int(l + 1, n - 1, &v) || v < -1)
+			return false;
+		if (D->depth == 0 && dir == r->req_dir)
+			return false;
+		if (v == -1) {
+			value_done(r, dir);
+			return true;
+		}
+		if (t == '!' && D->depth == 0) {
+			D->cur.u.redis.is_error = true;
+			D->capture_error = true;
+		}
+		D->capture = -1;
+		if (dir == r->req_dir && D->depth == 1 && !D->wipe) {
+			int64_t idx = D->nargs - D->left[0];
+			if (idx >= 0 && idx < ARGS_KEPT)
+				D->capture = (int)idx;
+		}
+		D->bulk_left = (uint64_t)v + 2;
+		D->st = R_BULK;
+		return true;
+	case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+		if (dir == r->req_dir)
+			return false;
+		if (t == '-' && D->depth == 0) {
+			D->cur.u.redis.is_error = true;
+			ws_copy_text(D->cur.u.redis.error, sizeof(D->cur.u.redis.error), (const uint8_t *)l + 1, n - 1);
+		}
+		value_done(r, dir);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Bulk bytes p[0..n) (known) belong to the current bulk string. */
+static void bulk_bytes(struct rdir *D, const uint8_t *p, uint64_t n)
+{
+	/* content is bulk_left - 2 bytes long; what we see starts at
+	 * content offset (content_len - (bulk_left - 2)) */
+	if (D->capture >= 0 && D->bulk_left > 2) {
+		uint64_t content_left = D->bulk_left - 2;
+		uint64_t k = WS_MIN(n, content_left);
+		uint32_t *al = &D->arg_len[D->capture];
+		uint32_t room = ARG_MAX - *al;
+		memcpy(D->args[D->capture] + *al, p, WS_MIN(k, room));
+		*al += WS_MIN(k, room);
+	} else if (D->capture_error && D->bulk_left > 2) {
+		struct ws_redis_info *ri = &D->cur.u.redis;
+		size_t have = strlen(ri->error);
+		uint64_t k = WS_MIN(n, D->bulk_left - 2);
+		if (have + 1 < sizeof(ri->error))
+			ws_copy_text(ri->error + have, sizeof(ri->error) - have, p, k);
+	}
+}
+
+static void bulk_end(struct redis *r, int dir)
+{
+	struct rdir *D = &r->d[dir];
+
+	if (D->capture == 0) {
+		char cmd[40];
+		upper_copy(cmd, sizeof(cmd), D->args[0], D->arg_len[0]);
+		if (secret_command(cmd))
+			D->wipe = true; /* capture no further argument */
+	}
+	D->capture = -1;
+	D->capture_error = false;
+	D->st = R_IDLE;
+	value_done(r, dir);
+}
+
+static void bytes(struct redis *r, int dir, const uint8_t *p, uint32_t n, const struct ws_seg *seg, uint32_t off)
+{
+	struct rdir *D = &r->d[dir];
+	uint32_t i = 0;
+
+	while (i < n) {
+		uint32_t used = 0, len;
+		const char *line;
+
+		switch (D->st) {
+		case R_IDLE:
+			if (!D->in_msg) {
+				if (p[i] == '\r' || p[i] == '\n') {
+					i++;
+					continue;
+				}
+				begin(r, dir, seg, off + i);
+				if (dir == r->req_dir && p[i] != '*') {
+					D->st = R_INLINE;
+					continue;
+				}
+			}
+			D->st = R_LINE;
+			continue;
+		case R_LINE:
+			if (!read_line(D, p + i, n - i, &line, &len, &used))
+				break;
+			D->cur.bytes += used;
+			i += used;
+			ws_msg_touch(&D->cur, seg);
+			{
+				bool ok = type_line(r, dir, line, len);
+				line_done(D);
+				if (!ok)
+					lose(r, dir);
+				else if (D->st == R_LINE)
+					D->st = R_IDLE;
+			}
+			continue;
+		case R_INLINE:
+			if (!read_line(D, p + i, n - i, &line, &len, &used))
+				break;
+			D->cur.bytes += used;
+			i += used;
+			ws_msg_touch(&D->cur, seg);
+			if (D->line_long) {
+				line_done(D);
+				lose(r, dir);
+				continue;
+			}
+			inline_command(D, line, len);
+			D->wipe = true; /* inline lines may hold AUTH passwords */
+			line_done(D);
+			D->wipe = false;
+			if (len == 0) { /* a bare newline is not a command */
+				D->in_msg = false;
+				D->st = R_IDLE;
+				continue;
+			}
+			message_done(r, dir);
+			continue;
+		case R_BULK:
+			used = (uint32_t)WS_MIN((uint64_t)(n - i), D->bulk_left);
+			bulk_bytes(D, p + i, used);
+			D->bulk_left -= used;
+			D->cur.bytes += used;
+			i += used;
+			ws_msg_touch(&D->cur, seg);
+			if (D->bulk_left == 0)
+				bulk_end(r, dir);
+			continue;
+		case R_LOST:
+			used = n - i;
+			break;
+		}
+		if (D->in_msg) {
+			D->cur.bytes += used;
+			ws_msg_touch(&D->cur, seg);
+		}
+		i += used;
+	}
+}
+
+static void gap(struct redis *r, int dir, uint64_t n, const struct ws_seg *seg)
+{
+	struct rdir *D = &r->d[dir];
+
+	if (!n)
+		return;
+	if (D->in_msg) {
+		D->cur.bytes += n;
+		ws_msg_touch(&D->cur, seg);
+	}
+	if (D->st == R_BULK) {
+		uint64_t k = WS_MIN(n, D->bulk_left);
+		if (D->capture >= 0 && D->bulk_left > 2)
+			D->capture = -1; /* the argument is cut; keep what we have */
+		D->bulk_left -= k;
+		n -= k;
+		if (D->bulk_left == 0)
+			bulk_end(r, dir);
+		if (n)
+			lose(r, dir);
+		return;
+	}
+	if (D->st != R_LOST)
+		lose(r, dir);
+}
+
+static bool starts_message(struct redis *r, int dir, const struct ws_seg *seg)
+{
+	if (dir == r->req_dir)
+		return ws_proto_detect_request(seg->head, seg->head_len, NULL) == WS_PROTO_REDIS;
+	return ws_proto_looks_like_response(WS_PROTO_REDIS, seg->head, seg->head_len);
+}
+
+static void redis_feed(void *st, int dir, const struct ws_seg *seg)
+{
+	struct redis *r = st;
+	struct rdir *D = &r->d[dir];
+
+	if (seg->gap_before && D->st != R_LOST)
+		lose(r, dir);
+	if (D->st == R_LOST && seg->head_len && starts_message(r, dir, seg)) {
+		end_lost(r, dir);
+		D->st = R_IDLE;
+	}
+	if (seg->head_len)
+		bytes(r, dir, seg->head, seg->head_len, seg, 0);
+	gap(r, dir, seg->len - seg->head_len - seg->tail_len, seg);
+	if (seg->tail_len)
+		bytes(r, dir, seg->tail, seg->tail_len, seg, seg->len - seg->tail_len);
+}
+
+static void redis_eof(void *st, int dir)
+{
+	struct redis *r = st;
+
+	end_lost(r, dir);
+}
+
+static void redis_finish(void *st)
+{
+	struct redis *r = st;
+
+	end_lost(r, r->req_dir);
+	end_lost(r, !r->req_dir);
+}
+
+static void *redis_create(int req_dir, const struct proto_sink *sink)
+{
+	struct redis *r = ws_calloc(1, sizeof(*r));
+
+	r->req_dir = req_dir;
+	ws_pairer_init(&r->pairer, sink, PENDING_MAX);
+	r->d[0].capture = r->d[1].capture = -1;
+	return r;
+}
+
+static void redis_destroy(void *st)
+{
+	struct redis *r = st;
+
+	if (!r)
+		return;
+	for (int i = 0; i < 2; i++) {
+		wipe_args(&r->d[i]);
+		if (r->d[i].carry) {
+			explicit_bzero(r->d[i].carry, r->d[i].carry_cap);
+			free(r->d[i].carry);
+		}
+	}
+	ws_pairer_free(&r->pairer);
+	free(r);
+}
+
+static unsigned redis_pending(void *st)
+{
+	struct redis *r = st;
+
+	return r->pairer.pending.len + r->d[0].in_msg + r->d[1].in_msg;
+}
+
+const struct proto_ops ws_redis_ops = {
+	.id = WS_PROTO_REDIS,
+	.name = "redis",
+	.create = redis_create,
+	.feed = redis_feed,
+	.eof = redis_eof,
+	.finish = redis_finish,
+	.destroy = redis_destroy,
+	.pending = redis_pending,
+};

@@ -1,0 +1,156 @@
+/* exchange.c -- from a request/response exchange on one side of a
+ * connection to a span.
+ *
+ * Span boundaries: a client span starts when the first request byte was
+ * handed to the kernel (entry of the writing syscall) and ends when the last
+ * response byte was handed to the application (exit of the reading
+ * syscall). A server span starts when the first request byte reached the
+ * application (exit of the read: a blocking read may have waited long
+ * before any byte arrived) and ends when the last response byte was handed
+ * to the kernel. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "span/span.h"
+#include "util/util.h"
+
+const char *ws_span_kind_name(int kind)
+{
+	return kind == WS_SPAN_CLIENT ? "client" : kind == WS_SPAN_SERVER ? "server" : "";
+}
+
+static void random_bytes(uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t r = ws_random_u64();
+		memcpy(out + i, &r, WS_MIN(8, n - i));
+	}
+}
+
+static void times(uint64_t t[4], const struct ws_msg *m)
+{
+	t[WS_T_FIRST_ENTER] = m->t_first_enter;
+	t[WS_T_FIRST_EXIT] = m->t_first_exit;
+	t[WS_T_LAST_ENTER] = m->t_last_enter;
+	t[WS_T_LAST_EXIT] = m->t_last_exit;
+}
+
+/* error.type per OpenTelemetry: the status code for HTTP server errors
+ * (5xx) and, on clients, for 4xx too. */
+static void http_fields(struct ws_span *s, const struct ws_exchange *x, struct ws_json *a)
+{
+	const struct ws_http_info *rq = &x->req.u.http, *rs = &x->resp.u.http;
+	static const struct {
+		unsigned bit;
+		const char *req_attr, *resp_attr;
+	} secrets[] = {
+		{WS_HDR_AUTHORIZATION, "http.request.header.authorization", NULL},
+		{WS_HDR_PROXY_AUTHORIZATION, "http.request.header.proxy-authorization", NULL},
+		{WS_HDR_COOKIE, "http.request.header.cookie", NULL},
+		{WS_HDR_SET_COOKIE, NULL, "http.response.header.set-cookie"},
+	};
+
+	ws_strlcpy(s->method, rq->method, sizeof(s->method));
+	ws_strlcpy(s->target, rq->path, sizeof(s->target));
+	ws_strlcpy(s->query, rq->query, sizeof(s->query));
+	s->status = rs->status;
+	snprintf(s->name, sizeof(s->name), "%s %s", rq->method, rq->path[0] ? rq->path : "/");
+	if (rs->status >= 500 || (s->kind == WS_SPAN_CLIENT && rs->status >= 400))
+		snprintf(s->error, sizeof(s->error), "%d", rs->status);
+
+	wj_kstr(a, "network.protocol.version", rq->version_minor ? "1.1" : "1.0");
+	if (rq->host[0])
+		wj_kstr(a, "http.request.header.host", rq->host);
+	if (rq->user_agent[0])
+		wj_kstr(a, "user_agent.original", rq->user_agent);
+	if (rq->content_type[0])
+		wj_kstr(a, "http.request.header.content-type", rq->content_type);
+	if (rs->content_type[0])
+		wj_kstr(a, "http.response.header.content-type", rs->content_type);
+	if (rq->traceparent[0])
+		wj_kstr(a, "traceparent", rq->traceparent);
+	if (rq->tracestate[0])
+		wj_kstr(a, "tracestate", rq->tracestate);
+	if (rs->chunked)
+		wj_kbool(a, "wirespan.response.chunked", true);
+	for (size_t i = 0; i < WS_ARRAY_SIZE(secrets); i++) {
+		const char *name = secrets[i].req_attr ? secrets[i].req_attr : secrets[i].resp_attr;
+		uint8_t bits = secrets[i].req_attr ? rq->redacted : rs->redacted;
+		if (bits & secrets[i].bit)
+			wj_kstr(a, name, "[REDACTED]");
+	}
+}
+
+static void redis_fields(struct ws_span *s, const struct ws_exchange *x, struct ws_json *a)
+{
+	const struct ws_redis_info *rq = &x->req.u.redis, *rs = &x->resp.u.redis;
+
+	ws_strlcpy(s->method, rq->command, sizeof(s->method));
+	ws_strlcpy(s->target, rq->key, sizeof(s->target));
+	ws_strlcpy(s->name, rq->command[0] ? rq->command : "redis", sizeof(s->name));
+	if (rs->is_error) {
+		/* error.type: the error prefix ("ERR", "WRONGTYPE") */
+		const char *e = rs->error[0] ? rs->error : "error";
+		size_t n = strcspn(e, " ");
+		snprintf(s->error, sizeof(s->error), "%.*s", (int)WS_MIN(n, sizeof(s->error) - 1), e);
+		wj_kstr(a, "wirespan.redis.error", rs->error);
+	}
+	wj_kuint(a, "wirespan.redis.args", rq->nargs);
+	if (rq->redacted)
+		wj_kstr(a, "wirespan.redis.arguments", "[REDACTED]");
+}
+
+void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, const struct ws_exchange *x,
+			   const char *host)
+{
+	struct ws_json a;
+
+	memset(s, 0, sizeof(*s));
+	random_bytes(s->trace_id, sizeof(s->trace_id));
+	random_bytes(s->span_id, sizeof(s->span_id));
+	s->kind = c->role == WS_ROLE_CLIENT ? WS_SPAN_CLIENT : WS_SPAN_SERVER;
+	s->proto = x->req.proto;
+	s->flags = x->req.flags | x->resp.flags;
+	s->conn_id = c->id;
+	s->local = c->local;
+	s->peer = c->peer;
+	ws_strlcpy(s->service, c->comm, sizeof(s->service));
+	ws_strlcpy(s->host, host ? host : "", sizeof(s->host));
+	s->pid = x->req.pid ? x->req.pid : c->pid;
+	s->tid = x->req.tid;
+	s->req_bytes = x->req.bytes;
+	s->resp_bytes = x->resp.bytes;
+	s->req_body = x->req.body_bytes;
+	s->resp_body = x->resp.body_bytes;
+	s->req_seq = x->req.seq;
+	s->resp_seq = x->resp.seq;
+	times(s->req_t, &x->req);
+	times(s->resp_t, &x->resp);
+	if (s->kind == WS_SPAN_CLIENT)
+		s->start_ns = x->req.t_first_enter;
+	else
+		s->start_ns = x->req.t_first_exit;
+	s->end_ns = x->resp.t_last_exit;
+	if (s->end_ns < s->start_ns)
+		s->end_ns = s->start_ns;
+
+	wj_init(&a);
+	wj_obj_begin(&a);
+	if (s->proto == WS_PROTO_HTTP1)
+		http_fields(s, x, &a);
+	else
+		redis_fields(s, x, &a);
+	if (s->flags & WS_MSGF_FRAMING_LOST)
+		wj_kbool(&a, "wirespan.framing_lost", true);
+	if (s->flags & WS_MSGF_INCOMPLETE)
+		wj_kbool(&a, "wirespan.request.incomplete", true);
+	if (s->flags & WS_MSGF_HEAD_CUT)
+		wj_kbool(&a, "wirespan.headers_cut", true);
+	wj_obj_end(&a);
+	if (a.len < sizeof(s->attrs))
+		memcpy(s->attrs, a.buf, a.len + 1);
+	else
+		ws_strlcpy(s->attrs, "{}", sizeof(s->attrs));
+	wj_free(&a);
+}

@@ -1,0 +1,59 @@
+/* span.h -- the span model: one request/response exchange as seen by one
+ * side of a connection, shaped like an OpenTelemetry span.
+ *
+ * Every span keeps the timestamps of the syscalls that moved the first and
+ * last byte of its request and response on its own side, and the TCP
+ * sequence numbers of their first bytes, which the other side of the
+ * connection sees identically: later stages join, link and attribute time
+ * from these. */
+#ifndef WIRESPAN_SPAN_H
+#define WIRESPAN_SPAN_H
+
+#include <stdint.h>
+
+#include "proto/proto.h"
+#include "stream/conntrack.h"
+#include "util/json.h"
+
+enum ws_span_kind { WS_SPAN_SERVER = 1, WS_SPAN_CLIENT = 2 };
+
+/* indexes into req_t[] / resp_t[] */
+enum { WS_T_FIRST_ENTER, WS_T_FIRST_EXIT, WS_T_LAST_ENTER, WS_T_LAST_EXIT };
+
+struct ws_span {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t parent_id[8]; /* all zero: no parent */
+	uint8_t kind;         /* enum ws_span_kind */
+	uint8_t proto;        /* enum ws_proto */
+	uint16_t flags;       /* WS_MSGF_* of request and response */
+	char name[300];
+	uint64_t start_ns, end_ns;
+	char service[64];
+	char host[64];
+	uint32_t pid, tid;
+	uint64_t conn_id;
+	int64_t recording_id;
+	struct ws_endpoint local, peer;
+	char method[40];  /* HTTP method or Redis command */
+	char target[256]; /* URL path or Redis key */
+	char query[256];
+	int status;       /* HTTP status, 0 when none */
+	char error[160];  /* error.type, empty when none */
+	uint64_t req_bytes, resp_bytes, req_body, resp_body;
+	uint32_t req_seq, resp_seq;
+	uint64_t req_t[4], resp_t[4];
+	char attrs[1536]; /* further attributes, a JSON object */
+};
+
+/* Build the span for an exchange on connection c, recorded on host. */
+void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, const struct ws_exchange *x,
+			   const char *host);
+
+const char *ws_span_kind_name(int kind);
+
+/* One span as a JSON object following the output contract
+ * (OpenTelemetry-shaped, semantic-convention attribute names). */
+void ws_span_to_json(const struct ws_span *s, struct ws_json *j);
+
+#endif

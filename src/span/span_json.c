@@ -1,0 +1,124 @@
+/* span_json.c -- a span as one JSON object, per the output contract in
+ * DESIGN.md: OpenTelemetry span fields, semantic-convention attribute names,
+ * and wirespan.* attributes for what is ours (step timestamps, phases,
+ * sequence numbers). The attribute names are documented in docs/schema.md. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "span/span.h"
+#include "util/util.h"
+
+static void hex(struct ws_json *j, const char *key, const uint8_t *b, size_t n, bool empty_if_zero)
+{
+	char h[33];
+	bool zero = true;
+
+	for (size_t i = 0; i < n; i++)
+		zero &= b[i] == 0;
+	if (zero && empty_if_zero)
+		h[0] = 0;
+	else
+		ws_hex(b, n, h);
+	wj_kstr(j, key, h);
+}
+
+static void endpoint(struct ws_json *j, const char *addr_key, const char *port_key, const struct ws_endpoint *ep)
+{
+	char a[64];
+
+	if (!ep->family)
+		return;
+	wj_kstr(j, addr_key, ws_addr_str(ep, a, sizeof(a)));
+	wj_kuint(j, port_key, ep->port);
+}
+
+static uint64_t span_between(uint64_t from, uint64_t to) { return to > from ? to - from : 0; }
+
+/* Phases visible from one side alone; issue-4 attribution builds on them. */
+static void phases(struct ws_json *j, const struct ws_span *s)
+{
+	if (s->kind == WS_SPAN_CLIENT) {
+		wj_kuint(j, "wirespan.phase.request_send_ns",
+			 span_between(s->req_t[WS_T_FIRST_ENTER], s->req_t[WS_T_LAST_EXIT]));
+		wj_kuint(j, "wirespan.phase.wait_ns", span_between(s->req_t[WS_T_LAST_EXIT], s->resp_t[WS_T_FIRST_EXIT]));
+		wj_kuint(j, "wirespan.phase.response_receive_ns",
+			 span_between(s->resp_t[WS_T_FIRST_EXIT], s->resp_t[WS_T_LAST_EXIT]));
+	} else {
+		wj_kuint(j, "wirespan.phase.request_receive_ns",
+			 span_between(s->req_t[WS_T_FIRST_EXIT], s->req_t[WS_T_LAST_EXIT]));
+		wj_kuint(j, "wirespan.phase.processing_ns",
+			 span_between(s->req_t[WS_T_LAST_EXIT], s->resp_t[WS_T_FIRST_ENTER]));
+		wj_kuint(j, "wirespan.phase.response_send_ns",
+			 span_between(s->resp_t[WS_T_FIRST_ENTER], s->resp_t[WS_T_LAST_EXIT]));
+	}
+}
+
+void ws_span_to_json(const struct ws_span *s, struct ws_json *j)
+{
+	static const char *const tnames[4] = {"first_syscall_enter_ns", "first_syscall_exit_ns",
+					      "last_syscall_enter_ns", "last_syscall_exit_ns"};
+	char key[96];
+	const struct ws_endpoint *server = s->kind == WS_SPAN_CLIENT ? &s->peer : &s->local;
+	const struct ws_endpoint *client = s->kind == WS_SPAN_CLIENT ? &s->local : &s->peer;
+
+	wj_obj_begin(j);
+	hex(j, "trace_id", s->trace_id, 16, false);
+	hex(j, "span_id", s->span_id, 8, false);
+	hex(j, "parent_span_id", s->parent_id, 8, true);
+	wj_kstr(j, "name", s->name);
+	wj_kstr(j, "kind", ws_span_kind_name(s->kind));
+	wj_kuint(j, "start_time_unix_nano", s->start_ns);
+	wj_kuint(j, "end_time_unix_nano", s->end_ns);
+
+	wj_key(j, "attributes");
+	wj_obj_begin(j);
+	wj_kstr(j, "service.name", s->service);
+	if (s->host[0])
+		wj_kstr(j, "host.name", s->host);
+	wj_kuint(j, "process.pid", s->pid);
+	wj_kuint(j, "thread.id", s->tid);
+	wj_kstr(j, "network.transport", "tcp");
+	if (s->local.family)
+		wj_kstr(j, "network.type", s->local.family == AF_INET6 ? "ipv6" : "ipv4");
+	wj_kstr(j, "network.protocol.name", ws_proto_name(s->proto));
+	endpoint(j, "network.peer.address", "network.peer.port", &s->peer);
+	endpoint(j, "network.local.address", "network.local.port", &s->local);
+	endpoint(j, "server.address", "server.port", server);
+	endpoint(j, "client.address", "client.port", client);
+	if (s->proto == WS_PROTO_HTTP1) {
+		wj_kstr(j, "http.request.method", s->method);
+		wj_kstr(j, "url.path", s->target);
+		if (s->query[0])
+			wj_kstr(j, "url.query", s->query);
+		if (s->status)
+			wj_kint(j, "http.response.status_code", s->status);
+		wj_kuint(j, "http.request.body.size", s->req_body);
+		wj_kuint(j, "http.response.body.size", s->resp_body);
+	} else if (s->proto == WS_PROTO_REDIS) {
+		wj_kstr(j, "db.system", "redis");
+		wj_kstr(j, "db.system.name", "redis");
+		wj_kstr(j, "db.operation.name", s->method);
+		if (s->target[0])
+			wj_kstr(j, "wirespan.redis.key", s->target);
+	}
+	if (s->error[0])
+		wj_kstr(j, "error.type", s->error);
+	wj_members(j, s->attrs);
+	wj_kuint(j, "wirespan.conn.id", s->conn_id);
+	wj_kuint(j, "wirespan.request.seq", s->req_seq);
+	wj_kuint(j, "wirespan.response.seq", s->resp_seq);
+	wj_kuint(j, "wirespan.request.bytes", s->req_bytes);
+	wj_kuint(j, "wirespan.response.bytes", s->resp_bytes);
+	for (int i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "wirespan.request.%s", tnames[i]);
+		wj_kuint(j, key, s->req_t[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "wirespan.response.%s", tnames[i]);
+		wj_kuint(j, key, s->resp_t[i]);
+	}
+	phases(j, s);
+	wj_obj_end(j);
+	wj_obj_end(j);
+}

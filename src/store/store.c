@@ -1,0 +1,555 @@
+/* store.c -- see store.h. The schema below is the documented one
+ * (docs/schema.md); change both together and bump the schema version. */
+#include "store/store.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+#define APPLICATION_ID 0x57535031 /* "WSP1" */
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta (\n"
+	"  key TEXT PRIMARY KEY,\n"
+	"  value TEXT NOT NULL);\n"
+	"CREATE TABLE IF NOT EXISTS recordings (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  source TEXT NOT NULL,\n"
+	"  host TEXT NOT NULL,\n"
+	"  command TEXT NOT NULL,\n"
+	"  started_ns INTEGER NOT NULL,\n"
+	"  ended_ns INTEGER,\n"
+	"  status TEXT NOT NULL,\n"
+	"  events INTEGER NOT NULL DEFAULT 0,\n"
+	"  spans INTEGER NOT NULL DEFAULT 0,\n"
+	"  lost INTEGER NOT NULL DEFAULT 0);\n"
+	"CREATE TABLE IF NOT EXISTS counters (\n"
+	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
+	"  kind TEXT NOT NULL,\n"
+	"  name TEXT NOT NULL,\n"
+	"  value INTEGER NOT NULL,\n"
+	"  PRIMARY KEY (recording_id, kind, name));\n"
+	"CREATE TABLE IF NOT EXISTS connections (\n"
+	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
+	"  conn_id INTEGER NOT NULL,\n"
+	"  host TEXT NOT NULL,\n"
+	"  pid INTEGER,\n"
+	"  comm TEXT,\n"
+	"  role TEXT,\n"
+	"  protocol TEXT,\n"
+	"  local_addr TEXT, local_port INTEGER,\n"
+	"  peer_addr TEXT, peer_port INTEGER,\n"
+	"  netns INTEGER,\n"
+	"  opened_ns INTEGER, first_ns INTEGER, last_ns INTEGER, closed_ns INTEGER,\n"
+	"  bytes_sent INTEGER, bytes_received INTEGER,\n"
+	"  exchanges INTEGER, unmatched INTEGER,\n"
+	"  flags INTEGER, last_error INTEGER,\n"
+	"  PRIMARY KEY (recording_id, conn_id));\n"
+	"CREATE TABLE IF NOT EXISTS spans (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  span_id TEXT NOT NULL UNIQUE,\n"
+	"  trace_id TEXT NOT NULL,\n"
+	"  parent_span_id TEXT NOT NULL DEFAULT '',\n"
+	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
+	"  conn_id INTEGER NOT NULL,\n"
+	"  kind TEXT NOT NULL,\n"
+	"  protocol TEXT NOT NULL,\n"
+	"  name TEXT NOT NULL,\n"
+	"  start_ns INTEGER NOT NULL,\n"
+	"  end_ns INTEGER NOT NULL,\n"
+	"  duration_ns INTEGER NOT NULL,\n"
+	"  service TEXT NOT NULL,\n"
+	"  host TEXT NOT NULL,\n"
+	"  pid INTEGER, tid INTEGER,\n"
+	"  local_addr TEXT, local_port INTEGER,\n"
+	"  peer_addr TEXT, peer_port INTEGER,\n"
+	"  method TEXT, target TEXT, query TEXT,\n"
+	"  status INTEGER, error TEXT,\n"
+	"  req_bytes INTEGER, resp_bytes INTEGER,\n"
+	"  req_body_bytes INTEGER, resp_body_bytes INTEGER,\n"
+	"  req_seq INTEGER, resp_seq INTEGER,\n"
+	"  req_first_enter_ns INTEGER, req_first_exit_ns INTEGER,\n"
+	"  req_last_enter_ns INTEGER, req_last_exit_ns INTEGER,\n"
+	"  resp_first_enter_ns INTEGER, resp_first_exit_ns INTEGER,\n"
+	"  resp_last_enter_ns INTEGER, resp_last_exit_ns INTEGER,\n"
+	"  flags INTEGER NOT NULL DEFAULT 0,\n"
+	"  attributes TEXT NOT NULL DEFAULT '{}');\n"
+	"CREATE INDEX IF NOT EXISTS spans_by_start ON spans(start_ns);\n"
+	"CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id);\n"
+	"CREATE INDEX IF NOT EXISTS spans_by_conn ON spans(recording_id, conn_id);\n";
+
+#define SPAN_COLS                                                                                  \
+	"span_id, trace_id, parent_span_id, recording_id, conn_id, kind, protocol, name, start_ns, " \
+	"end_ns, duration_ns, service, host, pid, tid, local_addr, local_port, peer_addr, peer_port, " \
+	"method, target, query, status, error, req_bytes, resp_bytes, req_body_bytes, "            \
+	"resp_body_bytes, req_seq, resp_seq, req_first_enter_ns, req_first_exit_ns, "              \
+	"req_last_enter_ns, req_last_exit_ns, resp_first_enter_ns, resp_first_exit_ns, "           \
+	"resp_last_enter_ns, resp_last_exit_ns, flags, attributes"
+#define SPAN_NCOLS 40
+
+struct ws_store {
+	sqlite3 *db;
+	bool writing, in_tx;
+	sqlite3_stmt *ins_span, *ins_conn, *set_counter;
+	char path[4096];
+};
+
+const char *ws_store_errmsg(struct ws_store *st) { return sqlite3_errmsg(st->db); }
+
+static int exec(struct ws_store *st, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		ws_err("database %s: %s", st->path, msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int prepare(struct ws_store *st, const char *sql, sqlite3_stmt **out)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK) {
+		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Refuse a file that is neither empty nor a wirespan store. */
+static int check_identity(struct ws_store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *q;
+	int app = 0, tables = 0, rc;
+
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA application_id", -1, &q, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		app = sqlite3_column_int(q, 0);
+	else {
+		snprintf(err, errlen, "%s is not a wirespan database (%s)", st->path, sqlite3_errmsg(st->db));
+		sqlite3_finalize(q);
+		return -EINVAL;
+	}
+	sqlite3_finalize(q);
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		tables = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (app != APPLICATION_ID && tables > 0) {
+		snprintf(err, errlen, "%s is a database of another program, not of wirespan: choose another --db", st->path);
+		return -EINVAL;
+	}
+	if (app != APPLICATION_ID && !st->writing) {
+		snprintf(err, errlen, "%s holds no wirespan data yet (record with `wirespan record --db %s`)", st->path,
+			 st->path);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **out, char *err, size_t errlen)
+{
+	struct ws_store *st = ws_calloc(1, sizeof(*st));
+	int flags = mode == WS_STORE_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	int rc;
+
+	*out = NULL;
+	ws_strlcpy(st->path, path, sizeof(st->path));
+	st->writing = mode == WS_STORE_WRITE;
+	if (st->writing) {
+		/* create it private, and learn early (with errno) when we cannot */
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot open database %s for writing: %s", path, strerror(errno));
+			free(st);
+			return -errno;
+		}
+		close(fd);
+	} else if (access(path, R_OK) != 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot read database %s: %s%s", path, strerror(e),
+			 e == ENOENT ? " (record one with `wirespan record`, or pass --db FILE)" : "");
+		free(st);
+		return -e;
+	}
+	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		sqlite3_close(st->db);
+		free(st);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if ((rc = check_identity(st, err, errlen)) < 0) {
+		sqlite3_close(st->db);
+		free(st);
+		return rc;
+	}
+	if (st->writing) {
+		char *msg = NULL;
+		char sql[256];
+		snprintf(sql, sizeof(sql),
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA application_id=%d;",
+			 APPLICATION_ID);
+		if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(st->db,
+				 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1'), "
+				 "('created_by', 'wirespan')",
+				 NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot write database %s: %s", path, msg ? msg : "unknown error");
+			sqlite3_free(msg);
+			sqlite3_close(st->db);
+			free(st);
+			return -EIO;
+		}
+		if (prepare(st, "INSERT INTO spans (" SPAN_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+				"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			    &st->ins_span) ||
+		    prepare(st, "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			    &st->ins_conn) ||
+		    prepare(st, "INSERT OR REPLACE INTO counters VALUES (?,?,?,?)", &st->set_counter)) {
+			snprintf(err, errlen, "cannot prepare database %s", path);
+			ws_store_close(st);
+			return -EIO;
+		}
+	}
+	*out = st;
+	return 0;
+}
+
+void ws_store_close(struct ws_store *st)
+{
+	if (!st)
+		return;
+	if (st->in_tx)
+		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_finalize(st->ins_span);
+	sqlite3_finalize(st->ins_conn);
+	sqlite3_finalize(st->set_counter);
+	if (st->writing)
+		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+static int begin_tx(struct ws_store *st)
+{
+	if (st->in_tx)
+		return 0;
+	if (exec(st, "BEGIN"))
+		return -EIO;
+	st->in_tx = true;
+	return 0;
+}
+
+int ws_store_commit(struct ws_store *st)
+{
+	if (!st->in_tx)
+		return 0;
+	st->in_tx = false;
+	return exec(st, "COMMIT");
+}
+
+static int step_done(struct ws_store *st, sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording *r)
+{
+	sqlite3_stmt *q;
+	int64_t id;
+
+	if (prepare(st, "INSERT INTO recordings (source, host, command, started_ns, status) VALUES (?,?,?,?,'recording')",
+		    &q))
+		return -EIO;
+	sqlite3_bind_text(q, 1, r->source, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 2, r->host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 3, r->command, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 4, (int64_t)r->started_ns);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
+		sqlite3_finalize(q);
+		return -EIO;
+	}
+	sqlite3_finalize(q);
+	id = sqlite3_last_insert_rowid(st->db);
+	return id;
+}
+
+static void bind_addr(sqlite3_stmt *q, int i, const struct ws_endpoint *ep)
+{
+	char a[64];
+
+	if (ep->family) {
+		sqlite3_bind_text(q, i, ws_addr_str(ep, a, sizeof(a)), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(q, i + 1, ep->port);
+	}
+}
+
+int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
+{
+	sqlite3_stmt *q = st->ins_span;
+	char sid[17], tid[33], pid[17] = "";
+	bool has_parent = false;
+	int i = 1;
+
+	if (begin_tx(st))
+		return -EIO;
+	for (size_t k = 0; k < sizeof(s->parent_id); k++)
+		has_parent |= s->parent_id[k] != 0;
+	ws_hex(s->span_id, 8, sid);
+	ws_hex(s->trace_id, 16, tid);
+	if (has_parent)
+		ws_hex(s->parent_id, 8, pid);
+	sqlite3_bind_text(q, i++, sid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, tid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, pid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, i++, s->recording_id);
+	sqlite3_bind_int64(q, i++, (int64_t)s->conn_id);
+	sqlite3_bind_text(q, i++, ws_span_kind_name(s->kind), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, i++, ws_proto_name(s->proto), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, i++, s->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, i++, (int64_t)s->start_ns);
+	sqlite3_bind_int64(q, i++, (int64_t)s->end_ns);
+	sqlite3_bind_int64(q, i++, (int64_t)(s->end_ns - s->start_ns));
+	sqlite3_bind_text(q, i++, s->service, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, s->host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, i++, s->pid);
+	sqlite3_bind_int64(q, i++, s->tid);
+	bind_addr(q, i, &s->local);
+	i += 2;
+	bind_addr(q, i, &s->peer);
+	i += 2;
+	sqlite3_bind_text(q, i++, s->method, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, s->target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, s->query, -1, SQLITE_TRANSIENT);
+	if (s->status)
+		sqlite3_bind_int(q, i, s->status);
+	i++;
+	sqlite3_bind_text(q, i++, s->error, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, i++, (int64_t)s->req_bytes);
+	sqlite3_bind_int64(q, i++, (int64_t)s->resp_bytes);
+	sqlite3_bind_int64(q, i++, (int64_t)s->req_body);
+	sqlite3_bind_int64(q, i++, (int64_t)s->resp_body);
+	sqlite3_bind_int64(q, i++, s->req_seq);
+	sqlite3_bind_int64(q, i++, s->resp_seq);
+	for (int k = 0; k < 4; k++)
+		sqlite3_bind_int64(q, i++, (int64_t)s->req_t[k]);
+	for (int k = 0; k < 4; k++)
+		sqlite3_bind_int64(q, i++, (int64_t)s->resp_t[k]);
+	sqlite3_bind_int(q, i++, s->flags);
+	sqlite3_bind_text(q, i++, s->attrs[0] ? s->attrs : "{}", -1, SQLITE_TRANSIENT);
+	return step_done(st, q);
+}
+
+int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, const struct ct_conn_info *c)
+{
+	sqlite3_stmt *q = st->ins_conn;
+	static const char *const roles[] = {"", "client", "server"};
+	int i = 1;
+
+	if (begin_tx(st))
+		return -EIO;
+	sqlite3_bind_int64(q, i++, recording);
+	sqlite3_bind_int64(q, i++, (int64_t)c->id);
+	sqlite3_bind_text(q, i++, host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, i++, c->pid);
+	sqlite3_bind_text(q, i++, c->comm, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, roles[c->role % 3], -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, i++, ws_proto_name(c->proto), -1, SQLITE_STATIC);
+	bind_addr(q, i, &c->local);
+	i += 2;
+	bind_addr(q, i, &c->peer);
+	i += 2;
+	sqlite3_bind_int64(q, i++, c->netns);
+	if (c->t_open)
+		sqlite3_bind_int64(q, i, (int64_t)c->t_open);
+	i++;
+	sqlite3_bind_int64(q, i++, (int64_t)c->t_first);
+	sqlite3_bind_int64(q, i++, (int64_t)c->t_last);
+	if (c->t_close)
+		sqlite3_bind_int64(q, i, (int64_t)c->t_close);
+	i++;
+	sqlite3_bind_int64(q, i++, (int64_t)c->bytes[0]);
+	sqlite3_bind_int64(q, i++, (int64_t)c->bytes[1]);
+	sqlite3_bind_int64(q, i++, c->exchanges);
+	sqlite3_bind_int64(q, i++, c->unmatched);
+	sqlite3_bind_int64(q, i++, c->flags);
+	sqlite3_bind_int64(q, i++, c->last_err);
+	return step_done(st, q);
+}
+
+int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kind, const char *name, uint64_t v)
+{
+	sqlite3_stmt *q = st->set_counter;
+
+	if (begin_tx(st))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, recording);
+	sqlite3_bind_text(q, 2, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 3, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 4, (int64_t)v);
+	return step_done(st, q);
+}
+
+int ws_store_update_recording(struct ws_store *st, int64_t recording, uint64_t events, uint64_t spans, uint64_t lost)
+{
+	char sql[256];
+
+	if (begin_tx(st))
+		return -EIO;
+	snprintf(sql, sizeof(sql), "UPDATE recordings SET events=%llu, spans=%llu, lost=%llu WHERE id=%lld",
+		 (unsigned long long)events, (unsigned long long)spans, (unsigned long long)lost, (long long)recording);
+	return exec(st, sql);
+}
+
+int ws_store_end_recording(struct ws_store *st, int64_t recording, uint64_t ended_ns, const char *status)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (begin_tx(st) || prepare(st, "UPDATE recordings SET ended_ns=?, status=? WHERE id=?", &q))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, (int64_t)ended_ns);
+	sqlite3_bind_text(q, 2, status, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 3, recording);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+	if (rc)
+		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
+	sqlite3_finalize(q);
+	return rc ? rc : ws_store_commit(st);
+}
+
+/* ---- reading ---- */
+
+static void col_text(sqlite3_stmt *q, int i, char *out, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+
+	ws_strlcpy(out, t ? (const char *)t : "", n);
+}
+
+static void col_endpoint(sqlite3_stmt *q, int i, struct ws_endpoint *ep)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+	uint8_t a[16] = {0};
+
+	memset(ep, 0, sizeof(*ep));
+	if (!t)
+		return;
+	if (inet_pton(AF_INET, (const char *)t, a) == 1)
+		ws_endpoint_set(ep, AF_INET, a, sqlite3_column_int(q, i + 1));
+	else if (inet_pton(AF_INET6, (const char *)t, a) == 1)
+		ws_endpoint_set(ep, AF_INET6, a, sqlite3_column_int(q, i + 1));
+}
+
+static void col_hex(sqlite3_stmt *q, int i, uint8_t *out, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+
+	memset(out, 0, n);
+	if (t && strlen((const char *)t) == 2 * n)
+		ws_unhex((const char *)t, out, n);
+}
+
+static void row_to_span(sqlite3_stmt *q, struct ws_span *s)
+{
+	char kind[16], proto[16];
+	int i = 0;
+
+	memset(s, 0, sizeof(*s));
+	col_hex(q, i++, s->span_id, 8);
+	col_hex(q, i++, s->trace_id, 16);
+	col_hex(q, i++, s->parent_id, 8);
+	s->recording_id = sqlite3_column_int64(q, i++);
+	s->conn_id = (uint64_t)sqlite3_column_int64(q, i++);
+	col_text(q, i++, kind, sizeof(kind));
+	s->kind = strcmp(kind, "client") == 0 ? WS_SPAN_CLIENT : WS_SPAN_SERVER;
+	col_text(q, i++, proto, sizeof(proto));
+	s->proto = strcmp(proto, "http") == 0 ? WS_PROTO_HTTP1 : strcmp(proto, "redis") == 0 ? WS_PROTO_REDIS : 0;
+	col_text(q, i++, s->name, sizeof(s->name));
+	s->start_ns = (uint64_t)sqlite3_column_int64(q, i++);
+	s->end_ns = (uint64_t)sqlite3_column_int64(q, i++);
+	i++; /* duration */
+	col_text(q, i++, s->service, sizeof(s->service));
+	col_text(q, i++, s->host, sizeof(s->host));
+	s->pid = sqlite3_column_int64(q, i++);
+	s->tid = sqlite3_column_int64(q, i++);
+	col_endpoint(q, i, &s->local);
+	i += 2;
+	col_endpoint(q, i, &s->peer);
+	i += 2;
+	col_text(q, i++, s->method, sizeof(s->method));
+	col_text(q, i++, s->target, sizeof(s->target));
+	col_text(q, i++, s->query, sizeof(s->query));
+	s->status = sqlite3_column_int(q, i++);
+	col_text(q, i++, s->error, sizeof(s->error));
+	s->req_bytes = sqlite3_column_int64(q, i++);
+	s->resp_bytes = sqlite3_column_int64(q, i++);
+	s->req_body = sqlite3_column_int64(q, i++);
+	s->resp_body = sqlite3_column_int64(q, i++);
+	s->req_seq = (uint32_t)sqlite3_column_int64(q, i++);
+	s->resp_seq = (uint32_t)sqlite3_column_int64(q, i++);
+	for (int k = 0; k < 4; k++)
+		s->req_t[k] = sqlite3_column_int64(q, i++);
+	for (int k = 0; k < 4; k++)
+		s->resp_t[k] = sqlite3_column_int64(q, i++);
+	s->flags = sqlite3_column_int(q, i++);
+	col_text(q, i++, s->attrs, sizeof(s->attrs));
+}
+
+int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
+		       int (*fn)(void *ctx, const struct ws_span *s), void *ctx)
+{
+	char sql[1024];
+	sqlite3_stmt *q;
+	struct ws_span s;
+	int rc, n = 0;
+
+	n = snprintf(sql, sizeof(sql), "SELECT " SPAN_COLS " FROM spans WHERE 1");
+	if (f->kind)
+		n += snprintf(sql + n, sizeof(sql) - n, " AND kind = '%s'", ws_span_kind_name(f->kind));
+	if (f->proto)
+		n += snprintf(sql + n, sizeof(sql) - n, " AND protocol = '%s'", ws_proto_name(f->proto));
+	if (f->service)
+		n += snprintf(sql + n, sizeof(sql) - n, " AND service = ?1");
+	n += snprintf(sql + n, sizeof(sql) - n, " ORDER BY start_ns, id");
+	if (f->limit)
+		snprintf(sql + n, sizeof(sql) - n, " LIMIT %llu", (unsigned long long)f->limit);
+	if (prepare(st, sql, &q))
+		return -EIO;
+	if (f->service)
+		sqlite3_bind_text(q, 1, f->service, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		row_to_span(q, &s);
+		if (fn(ctx, &s))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
+		sqlite3_finalize(q);
+		return -EIO;
+	}
+	sqlite3_finalize(q);
+	return 0;
+}

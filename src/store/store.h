@@ -1,0 +1,57 @@
+/* store.h -- the embedded SQLite store (schema in docs/schema.md).
+ *
+ * A writer batches inserts in a transaction and commits when asked (the
+ * recorder commits a few times a second), so a crash or SIGKILL loses at
+ * most the last uncommitted batch and never corrupts the file (WAL mode).
+ * The database file is created mode 0600. */
+#ifndef WIRESPAN_STORE_H
+#define WIRESPAN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "span/span.h"
+#include "stream/conntrack.h"
+
+#define WS_STORE_SCHEMA_VERSION 1
+
+struct ws_store;
+
+enum ws_store_mode { WS_STORE_READ, WS_STORE_WRITE };
+
+/* Open (creating it when writing). On failure returns a negative errno-like
+ * value and a message naming the file and what the user can do. */
+int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **out, char *err, size_t errlen);
+void ws_store_close(struct ws_store *st);
+const char *ws_store_errmsg(struct ws_store *st);
+
+struct ws_recording {
+	const char *source; /* "live" */
+	const char *host;
+	const char *command;
+	uint64_t started_ns;
+};
+
+int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording *r);
+int ws_store_add_span(struct ws_store *st, const struct ws_span *s);
+int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, const struct ct_conn_info *c);
+/* kind: "lost" (events or data lost, by cause) or "stat" */
+int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kind, const char *name, uint64_t v);
+int ws_store_update_recording(struct ws_store *st, int64_t recording, uint64_t events, uint64_t spans, uint64_t lost);
+int ws_store_end_recording(struct ws_store *st, int64_t recording, uint64_t ended_ns, const char *status);
+/* Commit the open batch and start the next. */
+int ws_store_commit(struct ws_store *st);
+
+struct ws_span_filter {
+	int kind;            /* 0: any */
+	int proto;           /* 0: any */
+	const char *service; /* NULL: any */
+	uint64_t limit;      /* 0: no limit */
+};
+
+/* Call fn for each stored span in start order; fn returning nonzero stops. */
+int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
+		       int (*fn)(void *ctx, const struct ws_span *s), void *ctx);
+
+#endif

@@ -1,0 +1,537 @@
+/* conntrack.c -- see conntrack.h.
+ *
+ * Ordering: live capture delivers each socket's syscalls nearly in order
+ * already (the reorder stage sorts by time), so the per-direction queue of
+ * early runs is short and rarely used; pcap input relies on it more.
+ * Sequence numbers compare with 32-bit serial arithmetic.
+ */
+#include "stream/conntrack.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/hashmap.h"
+#include "util/util.h"
+
+#define OOO_MAX 16      /* early runs held per direction */
+#define DETECT_TRIES 8  /* runs with bytes tried before giving up */
+#define DETECT_BYTES 64 /* bytes gathered when a request starts in tiny writes */
+#define DETECT_SEGS DETECT_BYTES
+
+struct ooo_seg {
+	struct ws_seg seg;
+	uint8_t *buf; /* owns head and tail bytes */
+};
+
+/* The first small runs of a direction, kept until the protocol is known. */
+struct det_buf {
+	uint8_t bytes[DETECT_BYTES];
+	uint32_t len;
+	struct ws_seg segs[DETECT_SEGS]; /* head points into bytes */
+	unsigned nsegs;
+};
+
+struct ct_dir {
+	struct det_buf *det;
+	bool started;
+	bool gap_next; /* the next run follows lost bytes */
+	uint32_t next_seq;
+	unsigned nooo;
+	struct ooo_seg ooo[OOO_MAX];
+	uint64_t ooo_since; /* event time the oldest early run arrived */
+};
+
+struct ct_conn {
+	struct ct_conn_info info;
+	struct conntrack *ct;
+	struct ct_dir dir[2];
+	const struct proto_ops *ops;
+	void *pst;
+	uint8_t detect_tries;
+	uint8_t role_hint;
+	bool opaque;
+	bool closing;
+	uint64_t close_at;
+	struct ct_conn *prev, *next;   /* activity order, oldest first */
+	struct ct_conn *cprev, *cnext; /* closing order, earliest first */
+};
+
+struct conntrack {
+	struct ct_config cfg;
+	struct ct_sink sink;
+	struct ws_hashmap conns;
+	struct ct_conn *oldest, *newest;
+	struct ct_conn *closing_first, *closing_last;
+	size_t nooo_dirs; /* directions holding early runs */
+	struct ct_stats st;
+};
+
+static void lru_unlink(struct conntrack *ct, struct ct_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ct->oldest = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		ct->newest = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void lru_append(struct conntrack *ct, struct ct_conn *c)
+{
+	c->prev = ct->newest;
+	c->next = NULL;
+	if (ct->newest)
+		ct->newest->next = c;
+	else
+		ct->oldest = c;
+	ct->newest = c;
+}
+
+struct conntrack *ct_new(const struct ct_config *cfg, const struct ct_sink *sink)
+{
+	struct conntrack *ct = ws_calloc(1, sizeof(*ct));
+
+	ct->cfg = *cfg;
+	if (!ct->cfg.max_conns)
+		ct->cfg.max_conns = 65536;
+	if (!ct->cfg.close_grace)
+		ct->cfg.close_grace = 200 * 1000000ull;
+	if (!ct->cfg.ooo_timeout)
+		ct->cfg.ooo_timeout = 500 * 1000000ull;
+	ct->sink = *sink;
+	ws_hashmap_init(&ct->conns);
+	return ct;
+}
+
+const struct ct_stats *ct_stats(const struct conntrack *ct) { return &ct->st; }
+size_t ct_active(const struct conntrack *ct) { return ct->conns.len; }
+
+/* ---- from the parser ---- */
+
+static void on_exchange(void *ctx, const struct ws_exchange *x)
+{
+	struct ct_conn *c = ctx;
+
+	c->info.exchanges++;
+	c->ct->st.exchanges++;
+	if (c->ct->sink.exchange)
+		c->ct->sink.exchange(c->ct->sink.ctx, &c->info, x);
+}
+
+static void on_unmatched(void *ctx, const struct ws_msg *m)
+{
+	struct ct_conn *c = ctx;
+
+	(void)m;
+	c->info.unmatched++;
+	c->ct->st.unmatched++;
+}
+
+/* ---- connection lifetime ---- */
+
+static struct ct_conn *conn_get(struct conntrack *ct, const struct ws_event *ev, bool create);
+
+static void drain_ooo(struct ct_conn *c, int dir, bool force);
+static void det_free(struct ct_dir *D);
+
+static void closing_unlink(struct conntrack *ct, struct ct_conn *c)
+{
+	if (c->cprev)
+		c->cprev->cnext = c->cnext;
+	else
+		ct->closing_first = c->cnext;
+	if (c->cnext)
+		c->cnext->cprev = c->cprev;
+	else
+		ct->closing_last = c->cprev;
+	c->cprev = c->cnext = NULL;
+}
+
+static void conn_end(struct conntrack *ct, struct ct_conn *c, bool closed)
+{
+	drain_ooo(c, WS_SEND, true);
+	drain_ooo(c, WS_RECV, true);
+	if (c->ops) {
+		if (closed) {
+			c->ops->eof(c->pst, WS_SEND);
+			c->ops->eof(c->pst, WS_RECV);
+		}
+		c->ops->finish(c->pst);
+		if (!closed)
+			ct->st.incomplete_at_end += c->ops->pending(c->pst);
+		c->ops->destroy(c->pst);
+		c->ops = NULL;
+	}
+	det_free(&c->dir[0]);
+	det_free(&c->dir[1]);
+	if (closed)
+		c->info.flags |= CT_CLOSED;
+	if (ct->sink.conn_end)
+		ct->sink.conn_end(ct->sink.ctx, &c->info);
+	ct->st.conns_ended++;
+	if (c->closing)
+		closing_unlink(ct, c);
+	lru_unlink(ct, c);
+	ws_hashmap_del(&ct->conns, c->info.id);
+	free(c);
+}
+
+static struct ct_conn *conn_get(struct conntrack *ct, const struct ws_event *ev, bool create)
+{
+	struct ct_conn *c = ws_hashmap_get(&ct->conns, ev->conn_id);
+
+	if (c) {
+		lru_unlink(ct, c);
+		lru_append(ct, c);
+		return c;
+	}
+	if (!create || !ev->conn_id)
+		return NULL;
+	if (ct->conns.len >= ct->cfg.max_conns && ct->oldest) {
+		struct ct_conn *old = ct->oldest;
+		old->info.flags |= CT_EVICTED;
+		ct->st.conns_evicted++;
+		conn_end(ct, old, false);
+	}
+	c = ws_calloc(1, sizeof(*c));
+	c->ct = ct;
+	c->info.id = ev->conn_id;
+	c->info.t_first = ev->t_enter;
+	ws_hashmap_put(&ct->conns, c->info.id, c);
+	lru_append(ct, c);
+	ct->st.conns++;
+	return c;
+}
+
+static void update_info(struct ct_conn *c, const struct ws_event *ev)
+{
+	struct ct_conn_info *ci = &c->info;
+
+	if (ev->local.family) {
+		ci->local = ev->local;
+		ci->peer = ev->peer;
+	}
+	if (ev->pid) {
+		ci->pid = ev->pid;
+		memcpy(ci->comm, ev->comm, sizeof(ci->comm));
+		ci->comm[sizeof(ci->comm) - 1] = 0;
+	}
+	if (ev->netns)
+		ci->netns = ev->netns;
+	if (ev->t_exit > ci->t_last)
+		ci->t_last = ev->t_exit;
+}
+
+static void mark_closing(struct conntrack *ct, struct ct_conn *c, uint64_t t)
+{
+	if (!c->closing) {
+		c->closing = true;
+		c->close_at = t;
+		c->info.t_close = t;
+		c->cprev = ct->closing_last;
+		if (ct->closing_last)
+			ct->closing_last->cnext = c;
+		else
+			ct->closing_first = c;
+		ct->closing_last = c;
+	}
+}
+
+/* ---- bytes ---- */
+
+static void det_free(struct ct_dir *D)
+{
+	free(D->det);
+	D->det = NULL;
+}
+
+static void start_parser(struct ct_conn *c, int dir, enum ws_proto p)
+{
+	struct proto_sink sink = {.exchange = on_exchange, .unmatched = on_unmatched, .ctx = c};
+
+	c->ops = ws_proto_ops(p);
+	c->pst = c->ops->create(dir, &sink);
+	c->info.proto = p;
+	/* whoever sends requests is the client, whatever the socket calls say */
+	c->info.role = dir == WS_SEND ? WS_ROLE_CLIENT : WS_ROLE_SERVER;
+}
+
+/* Learn the protocol from the first bytes of a direction. Runs too short
+ * to decide are kept (up to DETECT_BYTES) and replayed to the parser with
+ * their own timestamps once the protocol is known. Returns true when seg
+ * should go on to the parser. */
+static bool detect(struct ct_conn *c, int dir, struct ws_seg *seg)
+{
+	struct ct_dir *D = &c->dir[dir];
+	struct det_buf *B = D->det;
+	struct conntrack *ct = c->ct;
+	uint8_t tmp[2 * DETECT_BYTES];
+	uint32_t n = 0;
+	bool more = false;
+	enum ws_proto p;
+
+	if (B && seg->gap_before) { /* the kept bytes do not continue into seg */
+		ct->st.undetected_segs += B->nsegs;
+		det_free(D);
+		B = NULL;
+	}
+	if (B) {
+		memcpy(tmp, B->bytes, B->len);
+		n = B->len;
+	}
+	uint32_t take = WS_MIN(seg->head_len, (uint32_t)sizeof(tmp) - n);
+	memcpy(tmp + n, seg->head, take);
+	n += take;
+	p = ws_proto_detect_request(tmp, n, &more);
+	if (p != WS_PROTO_NONE) {
+		start_parser(c, dir, p);
+		if (B) {
+			for (unsigned i = 0; i < B->nsegs; i++)
+				c->ops->feed(c->pst, dir, &B->segs[i]);
+			det_free(D);
+		}
+		seg->gap_before = false;
+		return true;
+	}
+	if (more && seg->head_len == seg->len && (B ? B->len : 0) + seg->len <= DETECT_BYTES &&
+	    (!B || B->nsegs < DETECT_SEGS)) {
+		if (!B)
+			B = D->det = ws_calloc(1, sizeof(*B));
+		memcpy(B->bytes + B->len, seg->head, seg->len);
+		B->segs[B->nsegs] = *seg;
+		B->segs[B->nsegs].head = B->bytes + B->len;
+		B->segs[B->nsegs].gap_before = false;
+		B->nsegs++;
+		B->len += seg->len;
+		return false;
+	}
+	if (B) {
+		ct->st.undetected_segs += B->nsegs;
+		det_free(D);
+	}
+	ct->st.undetected_segs++;
+	if (seg->head_len && ++c->detect_tries >= DETECT_TRIES) {
+		c->opaque = true;
+		ct->st.opaque_conns++;
+	}
+	return false;
+}
+
+static void deliver(struct ct_conn *c, int dir, struct ws_seg *seg)
+{
+	struct ct_dir *D = &c->dir[dir];
+
+	seg->gap_before = D->gap_next;
+	D->gap_next = false;
+	D->next_seq = seg->seq + seg->len;
+	c->info.bytes[dir] += seg->len;
+	c->info.segs[dir]++;
+
+	if (!c->ops && !c->opaque && !detect(c, dir, seg))
+		return;
+	if (c->ops)
+		c->ops->feed(c->pst, dir, seg);
+}
+
+static int32_t seq_diff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
+
+static void hold(struct ct_conn *c, int dir, const struct ws_seg *seg, uint64_t now)
+{
+	struct ct_dir *D = &c->dir[dir];
+	struct ooo_seg *o;
+	unsigned i;
+
+	if (D->nooo == 0) {
+		D->ooo_since = now;
+		c->ct->nooo_dirs++;
+	}
+	/* keep the queue sorted by seq */
+	for (i = D->nooo; i > 0 && seq_diff(D->ooo[i - 1].seg.seq, seg->seq) > 0; i--)
+		D->ooo[i] = D->ooo[i - 1];
+	o = &D->ooo[i];
+	o->seg = *seg;
+	o->buf = ws_malloc(seg->head_len + seg->tail_len + 1);
+	if (seg->head_len)
+		memcpy(o->buf, seg->head, seg->head_len);
+	if (seg->tail_len)
+		memcpy(o->buf + seg->head_len, seg->tail, seg->tail_len);
+	o->seg.head = o->buf;
+	o->seg.tail = o->buf + seg->head_len;
+	D->nooo++;
+	c->ct->st.reordered++;
+}
+
+/* Cut the first `skip` bytes (already delivered) off a run. */
+static void trim_front(struct ws_seg *s, uint32_t skip)
+{
+	uint32_t middle = s->len - s->head_len - s->tail_len;
+
+	if (skip >= s->len) {
+		s->len = 0;
+		return;
+	}
+	if (skip <= s->head_len) {
+		s->head += skip;
+		s->head_len -= skip;
+	} else {
+		uint32_t past_head = skip - s->head_len;
+		s->head_len = 0;
+		if (past_head > middle) {
+			uint32_t t = past_head - middle;
+			s->tail += t;
+			s->tail_len -= t;
+		}
+	}
+	s->seq += skip;
+	s->len -= skip;
+}
+
+static void drain_ooo(struct ct_conn *c, int dir, bool force)
+{
+	struct ct_dir *D = &c->dir[dir];
+
+	while (D->nooo) {
+		struct ooo_seg o = D->ooo[0];
+		int32_t d = seq_diff(o.seg.seq, D->next_seq);
+		if (d > 0 && !force)
+			break;
+		memmove(&D->ooo[0], &D->ooo[1], (D->nooo - 1) * sizeof(D->ooo[0]));
+		D->nooo--;
+		if (d > 0) {
+			D->gap_next = true;
+			c->ct->st.gaps++;
+		} else if (d < 0) {
+			trim_front(&o.seg, (uint32_t)-d);
+		}
+		if (o.seg.len)
+			deliver(c, dir, &o.seg);
+		free(o.buf);
+		if (!D->nooo)
+			c->ct->nooo_dirs--;
+	}
+	if (D->nooo)
+		D->ooo_since = c->info.t_last;
+}
+
+static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_event *ev)
+{
+	struct ct_dir *D = &c->dir[ev->dir & 1];
+	int dir = ev->dir & 1;
+
+	ct->st.data_events++;
+	if (ev->flags & WS_EVF_ERROR) {
+		c->info.last_err = ev->err;
+		if (ev->err == -ECONNRESET || ev->err == -EPIPE)
+			c->info.flags |= CT_RESET;
+		return;
+	}
+	if (ev->flags & WS_EVF_EOF) {
+		if (c->ops)
+			c->ops->eof(c->pst, dir);
+		return;
+	}
+	if (!ev->len)
+		return;
+	ct->st.bytes += ev->len;
+
+	struct ws_seg seg = {
+		.seq = ev->seq,
+		.len = ev->len,
+		.head = ev->head,
+		.head_len = WS_MIN(ev->head_len, ev->len),
+		.tail = ev->tail,
+		.tail_len = ev->tail_len,
+		.t_enter = ev->t_enter,
+		.t_exit = ev->t_exit,
+		.pid = ev->pid,
+		.tid = ev->tid,
+	};
+	if (seg.head_len + seg.tail_len > seg.len)
+		seg.tail_len = seg.len - seg.head_len;
+	if (seg.tail_len && seg.tail_len < ev->tail_len)
+		seg.tail += ev->tail_len - seg.tail_len;
+
+	if (!D->started || (ev->flags & WS_EVF_NOSEQ)) {
+		D->started = true;
+		D->next_seq = seg.seq;
+	}
+	int32_t d = seq_diff(seg.seq, D->next_seq);
+	if (d > 0 && D->nooo == OOO_MAX) {
+		drain_ooo(c, dir, true);
+		d = seq_diff(seg.seq, D->next_seq);
+	}
+	if (d > 0) {
+		hold(c, dir, &seg, ev->t_exit);
+		return;
+	} else if (d < 0) {
+		ct->st.overlaps++;
+		trim_front(&seg, (uint32_t)-d);
+		if (!seg.len)
+			return;
+	}
+	deliver(c, dir, &seg);
+	drain_ooo(c, dir, false);
+}
+
+void ct_event(struct conntrack *ct, const struct ws_event *ev)
+{
+	struct ct_conn *c;
+
+	ct->st.events++;
+	c = conn_get(ct, ev, ev->kind == WS_EV_OPEN || ev->kind == WS_EV_DATA);
+	if (!c)
+		return;
+	update_info(c, ev);
+	switch (ev->kind) {
+	case WS_EV_OPEN:
+		c->info.flags |= CT_OPEN_SEEN;
+		c->info.t_open = ev->t_enter;
+		c->role_hint = ev->role;
+		if (!c->info.role)
+			c->info.role = ev->role;
+		break;
+	case WS_EV_DATA:
+		on_data(ct, c, ev);
+		break;
+	case WS_EV_CLOSE:
+		mark_closing(ct, c, ev->t_exit);
+		break;
+	case WS_EV_STATE:
+		if (ev->newstate == WS_TCP_CLOSE)
+			mark_closing(ct, c, ev->t_exit);
+		break;
+	}
+}
+
+void ct_advance(struct conntrack *ct, uint64_t now)
+{
+	/* closed connections end once stragglers had time to arrive */
+	while (ct->closing_first && now > ct->closing_first->close_at + ct->cfg.close_grace)
+		conn_end(ct, ct->closing_first, true);
+	/* early runs waiting too long: the bytes before them are lost */
+	if (ct->nooo_dirs) {
+		for (struct ct_conn *c = ct->oldest; c; c = c->next)
+			for (int d = 0; d < 2; d++)
+				if (c->dir[d].nooo && now > c->dir[d].ooo_since + ct->cfg.ooo_timeout)
+					drain_ooo(c, d, true);
+	}
+}
+
+void ct_flush(struct conntrack *ct)
+{
+	while (ct->oldest)
+		conn_end(ct, ct->oldest, ct->oldest->closing);
+}
+
+void ct_free(struct conntrack *ct)
+{
+	if (!ct)
+		return;
+	ct_flush(ct);
+	ws_hashmap_free(&ct->conns);
+	free(ct);
+}

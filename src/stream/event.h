@@ -1,0 +1,60 @@
+/* event.h -- the internal event stream: what every capture front door
+ * (live eBPF, later pcap files) produces and the connection tracker eats.
+ *
+ * Times are Unix ns. Byte runs carry the TCP sequence number of their first
+ * byte and may be only partly captured: `head` holds the first head_len
+ * bytes, `tail` the last tail_len; whatever lies between is a gap of known
+ * length and unknown content. */
+#ifndef WIRESPAN_EVENT_H
+#define WIRESPAN_EVENT_H
+
+#include <stdint.h>
+
+#include "util/util.h"
+
+enum ws_ev_kind {
+	WS_EV_OPEN = 1, /* connect() or accept() returned */
+	WS_EV_DATA,     /* a run of bytes in one direction */
+	WS_EV_CLOSE,    /* the local process closed its socket */
+	WS_EV_STATE,    /* TCP state change */
+};
+
+enum ws_role { WS_ROLE_UNKNOWN = 0, WS_ROLE_CLIENT, WS_ROLE_SERVER };
+
+/* direction, as seen from the local socket */
+#define WS_SEND 0
+#define WS_RECV 1
+
+/* ws_event.flags */
+#define WS_EVF_EOF (1u << 0)       /* the peer closed its side (read returned 0) */
+#define WS_EVF_ERROR (1u << 1)     /* the syscall failed with err */
+#define WS_EVF_NOPAYLOAD (1u << 2) /* no bytes captured (sendfile, splice) */
+#define WS_EVF_READFAIL (1u << 3)  /* capturing the bytes failed */
+#define WS_EVF_NOSEQ (1u << 4)     /* seq is not known */
+
+/* TCP states, as numbered by Linux */
+#define WS_TCP_ESTABLISHED 1
+#define WS_TCP_CLOSE 7
+
+struct ws_event {
+	uint8_t kind;  /* enum ws_ev_kind */
+	uint8_t dir;   /* WS_SEND or WS_RECV (DATA) */
+	uint8_t role;  /* enum ws_role (OPEN) */
+	uint8_t flags; /* WS_EVF_* */
+	uint64_t conn_id;
+	uint32_t pid, tid;
+	char comm[16];
+	uint64_t t_enter, t_exit;
+	uint32_t seq;
+	uint32_t len; /* bytes moved */
+	const uint8_t *head;
+	uint32_t head_len;
+	const uint8_t *tail;
+	uint32_t tail_len;
+	struct ws_endpoint local, peer;
+	int32_t err;
+	uint16_t oldstate, newstate;
+	uint32_t netns;
+};
+
+#endif

@@ -1,0 +1,61 @@
+/* util.h -- small helpers every layer uses: messages, time, ids, strings,
+ * addresses, and allocation that never returns NULL. */
+#ifndef WIRESPAN_UTIL_H
+#define WIRESPAN_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define WS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define WS_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* "wirespan: <message>" on stderr. */
+void ws_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ws_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int ws_verbose;
+void ws_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Allocation failure is not recoverable for a tracer: report and exit. */
+void *ws_malloc(size_t n);
+void *ws_calloc(size_t n, size_t size);
+void *ws_realloc(void *p, size_t n);
+char *ws_strdup(const char *s);
+
+uint64_t ws_now_mono_ns(void);
+uint64_t ws_now_real_ns(void);
+/* Offset to add to CLOCK_MONOTONIC to get Unix time, measured now. */
+int64_t ws_mono_to_real_offset(void);
+
+/* A fresh random 64-bit value (getrandom-seeded generator, not for crypto). */
+uint64_t ws_random_u64(void);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void ws_hex(const uint8_t *in, size_t n, char *out);
+/* Parse exactly 2n hex digits; 0 on success. */
+int ws_unhex(const char *in, uint8_t *out, size_t n);
+
+/* Copy at most size-1 bytes and terminate; returns strlen(src). */
+size_t ws_strlcpy(char *dst, const char *src, size_t size);
+/* Copy n bytes of possibly unterminated text, dropping control bytes. */
+void ws_copy_text(char *dst, size_t size, const uint8_t *src, size_t n);
+bool ws_strcaseeq_n(const char *a, size_t alen, const char *b);
+
+/* A network endpoint. IPv4-mapped IPv6 addresses are stored as IPv4. */
+struct ws_endpoint {
+	uint8_t family; /* AF_INET, AF_INET6, or 0 when unknown */
+	uint8_t addr[16];
+	uint16_t port;
+};
+
+void ws_endpoint_set(struct ws_endpoint *ep, int family, const uint8_t *addr, uint16_t port);
+/* Address as text ("198.18.0.1", "::1"); out needs 46 bytes. */
+const char *ws_addr_str(const struct ws_endpoint *ep, char *out, size_t n);
+
+/* Format a duration in ns as "1.23ms" etc. into out. */
+const char *ws_fmt_duration(uint64_t ns, char *out, size_t n);
+/* Format unix ns as local "HH:MM:SS.uuuuuu". */
+const char *ws_fmt_clock(uint64_t unix_ns, char *out, size_t n);
+
+#endif

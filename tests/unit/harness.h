@@ -1,0 +1,375 @@
+/* harness.h -- a small test harness and the conversation replayer.
+ *
+ * Conversation files (tests/data/PROTO/NAME.conv) hold recorded byte streams:
+ *
+ *   # comment
+ *   > GET / HTTP/1.1\r\n          client-to-server bytes (escapes: \r \n \t \\ \xHH)
+ *   > Host: a\r\n\r\n             consecutive lines in one direction form one segment
+ *   -                             ends a segment without changing direction
+ *   < HTTP/1.1 200 OK\r\n ...      server-to-client bytes
+ *   .                             the server closes (EOF at the client)
+ *   = GET / 200 req=0 resp=5      an expected exchange, in order
+ *
+ * A conversation is replayed through the real pipeline (conntrack, protocol
+ * detection, parser) as synthetic events, from the client's side and from
+ * the server's side, as recorded, split at every byte offset, one byte at a
+ * time and with only a prefix of each segment captured; every replay must
+ * give exactly the expected exchanges. */
+#ifndef WIRESPAN_TEST_HARNESS_H
+#define WIRESPAN_TEST_HARNESS_H
+
+/* not every test uses every helper */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/proto.h"
+#include "span/span.h"
+#include "stream/conntrack.h"
+#include "util/util.h"
+
+static int t_checks, t_failed;
+static const char *t_context = "";
+
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		t_checks++;                                                                        \
+		if (!(cond)) {                                                                     \
+			t_failed++;                                                                \
+			fprintf(stderr, "FAIL %s:%d [%s] ", __FILE__, __LINE__, t_context);       \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_STR(got, want) CHECK(strcmp((got), (want)) == 0, "got '%s', want '%s'", (got), (want))
+#define CHECK_INT(got, want)                                                                       \
+	CHECK((long long)(got) == (long long)(want), "%s: got %lld, want %lld", #got, (long long)(got), \
+	      (long long)(want))
+
+static int t_summary(const char *name)
+{
+	printf("%s: %d checks, %d failed\n", name, t_checks, t_failed);
+	return t_failed ? 1 : 0;
+}
+
+/* ---- conversations ---- */
+
+#define CONV_CLIENT 0 /* bytes from client to server */
+#define CONV_SERVER 1
+#define CONV_EOF 2    /* server closed */
+
+struct conv_seg {
+	int from; /* CONV_CLIENT, CONV_SERVER or CONV_EOF */
+	uint8_t *data;
+	uint32_t len;
+};
+
+struct conv {
+	char name[256];
+	struct conv_seg segs[512];
+	int nsegs;
+	char expect[256][256];
+	int nexpect;
+};
+
+static int unescape(const char *s, uint8_t *out)
+{
+	int n = 0;
+
+	while (*s && *s != '\n') {
+		if (*s == '\\' && s[1]) {
+			s++;
+			switch (*s) {
+			case 'r': out[n++] = '\r'; s++; break;
+			case 'n': out[n++] = '\n'; s++; break;
+			case 't': out[n++] = '\t'; s++; break;
+			case '\\': out[n++] = '\\'; s++; break;
+			case 'x': {
+				unsigned v;
+				sscanf(s + 1, "%2x", &v);
+				out[n++] = (uint8_t)v;
+				s += 3;
+				break;
+			}
+			default: out[n++] = '\\'; break;
+			}
+		} else {
+			out[n++] = (uint8_t)*s++;
+		}
+	}
+	return n;
+}
+
+static void conv_add(struct conv *c, int from, const uint8_t *d, int n, int *open)
+{
+	struct conv_seg *sg;
+
+	if (*open && c->segs[c->nsegs - 1].from == from) {
+		sg = &c->segs[c->nsegs - 1];
+	} else {
+		sg = &c->segs[c->nsegs++];
+		sg->from = from;
+		sg->data = NULL;
+		sg->len = 0;
+		*open = 1;
+	}
+	sg->data = ws_realloc(sg->data, sg->len + n + 1);
+	memcpy(sg->data + sg->len, d, n);
+	sg->len += n;
+}
+
+static int conv_load(const char *path, struct conv *c)
+{
+	FILE *f = fopen(path, "r");
+	char line[65536];
+	uint8_t buf[65536];
+	int open = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (!f)
+		return -1;
+	ws_strlcpy(c->name, path, sizeof(c->name));
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '>' || line[0] == '<') {
+			const char *p = line + 1;
+			if (*p == ' ')
+				p++;
+			int n = unescape(p, buf);
+			conv_add(c, line[0] == '>' ? CONV_CLIENT : CONV_SERVER, buf, n, &open);
+		} else if (line[0] == '-') {
+			open = 0;
+		} else if (line[0] == '.') {
+			c->segs[c->nsegs].from = CONV_EOF;
+			c->segs[c->nsegs].len = 0;
+			c->segs[c->nsegs].data = NULL;
+			c->nsegs++;
+			open = 0;
+		} else if (line[0] == '=') {
+			const char *p = line + 1;
+			while (*p == ' ')
+				p++;
+			ws_strlcpy(c->expect[c->nexpect], p, sizeof(c->expect[0]));
+			c->expect[c->nexpect][strcspn(c->expect[c->nexpect], "\n")] = 0;
+			c->nexpect++;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static void conv_free(struct conv *c)
+{
+	for (int i = 0; i < c->nsegs; i++)
+		free(c->segs[i].data);
+}
+
+/* ---- replay ---- */
+
+struct replay_out {
+	char got[512][256];
+	int n;
+	struct ws_span spans[64]; /* the first spans, for field checks */
+	void (*format)(char *out, size_t n, const struct ws_exchange *x);
+};
+
+static void replay_on_exchange(void *ctx, const struct ct_conn_info *c, const struct ws_exchange *x)
+{
+	struct replay_out *o = ctx;
+
+	if (o->n < 64)
+		ws_span_from_exchange(&o->spans[o->n], c, x, "test");
+	if (o->n < 512)
+		o->format(o->got[o->n], sizeof(o->got[0]), x);
+	o->n++;
+}
+
+struct replay_opts {
+	int side;        /* CONV_CLIENT: record at the client; CONV_SERVER: at the server */
+	int split_seg;   /* -1, or the segment to split in two at split_at */
+	uint32_t split_at;
+	int bytewise;    /* every byte its own segment */
+	uint32_t cap;    /* 0: capture everything; else a prefix of cap bytes (+ 64-byte tail) */
+};
+
+/* Feed one segment as a DATA event. */
+static void feed_seg(struct conntrack *ct, const struct replay_opts *o, int from, const uint8_t *d, uint32_t len,
+		     uint32_t seq, uint64_t t)
+{
+	struct ws_event ev = {0};
+	uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
+
+	ev.kind = WS_EV_DATA;
+	ev.conn_id = 42;
+	ev.pid = ev.tid = o->side == CONV_CLIENT ? 100 : 200;
+	strcpy(ev.comm, o->side == CONV_CLIENT ? "client" : "server");
+	/* the local side sends what it originates */
+	ev.dir = (from == o->side) ? WS_SEND : WS_RECV;
+	ev.t_enter = t;
+	ev.t_exit = t + 10;
+	ev.seq = seq;
+	ev.len = len;
+	ev.head = d;
+	ev.head_len = len;
+	if (o->cap && len > o->cap) {
+		ev.head_len = o->cap;
+		uint32_t tail = WS_MIN(64, len - o->cap);
+		ev.tail = d + len - tail;
+		ev.tail_len = tail;
+	}
+	if (o->side == CONV_CLIENT) {
+		ws_endpoint_set(&ev.local, AF_INET, a, 40000);
+		ws_endpoint_set(&ev.peer, AF_INET, b, 80);
+	} else {
+		ws_endpoint_set(&ev.local, AF_INET, b, 80);
+		ws_endpoint_set(&ev.peer, AF_INET, a, 40000);
+	}
+	ct_event(ct, &ev);
+}
+
+static void feed_eof(struct conntrack *ct, const struct replay_opts *o, uint64_t t)
+{
+	struct ws_event ev = {0};
+
+	ev.kind = WS_EV_DATA;
+	ev.conn_id = 42;
+	ev.dir = WS_RECV;
+	ev.flags = WS_EVF_EOF;
+	ev.t_enter = ev.t_exit = t;
+	if (o->side == CONV_CLIENT) /* the client reads EOF */
+		ct_event(ct, &ev);
+	ev.kind = WS_EV_STATE;
+	ev.newstate = WS_TCP_CLOSE;
+	ct_event(ct, &ev);
+}
+
+static void replay(const struct conv *c, const struct replay_opts *o, struct replay_out *out)
+{
+	struct ct_config cfg = {.close_grace = 1};
+	struct ct_sink sink = {.exchange = replay_on_exchange, .ctx = out};
+	struct conntrack *ct = ct_new(&cfg, &sink);
+	uint32_t seq[2] = {1000, 5000000};
+	uint64_t t = 1000000;
+
+	out->n = 0;
+	for (int i = 0; i < c->nsegs; i++) {
+		const struct conv_seg *sg = &c->segs[i];
+		if (sg->from == CONV_EOF) {
+			feed_eof(ct, o, t += 1000);
+			continue;
+		}
+		uint32_t step = sg->len;
+		if (o->bytewise)
+			step = 1;
+		for (uint32_t off = 0; off < sg->len;) {
+			uint32_t n = WS_MIN(step, sg->len - off);
+			if (i == o->split_seg && off == 0 && o->split_at > 0 && o->split_at < sg->len)
+				n = o->split_at;
+			feed_seg(ct, o, sg->from, sg->data + off, n, seq[sg->from], t += 1000);
+			seq[sg->from] += n;
+			off += n;
+		}
+	}
+	ct_advance(ct, UINT64_MAX / 2);
+	ct_free(ct);
+}
+
+static int compare_out(const struct conv *c, const struct replay_out *out, const char *how)
+{
+	int bad = 0;
+
+	t_checks++;
+	if (out->n != c->nexpect)
+		bad = 1;
+	for (int i = 0; !bad && i < c->nexpect; i++)
+		if (strcmp(out->got[i], c->expect[i]) != 0)
+			bad = 1;
+	if (bad) {
+		t_failed++;
+		fprintf(stderr, "FAIL %s (%s): %d exchanges, want %d\n", c->name, how, out->n, c->nexpect);
+		for (int i = 0; i < WS_MAX(out->n, c->nexpect) && i < 512; i++)
+			fprintf(stderr, "   got  %-50s want %s\n", i < out->n ? out->got[i] : "-",
+				i < c->nexpect ? c->expect[i] : "-");
+	}
+	return bad;
+}
+
+/* Replay a conversation every way; returns failures. */
+static int replay_all(const struct conv *c, void (*format)(char *, size_t, const struct ws_exchange *),
+		      bool with_cap)
+{
+	static struct replay_out out;
+	char how[128];
+	int bad = 0;
+
+	out.format = format;
+	for (int side = CONV_CLIENT; side <= CONV_SERVER; side++) {
+		struct replay_opts o = {.side = side, .split_seg = -1};
+		replay(c, &o, &out);
+		snprintf(how, sizeof(how), "%s side, as recorded", side ? "server" : "client");
+		if (compare_out(c, &out, how))
+			return 1; /* the rest would fail the same way */
+		o.bytewise = 1;
+		replay(c, &o, &out);
+		snprintf(how, sizeof(how), "%s side, byte by byte", side ? "server" : "client");
+		bad += compare_out(c, &out, how);
+		o.bytewise = 0;
+		for (int i = 0; i < c->nsegs && !bad; i++) {
+			for (uint32_t k = 1; k < c->segs[i].len; k++) {
+				o.split_seg = i;
+				o.split_at = k;
+				replay(c, &o, &out);
+				snprintf(how, sizeof(how), "%s side, segment %d split at %u", side ? "server" : "client", i,
+					 k);
+				if (compare_out(c, &out, how)) {
+					bad++;
+					break;
+				}
+			}
+		}
+		if (with_cap) {
+			/* only a prefix of each segment captured, as in the kernel */
+			o.split_seg = -1;
+			o.cap = 256;
+			replay(c, &o, &out);
+			snprintf(how, sizeof(how), "%s side, 256-byte capture", side ? "server" : "client");
+			bad += compare_out(c, &out, how);
+		}
+	}
+	return bad;
+}
+
+/* Run every .conv file in dir. */
+static void replay_dir(const char *dir, void (*format)(char *, size_t, const struct ws_exchange *), bool with_cap)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	static struct conv c;
+	char path[1024];
+	int files = 0;
+
+	CHECK(d != NULL, "cannot open %s", dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 6 || strcmp(e->d_name + l - 5, ".conv") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		CHECK(conv_load(path, &c) == 0, "cannot read %s", path);
+		t_context = e->d_name;
+		replay_all(&c, format, with_cap);
+		conv_free(&c);
+		files++;
+	}
+	closedir(d);
+	t_context = "";
+	CHECK(files > 0, "no conversations in %s", dir);
+}
+
+#endif

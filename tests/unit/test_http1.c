@@ -1,0 +1,253 @@
+/* test_http1.c -- HTTP/1.x parsing through the connection tracker: the
+ * recorded conversations in tests/data/http, replayed every way, and cases
+ * that need a hand-built event stream (gaps, reordering, garbage). */
+#include "harness.h"
+
+static void fmt_http(char *out, size_t n, const struct ws_exchange *x)
+{
+	const struct ws_http_info *q = &x->req.u.http, *r = &x->resp.u.http;
+	int o = snprintf(out, n, "%s %s %d req=%llu resp=%llu", q->method, q->path, r->status,
+			 (unsigned long long)x->req.body_bytes, (unsigned long long)x->resp.body_bytes);
+
+	if (q->query[0])
+		o += snprintf(out + o, n - o, " query=%s", q->query);
+	if (q->redacted | r->redacted)
+		o += snprintf(out + o, n - o, " redacted=%d", q->redacted | r->redacted);
+	if (r->status >= 500)
+		o += snprintf(out + o, n - o, " error=%d", r->status);
+	if ((x->req.flags | x->resp.flags) & WS_MSGF_FRAMING_LOST)
+		o += snprintf(out + o, n - o, " lost");
+	if ((x->req.flags | x->resp.flags) & WS_MSGF_INCOMPLETE)
+		snprintf(out + o, n - o, " incomplete");
+}
+
+static struct replay_out out;
+
+/* A hand-built stream: events in order, from the client's side. */
+struct step {
+	int from;  /* CONV_CLIENT / CONV_SERVER */
+	const char *data;
+	uint32_t len;      /* 0: strlen(data) */
+	uint32_t captured; /* bytes captured; ~0u: all */
+	int32_t seq_shift; /* added to the seq (to replay out of order) */
+};
+
+static void run_steps(const struct step *steps, int n, int side, uint32_t cap)
+{
+	struct ct_config cfg = {0};
+	struct ct_sink sink = {.exchange = replay_on_exchange, .ctx = &out};
+	struct conntrack *ct = ct_new(&cfg, &sink);
+	struct replay_opts o = {.side = side, .split_seg = -1, .cap = cap};
+	uint32_t seq[2] = {1000, 900000};
+	uint64_t t = 1000000;
+
+	out.n = 0;
+	out.format = fmt_http;
+	for (int i = 0; i < n; i++) {
+		const struct step *s = &steps[i];
+		uint32_t len = s->len ? s->len : (uint32_t)strlen(s->data);
+		if (s->captured != ~0u) {
+			/* capture only a prefix: feed an event with a gap */
+			struct ws_event ev = {0};
+			uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
+			ev.kind = WS_EV_DATA;
+			ev.conn_id = 42;
+			ev.pid = ev.tid = 1;
+			ev.dir = s->from == side ? WS_SEND : WS_RECV;
+			ev.t_enter = t += 1000;
+			ev.t_exit = t + 10;
+			ev.seq = seq[s->from] + s->seq_shift;
+			ev.len = len;
+			ev.head = (const uint8_t *)s->data;
+			ev.head_len = s->captured;
+			ws_endpoint_set(&ev.local, AF_INET, side == CONV_CLIENT ? a : b, side == CONV_CLIENT ? 40000 : 80);
+			ws_endpoint_set(&ev.peer, AF_INET, side == CONV_CLIENT ? b : a, side == CONV_CLIENT ? 80 : 40000);
+			ct_event(ct, &ev);
+		} else {
+			feed_seg(ct, &o, s->from, (const uint8_t *)s->data, len, seq[s->from] + s->seq_shift, t += 1000);
+		}
+		if (s->seq_shift == 0)
+			seq[s->from] += len;
+	}
+	ct_flush(ct);
+	ct_free(ct);
+}
+
+#define ALL (~0u)
+
+static void test_sendfile_gap(void)
+{
+	/* nginx: headers by writev, the body by sendfile (no payload) */
+	const struct step s[] = {
+		{CONV_CLIENT, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n", 0, ALL, 0},
+		{CONV_SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", 0, ALL, 0},
+		{CONV_SERVER, "", 100000, 0, 0},
+		{CONV_CLIENT, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n", 0, ALL, 0},
+		{CONV_SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, ALL, 0},
+	};
+	t_context = "sendfile gap";
+	for (int side = 0; side < 2; side++) {
+		run_steps(s, WS_ARRAY_SIZE(s), side, 0);
+		CHECK_INT(out.n, 2);
+		if (out.n == 2) {
+			CHECK_STR(out.got[0], "GET /big.bin 200 req=0 resp=100000");
+			CHECK_STR(out.got[1], "GET /next 200 req=0 resp=0");
+		}
+	}
+}
+
+static void test_headers_cut(void)
+{
+	/* the response head is longer than what was captured: its framing is
+	 * lost, and the next request (a new syscall) resynchronises */
+	static char big[2048];
+	int n = snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\nX-Pad: %0900d\r\nContent-Length: 5\r\n\r\nhello", 0);
+	const struct step s[] = {
+		{CONV_CLIENT, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", 0, ALL, 0},
+		{CONV_SERVER, big, (uint32_t)n, 100, 0},
+		{CONV_CLIENT, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n", 0, ALL, 0},
+		{CONV_SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, ALL, 0},
+	};
+	t_context = "headers cut";
+	run_steps(s, WS_ARRAY_SIZE(s), CONV_CLIENT, 0);
+	CHECK_INT(out.n, 2);
+	if (out.n == 2) {
+		CHECK(strstr(out.got[0], "GET /a 200") && strstr(out.got[0], " lost"), "got '%s'", out.got[0]);
+		CHECK_STR(out.got[1], "GET /b 200 req=0 resp=2");
+	}
+}
+
+static void test_midstream_start(void)
+{
+	/* recording starts while a response is in flight: it is skipped */
+	const struct step s[] = {
+		{CONV_SERVER, "llo world\r\n", 0, ALL, 0},
+		{CONV_SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", 0, ALL, 0},
+		{CONV_CLIENT, "GET /c HTTP/1.1\r\nHost: h\r\n\r\n", 0, ALL, 0},
+		{CONV_SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\ny", 0, ALL, 0},
+	};
+	t_context = "mid-stream start";
+	for (int side = 0; side < 2; side++) {
+		run_steps(s, WS_ARRAY_SIZE(s), side, 0);
+		CHECK_INT(out.n, 1);
+		if (out.n == 1)
+			CHECK_STR(out.got[0], "GET /c 200 req=0 resp=1");
+		CHECK_INT(out.spans[0].kind, side == CONV_CLIENT ? WS_SPAN_CLIENT : WS_SPAN_SERVER);
+	}
+}
+
+static void test_reordered(void)
+{
+	/* the last part of a response arrives before the middle (two CPUs) */
+	const struct step s[] = {
+		{CONV_CLIENT, "GET /r HTTP/1.1\r\nHost: h\r\n\r\n", 0, ALL, 0},
+		{CONV_SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 0, ALL, 0},
+		{CONV_SERVER, "56789", 0, ALL, 5},
+		{CONV_SERVER, "01234", 0, ALL, 0},
+	};
+	t_context = "reordered";
+	run_steps(s, WS_ARRAY_SIZE(s), CONV_CLIENT, 0);
+	CHECK_INT(out.n, 1);
+	if (out.n == 1)
+		CHECK_STR(out.got[0], "GET /r 200 req=0 resp=10");
+}
+
+static void test_duplicate(void)
+{
+	/* the same bytes seen twice (MSG_PEEK-like, or an overlap) count once */
+	const char *req = "GET /d HTTP/1.1\r\nHost: h\r\n\r\n";
+	const struct step s[] = {
+		{CONV_CLIENT, req, 0, ALL, 0},
+		{CONV_CLIENT, req, 0, ALL, -(int32_t)strlen(req)},
+		{CONV_SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, ALL, 0},
+	};
+	t_context = "duplicate";
+	run_steps(s, WS_ARRAY_SIZE(s), CONV_SERVER, 0);
+	CHECK_INT(out.n, 1);
+}
+
+static void test_garbage(void)
+{
+	static uint8_t junk[4096];
+	uint64_t x = 88172645463325252ull;
+
+	for (size_t i = 0; i < sizeof(junk); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		junk[i] = (uint8_t)x;
+	}
+	const struct step s[] = {
+		{CONV_CLIENT, (const char *)junk, 1000, ALL, 0},
+		{CONV_SERVER, (const char *)junk + 1000, 3000, ALL, 0},
+		{CONV_CLIENT, (const char *)junk + 100, 1000, ALL, 0},
+	};
+	t_context = "garbage";
+	run_steps(s, WS_ARRAY_SIZE(s), CONV_CLIENT, 0);
+	CHECK_INT(out.n, 0);
+	/* garbage after a valid exchange on the same connection */
+	const struct step s2[] = {
+		{CONV_CLIENT, "GET /ok HTTP/1.1\r\nHost: h\r\n\r\n", 0, ALL, 0},
+		{CONV_SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, ALL, 0},
+		{CONV_CLIENT, (const char *)junk, 2000, ALL, 0},
+		{CONV_SERVER, (const char *)junk + 2000, 2000, ALL, 0},
+	};
+	run_steps(s2, WS_ARRAY_SIZE(s2), CONV_SERVER, 0);
+	CHECK_INT(out.n, 1);
+}
+
+static void test_span_fields(void)
+{
+	static struct conv c;
+	struct ws_json j;
+
+	t_context = "span fields";
+	CHECK(conv_load("tests/data/http/secrets.conv", &c) == 0, "load");
+	struct replay_opts o = {.side = CONV_CLIENT, .split_seg = -1};
+	out.format = fmt_http;
+	replay(&c, &o, &out);
+	CHECK_INT(out.n, 1);
+	wj_init(&j);
+	ws_span_to_json(&out.spans[0], &j);
+	CHECK(strstr(j.buf, "s3cr3t") == NULL, "a secret reached the span: %s", j.buf);
+	CHECK(strstr(j.buf, "\"http.request.header.authorization\":\"[REDACTED]\"") != NULL, "no redaction mark: %s",
+	      j.buf);
+	CHECK(strstr(j.buf, "\"http.response.header.set-cookie\":\"[REDACTED]\"") != NULL, "%s", j.buf);
+	CHECK(strstr(j.buf, "\"url.query\":\"token=REDACTED&page=2\"") != NULL, "%s", j.buf);
+	CHECK(strstr(j.buf, "\"kind\":\"client\"") != NULL, "%s", j.buf);
+	CHECK(strstr(j.buf, "\"server.port\":80") != NULL, "%s", j.buf);
+	CHECK(strstr(j.buf, "\"client.port\":40000") != NULL, "%s", j.buf);
+	wj_free(&j);
+	conv_free(&c);
+
+	/* timestamps: client span from the first request write's entry to
+	 * the last response read's exit; server from first read's exit */
+	CHECK(conv_load("tests/data/http/keepalive.conv", &c) == 0, "load");
+	replay(&c, &o, &out);
+	CHECK_INT(out.n, 3);
+	/* replay(): segment i has t_enter = 1000000 + 1000*(i+1), t_exit = +10 */
+	CHECK_INT(out.spans[0].start_ns, 1001000);
+	CHECK_INT(out.spans[0].end_ns, 1002010);
+	CHECK_INT(out.spans[0].req_seq, 1000);
+	CHECK_INT(out.spans[2].req_body, 15);
+	o.side = CONV_SERVER;
+	replay(&c, &o, &out);
+	CHECK_INT(out.spans[0].kind, WS_SPAN_SERVER);
+	CHECK_INT(out.spans[0].start_ns, 1001010);
+	CHECK_INT(out.spans[0].end_ns, 1002010);
+	CHECK_INT(out.spans[0].req_seq, 1000); /* the same number on both sides */
+	conv_free(&c);
+}
+
+int main(void)
+{
+	replay_dir("tests/data/http", fmt_http, true);
+	test_sendfile_gap();
+	test_headers_cut();
+	test_midstream_start();
+	test_reordered();
+	test_duplicate();
+	test_garbage();
+	test_span_fields();
+	return t_summary("test_http1");
+}
