@@ -79,36 +79,21 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
-/* A traced syscall between entry and exit, keyed by pid_tgid. */
-struct inflight {
-	__u64 ts_enter;
-	__u64 sk;
-	__u64 conn_id;
-	__u64 ubuf; /* buffer, iovec array, msghdr or mmsghdr array */
-	__u64 ulen; /* buffer length, iovec count or message count */
-	__u32 seq;
-	__u32 fd;
-	__u32 netns;
-	__u8 sys;
-	__u8 dir;
-	__u8 flags;
-	__u8 _pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, struct inflight);
+	__type(value, struct ws_inflight);
 } inflight SEC(".maps");
 
 /* A socket we have seen, keyed by its kernel address. */
 struct kconn {
 	__u64 id;
 	__u32 netns;
-	__u8 skip; /* excluded by --port / --netns */
-	__u8 role; /* WS_KF_CLIENT, WS_KF_SERVER or 0 */
-	__u16 _pad;
+	__u8 skip;       /* excluded by --port / --netns */
+	__u8 role;       /* WS_KF_CLIENT, WS_KF_SERVER or 0 */
+	__u8 classified; /* its first payload was looked at */
+	__u8 whole;      /* copy up to WS_PAYLOAD_MAX of each syscall */
 };
 
 struct {
@@ -338,12 +323,13 @@ static __always_inline struct scratch *scratch_get(void)
 
 #define BOUND_OFF(v) asm volatile("%[x] &= %[m]" : [x] "+r"(v) : [m] "i"(WS_PAYLOAD_MAX - 1))
 
-/* Copy the prefix and tail of `n` bytes at user address `ubuf`. */
-static __always_inline void copy_plain(struct scratch *s, __u64 ubuf, __u64 n)
+/* Copy the prefix and tail of `n` bytes at user address `ubuf`, at most
+ * `limit` bytes of prefix. */
+static __always_inline void copy_plain(struct scratch *s, __u64 ubuf, __u64 n, __u32 limit)
 {
 	__u64 cap = n, tail;
 
-	BOUND(cap, cfg_payload);
+	BOUND(cap, limit);
 	if (cap > WS_PAYLOAD_MAX)
 		cap = WS_PAYLOAD_MAX;
 	if (cap && bpf_probe_read_user(s->data, cap, (void *)ubuf)) {
@@ -421,12 +407,12 @@ static long iov_step(__u64 i, void *ctx)
 
 /* Copy the prefix and tail of the first `total` bytes described by an iovec
  * array in user memory. */
-static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 iovcnt, __u64 total)
+static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 iovcnt, __u64 total, __u32 limit)
 {
 	struct iov_walk w = {.iovp = iovp, .iovcnt = iovcnt, .total = total, .limit = total};
 
-	if (w.limit > cfg_payload)
-		w.limit = cfg_payload;
+	if (w.limit > limit)
+		w.limit = limit;
 	bpf_loop(WS_IOV_MAX, iov_step, &w, 0);
 	if (w.failed) {
 		s->ev.flags |= WS_KF_READFAIL;
@@ -462,7 +448,7 @@ static __always_inline bool transient_error(long ret)
 	return ret == -EAGAIN || ret == -EINTR || (ret <= -ERESTARTSYS && ret >= -ERESTART_LAST);
 }
 
-static __always_inline void fill_header(struct ws_kevent *ev, const struct inflight *f, __u64 pid_tgid)
+static __always_inline void fill_header(struct ws_kevent *ev, const struct ws_inflight *f, __u64 pid_tgid)
 {
 	ev->type = WS_KEV_DATA;
 	ev->dir = f->dir;
@@ -501,7 +487,7 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 	if (!c || c->skip)
 		return 0;
 
-	struct inflight f = {};
+	struct ws_inflight f = {};
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	f.ts_enter = bpf_ktime_get_ns();
 	f.sk = (__u64)sk;
@@ -513,6 +499,8 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 	f.sys = sys;
 	f.dir = dir;
 	f.flags = flags;
+	f.cap = c->whole ? WS_PAYLOAD_MAX : cfg_payload;
+	f.classify = !c->classified;
 	if (dir == WS_DIR_SEND)
 		f.seq = BPF_CORE_READ(tp, write_seq);
 	else
@@ -526,14 +514,66 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
  * passes a constant, so it is verified with its own copy path only. */
 enum copy_kind { COPY_PLAIN, COPY_IOV, COPY_MSG, COPY_MMSG, COPY_NONE };
 
+/* Decide, once per connection and before copying its first bytes, how
+ * much of each syscall to copy. A RESP array ("*3\r\n$3\r\nSET...")
+ * opens a Redis conversation: pipelined commands have no length prefix to
+ * skip a gap with, so every byte must be captured for them to be counted.
+ * Other protocols keep the configured prefix. Returns the copy limit. */
+static __always_inline __u32 classify(const struct ws_inflight *f, enum copy_kind kind, __u32 limit)
+{
+	__u64 key = f->sk, addr = f->ubuf;
+	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
+	struct iovec iov;
+	__u8 first = 0;
+
+	if (!c)
+		return limit;
+	c->classified = 1;
+	if (kind == COPY_IOV) {
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)f->ubuf))
+			return limit;
+		addr = (__u64)iov.iov_base;
+	} else if (kind != COPY_PLAIN) {
+		return limit;
+	}
+	if (bpf_probe_read_user(&first, 1, (void *)addr) || first != '*')
+		return limit;
+	c->whole = 1;
+	return WS_PAYLOAD_MAX;
+}
+
+/* A syscall that was already blocked when recording started: user space
+ * noted its arguments; find its socket now and work out the sequence
+ * number of its first byte from where the stream stands after it. */
+static __always_inline bool recover(struct ws_inflight *f, __u64 pid_tgid, long ret)
+{
+	if (!task_wanted(pid_tgid))
+		return false;
+	struct sock *sk = fd_to_tcp_sock(f->fd);
+	if (!sk)
+		return false;
+	struct kconn *c = conn_get(sk, true, 0);
+	if (!c || c->skip)
+		return false;
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u32 now = f->dir == WS_DIR_SEND ? BPF_CORE_READ(tp, write_seq) : BPF_CORE_READ(tp, copied_seq);
+	f->sk = (__u64)sk;
+	f->conn_id = c->id;
+	f->netns = c->netns;
+	f->seq = ret > 0 ? now - (__u32)ret : now;
+	f->cap = c->whole ? WS_PAYLOAD_MAX : cfg_payload;
+	f->classify = !c->classified;
+	return true;
+}
+
 static __always_inline int data_exit(long ret, enum copy_kind kind)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct inflight *p = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	struct ws_inflight *p = bpf_map_lookup_elem(&inflight, &pid_tgid);
 
 	if (!p)
 		return 0;
-	struct inflight f = *p;
+	struct ws_inflight f = *p;
 	bpf_map_delete_elem(&inflight, &pid_tgid);
 	if (f.sys == WS_SYS_CONNECT)
 		return 0;
@@ -541,11 +581,18 @@ static __always_inline int data_exit(long ret, enum copy_kind kind)
 		return 0;
 	if (ret == 0 && f.dir == WS_DIR_SEND)
 		return 0;
+	if ((f.flags & WS_KF_RECOVERED) && !recover(&f, pid_tgid, ret))
+		return 0;
 
 	struct scratch *s = scratch_get();
 	if (!s)
 		return 0;
 	fill_header(&s->ev, &f, pid_tgid);
+	__u32 limit = f.cap ? f.cap : cfg_payload;
+	if (f.classify && ret > 0)
+		limit = classify(&f, kind, limit);
+	if (limit > WS_PAYLOAD_MAX)
+		limit = WS_PAYLOAD_MAX;
 
 	if (ret < 0) {
 		s->ev.flags |= WS_KF_ERROR;
@@ -562,7 +609,7 @@ static __always_inline int data_exit(long ret, enum copy_kind kind)
 			return 0;
 		/* copy first: a single path into the iovec walk keeps
 		 * verification short */
-		copy_iov(s, (__u64)first.msg_hdr.msg_iov, first.msg_hdr.msg_iovlen, first.msg_len);
+		copy_iov(s, (__u64)first.msg_hdr.msg_iov, first.msg_hdr.msg_iovlen, first.msg_len, limit);
 		total = first.msg_len;
 		for (__u32 i = 1; i < WS_MMSG_MAX; i++) {
 			__u32 len;
@@ -583,16 +630,16 @@ static __always_inline int data_exit(long ret, enum copy_kind kind)
 		if (f.flags & WS_KF_NOPAYLOAD)
 			kind = COPY_NONE;
 		if (kind == COPY_PLAIN) {
-			copy_plain(s, f.ubuf, ret);
+			copy_plain(s, f.ubuf, ret, limit);
 		} else if (kind == COPY_IOV) {
-			copy_iov(s, f.ubuf, f.ulen, ret);
+			copy_iov(s, f.ubuf, f.ulen, ret, limit);
 		} else if (kind == COPY_MSG) {
 			struct user_msghdr m;
 			if (bpf_probe_read_user(&m, sizeof(m), (void *)f.ubuf)) {
 				s->ev.flags |= WS_KF_READFAIL;
 				count(WS_KC_READ_FAIL);
 			} else {
-				copy_iov(s, (__u64)m.msg_iov, m.msg_iovlen, ret);
+				copy_iov(s, (__u64)m.msg_iov, m.msg_iovlen, ret, limit);
 			}
 		} else {
 			s->ev.flags |= WS_KF_NOPAYLOAD; /* sendfile, splice: no user buffer */
@@ -716,7 +763,7 @@ ENTER(connect)
 	struct sock *sk = fd_to_tcp_sock(ctx->args[0]);
 	if (!sk)
 		return 0;
-	struct inflight f = {};
+	struct ws_inflight f = {};
 	f.ts_enter = bpf_ktime_get_ns();
 	f.sk = (__u64)sk;
 	f.fd = ctx->args[0];
@@ -730,12 +777,12 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct inflight *p = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	struct ws_inflight *p = bpf_map_lookup_elem(&inflight, &pid_tgid);
 	long ret = ctx->ret;
 
 	if (!p)
 		return 0;
-	struct inflight f = *p;
+	struct ws_inflight f = *p;
 	bpf_map_delete_elem(&inflight, &pid_tgid);
 	if (f.sys != WS_SYS_CONNECT || (ret < 0 && ret != -EINPROGRESS))
 		return 0;

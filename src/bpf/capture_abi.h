@@ -63,6 +63,8 @@ enum ws_sys {
 #define WS_KF_CLIENT (1u << 4)    /* OPEN: the local side connected */
 #define WS_KF_SERVER (1u << 5)    /* OPEN: the local side accepted */
 #define WS_KF_NOSEQ (1u << 6)     /* seq could not be read */
+#define WS_KF_RECOVERED (1u << 7) /* the syscall began before recording started:
+				   * ts_enter is when recording started */
 
 /* The two ends of a connection as the local socket sees them. Addresses are
  * in network byte order; IPv4 uses the first 4 bytes. Ports in host order. */
@@ -99,6 +101,26 @@ struct ws_kevent {
 	__u16 newstate;
 	struct ws_ktuple tuple;
 	char comm[WS_COMM_LEN]; /* process (thread group leader) name */
+};
+
+/* A traced syscall between entry and exit, keyed by pid_tgid. User space
+ * writes one (flag WS_KF_RECOVERED, sk unknown) for each thread it finds
+ * already blocked in a socket read or write when recording starts. */
+struct ws_inflight {
+	__u64 ts_enter;
+	__u64 sk;
+	__u64 conn_id;
+	__u64 ubuf; /* buffer, iovec array, msghdr or mmsghdr array */
+	__u64 ulen; /* buffer length, iovec count or message count */
+	__u32 seq;
+	__u32 fd;
+	__u32 netns;
+	__u8 sys;
+	__u8 dir;
+	__u8 flags;
+	__u8 classify; /* first data of the connection: choose its capture size */
+	__u32 cap;     /* payload bytes to copy; 0 = the configured prefix */
+	__u32 _pad;
 };
 
 /* Per-CPU counters of what the kernel half could not deliver or had to cut. */

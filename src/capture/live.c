@@ -16,7 +16,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "capture.skel.h"
@@ -253,6 +255,109 @@ int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struc
 fail:
 	live_close(l);
 	return -1;
+}
+
+/* ---- syscalls already blocked when recording starts ---- */
+
+static const struct {
+	long nr;
+	uint8_t sys, dir, msgflags_arg; /* msgflags_arg: index of a flags argument, or 0 */
+} blocking[] = {
+	{SYS_read, WS_SYS_READ, WS_DIR_RECV, 0},
+	{SYS_readv, WS_SYS_READV, WS_DIR_RECV, 0},
+	{SYS_recvfrom, WS_SYS_RECVFROM, WS_DIR_RECV, 3},
+	{SYS_recvmsg, WS_SYS_RECVMSG, WS_DIR_RECV, 2},
+	{SYS_recvmmsg, WS_SYS_RECVMMSG, WS_DIR_RECV, 3},
+	{SYS_write, WS_SYS_WRITE, WS_DIR_SEND, 0},
+	{SYS_writev, WS_SYS_WRITEV, WS_DIR_SEND, 0},
+	{SYS_sendto, WS_SYS_SENDTO, WS_DIR_SEND, 0},
+	{SYS_sendmsg, WS_SYS_SENDMSG, WS_DIR_SEND, 0},
+	{SYS_sendmmsg, WS_SYS_SENDMMSG, WS_DIR_SEND, 0},
+};
+
+/* The syscall a thread is blocked in: number and first four arguments. */
+static bool thread_syscall(const char *task_dir, long *nr, unsigned long long a[4])
+{
+	char p[512], line[512];
+	FILE *f;
+	bool ok;
+
+	snprintf(p, sizeof(p), "%s/syscall", task_dir);
+	f = fopen(p, "re");
+	if (!f)
+		return false;
+	ok = fgets(line, sizeof(line), f) && sscanf(line, "%ld %llx %llx %llx %llx", nr, &a[0], &a[1], &a[2], &a[3]) == 5;
+	fclose(f);
+	return ok;
+}
+
+int live_recover_blocked(struct live *l)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *pe;
+	int fd = bpf_map__fd(l->skel->maps.inflight), n = 0;
+	pid_t self = getpid();
+
+	if (!proc)
+		return 0;
+	uint64_t now = ws_now_mono_ns();
+	while ((pe = readdir(proc))) {
+		char tdir[300], fdlink[300], target[64];
+		pid_t pid = atoi(pe->d_name);
+		DIR *tasks;
+		struct dirent *te;
+
+		if (pid <= 0 || pid == self)
+			continue;
+		snprintf(tdir, sizeof(tdir), "/proc/%d/task", pid);
+		if (!(tasks = opendir(tdir)))
+			continue;
+		while ((te = readdir(tasks))) {
+			pid_t tid = atoi(te->d_name);
+			char task_dir[400];
+			unsigned long long a[4];
+			long nr;
+			size_t k;
+
+			if (tid <= 0)
+				continue;
+			snprintf(task_dir, sizeof(task_dir), "/proc/%d/task/%d", pid, tid);
+			if (!thread_syscall(task_dir, &nr, a))
+				continue;
+			for (k = 0; k < WS_ARRAY_SIZE(blocking) && blocking[k].nr != nr; k++)
+				;
+			if (k == WS_ARRAY_SIZE(blocking))
+				continue;
+			if (blocking[k].msgflags_arg && (a[blocking[k].msgflags_arg] & 2 /* MSG_PEEK */))
+				continue;
+			snprintf(fdlink, sizeof(fdlink), "/proc/%d/fd/%llu", pid, a[0]);
+			ssize_t tl = readlink(fdlink, target, sizeof(target) - 1);
+			if (tl < 7 || memcmp(target, "socket:", 7) != 0)
+				continue;
+			struct ws_inflight f = {
+				.ts_enter = now,
+				.ubuf = a[1],
+				.ulen = a[2],
+				.fd = (uint32_t)a[0],
+				.sys = blocking[k].sys,
+				.dir = blocking[k].dir,
+				.flags = WS_KF_RECOVERED,
+			};
+			uint64_t key = (uint64_t)pid << 32 | (uint32_t)tid;
+			if (bpf_map_update_elem(fd, &key, &f, BPF_NOEXIST))
+				continue; /* it already entered a syscall we saw */
+			/* the thread may have left the syscall meanwhile */
+			long nr2;
+			unsigned long long b[4];
+			if (!thread_syscall(task_dir, &nr2, b) || nr2 != nr || memcmp(a, b, sizeof(a)) != 0)
+				bpf_map_delete_elem(fd, &key);
+			else
+				n++;
+		}
+		closedir(tasks);
+	}
+	closedir(proc);
+	return n;
 }
 
 int live_wait(struct live *l, int timeout_ms)

@@ -31,6 +31,10 @@ struct live;
 int live_preflight(char *err, size_t errlen);
 int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struct live **out, char *err,
 	      size_t errlen);
+/* Threads already blocked in a socket read or write when the programs were
+ * attached would be missed (their syscall entry was not seen): note them
+ * so their exit is recorded. Returns how many were found. */
+int live_recover_blocked(struct live *l);
 /* Wait up to timeout_ms for a ring to signal; returns <0 on error other
  * than EINTR. */
 int live_wait(struct live *l, int timeout_ms);

@@ -442,6 +442,10 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	}
 
+	int recovered = live_recover_blocked(l);
+	if (recovered)
+		ws_debug("%d threads were blocked in socket syscalls at start", recovered);
+
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);

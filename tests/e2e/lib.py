@@ -1,0 +1,255 @@
+"""Helpers for end-to-end tests: real servers, real clients, real eBPF.
+
+Every test gets a fresh work directory; every process and network
+namespace a test starts is stopped when it ends, pass or fail. Test
+traffic goes only to loopback or to 198.18.0.0/15 hosts in namespaces.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WIRESPAN = os.environ.get("WIRESPAN", os.path.join(ROOT, "build", "wirespan"))
+PYTHON = "/usr/bin/python3"  # Debian's: its processes are named "python3"
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise Failure(f"{what}: got {got!r}, want {want!r}")
+
+
+def run(cmd, check_rc=True, timeout=120, **kw):
+    """Run a command to completion; returns CompletedProcess with text output."""
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if check_rc and p.returncode != 0:
+        raise Failure(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-2000:]}")
+    return p
+
+
+class Env:
+    """What one test owns: a directory, processes, namespaces."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix=f"wirespan-{name}-")
+        os.chmod(self.dir, 0o755)  # servers that drop privileges read from here
+        self.procs = []
+        self.netns = []
+        self.nginx_prefixes = []
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def spawn(self, cmd, **kw):
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, start_new_session=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def cleanup(self):
+        for prefix in self.nginx_prefixes:
+            subprocess.run(["nginx", "-p", prefix, "-c", "nginx.conf", "-s", "stop"], capture_output=True)
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        for ns in self.netns:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ---- hosts ----
+
+    def add_hosts(self, a="wsa", b="wsb", addr_a="198.18.0.1", addr_b="198.18.0.2"):
+        """Two network-namespace hosts joined by a veth pair."""
+        for ns in (a, b):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            run(["ip", "netns", "add", ns])
+            self.netns.append(ns)
+        run(["ip", "link", "add", "veth-" + a, "netns", a, "type", "veth", "peer", "name", "veth-" + b, "netns", b])
+        for ns, addr in ((a, addr_a), (b, addr_b)):
+            run(["ip", "-n", ns, "addr", "add", addr + "/24", "dev", "veth-" + ns])
+            run(["ip", "-n", ns, "link", "set", "veth-" + ns, "up"])
+            run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        return a, b
+
+    def in_ns(self, ns, cmd):
+        return ["ip", "netns", "exec", ns] + cmd if ns else cmd
+
+    # ---- servers ----
+
+    def python_http(self, port, http11=False, ns=None, bind="127.0.0.1"):
+        """python3's http.server serving this test's directory."""
+        docroot = self.path("www")
+        os.makedirs(docroot, exist_ok=True)
+        if http11:
+            cmd = [PYTHON, os.path.join(ROOT, "tests", "e2e", "pyserver.py"), bind, str(port), docroot]
+        else:
+            cmd = [PYTHON, "-m", "http.server", str(port), "--bind", bind, "--directory", docroot]
+        self.spawn(self.in_ns(ns, cmd))
+        wait_port(bind, port, ns)
+        return docroot
+
+    def nginx(self, port, extra=""):
+        prefix = self.path("nginx")
+        for d in ("www", "logs", "tmp"):
+            os.makedirs(os.path.join(prefix, d), exist_ok=True)
+        conf = f"""
+daemon on;
+worker_processes 2;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log;
+events {{ worker_connections 256; }}
+http {{
+    access_log {prefix}/logs/access.log;
+    client_body_temp_path {prefix}/tmp;
+    proxy_temp_path {prefix}/tmp;
+    fastcgi_temp_path {prefix}/tmp;
+    uwsgi_temp_path {prefix}/tmp;
+    scgi_temp_path {prefix}/tmp;
+    sendfile on;
+    keepalive_timeout 30;
+    keepalive_requests 100000;
+    types {{ text/html html; text/plain txt; application/octet-stream bin; }}
+    gzip on;
+    gzip_types text/plain;
+    gzip_min_length 10;
+    server {{
+        listen 127.0.0.1:{port};
+        root {prefix}/www;
+        {extra}
+    }}
+}}
+"""
+        with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+            f.write(conf)
+        run(["nginx", "-p", prefix, "-c", "nginx.conf"])
+        self.nginx_prefixes.append(prefix)
+        wait_port("127.0.0.1", port)
+        return prefix
+
+    def redis(self, port, *args):
+        cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", self.dir] + list(args)
+        self.spawn(cmd)
+        wait_port("127.0.0.1", port)
+
+
+def wait_port(host, port, ns=None, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if ns:
+            r = subprocess.run(["ip", "netns", "exec", ns, "ss", "-Htln", f"sport = :{port}"], capture_output=True,
+                               text=True)
+            if r.stdout.strip():
+                return
+        else:
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    return
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise Failure(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+class Recorder:
+    """wirespan record in the background; ready once it says so."""
+
+    def __init__(self, env, db, *args, timeout=30):
+        self.db = db
+        self.cmd = [WIRESPAN, "record", "--db", db] + list(args)
+        self.proc = env.spawn(self.cmd, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self.ready = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        if not self.ready.wait(timeout):
+            self.proc.kill()
+            raise Failure(f"wirespan record did not start: {''.join(self.lines)[-2000:]}")
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            if "recording to" in line:
+                self.ready.set()
+        self.ready.set()
+
+    def stop(self, sig=signal.SIGINT, timeout=60):
+        """Stop it; returns (exit status, stderr text)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise Failure("wirespan record did not stop")
+        self.reader.join(5)
+        return rc, "".join(self.lines)
+
+    def stop_ok(self):
+        rc, err = self.stop()
+        check(rc == 0, f"wirespan record exited {rc}: {err}")
+        check("events lost: 0" in err, f"events were lost: {err}")
+        return err
+
+
+def spans(db, *args):
+    out = run([WIRESPAN, "spans", "--db", db, "--json"] + list(args)).stdout
+    result = []
+    for line in out.splitlines():
+        result.append(json.loads(line))
+    return result
+
+
+def on_port(spans_, port):
+    """Spans of connections to or from a server port."""
+    return [s for s in spans_ if s["attributes"].get("server.port") == port]
+
+
+def by_kind(spans_, kind):
+    return [s for s in spans_ if s["kind"] == kind]
+
+
+def attr(s, key, default=None):
+    return s["attributes"].get(key, default)
+
+
+def curl(*args, ns=None, env=None):
+    cmd = ["curl", "-sS", "-o", "/dev/null", "--max-time", "10"] + list(args)
+    if ns:
+        cmd = ["ip", "netns", "exec", ns] + cmd
+    return run(cmd)
+
+
+def sqlite(db, sql):
+    return run(["sqlite3", db, sql]).stdout
+
+
+def file_bytes(db):
+    """The database and any WAL/journal, as bytes."""
+    data = b""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        p = db + suffix
+        if os.path.exists(p):
+            with open(p, "rb") as f:
+                data += f.read()
+    return data
