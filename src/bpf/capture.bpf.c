@@ -380,8 +380,12 @@ static long iov_step(__u64 i, void *ctx)
 	__u64 len = iov.iov_len;
 	if (len > w->total - w->pos)
 		len = w->total - w->pos;
-	if (w->off < w->limit) {
-		__u64 n = w->limit - w->off, o = w->off;
+	__u64 limit = w->limit;
+	/* limit <= WS_PAYLOAD_MAX: the mask only keeps the verifier's view of
+	 * it the same at every step */
+	asm volatile("%[x] &= %[m]" : [x] "+r"(limit) : [m] "i"(2 * WS_PAYLOAD_MAX - 1));
+	if (w->off < limit) {
+		__u64 n = limit - w->off, o = w->off;
 		if (n > len)
 			n = len;
 		BOUND_OFF(o);
@@ -441,6 +445,35 @@ static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 iovcnt
 	asm volatile("%[x] &= %[m]" : [x] "+r"(tail) : [m] "i"(2 * WS_TAIL_MAX - 1));
 	if (o == off && tail && !bpf_probe_read_user(s->data + o, tail, (void *)(w.last_base + w.last_len - tail)))
 		s->ev.tail = tail;
+}
+
+/* A connection captured whole (see classify) may move more bytes in one
+ * syscall than one record holds: send them as consecutive records of up to
+ * WS_PAYLOAD_MAX bytes, each with the sequence number of its first byte.
+ * The last record takes whatever remains (with a gap past its prefix). */
+struct chunk_walk {
+	__u64 ubuf, total, off;
+	__u32 seq;
+};
+
+static long chunk_step(__u64 i, void *ctx)
+{
+	struct chunk_walk *w = ctx;
+	struct scratch *s = scratch_get();
+
+	if (!s || w->off >= w->total)
+		return 1;
+	__u64 n = w->total - w->off;
+	if (n > WS_PAYLOAD_MAX && i + 1 < WS_CHUNKS_MAX)
+		n = WS_PAYLOAD_MAX;
+	s->ev.seq = w->seq + (__u32)w->off;
+	s->ev.bytes = n;
+	s->ev.cap = 0;
+	s->ev.tail = 0;
+	copy_plain(s, w->ubuf + w->off, n, WS_PAYLOAD_MAX);
+	emit(&s->ev, sizeof(s->ev) + ((s->ev.cap + s->ev.tail) & (2 * WS_PAYLOAD_MAX - 1)));
+	w->off += n;
+	return 0;
 }
 
 static __always_inline bool transient_error(long ret)
@@ -629,6 +662,11 @@ static __always_inline int data_exit(long ret, enum copy_kind kind)
 		s->ev.bytes = ret;
 		if (f.flags & WS_KF_NOPAYLOAD)
 			kind = COPY_NONE;
+		if (kind == COPY_PLAIN && limit == WS_PAYLOAD_MAX && ret > WS_PAYLOAD_MAX) {
+			struct chunk_walk w = {.ubuf = f.ubuf, .total = ret, .seq = f.seq};
+			bpf_loop(WS_CHUNKS_MAX, chunk_step, &w, 0);
+			return 0;
+		}
 		if (kind == COPY_PLAIN) {
 			copy_plain(s, f.ubuf, ret, limit);
 		} else if (kind == COPY_IOV) {

@@ -43,6 +43,7 @@ struct pipeline {
 	bool store_failed;
 	uint64_t records, decode_errors, save_errors;
 	uint64_t spans, spans_server, spans_client;
+	uint64_t spans_committed; /* safely in the database */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -215,6 +216,9 @@ static void print_summary(struct pipeline *p, double secs, const uint64_t kc[WS_
 		secs, (unsigned long long)p->records, (unsigned long long)p->spans,
 		(unsigned long long)p->spans_server, (unsigned long long)p->spans_client,
 		(unsigned long long)cs->conns, (unsigned long long)lost);
+	if (p->store_failed)
+		fprintf(stderr, "wirespan: %llu of those spans are in the database; the rest could not be written\n",
+			(unsigned long long)p->spans_committed);
 	if (lost)
 		fprintf(stderr,
 			"wirespan: lost by cause: ring buffer full %llu, in-flight table full %llu, connection table "
@@ -416,6 +420,7 @@ int cmd_record(int argc, char **argv)
 	p.rec_id = ws_store_begin_recording(p.store, &r);
 	free(cmdline);
 	if (p.rec_id < 0 || ws_store_commit(p.store)) {
+		ws_err("cannot write to %s: %s", db, ws_store_errmsg(p.store));
 		ws_store_close(p.store);
 		return 1;
 	}
@@ -481,6 +486,8 @@ int cmd_record(int argc, char **argv)
 									   total_lost(&p, kc, 0)) ||
 						ws_store_commit(p.store)))
 				p.store_failed = true;
+			if (!p.store_failed)
+				p.spans_committed = p.spans;
 			last_commit = t0;
 			if (tty && t0 - last_status >= 1000000000ull) {
 				status_line(&p, t0 - t_start, total_lost(&p, kc, 0));
@@ -510,9 +517,13 @@ int cmd_record(int argc, char **argv)
 			ws_warn("the event file %s is incomplete (%llu records not written)", save_path,
 				(unsigned long long)p.save_errors);
 	}
-	if (store_results(&p, kc, misses, lost, rc ? "failed" : "complete")) {
-		ws_err("cannot write to %s (%s): what was recorded before is kept", db, ws_store_errmsg(p.store));
-		rc = 1;
+	if (!p.store_failed) {
+		if (store_results(&p, kc, misses, lost, rc ? "failed" : "complete")) {
+			ws_err("cannot write to %s (%s): what was recorded before is kept", db, ws_store_errmsg(p.store));
+			rc = 1;
+		} else {
+			p.spans_committed = p.spans;
+		}
 	}
 	print_summary(&p, (ws_now_mono_ns() - t_start) / 1e9, kc, misses, lost);
 	live_close(l);

@@ -104,17 +104,10 @@ struct ws_store {
 
 const char *ws_store_errmsg(struct ws_store *st) { return sqlite3_errmsg(st->db); }
 
+/* Failures are reported by the caller, with ws_store_errmsg(). */
 static int exec(struct ws_store *st, const char *sql)
 {
-	char *msg = NULL;
-	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
-
-	if (rc != SQLITE_OK) {
-		ws_err("database %s: %s", st->path, msg ? msg : sqlite3_errstr(rc));
-		sqlite3_free(msg);
-		return -EIO;
-	}
-	return 0;
+	return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
 static int prepare(struct ws_store *st, const char *sql, sqlite3_stmt **out)
@@ -261,17 +254,13 @@ int ws_store_commit(struct ws_store *st)
 	return exec(st, "COMMIT");
 }
 
-static int step_done(struct ws_store *st, sqlite3_stmt *q)
+static int step_done(sqlite3_stmt *q)
 {
 	int rc = sqlite3_step(q);
 
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
-	if (rc != SQLITE_DONE) {
-		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
-		return -EIO;
-	}
-	return 0;
+	return rc == SQLITE_DONE ? 0 : -EIO; /* the caller reports ws_store_errmsg() */
 }
 
 int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording *r)
@@ -287,7 +276,6 @@ int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording 
 	sqlite3_bind_text(q, 3, r->command, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 4, (int64_t)r->started_ns);
 	if (sqlite3_step(q) != SQLITE_DONE) {
-		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
 		sqlite3_finalize(q);
 		return -EIO;
 	}
@@ -359,7 +347,7 @@ int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
 		sqlite3_bind_int64(q, i++, (int64_t)s->resp_t[k]);
 	sqlite3_bind_int(q, i++, s->flags);
 	sqlite3_bind_text(q, i++, s->attrs[0] ? s->attrs : "{}", -1, SQLITE_TRANSIENT);
-	return step_done(st, q);
+	return step_done(q);
 }
 
 int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, const struct ct_conn_info *c)
@@ -396,7 +384,7 @@ int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, 
 	sqlite3_bind_int64(q, i++, c->unmatched);
 	sqlite3_bind_int64(q, i++, c->flags);
 	sqlite3_bind_int64(q, i++, c->last_err);
-	return step_done(st, q);
+	return step_done(q);
 }
 
 int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kind, const char *name, uint64_t v)
@@ -409,7 +397,7 @@ int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kin
 	sqlite3_bind_text(q, 2, kind, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(q, 3, name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 4, (int64_t)v);
-	return step_done(st, q);
+	return step_done(q);
 }
 
 int ws_store_update_recording(struct ws_store *st, int64_t recording, uint64_t events, uint64_t spans, uint64_t lost)
@@ -434,8 +422,6 @@ int ws_store_end_recording(struct ws_store *st, int64_t recording, uint64_t ende
 	sqlite3_bind_text(q, 2, status, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 3, recording);
 	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
-	if (rc)
-		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
 	sqlite3_finalize(q);
 	return rc ? rc : ws_store_commit(st);
 }

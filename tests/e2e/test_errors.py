@@ -1,1 +1,174 @@
-"""placeholder"""
+"""Bad input: each gets one clear message, and what was already recorded
+is kept."""
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+
+from lib import (WIRESPAN, Recorder, attr, by_kind, check, check_eq, curl, on_port, run, spans, sqlite)
+
+
+def record_fails(cmd, want_rc, want_msg, **kw):
+    p = run(cmd, check_rc=False, **kw)
+    check_eq(p.returncode, want_rc, f"exit status of {' '.join(cmd)} ({p.stderr.strip()})")
+    check(want_msg in p.stderr, f"message {want_msg!r} not in {p.stderr!r}")
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    check(len(lines) <= 2, f"one clear message, got: {p.stderr!r}")
+    return p
+
+
+def test_not_root(env):
+    record_fails(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                  WIRESPAN, "record", "--db", env.path("x.db"), "--duration", "1"], 1, "needs root")
+
+
+def test_unwritable_database(env):
+    record_fails([WIRESPAN, "record", "--db", "/proc/wirespan-test.db", "--duration", "1"], 1,
+                 "cannot open database /proc/wirespan-test.db")
+    record_fails([WIRESPAN, "record", "--db", env.path("no", "such", "dir.db"), "--duration", "1"], 1,
+                 "No such file or directory")
+    other = env.path("other.db")
+    run(["sqlite3", other, "CREATE TABLE accounts(id INTEGER); INSERT INTO accounts VALUES (1);"])
+    record_fails([WIRESPAN, "record", "--db", other, "--duration", "1"], 1, "database of another program")
+    check_eq(sqlite(other, "SELECT count(*) FROM accounts").strip(), "1", "the other program's data is untouched")
+    record_fails([WIRESPAN, "spans", "--db", env.path("absent.db")], 1, "cannot read database")
+
+
+def test_no_btf(env):
+    """A kernel without BTF (hidden here in a private mount namespace)."""
+    record_fails(["unshare", "-m", "sh", "-c",
+                  f"mount -t tmpfs none /sys/kernel/btf && exec {WIRESPAN} record --db {env.path('x.db')} --duration 1"],
+                 1, "BTF")
+
+
+def test_tracefs_unmounted(env):
+    """tracefs not mounted: wirespan mounts it and records."""
+    port = 18096
+    env.python_http(port)
+    db = env.path("t.db")
+    script = (f"umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; "
+              f"test ! -e /sys/kernel/tracing/events || exit 9; "
+              f"exec {WIRESPAN} record --db {db} --port {port}")
+    rec = subprocess.Popen(["unshare", "-m", "sh", "-c", script], stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    env.procs.append(rec)
+    line = rec.stderr.readline()
+    check("tracefs was not mounted; mounted it" in line, f"first message: {line!r}")
+    check("recording to" in rec.stderr.readline(), "recording started")
+    curl(f"http://127.0.0.1:{port}/")
+    rec.send_signal(signal.SIGINT)
+    check_eq(rec.wait(30), 0, "exit status")
+    check_eq(len(on_port(spans(db), port)), 2, "spans recorded")
+
+
+def test_bad_arguments(env):
+    db = env.path("x.db")
+    for args, msg in ((["--port", "0"], "--port needs a port number"),
+                      (["--port", "http"], "--port needs a port number"),
+                      (["--duration", "-1"], "--duration needs a positive number"),
+                      (["--pid", "x"], "--pid needs a process id"),
+                      (["--comm", "a-name-longer-than-15"], "process names have 1 to 15 characters"),
+                      (["--netns", "/nonexistent/ns"], "--netns /nonexistent/ns: No such file"),
+                      (["--payload-bytes", "99999"], "--payload-bytes needs a number"),
+                      (["stray"], "unexpected argument 'stray'")):
+        p = run([WIRESPAN, "record", "--db", db] + args, check_rc=False)
+        check_eq(p.returncode, 2, f"exit status for {args}")
+        check(msg in p.stderr, f"{args}: {msg!r} not in {p.stderr!r}")
+    check(not os.path.exists(db), "no database created for bad arguments")
+    p = run([WIRESPAN, "frobnicate"], check_rc=False)
+    check(p.returncode == 2 and "unknown command 'frobnicate'" in p.stderr, p.stderr)
+
+
+def test_garbage_streams(env):
+    """Random bytes to a server, and valid requests after them: no crash,
+    the valid exchanges recorded exactly."""
+    port = 18097
+    env.python_http(port, http11=True)
+    www = env.path("www")
+    with open(os.path.join(www, "ok.txt"), "w") as f:
+        f.write("ok")
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port))
+    rnd = random.Random(7)
+    for i in range(20):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            junk = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 3000)))
+            if i % 4 == 0:
+                junk = b"GET /" + junk  # looks like HTTP, then is not
+            s.sendall(junk + b"\r\n\r\n")
+            s.settimeout(2)
+            try:
+                s.recv(65536)
+            except OSError:
+                pass
+    curl(*[f"http://127.0.0.1:{port}/ok.txt"] * 3)
+    rec.stop_ok()
+    ok = [s for s in on_port(spans(db), port) if attr(s, "url.path") == "/ok.txt"]
+    check_eq(len(by_kind(ok, "server")), 3, "valid server spans after garbage")
+    check_eq(len(by_kind(ok, "client")), 3, "valid client spans after garbage")
+
+
+def test_sigterm_and_append(env):
+    """SIGTERM ends a recording cleanly; a second recording appends."""
+    port = 18098
+    env.python_http(port)
+    db = env.path("t.db")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        rec = Recorder(env, db, "--port", str(port))
+        curl(f"http://127.0.0.1:{port}/")
+        rc, err = rec.stop(sig)
+        check_eq(rc, 0, f"exit status after {sig.name}")
+        check("1 server, 1 client" in err, f"summary after {sig.name}: {err}")
+    check_eq(sqlite(db, "SELECT count(*), min(status), max(status) FROM recordings").strip(), "2|complete|complete",
+             "two complete recordings")
+    check_eq(len(spans(db)), 4, "spans of both recordings")
+    lost = sqlite(db, "SELECT sum(value) FROM counters WHERE kind = 'lost' AND name != 'incomplete_at_end'")
+    check_eq(lost.strip(), "0", "nothing lost")
+
+
+def test_sigkill_keeps_database(env):
+    """SIGKILL mid-recording: the database opens, with what was committed."""
+    port = 18099
+    env.python_http(port)
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port))
+    for _ in range(5):
+        curl(f"http://127.0.0.1:{port}/")
+    time.sleep(1.0)  # several commits
+    rec.proc.send_signal(signal.SIGKILL)
+    rec.proc.wait()
+    check_eq(sqlite(db, "PRAGMA integrity_check").strip(), "ok", "integrity")
+    check_eq(len(on_port(spans(db), port)), 10, "committed spans survive SIGKILL")
+    check_eq(sqlite(db, "SELECT status FROM recordings").strip(), "recording", "the recording never ended")
+
+
+def test_disk_full(env):
+    """The database's disk fills up mid-recording: wirespan stops with a
+    clear message and what it stored before stays readable."""
+    port = 18100
+    small = env.path("small")
+    os.makedirs(small)
+    run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small])
+    try:
+        prefix = env.nginx(port)
+        with open(os.path.join(prefix, "www", "index.html"), "w") as f:
+            f.write("x")
+        db = os.path.join(small, "t.db")
+        rec = Recorder(env, db, "--port", str(port))
+        for _ in range(10):
+            curl(f"http://127.0.0.1:{port}/index.html")
+        time.sleep(1.0)  # committed
+        subprocess.run(["wrk", "-t", "1", "-c", "2", "-d", "3s", f"http://127.0.0.1:{port}/index.html"],
+                       capture_output=True)
+        rc, err = rec.stop()
+        check_eq(rc, 1, f"exit status when the disk is full ({err})")
+        check_eq(err.count("cannot write to"), 1, f"one message: {err}")
+        check("what was recorded before is kept" in err and "database or disk is full" in err, f"message: {err}")
+        check("of those spans are in the database" in err, f"summary: {err}")
+        n = len(on_port(spans(db), port))
+        check(n >= 20, f"spans kept: {n}")
+        check_eq(sqlite(db, "PRAGMA integrity_check").strip(), "ok", "integrity")
+    finally:
+        subprocess.run(["umount", "-l", small], capture_output=True)
