@@ -72,7 +72,7 @@ $(B)/%.o: %.c
 $(B)/src/capture/live.o: $(B)/capture.skel.h
 
 $(B)/wirespan: $(BIN_OBJS) $(CORE_OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests ----
 tests: $(UNIT_TESTS:%=$(B)/%)
@@ -83,8 +83,8 @@ $(B)/test_%: tests/unit/test_%.c tests/unit/harness.h $(CORE_OBJS)
 # The same unit tests under AddressSanitizer and UBSan.
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
-	@$(MAKE) --no-print-directory B=build-asan CFLAGS="$(ASAN_FLAGS)" \
-		$(UNIT_TESTS:%=build-asan/%)
+	@$(MAKE) --no-print-directory B=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
+		$(UNIT_TESTS:%=build-asan/%) build-asan/wirespan
 
 # libFuzzer targets, built with clang.
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all

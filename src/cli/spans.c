@@ -28,7 +28,7 @@ static int print_span(void *ctx, const struct ws_span *s)
 		fputc('\n', stdout);
 		return ferror(stdout) ? 1 : 0;
 	}
-	char clock[32], dur[32], peer[64], status[16];
+	char clock[32], dur[32], peer[64], status[16], name[sizeof(s->name) + sizeof(s->target) + 2];
 	ws_fmt_clock(s->start_ns, clock, sizeof(clock));
 	ws_fmt_duration(s->end_ns - s->start_ns, dur, sizeof(dur));
 	ws_addr_str(&s->peer, peer, sizeof(peer));
@@ -37,8 +37,12 @@ static int print_span(void *ctx, const struct ws_span *s)
 		snprintf(status, sizeof(status), "%d", s->status);
 	else
 		ws_strlcpy(status, s->error[0] ? s->error : "ok", sizeof(status));
+	if (s->proto == WS_PROTO_REDIS && s->target[0])
+		snprintf(name, sizeof(name), "%s %s", s->name, s->target);
+	else
+		ws_strlcpy(name, s->name, sizeof(name));
 	printf("%-15s %9s  %-6s %-15.15s %7u  %-21s  %-6s %-40.40s %s\n", clock, dur, ws_span_kind_name(s->kind),
-	       s->service, s->pid, peer, s->proto == WS_PROTO_REDIS ? "redis" : "http", s->name, status);
+	       s->service, s->pid, peer, s->proto == WS_PROTO_REDIS ? "redis" : "http", name, status);
 	return ferror(stdout) ? 1 : 0;
 }
 

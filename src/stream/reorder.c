@@ -16,8 +16,12 @@ void ws_reorder_free(struct ws_reorder *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Records keep 8-byte alignment in the arena: they are read as structs. */
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
 void ws_reorder_push(struct ws_reorder *r, uint64_t key, uint64_t commit, const void *rec, size_t len)
 {
+	r->used = align8(r->used);
 	if (r->used + len > r->cap) {
 		size_t cap = r->cap ? r->cap : 1 << 20;
 		while (cap < r->used + len)
@@ -77,7 +81,7 @@ size_t ws_reorder_release(struct ws_reorder *r, uint64_t watermark, ws_reorder_f
 	/* keep the rest, compacted into the spare arena */
 	size_t need = 0;
 	for (size_t k = released; k < r->n; k++)
-		need += r->items[k].len;
+		need += align8(r->items[k].len);
 	if (r->spare_cap < need) {
 		r->spare = ws_realloc(r->spare, need);
 		r->spare_cap = need;
@@ -87,7 +91,7 @@ size_t ws_reorder_release(struct ws_reorder *r, uint64_t watermark, ws_reorder_f
 		struct ws_reorder_item it = r->items[k];
 		memcpy(r->spare + off, r->arena + it.off, it.len);
 		it.off = off;
-		off += it.len;
+		off += align8(it.len);
 		r->items[k - released] = it;
 	}
 	r->n -= released;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the Debian packages wirespan needs to build, demo and test.
+# Installs only what is missing; as non-root it says what to install.
+set -euo pipefail
+
+# build: compiler for BPF, libbpf + bpftool (skeletons), SQLite
+# demo and tests: real servers and clients, network namespaces
+PKGS=(
+	clang llvm make gcc libbpf-dev bpftool libelf-dev zlib1g-dev libsqlite3-dev
+	libclang-rt-14-dev sqlite3 python3 curl wrk nginx-light redis-server redis-tools
+	iproute2 util-linux procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "wirespan: missing Debian packages: ${missing[*]}" >&2
+	echo "wirespan: install them with: sudo apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "wirespan: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

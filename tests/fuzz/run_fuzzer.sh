@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# run_fuzzer.sh NAME SECONDS: run one libFuzzer target on its corpus for a
+# while; exits non-zero on a crash, a leak or a sanitizer report (the input
+# is saved as build-fuzz/NAME-crash-*).
+set -uo pipefail
+f=$1
+secs=$2
+corpus=build-fuzz/corpus/${f#fuzz_}
+mkdir -p "$corpus"
+"build-fuzz/$f" -max_total_time="$secs" -max_len=4096 -artifact_prefix="build-fuzz/$f-" "$corpus" \
+	>"build-fuzz/$f.log" 2>&1
+rc=$?
+grep -E '^Done|ERROR|SUMMARY|runtime error' "build-fuzz/$f.log" | tail -n 5
+exit $rc
