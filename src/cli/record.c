@@ -503,6 +503,7 @@ int cmd_record(int argc, char **argv)
 	}
 	if (tty)
 		fputs("\r\033[K", stderr);
+	double recorded_s = (ws_now_mono_ns() - t_start) / 1e9;
 
 	/* Stop the kernel side, then take everything it wrote. */
 	live_detach(l);
@@ -525,7 +526,7 @@ int cmd_record(int argc, char **argv)
 			p.spans_committed = p.spans;
 		}
 	}
-	print_summary(&p, (ws_now_mono_ns() - t_start) / 1e9, kc, misses, lost);
+	print_summary(&p, recorded_s, kc, misses, lost);
 	live_close(l);
 	ws_store_close(p.store);
 	pipeline_free(&p);
