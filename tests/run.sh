@@ -18,7 +18,7 @@ step() { # name command...
 	local name=$1
 	shift
 	if "$@" >"$log/$name.log" 2>&1; then
-		echo "ok   $name: $(tail -n 1 "$log/$name.log" | sed "s/^$name: //")"
+		echo "ok   $name: $(tail -n 1 "$log/$name.log" | sed -E "s/^[A-Za-z0-9_]+: //")"
 	else
 		echo "FAIL $name (log: $log/$name.log)"
 		tail -n 30 "$log/$name.log" | sed 's/^/     /'

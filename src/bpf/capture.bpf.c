@@ -214,6 +214,14 @@ static __always_inline struct sock *fd_to_tcp_sock(__u32 fd)
 	return sk;
 }
 
+/* The TCP socket behind fd, if the current task is traced. */
+static __always_inline struct sock *traced_tcp_sock(__u64 pid_tgid, __u32 fd)
+{
+	if (!task_wanted(pid_tgid))
+		return NULL;
+	return fd_to_tcp_sock(fd);
+}
+
 static __always_inline bool port_wanted(const struct sock *sk)
 {
 	__u16 lport, rport;
@@ -510,10 +518,8 @@ static __always_inline void fill_header(struct ws_kevent *ev, const struct ws_in
 static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys, __u8 dir, __u8 flags)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sock *sk = traced_tcp_sock(pid_tgid, fd);
 
-	if (!task_wanted(pid_tgid))
-		return 0;
-	struct sock *sk = fd_to_tcp_sock(fd);
 	if (!sk)
 		return 0;
 	struct kconn *c = conn_get(sk, true, 0);
@@ -580,9 +586,8 @@ static __always_inline __u32 classify(const struct ws_inflight *f, enum copy_kin
  * number of its first byte from where the stream stands after it. */
 static __always_inline bool recover(struct ws_inflight *f, __u64 pid_tgid, long ret)
 {
-	if (!task_wanted(pid_tgid))
-		return false;
-	struct sock *sk = fd_to_tcp_sock(f->fd);
+	struct sock *sk = traced_tcp_sock(pid_tgid, f->fd);
+
 	if (!sk)
 		return false;
 	struct kconn *c = conn_get(sk, true, 0);
@@ -599,16 +604,24 @@ static __always_inline bool recover(struct ws_inflight *f, __u64 pid_tgid, long 
 	return true;
 }
 
-static __always_inline int data_exit(long ret, enum copy_kind kind)
+/* Take (copy and forget) the current thread's syscall noted at entry. */
+static __always_inline bool inflight_take(__u64 pid_tgid, struct ws_inflight *f)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct ws_inflight *p = bpf_map_lookup_elem(&inflight, &pid_tgid);
 
 	if (!p)
-		return 0;
-	struct ws_inflight f = *p;
+		return false;
+	*f = *p;
 	bpf_map_delete_elem(&inflight, &pid_tgid);
-	if (f.sys == WS_SYS_CONNECT)
+	return true;
+}
+
+static __always_inline int data_exit(long ret, enum copy_kind kind)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct ws_inflight f;
+
+	if (!inflight_take(pid_tgid, &f) || f.sys == WS_SYS_CONNECT)
 		return 0;
 	if (ret < 0 && transient_error(ret))
 		return 0;
@@ -738,9 +751,7 @@ ENTER(splice)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	if (!task_wanted(pid_tgid))
-		return 0;
-	if (fd_to_tcp_sock(ctx->args[2]))
+	if (traced_tcp_sock(pid_tgid, ctx->args[2]))
 		return data_enter(ctx->args[2], 0, 0, WS_SYS_SPLICE, WS_DIR_SEND, WS_KF_NOPAYLOAD);
 	return data_enter(ctx->args[0], 0, 0, WS_SYS_SPLICE, WS_DIR_RECV, WS_KF_NOPAYLOAD);
 }
@@ -773,10 +784,8 @@ static __always_inline void emit_lifecycle(struct sock *sk, struct kconn *c, __u
 static __always_inline int accept_exit(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sock *sk = ret < 0 ? NULL : traced_tcp_sock(pid_tgid, ret);
 
-	if (ret < 0 || !task_wanted(pid_tgid))
-		return 0;
-	struct sock *sk = fd_to_tcp_sock(ret);
 	if (!sk)
 		return 0;
 	struct kconn *c = conn_get(sk, true, WS_KF_SERVER);
@@ -795,10 +804,8 @@ int exit_accept4(struct trace_event_raw_sys_exit *ctx) { return accept_exit(ctx-
 ENTER(connect)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sock *sk = traced_tcp_sock(pid_tgid, ctx->args[0]);
 
-	if (!task_wanted(pid_tgid))
-		return 0;
-	struct sock *sk = fd_to_tcp_sock(ctx->args[0]);
 	if (!sk)
 		return 0;
 	struct ws_inflight f = {};
@@ -815,14 +822,10 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct ws_inflight *p = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	struct ws_inflight f;
 	long ret = ctx->ret;
 
-	if (!p)
-		return 0;
-	struct ws_inflight f = *p;
-	bpf_map_delete_elem(&inflight, &pid_tgid);
-	if (f.sys != WS_SYS_CONNECT || (ret < 0 && ret != -EINPROGRESS))
+	if (!inflight_take(pid_tgid, &f) || f.sys != WS_SYS_CONNECT || (ret < 0 && ret != -EINPROGRESS))
 		return 0;
 	struct sock *sk = (struct sock *)f.sk;
 	struct kconn *c = conn_get(sk, true, WS_KF_CLIENT);
@@ -835,10 +838,8 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 ENTER(close)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sock *sk = traced_tcp_sock(pid_tgid, ctx->args[0]);
 
-	if (!task_wanted(pid_tgid))
-		return 0;
-	struct sock *sk = fd_to_tcp_sock(ctx->args[0]);
 	if (!sk)
 		return 0;
 	struct kconn *c = conn_get(sk, false, 0);

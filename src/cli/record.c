@@ -251,7 +251,8 @@ static void usage_record(FILE *f)
 		"                       spans get host.name NAME\n"
 		"  --payload-bytes N    bytes copied from the start of each read or write (default 4096,\n"
 		"                       max %d); a %d-byte tail is kept when the middle is skipped\n"
-		"  --ring-kb N          ring buffer size per CPU in KiB (default 4096)\n"
+		"  --ring-kb N          ring buffer size per CPU in KiB (default: 64 MiB shared by the\n"
+		"                       CPUs, 4 to 16 MiB each)\n"
 		"  --host NAME          host.name for the spans (default: hostname, or the netns name)\n"
 		"  --save-events FILE   also write the raw event stream (replay with `wirespan replay`)\n"
 		"  --quiet              no live status line\n"
@@ -300,7 +301,7 @@ int cmd_record(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	struct live_config lc = {.payload = 4096, .ring_bytes = 4 << 20};
+	struct live_config lc = {.payload = 4096};
 	const char *db = "wirespan.db", *netns_path = NULL, *save_path = NULL, *host = NULL;
 	double duration = 0;
 	bool quiet = false, debug_events = false;
@@ -385,6 +386,16 @@ int cmd_record(int argc, char **argv)
 		ws_err("record: unexpected argument '%s'", argv[optind]);
 		usage_record(stderr);
 		return 2;
+	}
+	if (!lc.ring_bytes) {
+		/* 64 MiB in all, 4 to 16 MiB per CPU: machines with few CPUs,
+		 * where the traced work competes most with us, get deep rings */
+		long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+		uint64_t per = (64ull << 20) / (uint64_t)(ncpu > 0 ? ncpu : 1);
+		per = WS_MIN(WS_MAX(per, 4ull << 20), 16ull << 20);
+		lc.ring_bytes = 4u << 20;
+		while (lc.ring_bytes < per)
+			lc.ring_bytes <<= 1;
 	}
 	if (netns_path) {
 		struct stat sb;

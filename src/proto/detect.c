@@ -156,10 +156,26 @@ bool ws_proto_looks_like_response(enum ws_proto p, const uint8_t *d, uint32_t n)
 
 /* ---- message queue ---- */
 
-void ws_msgq_init(struct ws_msgq *q, unsigned cap)
+void ws_msgq_init(struct ws_msgq *q, unsigned max)
 {
-	q->items = ws_calloc(cap, sizeof(*q->items));
-	q->head = q->len = 0;
+	q->items = NULL;
+	q->head = q->len = q->cap = 0;
+	q->max = max;
+}
+
+static void msgq_grow(struct ws_msgq *q)
+{
+	unsigned cap = q->cap ? q->cap * 2 : 2;
+	struct ws_msg *items;
+
+	if (cap > q->max)
+		cap = q->max;
+	items = ws_malloc((size_t)cap * sizeof(*items));
+	for (unsigned i = 0; i < q->len; i++) /* unwrap the ring */
+		items[i] = q->items[(q->head + i) % q->cap];
+	free(q->items);
+	q->items = items;
+	q->head = 0;
 	q->cap = cap;
 }
 
@@ -167,11 +183,13 @@ void ws_msgq_free(struct ws_msgq *q)
 {
 	free(q->items);
 	q->items = NULL;
-	q->len = q->cap = 0;
+	q->len = q->cap = q->max = 0;
 }
 
 bool ws_msgq_push(struct ws_msgq *q, const struct ws_msg *m, struct ws_msg *dropped)
 {
+	if (q->len == q->cap && q->cap < q->max)
+		msgq_grow(q);
 	bool full = q->len == q->cap;
 
 	if (full) {
@@ -274,4 +292,66 @@ const struct ws_msg *ws_pairer_next(struct ws_pairer *p, const struct ws_msg *in
 	const struct ws_msg *req = ws_msgq_front(&p->pending);
 
 	return req ? req : in_progress;
+}
+
+/* ---- lines ---- */
+
+bool ws_line_read(struct ws_line *L, const uint8_t *p, uint32_t n, const char **line, uint32_t *len,
+		  uint32_t *used)
+{
+	const uint8_t *nl = memchr(p, '\n', n);
+	uint32_t take = nl ? (uint32_t)(nl - p) : n;
+
+	*used = nl ? take + 1 : n;
+	if (nl && L->len == 0 && !L->too_long) {
+		*line = (const char *)p;
+		*len = take;
+	} else {
+		if (L->len + take > L->max) {
+			L->too_long = true;
+			take = L->max - L->len;
+		}
+		if (L->len + take > L->cap) {
+			uint32_t cap = L->cap ? L->cap : 128;
+			while (cap < L->len + take)
+				cap *= 2;
+			char *c = ws_malloc(cap);
+			if (L->len)
+				memcpy(c, L->carry, L->len);
+			if (L->carry) {
+				explicit_bzero(L->carry, L->cap);
+				free(L->carry);
+			}
+			L->carry = c;
+			L->cap = cap;
+		}
+		if (take)
+			memcpy(L->carry + L->len, p, take);
+		L->len += take;
+		if (!nl)
+			return false;
+		*line = L->carry;
+		*len = L->len;
+	}
+	if (*len && (*line)[*len - 1] == '\r')
+		(*len)--;
+	return true;
+}
+
+void ws_line_done(struct ws_line *L)
+{
+	if (L->wipe && L->len)
+		explicit_bzero(L->carry, L->len);
+	L->wipe = false;
+	L->len = 0;
+	L->too_long = false;
+}
+
+void ws_line_free(struct ws_line *L)
+{
+	if (L->carry) {
+		explicit_bzero(L->carry, L->cap);
+		free(L->carry);
+	}
+	memset(L, 0, sizeof(*L));
 }

@@ -45,12 +45,10 @@ struct h1_dir {
 	enum hstate st;
 	bool first_line;
 	bool in_msg;
-	bool line_long;
-	char *carry; /* a line that spans segments */
-	uint32_t carry_len, carry_cap;
+	struct ws_line line;
 	uint64_t remaining;
 	int64_t content_length; /* -1: none */
-	bool chunked, te_other, sensitive_line;
+	bool chunked, te_other;
 	struct ws_msg cur;
 };
 
@@ -211,16 +209,16 @@ static void header(struct h1_dir *D, bool is_req, const char *l, size_t n)
 			D->te_other = true;
 	} else if (hdr_is(l, nn, "authorization")) {
 		hi->redacted |= WS_HDR_AUTHORIZATION;
-		D->sensitive_line = true;
+		D->line.wipe = true;
 	} else if (hdr_is(l, nn, "proxy-authorization")) {
 		hi->redacted |= WS_HDR_PROXY_AUTHORIZATION;
-		D->sensitive_line = true;
+		D->line.wipe = true;
 	} else if (hdr_is(l, nn, "cookie")) {
 		hi->redacted |= WS_HDR_COOKIE;
-		D->sensitive_line = true;
+		D->line.wipe = true;
 	} else if (hdr_is(l, nn, "set-cookie")) {
 		hi->redacted |= WS_HDR_SET_COOKIE;
-		D->sensitive_line = true;
+		D->line.wipe = true;
 	} else if (hdr_is(l, nn, "content-type")) {
 		ws_copy_text(hi->content_type, sizeof(hi->content_type), (const uint8_t *)v, vn);
 	} else if (is_req && hdr_is(l, nn, "host")) {
@@ -255,8 +253,7 @@ static void lose(struct h1 *h, int dir)
 		}
 	}
 	D->st = H_LOST;
-	D->carry_len = 0;
-	D->line_long = false;
+	ws_line_done(&D->line);
 }
 
 /* End a message whose framing was lost at the last bytes seen of it. */
@@ -311,8 +308,7 @@ static void begin(struct h1 *h, int dir, const struct ws_seg *seg, uint32_t off)
 	D->first_line = true;
 	D->content_length = -1;
 	D->chunked = D->te_other = false;
-	D->carry_len = 0;
-	D->line_long = false;
+	ws_line_done(&D->line);
 	if (dir != h->req_dir)
 		h->tunnel_after = false;
 }
@@ -360,49 +356,6 @@ static void end_of_head(struct h1 *h, int dir, const struct ws_seg *seg)
 	}
 }
 
-/* Collect a line; returns true when one is complete in (*line, *len). */
-static bool read_line(struct h1_dir *D, const uint8_t *p, uint32_t n, const char **line, uint32_t *len, uint32_t *used)
-{
-	const uint8_t *nl = memchr(p, '\n', n);
-	uint32_t take = nl ? (uint32_t)(nl - p) : n;
-
-	*used = nl ? take + 1 : n;
-	if (nl && D->carry_len == 0 && !D->line_long) {
-		*line = (const char *)p;
-		*len = take;
-	} else {
-		if (D->carry_len + take > LINE_MAX_BYTES) {
-			D->line_long = true;
-			take = LINE_MAX_BYTES - D->carry_len;
-		}
-		if (D->carry_len + take > D->carry_cap) {
-			uint32_t cap = D->carry_cap ? D->carry_cap : 256;
-			while (cap < D->carry_len + take)
-				cap *= 2;
-			D->carry = ws_realloc(D->carry, cap);
-			D->carry_cap = cap;
-		}
-		memcpy(D->carry + D->carry_len, p, take);
-		D->carry_len += take;
-		if (!nl)
-			return false;
-		*line = D->carry;
-		*len = D->carry_len;
-	}
-	if (*len && (*line)[*len - 1] == '\r')
-		(*len)--;
-	return true;
-}
-
-static void line_done(struct h1_dir *D)
-{
-	if (D->sensitive_line && D->carry_len)
-		explicit_bzero(D->carry, D->carry_len);
-	D->sensitive_line = false;
-	D->carry_len = 0;
-	D->line_long = false;
-}
-
 static bool parse_chunk_size(const char *l, uint32_t n, uint64_t *size)
 {
 	uint64_t v = 0;
@@ -445,14 +398,14 @@ static void bytes(struct h1 *h, int dir, const uint8_t *p, uint32_t n, const str
 			begin(h, dir, seg, off + i);
 			continue;
 		case H_HEAD:
-			if (!read_line(D, p + i, n - i, &line, &len, &used))
+			if (!ws_line_read(&D->line, p + i, n - i, &line, &len, &used))
 				break;
 			if (D->first_line) {
-				bool ok = !D->line_long &&
+				bool ok = !D->line.too_long &&
 					  (dir == h->req_dir ? parse_request_line(&D->cur.u.http, line, len)
 							     : parse_status_line(&D->cur.u.http, line, len));
 				D->first_line = false;
-				line_done(D);
+				ws_line_done(&D->line);
 				if (!ok) {
 					D->cur.bytes += used;
 					D->first_line = true; /* nothing worth reporting */
@@ -461,15 +414,15 @@ static void bytes(struct h1 *h, int dir, const uint8_t *p, uint32_t n, const str
 					continue;
 				}
 			} else if (len == 0) {
-				line_done(D);
+				ws_line_done(&D->line);
 				D->cur.bytes += used;
 				i += used;
 				end_of_head(h, dir, seg);
 				continue;
 			} else {
-				if (!D->line_long)
+				if (!D->line.too_long)
 					header(D, dir == h->req_dir, line, len);
-				line_done(D);
+				ws_line_done(&D->line);
 			}
 			break;
 		case H_BODY_LEN:
@@ -488,12 +441,12 @@ static void bytes(struct h1 *h, int dir, const uint8_t *p, uint32_t n, const str
 			}
 			break;
 		case H_CHUNK_SIZE:
-			if (!read_line(D, p + i, n - i, &line, &len, &used))
+			if (!ws_line_read(&D->line, p + i, n - i, &line, &len, &used))
 				break;
 			{
 				uint64_t size;
-				bool ok = !D->line_long && parse_chunk_size(line, len, &size);
-				line_done(D);
+				bool ok = !D->line.too_long && parse_chunk_size(line, len, &size);
+				ws_line_done(&D->line);
 				D->cur.bytes += used;
 				i += used;
 				if (!ok)
@@ -507,9 +460,9 @@ static void bytes(struct h1 *h, int dir, const uint8_t *p, uint32_t n, const str
 			}
 			continue;
 		case H_CHUNK_CRLF:
-			if (!read_line(D, p + i, n - i, &line, &len, &used))
+			if (!ws_line_read(&D->line, p + i, n - i, &line, &len, &used))
 				break;
-			line_done(D);
+			ws_line_done(&D->line);
 			D->cur.bytes += used;
 			i += used;
 			if (len != 0)
@@ -518,9 +471,9 @@ static void bytes(struct h1 *h, int dir, const uint8_t *p, uint32_t n, const str
 				D->st = H_CHUNK_SIZE;
 			continue;
 		case H_TRAILER:
-			if (!read_line(D, p + i, n - i, &line, &len, &used))
+			if (!ws_line_read(&D->line, p + i, n - i, &line, &len, &used))
 				break;
-			line_done(D);
+			ws_line_done(&D->line);
 			D->cur.bytes += used;
 			i += used;
 			if (len == 0)
@@ -649,6 +602,7 @@ static void *h1_create(int req_dir, const struct proto_sink *sink)
 	h->req_dir = req_dir;
 	ws_pairer_init(&h->pairer, sink, PENDING_MAX);
 	h->d[0].st = h->d[1].st = H_IDLE;
+	h->d[0].line.max = h->d[1].line.max = LINE_MAX_BYTES;
 	return h;
 }
 
@@ -658,12 +612,8 @@ static void h1_destroy(void *st)
 
 	if (!h)
 		return;
-	for (int i = 0; i < 2; i++) {
-		if (h->d[i].carry) {
-			explicit_bzero(h->d[i].carry, h->d[i].carry_cap);
-			free(h->d[i].carry);
-		}
-	}
+	for (int i = 0; i < 2; i++)
+		ws_line_free(&h->d[i].line);
 	ws_pairer_free(&h->pairer);
 	free(h);
 }

@@ -121,13 +121,14 @@ const struct proto_ops *ws_proto_ops(enum ws_proto p);
 
 /* ---- helpers shared by parsers ---- */
 
-/* A bounded FIFO of messages: requests waiting for responses. */
+/* A bounded FIFO of messages: requests waiting for responses. It grows on
+ * demand up to max (most connections never hold more than one). */
 struct ws_msgq {
 	struct ws_msg *items;
-	unsigned head, len, cap;
+	unsigned head, len, cap, max;
 };
 
-void ws_msgq_init(struct ws_msgq *q, unsigned cap);
+void ws_msgq_init(struct ws_msgq *q, unsigned max);
 void ws_msgq_free(struct ws_msgq *q);
 /* Append; when full the oldest is dropped and returned through *dropped
  * (if non-NULL) and the function returns true. */
@@ -152,6 +153,23 @@ void ws_pairer_response(struct ws_pairer *p, const struct ws_msg *resp, const st
 void ws_pairer_unmatched(struct ws_pairer *p, const struct ws_msg *m);
 /* The request the next response answers, or in_progress, or NULL. */
 const struct ws_msg *ws_pairer_next(struct ws_pairer *p, const struct ws_msg *in_progress);
+
+/* A text line that may span segments. A line wholly inside one segment is
+ * used in place; only one cut by a segment boundary is copied. */
+struct ws_line {
+	char *carry;
+	uint32_t len, cap, max;
+	bool too_long; /* longer than max: what was kept is cut */
+	bool wipe;     /* it held a secret: clear the copy after use */
+};
+
+/* Collect from p[0..n); returns true when a line is complete, in
+ * (*line, *len) without its CR LF, having consumed *used bytes. */
+bool ws_line_read(struct ws_line *L, const uint8_t *p, uint32_t n, const char **line, uint32_t *len,
+		  uint32_t *used);
+/* The line was handled: forget it (wiping the copy when asked). */
+void ws_line_done(struct ws_line *L);
+void ws_line_free(struct ws_line *L);
 
 /* Start a message at a byte of seg (offset off) / extend it to that seg. */
 void ws_msg_begin(struct ws_msg *m, uint8_t proto, int dir, const struct ws_seg *seg, uint32_t off);

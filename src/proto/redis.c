@@ -36,9 +36,8 @@ enum rstate {
 
 struct rdir {
 	enum rstate st;
-	bool in_msg, line_long, push, wipe;
-	char *carry;
-	uint32_t carry_len, carry_cap;
+	bool in_msg, push, wipe;
+	struct ws_line line;
 	int depth;
 	int64_t left[DEPTH_MAX]; /* elements still expected per level */
 	bool is_attr[DEPTH_MAX];
@@ -113,6 +112,7 @@ static void finish_request_fields(struct rdir *D)
 }
 
 static void begin(struct redis *r, int dir, const struct ws_seg *seg, uint32_t off);
+static void done_line(struct rdir *D);
 
 static void lose(struct redis *r, int dir)
 {
@@ -121,8 +121,7 @@ static void lose(struct redis *r, int dir)
 	if (D->in_msg)
 		D->cur.flags |= WS_MSGF_FRAMING_LOST;
 	D->st = R_LOST;
-	D->carry_len = 0;
-	D->line_long = false;
+	done_line(D);
 	D->depth = 0;
 	D->capture = -1;
 }
@@ -199,45 +198,11 @@ static void begin(struct redis *r, int dir, const struct ws_seg *seg, uint32_t o
 	wipe_args(D);
 }
 
-static bool read_line(struct rdir *D, const uint8_t *p, uint32_t n, const char **line, uint32_t *len, uint32_t *used)
+/* Lines after an AUTH or HELLO command word may hold credentials. */
+static void done_line(struct rdir *D)
 {
-	const uint8_t *nl = memchr(p, '\n', n);
-	uint32_t take = nl ? (uint32_t)(nl - p) : n;
-
-	*used = nl ? take + 1 : n;
-	if (nl && D->carry_len == 0 && !D->line_long) {
-		*line = (const char *)p;
-		*len = take;
-	} else {
-		if (D->carry_len + take > LINE_MAX_BYTES) {
-			D->line_long = true;
-			take = LINE_MAX_BYTES - D->carry_len;
-		}
-		if (D->carry_len + take > D->carry_cap) {
-			uint32_t cap = D->carry_cap ? D->carry_cap : 128;
-			while (cap < D->carry_len + take)
-				cap *= 2;
-			D->carry = ws_realloc(D->carry, cap);
-			D->carry_cap = cap;
-		}
-		memcpy(D->carry + D->carry_len, p, take);
-		D->carry_len += take;
-		if (!nl)
-			return false;
-		*line = D->carry;
-		*len = D->carry_len;
-	}
-	if (*len && (*line)[*len - 1] == '\r')
-		(*len)--;
-	return true;
-}
-
-static void line_done(struct rdir *D)
-{
-	if (D->wipe && D->carry_len)
-		explicit_bzero(D->carry, D->carry_len);
-	D->carry_len = 0;
-	D->line_long = false;
+	D->line.wipe |= D->wipe;
+	ws_line_done(&D->line);
 }
 
 static bool parse_int(const char *s, uint32_t n, int64_t *v)
@@ -306,7 +271,7 @@ static bool type_line(struct redis *r, int dir, const char *l, uint32_t n)
 	int64_t v = 0;
 	char t;
 
-	if (n == 0 || D->line_long)
+	if (n == 0 || D->line.too_long)
 		return false;
 	t = l[0];
 	switch (t) {
@@ -429,14 +394,14 @@ static void bytes(struct redis *r, int dir, const uint8_t *p, uint32_t n, const 
 			D->st = R_LINE;
 			continue;
 		case R_LINE:
-			if (!read_line(D, p + i, n - i, &line, &len, &used))
+			if (!ws_line_read(&D->line, p + i, n - i, &line, &len, &used))
 				break;
 			D->cur.bytes += used;
 			i += used;
 			ws_msg_touch(&D->cur, seg);
 			{
 				bool ok = type_line(r, dir, line, len);
-				line_done(D);
+				done_line(D);
 				if (!ok)
 					lose(r, dir);
 				else if (D->st == R_LINE)
@@ -444,20 +409,19 @@ static void bytes(struct redis *r, int dir, const uint8_t *p, uint32_t n, const 
 			}
 			continue;
 		case R_INLINE:
-			if (!read_line(D, p + i, n - i, &line, &len, &used))
+			if (!ws_line_read(&D->line, p + i, n - i, &line, &len, &used))
 				break;
 			D->cur.bytes += used;
 			i += used;
 			ws_msg_touch(&D->cur, seg);
-			if (D->line_long) {
-				line_done(D);
+			if (D->line.too_long) {
+				done_line(D);
 				lose(r, dir);
 				continue;
 			}
 			inline_command(D, line, len);
-			D->wipe = true; /* inline lines may hold AUTH passwords */
-			line_done(D);
-			D->wipe = false;
+			D->line.wipe = true; /* inline lines may hold AUTH passwords */
+			ws_line_done(&D->line);
 			if (len == 0) { /* a bare newline is not a command */
 				D->in_msg = false;
 				D->st = R_IDLE;
@@ -560,6 +524,7 @@ static void *redis_create(int req_dir, const struct proto_sink *sink)
 	r->req_dir = req_dir;
 	ws_pairer_init(&r->pairer, sink, PENDING_MAX);
 	r->d[0].capture = r->d[1].capture = -1;
+	r->d[0].line.max = r->d[1].line.max = LINE_MAX_BYTES;
 	return r;
 }
 
@@ -571,10 +536,7 @@ static void redis_destroy(void *st)
 		return;
 	for (int i = 0; i < 2; i++) {
 		wipe_args(&r->d[i]);
-		if (r->d[i].carry) {
-			explicit_bzero(r->d[i].carry, r->d[i].carry_cap);
-			free(r->d[i].carry);
-		}
+		ws_line_free(&r->d[i].line);
 	}
 	ws_pairer_free(&r->pairer);
 	free(r);

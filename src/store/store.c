@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -100,7 +101,45 @@ struct ws_store {
 	bool writing, in_tx;
 	sqlite3_stmt *ins_span, *ins_conn, *set_counter;
 	char path[4096];
+	/* WAL checkpoints (page copies and fsync) run in their own thread, on
+	 * their own connection, so the recorder never waits on the disk */
+	pthread_t checkpointer;
+	bool checkpointing;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;
 };
+
+static void *checkpoint_loop(void *arg)
+{
+	struct ws_store *st = arg;
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 1000);
+	pthread_mutex_lock(&st->lock);
+	while (!st->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 500 * 1000000l;
+		if (until.tv_nsec >= 1000000000l) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000l;
+		}
+		pthread_cond_timedwait(&st->wake, &st->lock, &until);
+		if (st->stopping)
+			break;
+		pthread_mutex_unlock(&st->lock);
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&st->lock);
+	}
+	pthread_mutex_unlock(&st->lock);
+	sqlite3_close(db);
+	return NULL;
+}
 
 const char *ws_store_errmsg(struct ws_store *st) { return sqlite3_errmsg(st->db); }
 
@@ -153,7 +192,8 @@ static int check_identity(struct ws_store *st, char *err, size_t errlen)
 int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **out, char *err, size_t errlen)
 {
 	struct ws_store *st = ws_calloc(1, sizeof(*st));
-	int flags = mode == WS_STORE_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	/* one connection, used by one thread: no SQLite mutexes needed */
+	int flags = (mode == WS_STORE_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
 	int rc;
 
 	*out = NULL;
@@ -191,8 +231,11 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 	if (st->writing) {
 		char *msg = NULL;
 		char sql[256];
+		/* a 64 MiB page cache keeps the indexes in memory; checkpoints
+		 * are left to the checkpointer thread */
 		snprintf(sql, sizeof(sql),
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA application_id=%d;",
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA application_id=%d; "
+			 "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=0;",
 			 APPLICATION_ID);
 		if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK ||
 		    sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
@@ -217,6 +260,13 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 			return -EIO;
 		}
 	}
+	if (st->writing) {
+		pthread_mutex_init(&st->lock, NULL);
+		pthread_cond_init(&st->wake, NULL);
+		st->checkpointing = pthread_create(&st->checkpointer, NULL, checkpoint_loop, st) == 0;
+		if (!st->checkpointing) /* no thread: checkpoint inline instead */
+			sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint=4096", NULL, NULL, NULL);
+	}
 	*out = st;
 	return 0;
 }
@@ -225,6 +275,14 @@ void ws_store_close(struct ws_store *st)
 {
 	if (!st)
 		return;
+	if (st->checkpointing) {
+		pthread_mutex_lock(&st->lock);
+		st->stopping = true;
+		pthread_cond_signal(&st->wake);
+		pthread_mutex_unlock(&st->lock);
+		pthread_join(st->checkpointer, NULL);
+		st->checkpointing = false;
+	}
 	if (st->in_tx)
 		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_finalize(st->ins_span);

@@ -38,7 +38,7 @@ struct ct_dir {
 	bool gap_next; /* the next run follows lost bytes */
 	uint32_t next_seq;
 	unsigned nooo;
-	struct ooo_seg ooo[OOO_MAX];
+	struct ooo_seg *ooo; /* OOO_MAX slots, allocated when first needed */
 	uint64_t ooo_since; /* event time the oldest early run arrived */
 };
 
@@ -166,8 +166,10 @@ static void conn_end(struct conntrack *ct, struct ct_conn *c, bool closed)
 		c->ops->destroy(c->pst);
 		c->ops = NULL;
 	}
-	det_free(&c->dir[0]);
-	det_free(&c->dir[1]);
+	for (int d = 0; d < 2; d++) {
+		det_free(&c->dir[d]);
+		free(c->dir[d].ooo);
+	}
 	if (closed)
 		c->info.flags |= CT_CLOSED;
 	if (ct->sink.conn_end)
@@ -345,6 +347,8 @@ static void hold(struct ct_conn *c, int dir, const struct ws_seg *seg, uint64_t 
 	struct ooo_seg *o;
 	unsigned i;
 
+	if (!D->ooo)
+		D->ooo = ws_calloc(OOO_MAX, sizeof(*D->ooo));
 	if (D->nooo == 0) {
 		D->ooo_since = now;
 		c->ct->nooo_dirs++;

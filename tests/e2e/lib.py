@@ -119,7 +119,9 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log;
 events {{ worker_connections 256; }}
 http {{
-    access_log {prefix}/logs/access.log;
+    # "$request_completion" is OK when the whole response was written
+    log_format wirespan '"$request" $status $body_bytes_sent $request_completion';
+    access_log {prefix}/logs/access.log wirespan;
     client_body_temp_path {prefix}/tmp;
     proxy_temp_path {prefix}/tmp;
     fastcgi_temp_path {prefix}/tmp;

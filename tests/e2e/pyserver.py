@@ -7,6 +7,7 @@ usage: pyserver.py BIND PORT DOCROOT
 """
 import functools
 import http.server
+import socket
 import sys
 
 
@@ -27,10 +28,18 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class Server(http.server.ThreadingHTTPServer):
+    def server_bind(self):
+        if self.address_family == socket.AF_INET6:  # "::" takes IPv4 too
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
 def main():
     bind, port, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    Server.address_family = socket.AF_INET6 if ":" in bind else socket.AF_INET
     handler = functools.partial(Handler, directory=root)
-    http.server.ThreadingHTTPServer((bind, port), handler).serve_forever()
+    Server((bind, port), handler).serve_forever()
 
 
 if __name__ == "__main__":

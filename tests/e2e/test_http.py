@@ -154,13 +154,15 @@ def test_wrk_nginx(env):
     rec = Recorder(env, db, "--port", str(port))
     run(["wrk", "-t", "1", "-c", "4", "-d", "2s", f"http://127.0.0.1:{port}/index.html"])
     err = rec.stop_ok()
-    n = len(open(os.path.join(prefix, "logs", "access.log")).read().splitlines())
-    check(n > 1000, f"wrk made only {n} requests")
+    log = open(os.path.join(prefix, "logs", "access.log")).read().splitlines()
+    # wrk stops with up to one request in flight per connection: nginx logs
+    # them, but its answer may fail on the closed socket (not completed) or
+    # be written and never read by wrk (completed, no client span)
+    n = sum(1 for line in log if line.endswith(" OK"))
+    check(n > 1000 and len(log) - n <= 4, f"wrk made {len(log)} requests, {n} completed")
     ss = on_port(spans(db), port)
     srv, cli = by_kind(ss, "server"), by_kind(ss, "client")
-    check_eq(len(srv), n, f"server spans for {n} logged requests ({err.strip()})")
-    # wrk stops with up to one request in flight per connection: nginx
-    # answered (and logged) it, but wrk never read the answer
+    check_eq(len(srv), n, f"server spans for {n} completed requests ({err.strip()})")
     check(n - 4 <= len(cli) <= n, f"client spans (wrk): {len(cli)} for {n} requests")
     check(all(attr(s, "http.response.status_code") == 200 for s in ss), "all 200")
     check(all(attr(s, "service.name") == "wrk" for s in cli), "client service is wrk")
@@ -263,3 +265,32 @@ def test_save_and_replay(env):
     replayed = sorted(key(s) for s in on_port(spans(db2), port))
     check_eq(len(live), 2 * n, "live spans")
     check_eq(replayed, live, "replayed spans")
+
+
+def test_ipv6_and_mapped(env):
+    """IPv6 on ::1, and a dual-stack server reached over IPv4, whose
+    IPv4-mapped addresses are reported as plain IPv4."""
+    p6, pdual = 18087, 18088
+    www = env.python_http(p6, http11=True, bind="::1")
+    with open(os.path.join(www, "six.txt"), "w") as f:
+        f.write("6")
+    env.spawn([PYTHON, os.path.join(ROOT, "tests", "e2e", "pyserver.py"), "::", str(pdual), www])
+    from lib import wait_port
+    wait_port("127.0.0.1", pdual)
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(p6), "--port", str(pdual))
+    curl("-6", f"http://[::1]:{p6}/six.txt")
+    curl("-4", f"http://127.0.0.1:{pdual}/six.txt")
+    rec.stop_ok()
+    ss = spans(db)
+    six = on_port(ss, p6)
+    check_eq(len(six), 2, "IPv6 spans")
+    for s in six:
+        check_eq(attr(s, "network.type"), "ipv6", "network.type")
+        check_eq(attr(s, "network.peer.address"), "::1", "peer address")
+        check_eq(attr(s, "server.address"), "::1", "server address")
+    dual = on_port(ss, pdual)
+    check_eq(len(dual), 2, "spans to the dual-stack server")
+    for s in dual:
+        check_eq(attr(s, "network.type"), "ipv4", "IPv4-mapped is IPv4")
+        check_eq(attr(s, "network.peer.address"), "127.0.0.1", "mapped peer address")
