@@ -86,7 +86,11 @@ struct {
 	__type(value, struct ws_inflight);
 } inflight SEC(".maps");
 
-/* A socket we have seen, keyed by its kernel address. */
+/* A socket we have seen, keyed by its kernel address. Entries are written
+ * when a connection is first seen and removed when the kernel destroys the
+ * socket (not at TCP_CLOSE: a reset or closed socket may still hold data
+ * its process has yet to read). The table is bounded by live sockets; a
+ * full table is counted. */
 struct kconn {
 	__u64 id;
 	__u32 netns;
@@ -97,9 +101,8 @@ struct kconn {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 131072);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, __u64);
 	__type(value, struct kconn);
 } conns SEC(".maps");
@@ -265,7 +268,7 @@ static __always_inline struct kconn *conn_get(struct sock *sk, bool create, __u8
 	n.role = role;
 	n.id = next_conn_id();
 	if (bpf_map_update_elem(&conns, &key, &n, BPF_NOEXIST)) {
-		c = bpf_map_lookup_elem(&conns, &key);
+		c = bpf_map_lookup_elem(&conns, &key); /* another CPU added it */
 		if (!c)
 			count(WS_KC_CONN_FULL);
 		return c;
@@ -330,6 +333,8 @@ static __always_inline struct scratch *scratch_get(void)
 	} while (0)
 
 #define BOUND_OFF(v) asm volatile("%[x] &= %[m]" : [x] "+r"(v) : [m] "i"(WS_PAYLOAD_MAX - 1))
+/* The tail starts right after the prefix, at most at WS_PAYLOAD_MAX. */
+#define BOUND_TAIL_OFF(v) asm volatile("%[x] &= %[m]" : [x] "+r"(v) : [m] "i"(2 * WS_PAYLOAD_MAX - 1))
 
 /* Copy the prefix and tail of `n` bytes at user address `ubuf`, at most
  * `limit` bytes of prefix. */
@@ -353,10 +358,8 @@ static __always_inline void copy_plain(struct scratch *s, __u64 ubuf, __u64 n, _
 	if (tail > WS_TAIL_MAX)
 		tail = WS_TAIL_MAX;
 	__u64 off = cap;
-	BOUND_OFF(off);
+	BOUND_TAIL_OFF(off);
 	asm volatile("%[x] &= %[m]" : [x] "+r"(tail) : [m] "i"(2 * WS_TAIL_MAX - 1));
-	if (off != cap)
-		return; /* cap == WS_PAYLOAD_MAX: keep no tail */
 	if (tail && !bpf_probe_read_user(s->data + off, tail, (void *)(ubuf + n - tail)))
 		s->ev.tail = tail;
 }
@@ -449,9 +452,9 @@ static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 iovcnt
 	if (tail > w.last_len)
 		tail = w.last_len;
 	__u64 o = off;
-	BOUND_OFF(o);
+	BOUND_TAIL_OFF(o);
 	asm volatile("%[x] &= %[m]" : [x] "+r"(tail) : [m] "i"(2 * WS_TAIL_MAX - 1));
-	if (o == off && tail && !bpf_probe_read_user(s->data + o, tail, (void *)(w.last_base + w.last_len - tail)))
+	if (tail && !bpf_probe_read_user(s->data + o, tail, (void *)(w.last_base + w.last_len - tail)))
 		s->ev.tail = tail;
 }
 
@@ -462,6 +465,7 @@ static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 iovcnt
 struct chunk_walk {
 	__u64 ubuf, total, off;
 	__u32 seq;
+	__u8 flags; /* the syscall's flags, for every record */
 };
 
 static long chunk_step(__u64 i, void *ctx)
@@ -476,6 +480,7 @@ static long chunk_step(__u64 i, void *ctx)
 		n = WS_PAYLOAD_MAX;
 	s->ev.seq = w->seq + (__u32)w->off;
 	s->ev.bytes = n;
+	s->ev.flags = w->flags;
 	s->ev.cap = 0;
 	s->ev.tail = 0;
 	copy_plain(s, w->ubuf + w->off, n, WS_PAYLOAD_MAX);
@@ -560,22 +565,33 @@ enum copy_kind { COPY_PLAIN, COPY_IOV, COPY_MSG, COPY_MMSG, COPY_NONE };
  * Other protocols keep the configured prefix. Returns the copy limit. */
 static __always_inline __u32 classify(const struct ws_inflight *f, enum copy_kind kind, __u32 limit)
 {
-	__u64 key = f->sk, addr = f->ubuf;
-	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
+	__u64 key = f->sk, iovp = f->ubuf, addr = f->ubuf;
+	struct kconn *c;
 	struct iovec iov;
 	__u8 first = 0;
 
+	if (f->flags & WS_KF_NOPAYLOAD)
+		return limit; /* no user buffer to look at: decide later */
+	if (kind == COPY_MSG) {
+		struct user_msghdr m;
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)f->ubuf))
+			return limit;
+		iovp = (__u64)m.msg_iov;
+	} else if (kind != COPY_PLAIN && kind != COPY_IOV) {
+		return limit;
+	}
+	if (kind != COPY_PLAIN) {
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)iovp) || !iov.iov_len)
+			return limit;
+		addr = (__u64)iov.iov_base;
+	}
+	if (bpf_probe_read_user(&first, 1, (void *)addr))
+		return limit;
+	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return limit;
 	c->classified = 1;
-	if (kind == COPY_IOV) {
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)f->ubuf))
-			return limit;
-		addr = (__u64)iov.iov_base;
-	} else if (kind != COPY_PLAIN) {
-		return limit;
-	}
-	if (bpf_probe_read_user(&first, 1, (void *)addr) || first != '*')
+	if (first != '*')
 		return limit;
 	c->whole = 1;
 	return WS_PAYLOAD_MAX;
@@ -616,12 +632,13 @@ static __always_inline bool inflight_take(__u64 pid_tgid, struct ws_inflight *f)
 	return true;
 }
 
-static __always_inline int data_exit(long ret, enum copy_kind kind)
+static __always_inline int data_exit(long ret, enum copy_kind kind, __u8 sys)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct ws_inflight f;
 
-	if (!inflight_take(pid_tgid, &f) || f.sys == WS_SYS_CONNECT)
+	/* an entry of another syscall was left by one whose exit we missed */
+	if (!inflight_take(pid_tgid, &f) || f.sys != sys)
 		return 0;
 	if (ret < 0 && transient_error(ret))
 		return 0;
@@ -644,6 +661,9 @@ static __always_inline int data_exit(long ret, enum copy_kind kind)
 		s->ev.flags |= WS_KF_ERROR;
 		s->ev.err = ret;
 	} else if (ret == 0) {
+		/* EOF, unless zero bytes were asked for (read(fd, buf, 0)) */
+		if (kind == COPY_PLAIN && f.ulen == 0)
+			return 0;
 		s->ev.flags |= WS_KF_EOF;
 	} else if (kind == COPY_MMSG) {
 		/* ret counts messages. On a TCP socket they are consecutive bytes
@@ -651,8 +671,10 @@ static __always_inline int data_exit(long ret, enum copy_kind kind)
 		 * payload prefix taken from the first message. */
 		struct mmsghdr first;
 		__u64 total;
-		if (bpf_probe_read_user(&first, sizeof(first), (void *)f.ubuf))
+		if (bpf_probe_read_user(&first, sizeof(first), (void *)f.ubuf)) {
+			count(WS_KC_READ_FAIL);
 			return 0;
+		}
 		/* copy first: a single path into the iovec walk keeps
 		 * verification short */
 		copy_iov(s, (__u64)first.msg_hdr.msg_iov, first.msg_hdr.msg_iovlen, first.msg_len, limit);
@@ -676,7 +698,7 @@ static __always_inline int data_exit(long ret, enum copy_kind kind)
 		if (f.flags & WS_KF_NOPAYLOAD)
 			kind = COPY_NONE;
 		if (kind == COPY_PLAIN && limit == WS_PAYLOAD_MAX && ret > WS_PAYLOAD_MAX) {
-			struct chunk_walk w = {.ubuf = f.ubuf, .total = ret, .seq = f.seq};
+			struct chunk_walk w = {.ubuf = f.ubuf, .total = ret, .seq = f.seq, .flags = s->ev.flags};
 			bpf_loop(WS_CHUNKS_MAX, chunk_step, &w, 0);
 			return 0;
 		}
@@ -701,22 +723,22 @@ static __always_inline int data_exit(long ret, enum copy_kind kind)
 }
 
 #define ENTER(name) SEC("tracepoint/syscalls/sys_enter_" #name) int enter_##name(struct trace_event_raw_sys_enter *ctx)
-#define EXIT(name, kind)                                                                           \
+#define EXIT(name, kind, sys)                                                                      \
 	SEC("tracepoint/syscalls/sys_exit_" #name) int exit_##name(struct trace_event_raw_sys_exit *ctx) \
 	{                                                                                          \
-		return data_exit(ctx->ret, kind);                                                  \
+		return data_exit(ctx->ret, kind, sys);                                             \
 	}
 
 ENTER(read) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_READ, WS_DIR_RECV, 0); }
-EXIT(read, COPY_PLAIN)
+EXIT(read, COPY_PLAIN, WS_SYS_READ)
 ENTER(write) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_WRITE, WS_DIR_SEND, 0); }
-EXIT(write, COPY_PLAIN)
+EXIT(write, COPY_PLAIN, WS_SYS_WRITE)
 ENTER(readv) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_READV, WS_DIR_RECV, 0); }
-EXIT(readv, COPY_IOV)
+EXIT(readv, COPY_IOV, WS_SYS_READV)
 ENTER(writev) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_WRITEV, WS_DIR_SEND, 0); }
-EXIT(writev, COPY_IOV)
+EXIT(writev, COPY_IOV, WS_SYS_WRITEV)
 ENTER(sendto) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_SENDTO, WS_DIR_SEND, 0); }
-EXIT(sendto, COPY_PLAIN)
+EXIT(sendto, COPY_PLAIN, WS_SYS_SENDTO)
 ENTER(recvfrom)
 {
 	if (ctx->args[3] & MSG_PEEK) /* the bytes will be read again */
@@ -724,27 +746,27 @@ ENTER(recvfrom)
 	return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_RECVFROM, WS_DIR_RECV,
 			  ctx->args[3] & MSG_TRUNC ? WS_KF_NOPAYLOAD : 0);
 }
-EXIT(recvfrom, COPY_PLAIN)
+EXIT(recvfrom, COPY_PLAIN, WS_SYS_RECVFROM)
 ENTER(sendmsg) { return data_enter(ctx->args[0], ctx->args[1], 0, WS_SYS_SENDMSG, WS_DIR_SEND, 0); }
-EXIT(sendmsg, COPY_MSG)
+EXIT(sendmsg, COPY_MSG, WS_SYS_SENDMSG)
 ENTER(recvmsg)
 {
 	if (ctx->args[2] & MSG_PEEK)
 		return 0;
 	return data_enter(ctx->args[0], ctx->args[1], 0, WS_SYS_RECVMSG, WS_DIR_RECV, 0);
 }
-EXIT(recvmsg, COPY_MSG)
+EXIT(recvmsg, COPY_MSG, WS_SYS_RECVMSG)
 ENTER(sendmmsg) { return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_SENDMMSG, WS_DIR_SEND, 0); }
-EXIT(sendmmsg, COPY_MMSG)
+EXIT(sendmmsg, COPY_MMSG, WS_SYS_SENDMMSG)
 ENTER(recvmmsg)
 {
 	if (ctx->args[3] & MSG_PEEK)
 		return 0;
 	return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], WS_SYS_RECVMMSG, WS_DIR_RECV, 0);
 }
-EXIT(recvmmsg, COPY_MMSG)
+EXIT(recvmmsg, COPY_MMSG, WS_SYS_RECVMMSG)
 ENTER(sendfile64) { return data_enter(ctx->args[0], 0, 0, WS_SYS_SENDFILE, WS_DIR_SEND, WS_KF_NOPAYLOAD); }
-EXIT(sendfile64, COPY_NONE)
+EXIT(sendfile64, COPY_NONE, WS_SYS_SENDFILE)
 
 /* splice(fd_in, off_in, fd_out, off_out, len, flags): a socket on either end */
 ENTER(splice)
@@ -755,7 +777,7 @@ ENTER(splice)
 		return data_enter(ctx->args[2], 0, 0, WS_SYS_SPLICE, WS_DIR_SEND, WS_KF_NOPAYLOAD);
 	return data_enter(ctx->args[0], 0, 0, WS_SYS_SPLICE, WS_DIR_RECV, WS_KF_NOPAYLOAD);
 }
-EXIT(splice, COPY_NONE)
+EXIT(splice, COPY_NONE, WS_SYS_SPLICE)
 
 /* ---- connection lifecycle ---- */
 
@@ -871,7 +893,15 @@ int BPF_PROG(state_change, const struct sock *sk, const int oldstate, const int 
 		read_tuple(sk, &ev.tuple);
 		emit(&ev, sizeof(ev));
 	}
-	if (newstate == TCP_CLOSE)
-		bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* The socket is gone: forget it. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(destroy_sock, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }

@@ -236,18 +236,28 @@ int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struc
 		}
 		if (!l->rb)
 			l->rb = ring_buffer__new(fd, on_sample, l, NULL);
-		else if (ring_buffer__add(l->rb, fd, on_sample, l))
-			l->rb = NULL;
-		if (!l->rb) {
+		if (!l->rb || (cpu > 0 && ring_buffer__add(l->rb, fd, on_sample, l))) {
 			load_error(errno, "polling ring buffers", err, errlen);
 			goto fail;
 		}
 	}
 
-	rc = capture_bpf__attach(skel);
-	if (rc) {
-		load_error(rc, "attaching BPF programs to tracepoints", err, errlen);
-		goto fail;
+	/* Exits before entries: an entry seen without its exit would leave a
+	 * note that a later syscall of the thread could take for its own. */
+	struct bpf_object_skeleton *sk = skel->skeleton;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < sk->prog_cnt; i++) {
+			struct bpf_program *prog = *sk->progs[i].prog;
+			bool entry = strncmp(bpf_program__section_name(prog), "tracepoint/syscalls/sys_enter_", 30) == 0;
+			if (entry != (pass == 1) || !bpf_program__autoload(prog))
+				continue;
+			*sk->progs[i].link = bpf_program__attach(prog);
+			if (!*sk->progs[i].link) {
+				l->attached = true; /* detach what is attached */
+				load_error(errno, "attaching BPF programs to tracepoints", err, errlen);
+				goto fail;
+			}
+		}
 	}
 	l->attached = true;
 	*out = l;
@@ -267,12 +277,12 @@ static const struct {
 	{SYS_readv, WS_SYS_READV, WS_DIR_RECV, 0},
 	{SYS_recvfrom, WS_SYS_RECVFROM, WS_DIR_RECV, 3},
 	{SYS_recvmsg, WS_SYS_RECVMSG, WS_DIR_RECV, 2},
-	{SYS_recvmmsg, WS_SYS_RECVMMSG, WS_DIR_RECV, 3},
 	{SYS_write, WS_SYS_WRITE, WS_DIR_SEND, 0},
 	{SYS_writev, WS_SYS_WRITEV, WS_DIR_SEND, 0},
 	{SYS_sendto, WS_SYS_SENDTO, WS_DIR_SEND, 0},
 	{SYS_sendmsg, WS_SYS_SENDMSG, WS_DIR_SEND, 0},
-	{SYS_sendmmsg, WS_SYS_SENDMMSG, WS_DIR_SEND, 0},
+	/* not sendmmsg/recvmmsg: their return value counts messages, so the
+	 * first byte's sequence number cannot be worked out at exit */
 };
 
 /* The syscall a thread is blocked in: number and first four arguments. */
@@ -343,16 +353,23 @@ int live_recover_blocked(struct live *l)
 				.dir = blocking[k].dir,
 				.flags = WS_KF_RECOVERED,
 			};
+			if (blocking[k].sys == WS_SYS_RECVFROM && (a[3] & 0x20 /* MSG_TRUNC */))
+				f.flags |= WS_KF_NOPAYLOAD;
 			uint64_t key = (uint64_t)pid << 32 | (uint32_t)tid;
 			if (bpf_map_update_elem(fd, &key, &f, BPF_NOEXIST))
 				continue; /* it already entered a syscall we saw */
 			/* the thread may have left the syscall meanwhile */
 			long nr2;
 			unsigned long long b[4];
-			if (!thread_syscall(task_dir, &nr2, b) || nr2 != nr || memcmp(a, b, sizeof(a)) != 0)
-				bpf_map_delete_elem(fd, &key);
-			else
+			if (!thread_syscall(task_dir, &nr2, b) || nr2 != nr || memcmp(a, b, sizeof(a)) != 0) {
+				/* unless the entry is already the kernel's own, for a
+				 * syscall entered since */
+				struct ws_inflight cur;
+				if (bpf_map_lookup_elem(fd, &key, &cur) == 0 && (cur.flags & WS_KF_RECOVERED))
+					bpf_map_delete_elem(fd, &key);
+			} else {
 				n++;
+			}
 		}
 		closedir(tasks);
 	}

@@ -316,7 +316,7 @@ int cmd_record(int argc, char **argv)
 		case 't': {
 			char *end;
 			duration = strtod(optarg, &end);
-			if (*end || duration <= 0) {
+			if (*end || !(duration > 0 && duration <= 1e9)) {
 				ws_err("--duration needs a positive number of seconds, not '%s'", optarg);
 				return 2;
 			}
@@ -536,6 +536,9 @@ int cmd_record(int argc, char **argv)
 		} else {
 			p.spans_committed = p.spans;
 		}
+	} else {
+		/* say so in the recording's row, if the disk takes that much */
+		ws_store_end_recording(p.store, p.rec_id, ws_now_real_ns(), "failed");
 	}
 	print_summary(&p, recorded_s, kc, misses, lost);
 	live_close(l);
@@ -598,6 +601,12 @@ int cmd_replay(int argc, char **argv)
 	}
 	struct ws_recording r = {.source = "replay", .host = p.host, .command = path, .started_ns = ws_now_real_ns()};
 	p.rec_id = ws_store_begin_recording(p.store, &r);
+	if (p.rec_id < 0) {
+		ws_err("cannot write to %s: %s", db, ws_store_errmsg(p.store));
+		ws_store_close(p.store);
+		fclose(f);
+		return 1;
+	}
 	pipeline_init(&p);
 
 	uint8_t *buf = NULL;

@@ -89,6 +89,77 @@ static bool looks_like_resp_array(const uint8_t *d, uint32_t n)
 	return i + 2 == n || d[i + 2] == '$';
 }
 
+/* The first element of a RESP array, when it is a bulk string wholly in
+ * d[0..n): a command name in a request, a value in a reply. */
+static bool resp_first_word(const uint8_t *d, uint32_t n, const uint8_t **w, uint32_t *wl)
+{
+	uint32_t i = 1, len = 0;
+
+	while (i < n && isdigit(d[i]))
+		i++;
+	i += 2; /* CRLF */
+	if (i >= n || d[i] != '$')
+		return false;
+	for (i++; i < n && isdigit(d[i]); i++)
+		len = len * 10 + (d[i] - '0');
+	if (i + 2 + len > n || len == 0 || len > 32)
+		return false;
+	*w = d + i + 2;
+	*wl = len;
+	return true;
+}
+
+/* Redis commands, to tell a request from a reply when nothing else can:
+ * a reply to MGET or a pub/sub message is an array of bulk strings too. */
+static const char *const redis_commands[] = {
+	"ACL", "APPEND", "AUTH", "BGREWRITEAOF", "BGSAVE", "BITCOUNT", "BITFIELD", "BITOP", "BITPOS",
+	"BLMOVE", "BLMPOP", "BLPOP", "BRPOP", "BRPOPLPUSH", "BZMPOP", "BZPOPMAX", "BZPOPMIN", "CLIENT",
+	"CLUSTER", "COMMAND", "CONFIG", "COPY", "DBSIZE", "DEBUG", "DECR", "DECRBY", "DEL", "DISCARD",
+	"DUMP", "ECHO", "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "EXEC", "EXISTS", "EXPIRE",
+	"EXPIREAT", "EXPIRETIME", "FCALL", "FCALL_RO", "FLUSHALL", "FLUSHDB", "FUNCTION", "GEOADD",
+	"GEODIST", "GEOHASH", "GEOPOS", "GEORADIUS", "GEOSEARCH", "GET", "GETBIT", "GETDEL", "GETEX",
+	"GETRANGE", "GETSET", "HDEL", "HELLO", "HEXISTS", "HGET", "HGETALL", "HINCRBY", "HINCRBYFLOAT",
+	"HKEYS", "HLEN", "HMGET", "HMSET", "HRANDFIELD", "HSCAN", "HSET", "HSETNX", "HSTRLEN", "HVALS",
+	"INCR", "INCRBY", "INCRBYFLOAT", "INFO", "KEYS", "LASTSAVE", "LATENCY", "LCS", "LINDEX", "LINSERT",
+	"LLEN", "LMOVE", "LMPOP", "LOLWUT", "LPOP", "LPOS", "LPUSH", "LPUSHX", "LRANGE", "LREM", "LSET",
+	"LTRIM", "MEMORY", "MGET", "MIGRATE", "MODULE", "MONITOR", "MOVE", "MSET", "MSETNX", "MULTI",
+	"OBJECT", "PERSIST", "PEXPIRE", "PEXPIREAT", "PEXPIRETIME", "PFADD", "PFCOUNT", "PFMERGE", "PING",
+	"PSETEX", "PSUBSCRIBE", "PTTL", "PUBLISH", "PUBSUB", "PUNSUBSCRIBE", "QUIT", "RANDOMKEY",
+	"READONLY", "READWRITE", "RENAME", "RENAMENX", "REPLICAOF", "RESET", "RESTORE", "ROLE", "RPOP",
+	"RPOPLPUSH", "RPUSH", "RPUSHX", "SADD", "SAVE", "SCAN", "SCARD", "SCRIPT", "SDIFF", "SDIFFSTORE",
+	"SELECT", "SET", "SETBIT", "SETEX", "SETNX", "SETRANGE", "SHUTDOWN", "SINTER", "SINTERCARD",
+	"SINTERSTORE", "SISMEMBER", "SLAVEOF", "SLOWLOG", "SMEMBERS", "SMISMEMBER", "SMOVE", "SORT",
+	"SORT_RO", "SPOP", "SPUBLISH", "SRANDMEMBER", "SREM", "SSCAN", "SSUBSCRIBE", "STRLEN",
+	"SUBSCRIBE", "SUNION", "SUNIONSTORE", "SUNSUBSCRIBE", "SWAPDB", "SYNC", "PSYNC", "TIME", "TOUCH",
+	"TTL", "TYPE", "UNLINK", "UNSUBSCRIBE", "UNWATCH", "WAIT", "WATCH", "XACK", "XADD", "XAUTOCLAIM",
+	"XCLAIM", "XDEL", "XGROUP", "XINFO", "XLEN", "XPENDING", "XRANGE", "XREAD", "XREADGROUP",
+	"XREVRANGE", "XTRIM", "ZADD", "ZCARD", "ZCOUNT", "ZDIFF", "ZDIFFSTORE", "ZINCRBY", "ZINTER",
+	"ZINTERCARD", "ZINTERSTORE", "ZLEXCOUNT", "ZMPOP", "ZMSCORE", "ZPOPMAX", "ZPOPMIN",
+	"ZRANDMEMBER", "ZRANGE", "ZRANGEBYLEX", "ZRANGEBYSCORE", "ZRANGESTORE", "ZRANK", "ZREM",
+	"ZREMRANGEBYLEX", "ZREMRANGEBYRANK", "ZREMRANGEBYSCORE", "ZREVRANGE", "ZREVRANGEBYLEX",
+	"ZREVRANGEBYSCORE", "ZREVRANK", "ZSCAN", "ZSCORE", "ZUNION", "ZUNIONSTORE",
+};
+
+bool ws_proto_is_redis_command(const uint8_t *w, uint32_t n)
+{
+	for (size_t i = 0; i < WS_ARRAY_SIZE(redis_commands); i++)
+		if (ws_strcaseeq_n((const char *)w, n, redis_commands[i]))
+			return true;
+	return false;
+}
+
+int ws_proto_request_is_certain(enum ws_proto p, const uint8_t *d, uint32_t n)
+{
+	const uint8_t *w;
+	uint32_t wl;
+
+	if (p != WS_PROTO_REDIS || d[0] != '*')
+		return 1; /* HTTP request lines and inline commands do not look like replies */
+	if (!resp_first_word(d, n, &w, &wl))
+		return n < 64 ? -1 : 0; /* the first word is not all here yet */
+	return ws_proto_is_redis_command(w, wl);
+}
+
 static bool looks_like_redis_inline(const uint8_t *d, uint32_t n)
 {
 	size_t m = 0;
@@ -150,7 +221,7 @@ bool ws_proto_looks_like_response(enum ws_proto p, const uint8_t *d, uint32_t n)
 		return n >= 12 && memcmp(d, "HTTP/1.", 7) == 0 && (d[7] == '0' || d[7] == '1') && d[8] == ' ' &&
 		       isdigit(d[9]) && isdigit(d[10]) && isdigit(d[11]);
 	if (p == WS_PROTO_REDIS)
-		return n >= 3 && strchr("+-:$*%_,#!=(|>~", d[0]) != NULL;
+		return n >= 3 && d[0] && strchr("+-:$*%_,#!=(|>~", d[0]) != NULL;
 	return false;
 }
 

@@ -232,6 +232,29 @@ static void header(struct h1_dir *D, bool is_req, const char *l, size_t n)
 	}
 }
 
+/* A header line too long to keep: only its name is looked at, so that a
+ * secret-bearing one is still marked and wiped. */
+static void long_header(struct h1_dir *D, const char *l, size_t n)
+{
+	static const struct {
+		const char *name;
+		uint8_t bit;
+	} secret[] = {
+		{"authorization:", WS_HDR_AUTHORIZATION},
+		{"proxy-authorization:", WS_HDR_PROXY_AUTHORIZATION},
+		{"cookie:", WS_HDR_COOKIE},
+		{"set-cookie:", WS_HDR_SET_COOKIE},
+	};
+
+	for (size_t i = 0; i < WS_ARRAY_SIZE(secret); i++) {
+		size_t k = strlen(secret[i].name);
+		if (n >= k && strncasecmp(l, secret[i].name, k) == 0) {
+			D->cur.u.http.redacted |= secret[i].bit;
+			D->line.wipe = true;
+		}
+	}
+}
+
 /* ---- state changes ---- */
 
 static void begin(struct h1 *h, int dir, const struct ws_seg *seg, uint32_t off);
@@ -253,6 +276,7 @@ static void lose(struct h1 *h, int dir)
 		}
 	}
 	D->st = H_LOST;
+	D->line.wipe = true; /* a held part of a line could be a secret header */
 	ws_line_done(&D->line);
 }
 
@@ -318,7 +342,9 @@ static void end_of_head(struct h1 *h, int dir, const struct ws_seg *seg)
 	struct h1_dir *D = &h->d[dir];
 
 	if (dir == h->req_dir) {
-		if (D->chunked)
+		if (D->te_other && !D->chunked)
+			lose(h, dir); /* a request body whose length we cannot know */
+		else if (D->chunked)
 			D->st = H_CHUNK_SIZE;
 		else if (D->content_length > 0) {
 			D->st = H_BODY_LEN;
@@ -422,6 +448,8 @@ static void bytes(struct h1 *h, int dir, const uint8_t *p, uint32_t n, const str
 			} else {
 				if (!D->line.too_long)
 					header(D, dir == h->req_dir, line, len);
+				else
+					long_header(D, line, len); /* note (and wipe) secrets */
 				ws_line_done(&D->line);
 			}
 			break;

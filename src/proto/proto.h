@@ -118,6 +118,13 @@ enum ws_proto ws_proto_detect_request(const uint8_t *data, uint32_t n, bool *mor
  * when the request was not seen). */
 bool ws_proto_looks_like_response(enum ws_proto p, const uint8_t *data, uint32_t n);
 const struct proto_ops *ws_proto_ops(enum ws_proto p);
+/* Whether bytes detected as a request of p cannot be a reply instead: 1
+ * yes, 0 no, -1 too few bytes to tell. A RESP array is a request only if
+ * it opens with a known Redis command: a reply to MGET or a pub/sub
+ * message is an array of bulk strings too. Used when nothing else (a
+ * connect or accept seen) tells the direction. */
+int ws_proto_request_is_certain(enum ws_proto p, const uint8_t *data, uint32_t n);
+bool ws_proto_is_redis_command(const uint8_t *word, uint32_t n);
 
 /* ---- helpers shared by parsers ---- */
 

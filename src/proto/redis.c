@@ -37,6 +37,7 @@ enum rstate {
 struct rdir {
 	enum rstate st;
 	bool in_msg, push, wipe;
+	bool cmd_cut; /* the command name was not captured whole */
 	struct ws_line line;
 	int depth;
 	int64_t left[DEPTH_MAX]; /* elements still expected per level */
@@ -96,7 +97,7 @@ static void finish_request_fields(struct rdir *D)
 
 	upper_copy(ri->command, sizeof(ri->command), D->args[0], D->arg_len[0]);
 	ri->nargs = D->nargs > 0 ? (uint32_t)D->nargs : 0;
-	if (secret_command(ri->command)) {
+	if (secret_command(ri->command) || D->cmd_cut) {
 		ri->redacted = true;
 	} else if (is_container(ri->command) && D->arg_len[1]) {
 		size_t l = strlen(ri->command);
@@ -121,6 +122,7 @@ static void lose(struct redis *r, int dir)
 	if (D->in_msg)
 		D->cur.flags |= WS_MSGF_FRAMING_LOST;
 	D->st = R_LOST;
+	D->line.wipe = true;
 	done_line(D);
 	D->depth = 0;
 	D->capture = -1;
@@ -139,6 +141,8 @@ static void message_done(struct redis *r, int dir)
 		if (strcmp(c, "SUBSCRIBE") == 0 || strcmp(c, "PSUBSCRIBE") == 0 || strcmp(c, "SSUBSCRIBE") == 0 ||
 		    strcmp(c, "MONITOR") == 0)
 			r->subscribed = true;
+		else if (strcmp(c, "RESET") == 0)
+			r->subscribed = false;
 		ws_pairer_request(&r->pairer, &D->cur);
 		return;
 	}
@@ -195,7 +199,23 @@ static void begin(struct redis *r, int dir, const struct ws_seg *seg, uint32_t o
 	D->capture_error = false;
 	D->nargs = 0;
 	D->wipe = false;
+	D->cmd_cut = false;
 	wipe_args(D);
+}
+
+/* Keep an error reply's text, but not the arguments Redis may echo in it
+ * ("unknown command 'HELLO', with args beginning with: '3' 'AUTH' ...");
+ * they can be credentials. */
+static void error_text(struct ws_redis_info *ri, const char *t, uint32_t n)
+{
+	static const char echo[] = ", with args beginning with";
+
+	for (uint32_t i = 0; i + sizeof(echo) - 1 <= n; i++)
+		if (memcmp(t + i, echo, sizeof(echo) - 1) == 0) {
+			n = i;
+			break;
+		}
+	ws_copy_text(ri->error, sizeof(ri->error), (const uint8_t *)t, n);
 }
 
 /* Lines after an AUTH or HELLO command word may hold credentials. */
@@ -323,7 +343,7 @@ static bool type_line(struct redis *r, int dir, const char *l, uint32_t n)
 			return false;
 		if (t == '-' && D->depth == 0) {
 			D->cur.u.redis.is_error = true;
-			ws_copy_text(D->cur.u.redis.error, sizeof(D->cur.u.redis.error), (const uint8_t *)l + 1, n - 1);
+			error_text(&D->cur.u.redis, l + 1, n - 1);
 		}
 		value_done(r, dir);
 		return true;
@@ -345,11 +365,16 @@ static void bulk_bytes(struct rdir *D, const uint8_t *p, uint64_t n)
 		memcpy(D->args[D->capture] + *al, p, WS_MIN(k, room));
 		*al += WS_MIN(k, room);
 	} else if (D->capture_error && D->bulk_left > 2) {
+		/* a blob error: keep its code (the first word) only */
 		struct ws_redis_info *ri = &D->cur.u.redis;
 		size_t have = strlen(ri->error);
-		uint64_t k = WS_MIN(n, D->bulk_left - 2);
-		if (have + 1 < sizeof(ri->error))
-			ws_copy_text(ri->error + have, sizeof(ri->error) - have, p, k);
+		uint64_t k = WS_MIN(n, D->bulk_left - 2), w = 0;
+		while (w < k && p[w] != ' ' && p[w] != '\r')
+			w++;
+		if (have + 1 < sizeof(ri->error) && (have == 0 || !strchr(ri->error, ' ')))
+			ws_copy_text(ri->error + have, sizeof(ri->error) - have, p, w);
+		if (w < k)
+			D->capture_error = false;
 	}
 }
 
@@ -463,6 +488,11 @@ static void gap(struct redis *r, int dir, uint64_t n, const struct ws_seg *seg)
 	}
 	if (D->st == R_BULK) {
 		uint64_t k = WS_MIN(n, D->bulk_left);
+		if (D->capture == 0 && D->bulk_left > 2) {
+			/* the command name is cut: it might be AUTH, keep nothing */
+			D->wipe = true;
+			D->cmd_cut = true;
+		}
 		if (D->capture >= 0 && D->bulk_left > 2)
 			D->capture = -1; /* the argument is cut; keep what we have */
 		D->bulk_left -= k;

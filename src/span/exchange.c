@@ -107,7 +107,8 @@ static void redis_fields(struct ws_span *s, const struct ws_exchange *x, struct 
 		const char *e = rs->error[0] ? rs->error : "error";
 		size_t n = strcspn(e, " ");
 		snprintf(s->error, sizeof(s->error), "%.*s", (int)WS_MIN(n, sizeof(s->error) - 1), e);
-		wj_kstr(a, "wirespan.redis.error", rs->error);
+		if (!rq->redacted) /* an error to AUTH or HELLO may quote it */
+			wj_kstr(a, "wirespan.redis.error", rs->error);
 	}
 	wj_kuint(a, "wirespan.redis.args", rq->nargs);
 	if (rq->redacted)

@@ -98,13 +98,15 @@ static const char schema[] =
 
 struct ws_store {
 	sqlite3 *db;
-	bool writing, in_tx;
+	bool writing;
 	sqlite3_stmt *ins_span, *ins_conn, *set_counter;
 	char path[4096];
 	/* WAL checkpoints (page copies and fsync) run in their own thread, on
 	 * their own connection, so the recorder never waits on the disk */
 	pthread_t checkpointer;
+	sqlite3 *ckpt_db;
 	bool checkpointing;
+	bool failed; /* a write failed: what is not committed is dropped */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
@@ -113,13 +115,8 @@ struct ws_store {
 static void *checkpoint_loop(void *arg)
 {
 	struct ws_store *st = arg;
-	sqlite3 *db = NULL;
+	sqlite3 *db = st->ckpt_db; /* opened by ws_store_open, used here only */
 
-	if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 1000);
 	pthread_mutex_lock(&st->lock);
 	while (!st->stopping) {
 		struct timespec until;
@@ -137,7 +134,6 @@ static void *checkpoint_loop(void *arg)
 		pthread_mutex_lock(&st->lock);
 	}
 	pthread_mutex_unlock(&st->lock);
-	sqlite3_close(db);
 	return NULL;
 }
 
@@ -263,9 +259,15 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 	if (st->writing) {
 		pthread_mutex_init(&st->lock, NULL);
 		pthread_cond_init(&st->wake, NULL);
-		st->checkpointing = pthread_create(&st->checkpointer, NULL, checkpoint_loop, st) == 0;
-		if (!st->checkpointing) /* no thread: checkpoint inline instead */
+		if (sqlite3_open_v2(path, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
+			sqlite3_busy_timeout(st->ckpt_db, 1000);
+			st->checkpointing = pthread_create(&st->checkpointer, NULL, checkpoint_loop, st) == 0;
+		}
+		if (!st->checkpointing) { /* no thread: checkpoint inline instead */
+			sqlite3_close(st->ckpt_db);
+			st->ckpt_db = NULL;
 			sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint=4096", NULL, NULL, NULL);
+		}
 	}
 	*out = st;
 	return 0;
@@ -282,9 +284,10 @@ void ws_store_close(struct ws_store *st)
 		pthread_mutex_unlock(&st->lock);
 		pthread_join(st->checkpointer, NULL);
 		st->checkpointing = false;
+		sqlite3_close(st->ckpt_db);
 	}
-	if (st->in_tx)
-		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(st->db)) /* a batch is open */
+		sqlite3_exec(st->db, st->failed ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
 	sqlite3_finalize(st->ins_span);
 	sqlite3_finalize(st->ins_conn);
 	sqlite3_finalize(st->set_counter);
@@ -294,31 +297,40 @@ void ws_store_close(struct ws_store *st)
 	free(st);
 }
 
+/* SQLite may end a transaction by itself after an error (disk full): ask
+ * it rather than trusting a flag. */
 static int begin_tx(struct ws_store *st)
 {
-	if (st->in_tx)
+	if (!sqlite3_get_autocommit(st->db))
 		return 0;
-	if (exec(st, "BEGIN"))
+	if (exec(st, "BEGIN")) {
+		st->failed = true;
 		return -EIO;
-	st->in_tx = true;
+	}
 	return 0;
 }
 
 int ws_store_commit(struct ws_store *st)
 {
-	if (!st->in_tx)
+	if (sqlite3_get_autocommit(st->db))
 		return 0;
-	st->in_tx = false;
-	return exec(st, "COMMIT");
+	if (exec(st, "COMMIT")) {
+		st->failed = true;
+		return -EIO;
+	}
+	return 0;
 }
 
-static int step_done(sqlite3_stmt *q)
+static int step_done(struct ws_store *st, sqlite3_stmt *q)
 {
 	int rc = sqlite3_step(q);
 
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
-	return rc == SQLITE_DONE ? 0 : -EIO; /* the caller reports ws_store_errmsg() */
+	if (rc == SQLITE_DONE)
+		return 0;
+	st->failed = true;
+	return -EIO; /* the caller reports ws_store_errmsg() */
 }
 
 int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording *r)
@@ -405,7 +417,7 @@ int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
 		sqlite3_bind_int64(q, i++, (int64_t)s->resp_t[k]);
 	sqlite3_bind_int(q, i++, s->flags);
 	sqlite3_bind_text(q, i++, s->attrs[0] ? s->attrs : "{}", -1, SQLITE_TRANSIENT);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, const struct ct_conn_info *c)
@@ -442,7 +454,7 @@ int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, 
 	sqlite3_bind_int64(q, i++, c->unmatched);
 	sqlite3_bind_int64(q, i++, c->flags);
 	sqlite3_bind_int64(q, i++, c->last_err);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kind, const char *name, uint64_t v)
@@ -455,7 +467,7 @@ int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kin
 	sqlite3_bind_text(q, 2, kind, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(q, 3, name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 4, (int64_t)v);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int ws_store_update_recording(struct ws_store *st, int64_t recording, uint64_t events, uint64_t spans, uint64_t lost)

@@ -290,6 +290,17 @@ static bool detect(struct ct_conn *c, int dir, struct ws_seg *seg)
 	n += take;
 	p = ws_proto_detect_request(tmp, n, &more);
 	if (p != WS_PROTO_NONE) {
+		/* requests go out from a client, in to a server: when connect or
+		 * accept was seen, they must agree; when not, the bytes must not
+		 * be able to be a reply */
+		int want = c->role_hint == WS_ROLE_CLIENT ? WS_SEND : c->role_hint == WS_ROLE_SERVER ? WS_RECV : -1;
+		int certain = want >= 0 ? dir == want : ws_proto_request_is_certain(p, tmp, n);
+		if (certain <= 0) {
+			more = certain < 0;
+			p = WS_PROTO_NONE;
+		}
+	}
+	if (p != WS_PROTO_NONE) {
 		start_parser(c, dir, p);
 		if (B) {
 			for (unsigned i = 0; i < B->nsegs; i++)
@@ -394,6 +405,20 @@ static void trim_front(struct ws_seg *s, uint32_t skip)
 	s->len -= skip;
 }
 
+/* Deliver the lowest held run (after a gap), then whatever follows on. */
+static void release_lowest(struct ct_conn *c, int dir)
+{
+	struct ct_dir *D = &c->dir[dir];
+	uint32_t first = D->ooo[0].seg.seq;
+
+	if (seq_diff(first, D->next_seq) > 0) {
+		D->gap_next = true;
+		c->ct->st.gaps++;
+		D->next_seq = first;
+	}
+	drain_ooo(c, dir, false);
+}
+
 static void drain_ooo(struct ct_conn *c, int dir, bool force)
 {
 	struct ct_dir *D = &c->dir[dir];
@@ -434,6 +459,7 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 		return;
 	}
 	if (ev->flags & WS_EVF_EOF) {
+		drain_ooo(c, dir, true); /* the end comes after everything held */
 		if (c->ops)
 			c->ops->eof(c->pst, dir);
 		return;
@@ -465,7 +491,7 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 	}
 	int32_t d = seq_diff(seg.seq, D->next_seq);
 	if (d > 0 && D->nooo == OOO_MAX) {
-		drain_ooo(c, dir, true);
+		release_lowest(c, dir); /* make room: its missing bytes are lost */
 		d = seq_diff(seg.seq, D->next_seq);
 	}
 	if (d > 0) {
@@ -477,6 +503,12 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 		if (!seg.len)
 			return;
 	}
+	/* Bytes the other direction holds from before this run came first:
+	 * what they wait for was lost. Deliver them now, so that a request is
+	 * parsed before the response that answers it. */
+	struct ct_dir *O = &c->dir[!dir];
+	if (O->nooo && O->ooo[0].seg.t_exit <= seg.t_enter)
+		drain_ooo(c, !dir, true);
 	deliver(c, dir, &seg);
 	drain_ooo(c, dir, false);
 }

@@ -195,6 +195,7 @@ struct replay_opts {
 	uint32_t split_at;
 	int bytewise;    /* every byte its own segment */
 	uint32_t cap;    /* 0: capture everything; else a prefix of cap bytes (+ 64-byte tail) */
+	int no_open;     /* the connection predates the recording: no connect/accept */
 };
 
 /* Feed one segment as a DATA event. */
@@ -257,6 +258,11 @@ static void replay(const struct conv *c, const struct replay_opts *o, struct rep
 	uint64_t t = 1000000;
 
 	out->n = 0;
+	if (!o->no_open) { /* the connect() or accept() of the connection */
+		struct ws_event open = {.kind = WS_EV_OPEN, .conn_id = 42, .t_enter = t, .t_exit = t};
+		open.role = o->side == CONV_CLIENT ? WS_ROLE_CLIENT : WS_ROLE_SERVER;
+		ct_event(ct, &open);
+	}
 	for (int i = 0; i < c->nsegs; i++) {
 		const struct conv_seg *sg = &c->segs[i];
 		if (sg->from == CONV_EOF) {

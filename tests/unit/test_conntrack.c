@@ -125,15 +125,59 @@ static void test_role_and_opaque(void)
 	CHECK_INT(exchanges, 1);
 	/* an unknown protocol: given up on after a few tries */
 	for (int i = 0; i < 20; i++)
-		data(ct, 4, WS_SEND, 1 + 10 * i, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03", 300 + i);
+		data(ct, 4, WS_SEND, 1 + 10 * i, "\x16\x03\x01\x02\x05\x01\x07\x01\xfc\x03", 300 + i);
 	CHECK_INT(ct_stats(ct)->opaque_conns, 1);
 	ct_flush(ct);
 	CHECK_INT(ended, 2);
 	ct_free(ct);
 }
 
+static char last_pair[300];
+
+static void on_x_keep(void *ctx, const struct ct_conn_info *c, const struct ws_exchange *x)
+{
+	(void)ctx;
+	(void)c;
+	exchanges++;
+	snprintf(last_pair, sizeof(last_pair), "%s %d", x->req.u.http.path, x->resp.u.http.status);
+}
+
+static void test_lost_request_keeps_pairing(void)
+{
+	/* the event of request 1 was lost: request 2 waits behind the hole,
+	 * response 1 arrives (unmatched), then response 2 must pair with
+	 * request 2, not be counted unmatched too and shift every later pair */
+	struct ct_config cfg = {0};
+	struct ct_sink sink = {.exchange = on_x_keep, .conn_end = on_end};
+	struct conntrack *ct = ct_new(&cfg, &sink);
+	struct ws_event open = {.kind = WS_EV_OPEN, .conn_id = 11, .role = WS_ROLE_CLIENT, .t_enter = 1, .t_exit = 1};
+	const char *r1 = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *r2 = "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *s1 = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+	const char *s2 = "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+
+	t_context = "lost request";
+	reset();
+	ct_event(ct, &open);
+	uint32_t q = 100, a = 5000;
+	data(ct, 11, WS_SEND, q, r1, 1000); /* request 0 and its response */
+	q += strlen(r1);
+	data(ct, 11, WS_RECV, a, s1, 1100);
+	a += strlen(s1);
+	q += strlen(r1); /* request 1: its event was lost */
+	data(ct, 11, WS_RECV, a, s1, 1300); /* response 1: nothing to pair with */
+	a += strlen(s1);
+	data(ct, 11, WS_SEND, q, r2, 2000); /* request 2, held behind the hole */
+	data(ct, 11, WS_RECV, a, s2, 2500); /* response 2 */
+	CHECK_INT(exchanges, 2);
+	CHECK_STR(last_pair, "/2 202");
+	CHECK_INT(ct_stats(ct)->gaps, 1);
+	ct_free(ct);
+}
+
 int main(void)
 {
+	test_lost_request_keeps_pairing();
 	test_eviction();
 	test_close_grace();
 	test_gap_timeout();
