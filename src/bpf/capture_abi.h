@@ -63,7 +63,6 @@ enum ws_sys {
 #define WS_KF_READFAIL (1u << 3)  /* copying the user buffer failed */
 #define WS_KF_CLIENT (1u << 4)    /* OPEN: the local side connected */
 #define WS_KF_SERVER (1u << 5)    /* OPEN: the local side accepted */
-#define WS_KF_NOSEQ (1u << 6)     /* seq could not be read */
 #define WS_KF_RECOVERED (1u << 7) /* the syscall began before recording started:
 				   * ts_enter is when recording started */
 

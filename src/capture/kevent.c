@@ -49,8 +49,6 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, struct ws_event *
 		ev->flags |= WS_EVF_NOPAYLOAD;
 	if (k->flags & WS_KF_READFAIL)
 		ev->flags |= WS_EVF_READFAIL;
-	if (k->flags & WS_KF_NOSEQ)
-		ev->flags |= WS_EVF_NOSEQ;
 	switch (k->type) {
 	case WS_KEV_DATA:
 		ev->kind = WS_EV_DATA;
@@ -126,5 +124,5 @@ int ws_evfile_read(FILE *f, uint8_t **buf, size_t *cap, uint32_t *len)
 	if (fread(*buf, n, 1, f) != 1)
 		return -1;
 	*len = n;
-	return 0 + 1;
+	return 1;
 }

@@ -84,7 +84,7 @@ static bool looks_like_resp_array(const uint8_t *d, uint32_t n)
 		return false;
 	while (i < n && i < 12 && isdigit(d[i]))
 		i++;
-	if (i + 1 >= n + 0u || d[i] != '\r' || d[i + 1] != '\n')
+	if (i + 1 >= n || d[i] != '\r' || d[i + 1] != '\n')
 		return false;
 	return i + 2 == n || d[i + 2] == '$';
 }

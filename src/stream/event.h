@@ -30,7 +30,7 @@ enum ws_role { WS_ROLE_UNKNOWN = 0, WS_ROLE_CLIENT, WS_ROLE_SERVER };
 #define WS_EVF_ERROR (1u << 1)     /* the syscall failed with err */
 #define WS_EVF_NOPAYLOAD (1u << 2) /* no bytes captured (sendfile, splice) */
 #define WS_EVF_READFAIL (1u << 3)  /* capturing the bytes failed */
-#define WS_EVF_NOSEQ (1u << 4)     /* seq is not known */
+#define WS_EVF_NOSEQ (1u << 4)     /* seq is not known (a front door without one) */
 
 /* TCP states, as numbered by Linux */
 #define WS_TCP_ESTABLISHED 1

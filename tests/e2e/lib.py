@@ -231,6 +231,14 @@ def by_kind(spans_, kind):
     return [s for s in spans_ if s["kind"] == kind]
 
 
+def sides(spans_, n, what=""):
+    """The server and client spans, checking there are exactly n of each."""
+    srv, cli = by_kind(spans_, "server"), by_kind(spans_, "client")
+    check_eq(len(srv), n, f"server spans{what}")
+    check_eq(len(cli), n, f"client spans{what}")
+    return srv, cli
+
+
 def attr(s, key, default=None):
     return s["attributes"].get(key, default)
 

@@ -2,7 +2,7 @@
 must never reach the database."""
 import os
 
-from lib import (Recorder, attr, by_kind, check, check_eq, curl, file_bytes, on_port, run, spans, sqlite)
+from lib import (Recorder, attr, check, check_eq, curl, file_bytes, on_port, run, sides, spans, sqlite)
 
 
 def test_port_filter(env):
@@ -68,10 +68,7 @@ def test_netns_hosts(env):
     rec_b.stop_ok()
     rec_all.stop_ok()
 
-    ss = on_port(spans(db_all), port)
-    srv, cli = by_kind(ss, "server"), by_kind(ss, "client")
-    check_eq(len(srv), n, "server spans, whole machine")
-    check_eq(len(cli), n, "client spans, whole machine")
+    srv, cli = sides(on_port(spans(db_all), port), n, ", whole machine")
     for s in srv:
         check_eq(attr(s, "network.local.address"), "198.18.0.2", "server address")
         check_eq(attr(s, "network.peer.address"), "198.18.0.1", "client address seen by the server")

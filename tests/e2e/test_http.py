@@ -4,7 +4,7 @@ import os
 import stat
 import subprocess
 
-from lib import (PYTHON, ROOT, Recorder, attr, by_kind, check, check_eq, curl, on_port, run, spans, WIRESPAN)
+from lib import (PYTHON, ROOT, Recorder, attr, by_kind, check, check_eq, curl, on_port, run, sides, spans, WIRESPAN)
 
 
 def pairs(server_spans, client_spans):
@@ -33,9 +33,7 @@ def test_python_http10(env):
 
     check_eq(stat.S_IMODE(os.stat(db).st_mode), 0o600, "database file mode")
     ss = on_port(spans(db), port)
-    srv, cli = by_kind(ss, "server"), by_kind(ss, "client")
-    check_eq(len(srv), n, "server spans")
-    check_eq(len(cli), n, "client spans")
+    srv, cli = sides(ss, n)
     for s in ss:
         check_eq(s["name"], "GET /hello.txt", "span name")
         check_eq(attr(s, "http.request.method"), "GET", "method")
@@ -76,9 +74,7 @@ def test_python_keepalive(env):
     rec.stop_ok()
 
     ss = on_port(spans(db), port)
-    srv, cli = by_kind(ss, "server"), by_kind(ss, "client")
-    check_eq(len(srv), n + 1, "server spans")
-    check_eq(len(cli), n + 1, "client spans")
+    srv, cli = sides(ss, n + 1)
     for kind in (srv, cli):
         gets = [s for s in kind if attr(s, "http.request.method") == "GET"]
         check_eq([attr(s, "url.path") for s in gets], [f"/k{i}.txt" for i in range(n)], "paths in order")
@@ -195,9 +191,7 @@ def test_node_chunked(env):
     curl(*[f"http://127.0.0.1:{port}/stream/{i}" for i in range(n)])
     rec.stop_ok()
     ss = on_port(spans(db), port)
-    srv, cli = by_kind(ss, "server"), by_kind(ss, "client")
-    check_eq(len(srv), n, "server spans")
-    check_eq(len(cli), n, "client spans")
+    srv, cli = sides(ss, n)
     for s in ss:
         check_eq(attr(s, "wirespan.response.chunked"), True, "chunked")
         check_eq(attr(s, "http.response.body.size"), len("first part;second part;end"), "body size")

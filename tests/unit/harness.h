@@ -198,9 +198,10 @@ struct replay_opts {
 	int no_open;     /* the connection predates the recording: no connect/accept */
 };
 
-/* Feed one segment as a DATA event. */
-static void feed_seg(struct conntrack *ct, const struct replay_opts *o, int from, const uint8_t *d, uint32_t len,
-		     uint32_t seq, uint64_t t)
+/* Feed one segment as a DATA event, of which the first `captured` bytes
+ * were copied (UINT32_MAX: as o->cap says, a prefix and a 64-byte tail). */
+static void feed_seg_captured(struct conntrack *ct, const struct replay_opts *o, int from, const uint8_t *d,
+			      uint32_t len, uint32_t captured, uint32_t seq, uint64_t t)
 {
 	struct ws_event ev = {0};
 	uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
@@ -217,7 +218,9 @@ static void feed_seg(struct conntrack *ct, const struct replay_opts *o, int from
 	ev.len = len;
 	ev.head = d;
 	ev.head_len = len;
-	if (o->cap && len > o->cap) {
+	if (captured != UINT32_MAX) {
+		ev.head_len = captured;
+	} else if (o->cap && len > o->cap) {
 		ev.head_len = o->cap;
 		uint32_t tail = WS_MIN(64, len - o->cap);
 		ev.tail = d + len - tail;
@@ -231,6 +234,12 @@ static void feed_seg(struct conntrack *ct, const struct replay_opts *o, int from
 		ws_endpoint_set(&ev.peer, AF_INET, a, 40000);
 	}
 	ct_event(ct, &ev);
+}
+
+static void feed_seg(struct conntrack *ct, const struct replay_opts *o, int from, const uint8_t *d, uint32_t len,
+		     uint32_t seq, uint64_t t)
+{
+	feed_seg_captured(ct, o, from, d, len, UINT32_MAX, seq, t);
 }
 
 static void feed_eof(struct conntrack *ct, const struct replay_opts *o, uint64_t t)

@@ -28,7 +28,7 @@ struct step {
 	int from;  /* CONV_CLIENT / CONV_SERVER */
 	const char *data;
 	uint32_t len;      /* 0: strlen(data) */
-	uint32_t captured; /* bytes captured; ~0u: all */
+	uint32_t captured; /* bytes captured; ALL: every byte */
 	int32_t seq_shift; /* added to the seq (to replay out of order) */
 };
 
@@ -46,26 +46,8 @@ static void run_steps(const struct step *steps, int n, int side, uint32_t cap)
 	for (int i = 0; i < n; i++) {
 		const struct step *s = &steps[i];
 		uint32_t len = s->len ? s->len : (uint32_t)strlen(s->data);
-		if (s->captured != ~0u) {
-			/* capture only a prefix: feed an event with a gap */
-			struct ws_event ev = {0};
-			uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
-			ev.kind = WS_EV_DATA;
-			ev.conn_id = 42;
-			ev.pid = ev.tid = 1;
-			ev.dir = s->from == side ? WS_SEND : WS_RECV;
-			ev.t_enter = t += 1000;
-			ev.t_exit = t + 10;
-			ev.seq = seq[s->from] + s->seq_shift;
-			ev.len = len;
-			ev.head = (const uint8_t *)s->data;
-			ev.head_len = s->captured;
-			ws_endpoint_set(&ev.local, AF_INET, side == CONV_CLIENT ? a : b, side == CONV_CLIENT ? 40000 : 80);
-			ws_endpoint_set(&ev.peer, AF_INET, side == CONV_CLIENT ? b : a, side == CONV_CLIENT ? 80 : 40000);
-			ct_event(ct, &ev);
-		} else {
-			feed_seg(ct, &o, s->from, (const uint8_t *)s->data, len, seq[s->from] + s->seq_shift, t += 1000);
-		}
+		feed_seg_captured(ct, &o, s->from, (const uint8_t *)s->data, len, s->captured, seq[s->from] + s->seq_shift,
+				  t += 1000);
 		if (s->seq_shift == 0)
 			seq[s->from] += len;
 	}
@@ -73,7 +55,7 @@ static void run_steps(const struct step *steps, int n, int side, uint32_t cap)
 	ct_free(ct);
 }
 
-#define ALL (~0u)
+#define ALL UINT32_MAX
 
 static void test_sendfile_gap(void)
 {
