@@ -27,14 +27,14 @@ CORE_SRCS := \
 	src/stream/conntrack.c src/stream/reorder.c \
 	src/proto/detect.c src/proto/http1.c src/proto/redis.c \
 	src/span/exchange.c src/span/span_json.c \
-	src/store/store.c src/capture/kevent.c
+	src/store/store.c src/capture/kevent.c src/trace/link.c
 
-BIN_SRCS := src/cli/main.c src/cli/record.c src/cli/spans.c src/capture/live.c
+BIN_SRCS := src/cli/main.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/capture/live.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o)
 
-UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder
+UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder test_link
 FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream
 
 .PHONY: all deps demo test unit asan fuzz e2e clean format

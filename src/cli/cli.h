@@ -6,5 +6,12 @@
 int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_spans(int argc, char **argv);
+int cmd_traces(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+
+struct ws_store;
+/* Assemble the traces of a database and store the trace ids and parents
+ * (the end of `record` and `replay`). Returns 0, or 1 after an error. */
+int cli_link_store(struct ws_store *st, const char *path);
 
 #endif

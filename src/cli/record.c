@@ -24,6 +24,7 @@
 #include "store/store.h"
 #include "stream/conntrack.h"
 #include "stream/reorder.h"
+#include "util/hashmap.h"
 #include "util/util.h"
 
 /* Records committed this long before a drain started are all in the rings
@@ -44,7 +45,69 @@ struct pipeline {
 	uint64_t records, decode_errors, save_errors;
 	uint64_t spans, spans_server, spans_client;
 	uint64_t spans_committed; /* safely in the database */
+	bool live;                /* processes are on this machine: ask /proc */
+	struct ws_hashmap services; /* pid -> struct service_name */
 };
+
+/* service.name of a process: what the application would call itself, as
+ * OpenTelemetry SDKs and Beyla read it from the environment
+ * (OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES), else
+ * the process name. Looked up once per process. */
+struct service_name {
+	char comm[16];
+	char name[64];
+};
+
+static bool env_service_name(uint32_t pid, char *out, size_t n)
+{
+	char path[64], buf[32768];
+	bool found = false;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/environ", pid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	for (char *e = buf; e < buf + len; e += strlen(e) + 1) {
+		if (strncmp(e, "OTEL_SERVICE_NAME=", 18) == 0 && e[18]) {
+			ws_strlcpy(out, e + 18, n);
+			return true;
+		}
+		if (!found && strncmp(e, "OTEL_RESOURCE_ATTRIBUTES=", 25) == 0) {
+			for (char *a = e + 25; a && *a; a = strchr(a, ',') ? strchr(a, ',') + 1 : NULL) {
+				if (strncmp(a, "service.name=", 13) == 0 && a[13] && a[13] != ',') {
+					size_t k = strcspn(a + 13, ",");
+					ws_strlcpy(out, a + 13, WS_MIN(n, k + 1));
+					found = true;
+					break;
+				}
+			}
+		}
+	}
+	return found;
+}
+
+static void service_name(struct pipeline *p, struct ws_span *s)
+{
+	struct service_name *sn;
+
+	if (!p->live || !s->pid)
+		return;
+	sn = ws_hashmap_get(&p->services, s->pid);
+	if (!sn || strcmp(sn->comm, s->service) != 0) { /* new, or the pid was reused */
+		if (!sn) {
+			sn = ws_calloc(1, sizeof(*sn));
+			ws_hashmap_put(&p->services, s->pid, sn);
+		}
+		ws_strlcpy(sn->comm, s->service, sizeof(sn->comm));
+		if (!env_service_name(s->pid, sn->name, sizeof(sn->name)))
+			ws_strlcpy(sn->name, s->service, sizeof(sn->name));
+	}
+	ws_strlcpy(s->service, sn->name, sizeof(s->service));
+}
 
 static volatile sig_atomic_t stop_requested;
 
@@ -61,6 +124,7 @@ static void on_exchange(void *ctx, const struct ct_conn_info *c, const struct ws
 
 	ws_span_from_exchange(&s, c, x, p->host);
 	s.recording_id = p->rec_id;
+	service_name(p, &s);
 	p->spans++;
 	if (s.kind == WS_SPAN_CLIENT)
 		p->spans_client++;
@@ -129,12 +193,19 @@ static void pipeline_init(struct pipeline *p)
 
 	ws_reorder_init(&p->ro);
 	p->ct = ct_new(&cc, &sink);
+	ws_hashmap_init(&p->services);
 }
 
 static void pipeline_free(struct pipeline *p)
 {
+	uint64_t k;
+	void *v;
+
 	ct_free(p->ct);
 	ws_reorder_free(&p->ro);
+	for (size_t i = 0; ws_hashmap_next(&p->services, &i, &k, &v);)
+		free(v);
+	ws_hashmap_free(&p->services);
 }
 
 static char *join_args(int argc, char **argv)
@@ -444,6 +515,7 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 
+	p.live = true;
 	pipeline_init(&p);
 	p.mono_to_real = ws_mono_to_real_offset();
 	if (p.save)
@@ -535,6 +607,8 @@ int cmd_record(int argc, char **argv)
 			rc = 1;
 		} else {
 			p.spans_committed = p.spans;
+			if (cli_link_store(p.store, db))
+				rc = 1;
 		}
 	} else {
 		/* say so in the recording's row, if the disk takes that much */
@@ -638,7 +712,7 @@ int cmd_replay(int argc, char **argv)
 	ct_flush(p.ct);
 	uint64_t kc[WS_KC_MAX] = {0};
 	uint64_t lost = total_lost(&p, kc, 0);
-	if (store_results(&p, kc, 0, lost, rc ? "failed" : "complete"))
+	if (store_results(&p, kc, 0, lost, rc ? "failed" : "complete") || cli_link_store(p.store, db))
 		rc = 1;
 	print_summary(&p, (ws_now_mono_ns() - t0) / 1e9, kc, 0, lost);
 	free(buf);

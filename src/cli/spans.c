@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/dbset.h"
 #include "store/store.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -14,12 +15,26 @@ struct print_ctx {
 	bool json;
 	struct ws_json j;
 	uint64_t n;
+	const struct dbset *d;
+	const char *trace; /* only this trace (hex prefix) */
 };
 
-static int print_span(void *ctx, const struct ws_span *s)
+static int print_span(void *ctx, const struct ws_span *stored)
 {
 	struct print_ctx *pc = ctx;
+	const struct ws_lspan *l = dbset_find(pc->d, stored);
+	struct ws_span linked, *s = &linked;
 
+	/* the trace id and parent from assembling all the databases given */
+	memcpy(&linked, stored, sizeof(linked));
+	if (l)
+		ws_lspan_apply(&pc->d->set, l, &linked);
+	if (pc->trace) {
+		char id[33];
+		ws_hex(s->trace_id, 16, id);
+		if (strncasecmp(id, pc->trace, strlen(pc->trace)) != 0)
+			return 0;
+	}
 	pc->n++;
 	if (pc->json) {
 		wj_reset(&pc->j);
@@ -38,7 +53,7 @@ static int print_span(void *ctx, const struct ws_span *s)
 	else
 		ws_strlcpy(status, s->error[0] ? s->error : "ok", sizeof(status));
 	if (s->proto == WS_PROTO_REDIS && s->target[0])
-		snprintf(name, sizeof(name), "%s %s", s->name, s->target);
+		snprintf(name, sizeof(name), "%.299s %.255s", s->name, s->target);
 	else
 		ws_strlcpy(name, s->name, sizeof(name));
 	printf("%-15s %9s  %-6s %-15.15s %7u  %-21s  %-6s %-40.40s %s\n", clock, dur, ws_span_kind_name(s->kind),
@@ -48,11 +63,13 @@ static int print_span(void *ctx, const struct ws_span *s)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: wirespan spans [--db FILE] [--json] [--kind server|client] [--protocol http|redis]\n"
-		   "                      [--service NAME] [--limit N]\n"
+	fprintf(f, "usage: wirespan spans [--db FILE]... [--json] [--kind server|client] [--protocol http|redis]\n"
+		   "                      [--service NAME] [--trace ID] [--limit N] [--no-traceparent]\n"
 		   "\n"
-		   "List stored spans in start order. --json prints one OpenTelemetry-shaped JSON object per\n"
-		   "line (see docs/schema.md for the attributes).\n");
+		   "List stored spans in start order (database by database). --json prints one\n"
+		   "OpenTelemetry-shaped JSON object per line (see docs/schema.md for the attributes).\n"
+		   "Trace ids and parents come from assembling the spans of all the databases given\n"
+		   "(one per host): see `wirespan traces`.\n");
 }
 
 int cmd_spans(int argc, char **argv)
@@ -64,21 +81,34 @@ int cmd_spans(int argc, char **argv)
 		{"protocol", required_argument, NULL, 'p'},
 		{"service", required_argument, NULL, 's'},
 		{"limit", required_argument, NULL, 'l'},
+		{"trace", required_argument, NULL, 't'},
+		{"no-traceparent", no_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *db = "wirespan.db";
 	struct ws_span_filter f = {0};
 	struct print_ctx pc = {0};
-	struct ws_store *st;
-	char err[1024], *end;
-	int c, rc;
+	struct dbset d = {0};
+	struct ws_link_opts lo = {0};
+	char *end;
+	int c, rc = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': db = optarg; break;
+		case 'd':
+			if ((rc = dbset_add(&d, optarg)))
+				return rc;
+			break;
 		case 'j': pc.json = true; break;
+		case 't':
+			if (!*optarg || strlen(optarg) > 32 || strspn(optarg, "0123456789abcdefABCDEF") != strlen(optarg)) {
+				ws_err("--trace takes a trace id (hex), not '%s'", optarg);
+				return 2;
+			}
+			pc.trace = optarg;
+			break;
+		case 'T': lo.no_traceparent = true; break;
 		case 'k':
 			if (strcmp(optarg, "server") == 0)
 				f.kind = WS_SPAN_SERVER;
@@ -115,20 +145,22 @@ int cmd_spans(int argc, char **argv)
 		ws_err("spans: unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	if (ws_store_open(db, WS_STORE_READ, &st, err, sizeof(err))) {
-		ws_err("%s", err);
-		return 1;
+	if ((rc = dbset_open(&d, &lo))) {
+		dbset_close(&d);
+		return rc;
 	}
+	pc.d = &d;
 	if (pc.json)
 		wj_init(&pc.j);
 	else
 		printf("%-15s %9s  %-6s %-15s %7s  %-21s  %-6s %-40s %s\n", "START", "DURATION", "KIND", "SERVICE", "PID",
 		       "PEER", "PROTO", "NAME", "STATUS");
-	rc = ws_store_each_span(st, &f, print_span, &pc);
+	for (size_t i = 0; i < d.n && !rc; i++)
+		rc = ws_store_each_span(d.st[i], &f, print_span, &pc);
 	if (pc.json)
 		wj_free(&pc.j);
-	ws_store_close(st);
 	if (!pc.json && pc.n == 0)
-		fprintf(stderr, "wirespan: no spans in %s\n", db);
+		fprintf(stderr, "wirespan: no spans in %s%s\n", d.path[0], d.n > 1 ? " and the other databases" : "");
+	dbset_close(&d);
 	return rc ? 1 : 0;
 }

@@ -293,13 +293,15 @@ void ws_msg_begin(struct ws_msg *m, uint8_t proto, int dir, const struct ws_seg 
 	m->t_first_enter = m->t_last_enter = seg->t_enter;
 	m->t_first_exit = m->t_last_exit = seg->t_exit;
 	m->pid = seg->pid;
-	m->tid = seg->tid;
+	m->tid = m->last_tid = seg->tid;
 }
 
 void ws_msg_touch(struct ws_msg *m, const struct ws_seg *seg)
 {
 	m->t_last_enter = seg->t_enter;
 	m->t_last_exit = seg->t_exit;
+	if (seg->tid) /* 0: a synthetic end (eof, lost framing) */
+		m->last_tid = seg->tid;
 }
 
 /* ---- request/response pairing ---- */

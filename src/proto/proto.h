@@ -75,6 +75,7 @@ struct ws_msg {
 	/* the syscalls that carried its first and last bytes */
 	uint64_t t_first_enter, t_first_exit, t_last_enter, t_last_exit;
 	uint32_t pid, tid; /* who moved the first byte */
+	uint32_t last_tid; /* who moved the last byte */
 	union {
 		struct ws_http_info http;
 		struct ws_redis_info redis;

@@ -81,8 +81,10 @@ static void http_fields(struct ws_span *s, const struct ws_exchange *x, struct w
 		wj_kstr(a, "http.request.header.content-type", rq->content_type);
 	if (rs->content_type[0])
 		wj_kstr(a, "http.response.header.content-type", rs->content_type);
-	if (rq->traceparent[0])
+	if (rq->traceparent[0]) {
 		wj_kstr(a, "traceparent", rq->traceparent);
+		ws_strlcpy(s->traceparent, rq->traceparent, sizeof(s->traceparent));
+	}
 	if (rq->tracestate[0])
 		wj_kstr(a, "tracestate", rq->tracestate);
 	if (rs->chunked)
@@ -132,6 +134,9 @@ void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, cons
 	ws_strlcpy(s->host, host ? host : "", sizeof(s->host));
 	s->pid = x->req.pid ? x->req.pid : c->pid;
 	s->tid = x->req.tid;
+	s->req_last_tid = x->req.last_tid;
+	s->resp_last_tid = x->resp.last_tid;
+	s->conn_open_ns = c->t_open;
 	s->req_bytes = x->req.bytes;
 	s->resp_bytes = x->resp.bytes;
 	s->req_body = x->req.body_bytes;

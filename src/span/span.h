@@ -43,6 +43,16 @@ struct ws_span {
 	uint64_t req_bytes, resp_bytes, req_body, resp_body;
 	uint32_t req_seq, resp_seq;
 	uint64_t req_t[4], resp_t[4];
+	/* threads that moved the last byte of request and response: the
+	 * thread that finished reading a request (or a response) is where its
+	 * consequences are looked for */
+	uint32_t req_last_tid, resp_last_tid;
+	uint64_t conn_open_ns; /* connect() entry or accept() return, 0 unknown */
+	char traceparent[64];  /* W3C traceparent the request carried */
+	/* how parent_id was inferred (set by trace assembly, see link.h) */
+	char link_method[16];  /* "" when there is no parent */
+	float link_confidence;
+	uint32_t link_candidates;
 	char attrs[1536]; /* further attributes, a JSON object */
 };
 

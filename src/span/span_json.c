@@ -119,6 +119,12 @@ void ws_span_to_json(const struct ws_span *s, struct ws_json *j)
 		wj_kuint(j, key, s->resp_t[i]);
 	}
 	phases(j, s);
+	if (s->link_method[0]) {
+		wj_kstr(j, "wirespan.link.method", s->link_method);
+		wj_knum3(j, "wirespan.link.confidence", s->link_confidence);
+	}
+	if (s->link_candidates)
+		wj_kuint(j, "wirespan.link.candidates", s->link_candidates);
 	wj_obj_end(j);
 	wj_obj_end(j);
 }

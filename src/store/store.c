@@ -13,9 +13,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "trace/link.h"
 #include "util/util.h"
 
 #define APPLICATION_ID 0x57535031 /* "WSP1" */
+
+/* columns added by schema version 2 (trace assembly) */
+#define V2_SPAN_COLUMNS                                                                            \
+	",\n  req_last_tid INTEGER, resp_last_tid INTEGER, conn_open_ns INTEGER,\n"                \
+	"  traceparent TEXT, link_method TEXT NOT NULL DEFAULT '',\n"                            \
+	"  link_confidence REAL, link_candidates INTEGER"
+static const char *const v2_alter[] = {
+	"ALTER TABLE spans ADD COLUMN req_last_tid INTEGER",
+	"ALTER TABLE spans ADD COLUMN resp_last_tid INTEGER",
+	"ALTER TABLE spans ADD COLUMN conn_open_ns INTEGER",
+	"ALTER TABLE spans ADD COLUMN traceparent TEXT",
+	"ALTER TABLE spans ADD COLUMN link_method TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE spans ADD COLUMN link_confidence REAL",
+	"ALTER TABLE spans ADD COLUMN link_candidates INTEGER",
+};
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta (\n"
@@ -82,7 +98,7 @@ static const char schema[] =
 	"  resp_first_enter_ns INTEGER, resp_first_exit_ns INTEGER,\n"
 	"  resp_last_enter_ns INTEGER, resp_last_exit_ns INTEGER,\n"
 	"  flags INTEGER NOT NULL DEFAULT 0,\n"
-	"  attributes TEXT NOT NULL DEFAULT '{}');\n"
+	"  attributes TEXT NOT NULL DEFAULT '{}'" V2_SPAN_COLUMNS ");\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_start ON spans(start_ns);\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id);\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_conn ON spans(recording_id, conn_id);\n";
@@ -94,13 +110,18 @@ static const char schema[] =
 	"resp_body_bytes, req_seq, resp_seq, req_first_enter_ns, req_first_exit_ns, "              \
 	"req_last_enter_ns, req_last_exit_ns, resp_first_enter_ns, resp_first_exit_ns, "           \
 	"resp_last_enter_ns, resp_last_exit_ns, flags, attributes"
-#define SPAN_NCOLS 40
+#define SPAN_COLS_V2 SPAN_COLS ", req_last_tid, resp_last_tid, conn_open_ns, traceparent, link_method, " \
+	"link_confidence, link_candidates"
+/* what a version-1 database answers for them */
+#define SPAN_COLS_V1_AS_V2 SPAN_COLS ", 0, 0, 0, NULL, '', 0, 0"
+#define SPAN_NCOLS 47
 
 struct ws_store {
 	sqlite3 *db;
 	bool writing;
 	sqlite3_stmt *ins_span, *ins_conn, *set_counter;
 	char path[4096];
+	int version; /* schema version of the file */
 	/* WAL checkpoints (page copies and fsync) run in their own thread, on
 	 * their own connection, so the recorder never waits on the disk */
 	pthread_t checkpointer;
@@ -185,6 +206,33 @@ static int check_identity(struct ws_store *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* The schema version the file holds; a new file counts as current. */
+static int file_version(struct ws_store *st)
+{
+	sqlite3_stmt *q;
+	int v = WS_STORE_SCHEMA_VERSION;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &q, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			v = sqlite3_column_int(q, 0);
+		sqlite3_finalize(q);
+	}
+	return v;
+}
+
+/* Bring an older file to the current schema in place (columns are only
+ * ever added). Returns nonzero with *msg set on failure. */
+static int upgrade(struct ws_store *st, char **msg)
+{
+	if (st->version >= 2)
+		return 0;
+	for (size_t i = 0; i < WS_ARRAY_SIZE(v2_alter); i++)
+		if (sqlite3_exec(st->db, v2_alter[i], NULL, NULL, msg) != SQLITE_OK)
+			return -1;
+	return 0;
+}
+
 int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **out, char *err, size_t errlen)
 {
 	struct ws_store *st = ws_calloc(1, sizeof(*st));
@@ -224,6 +272,14 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 		free(st);
 		return rc;
 	}
+	st->version = file_version(st);
+	if (st->version > WS_STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s was written by a newer wirespan (schema version %d; this one knows %d)", path,
+			 st->version, WS_STORE_SCHEMA_VERSION);
+		sqlite3_close(st->db);
+		free(st);
+		return -EINVAL;
+	}
 	if (st->writing) {
 		char *msg = NULL;
 		char sql[256];
@@ -234,10 +290,11 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 			 "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=0;",
 			 APPLICATION_ID);
 		if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK ||
+		    upgrade(st, &msg) ||
 		    sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
 		    sqlite3_exec(st->db,
-				 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1'), "
-				 "('created_by', 'wirespan')",
+				 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '" WS_STR(
+					 WS_STORE_SCHEMA_VERSION) "'), ('created_by', 'wirespan')",
 				 NULL, NULL, &msg) != SQLITE_OK) {
 			snprintf(err, errlen, "cannot write database %s: %s", path, msg ? msg : "unknown error");
 			sqlite3_free(msg);
@@ -245,8 +302,9 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 			free(st);
 			return -EIO;
 		}
-		if (prepare(st, "INSERT INTO spans (" SPAN_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-				"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		st->version = WS_STORE_SCHEMA_VERSION;
+		if (prepare(st, "INSERT INTO spans (" SPAN_COLS_V2 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+				"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			    &st->ins_span) ||
 		    prepare(st, "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			    &st->ins_conn) ||
@@ -417,6 +475,15 @@ int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
 		sqlite3_bind_int64(q, i++, (int64_t)s->resp_t[k]);
 	sqlite3_bind_int(q, i++, s->flags);
 	sqlite3_bind_text(q, i++, s->attrs[0] ? s->attrs : "{}", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, i++, s->req_last_tid);
+	sqlite3_bind_int64(q, i++, s->resp_last_tid);
+	sqlite3_bind_int64(q, i++, (int64_t)s->conn_open_ns);
+	if (s->traceparent[0])
+		sqlite3_bind_text(q, i, s->traceparent, -1, SQLITE_TRANSIENT);
+	i++;
+	sqlite3_bind_text(q, i++, s->link_method, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(q, i++, s->link_confidence);
+	sqlite3_bind_int64(q, i++, s->link_candidates);
 	return step_done(st, q);
 }
 
@@ -572,6 +639,13 @@ static void row_to_span(sqlite3_stmt *q, struct ws_span *s)
 		s->resp_t[k] = sqlite3_column_int64(q, i++);
 	s->flags = sqlite3_column_int(q, i++);
 	col_text(q, i++, s->attrs, sizeof(s->attrs));
+	s->req_last_tid = (uint32_t)sqlite3_column_int64(q, i++);
+	s->resp_last_tid = (uint32_t)sqlite3_column_int64(q, i++);
+	s->conn_open_ns = (uint64_t)sqlite3_column_int64(q, i++);
+	col_text(q, i++, s->traceparent, sizeof(s->traceparent));
+	col_text(q, i++, s->link_method, sizeof(s->link_method));
+	s->link_confidence = (float)sqlite3_column_double(q, i++);
+	s->link_candidates = (uint32_t)sqlite3_column_int64(q, i++);
 }
 
 int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
@@ -582,7 +656,7 @@ int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
 	struct ws_span s;
 	int rc, n = 0;
 
-	n = snprintf(sql, sizeof(sql), "SELECT " SPAN_COLS " FROM spans WHERE 1");
+	n = snprintf(sql, sizeof(sql), "SELECT %s FROM spans WHERE 1", st->version >= 2 ? SPAN_COLS_V2 : SPAN_COLS_V1_AS_V2);
 	if (f->kind)
 		n += snprintf(sql + n, sizeof(sql) - n, " AND kind = '%s'", ws_span_kind_name(f->kind));
 	if (f->proto)
@@ -608,4 +682,58 @@ int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
 	}
 	sqlite3_finalize(q);
 	return 0;
+}
+
+static int add_to_set(void *ctx, const struct ws_span *s)
+{
+	struct { struct ws_lset *set; uint16_t db; } *c = ctx;
+
+	ws_lset_add(c->set, s, c->db);
+	return 0;
+}
+
+int ws_store_load_links(struct ws_store *st, struct ws_lset *set, uint16_t db)
+{
+	struct { struct ws_lset *set; uint16_t db; } c = {set, db};
+	struct ws_span_filter all = {0};
+
+	return ws_store_each_span(st, &all, add_to_set, &c);
+}
+
+int ws_store_save_links(struct ws_store *st, const struct ws_lset *set, uint16_t db)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (begin_tx(st) || prepare(st,
+				    "UPDATE spans SET trace_id = ?1, parent_span_id = ?2, link_method = ?3, "
+				    "link_confidence = ?4, link_candidates = ?5 WHERE span_id = ?6 AND "
+				    "(trace_id != ?1 OR parent_span_id != ?2 OR link_method != ?3 OR "
+				    "link_confidence IS NOT ?4 OR link_candidates IS NOT ?5)",
+				    &q))
+		return -EIO;
+	for (size_t i = 0; i < set->n && !rc; i++) {
+		const struct ws_lspan *l = &set->v[i];
+		struct ws_span s;
+		char sid[17], tid[33], pid[17] = "";
+		if (l->db != db || !l->kind)
+			continue;
+		ws_lspan_apply(set, l, &s);
+		uint8_t id[8];
+		for (int k = 0; k < 8; k++)
+			id[k] = (uint8_t)(l->span_id >> (56 - 8 * k));
+		ws_hex(id, 8, sid);
+		ws_hex(s.trace_id, 16, tid);
+		if (l->parent >= 0 || l->ext_parent)
+			ws_hex(s.parent_id, 8, pid);
+		sqlite3_bind_text(q, 1, tid, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(q, 2, pid, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(q, 3, s.link_method, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_double(q, 4, s.link_confidence);
+		sqlite3_bind_int64(q, 5, s.link_candidates);
+		sqlite3_bind_text(q, 6, sid, -1, SQLITE_TRANSIENT);
+		rc = step_done(st, q);
+	}
+	sqlite3_finalize(q);
+	return rc ? rc : ws_store_commit(st);
 }

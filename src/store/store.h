@@ -14,7 +14,7 @@
 #include "span/span.h"
 #include "stream/conntrack.h"
 
-#define WS_STORE_SCHEMA_VERSION 1
+#define WS_STORE_SCHEMA_VERSION 2
 
 struct ws_store;
 
@@ -53,5 +53,12 @@ struct ws_span_filter {
 /* Call fn for each stored span in start order; fn returning nonzero stops. */
 int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
 		       int (*fn)(void *ctx, const struct ws_span *s), void *ctx);
+
+struct ws_lset;
+/* Load every span of the database into set (as database number db). */
+int ws_store_load_links(struct ws_store *st, struct ws_lset *set, uint16_t db);
+/* Write the trace ids, parents and link fields that trace assembly found
+ * for the spans of set that came from database db (one transaction). */
+int ws_store_save_links(struct ws_store *st, const struct ws_lset *set, uint16_t db);
 
 #endif

@@ -220,6 +220,28 @@ void wj_kstr(struct ws_json *j, const char *key, const char *s)
 	wj_str(j, s);
 }
 
+void wj_num3(struct ws_json *j, double v)
+{
+	char b[48];
+	int n;
+
+	if (!(v == v) || v > 1e15 || v < -1e15)
+		v = 0;
+	n = snprintf(b, sizeof(b), "%.3f", v);
+	while (n > 1 && b[n - 1] == '0') /* 0.900 -> 0.9, 1.000 -> 1 */
+		n--;
+	if (b[n - 1] == '.')
+		n--;
+	sep(j);
+	put(j, b, n);
+}
+
+void wj_knum3(struct ws_json *j, const char *key, double v)
+{
+	wj_key(j, key);
+	wj_num3(j, v);
+}
+
 void wj_kint(struct ws_json *j, const char *key, int64_t v)
 {
 	wj_key(j, key);

@@ -32,6 +32,8 @@ void wj_strn(struct ws_json *j, const char *s, size_t n);
 void wj_int(struct ws_json *j, int64_t v);
 void wj_uint(struct ws_json *j, uint64_t v);
 void wj_bool(struct ws_json *j, bool v);
+/* A finite number with up to 3 decimals (non-finite values write 0). */
+void wj_num3(struct ws_json *j, double v);
 /* Insert the members of an already-encoded JSON object ("{...}") into the
  * object being written. Empty or "{}" inserts nothing. */
 void wj_members(struct ws_json *j, const char *object_text);
@@ -41,5 +43,6 @@ void wj_kstr(struct ws_json *j, const char *key, const char *s);
 void wj_kint(struct ws_json *j, const char *key, int64_t v);
 void wj_kuint(struct ws_json *j, const char *key, uint64_t v);
 void wj_kbool(struct ws_json *j, const char *key, bool v);
+void wj_knum3(struct ws_json *j, const char *key, double v);
 
 #endif

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define WS_STR_(x) #x
+#define WS_STR(x) WS_STR_(x)
 #define WS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define WS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WS_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -91,6 +91,23 @@ class Env:
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
         return a, b
 
+    def add_lan(self, hosts, switch="wssw"):
+        """Network-namespace hosts on one LAN: each host's veth ends on a
+        bridge in a switch namespace. hosts: {name: address in 198.18.0.0/15}."""
+        for ns in [switch] + list(hosts):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            run(["ip", "netns", "add", ns])
+            self.netns.append(ns)
+        run(["ip", "-n", switch, "link", "add", "br0", "type", "bridge"])
+        run(["ip", "-n", switch, "link", "set", "br0", "up"])
+        for ns, addr in hosts.items():
+            run(["ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", "p-" + ns, "netns", switch])
+            run(["ip", "-n", switch, "link", "set", "p-" + ns, "master", "br0", "up"])
+            run(["ip", "-n", ns, "addr", "add", addr + "/24", "dev", "eth0"])
+            run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+            run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        return list(hosts)
+
     def in_ns(self, ns, cmd):
         return ["ip", "netns", "exec", ns] + cmd if ns else cmd
 

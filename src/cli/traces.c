@@ -1,0 +1,494 @@
+/* traces.c -- `wirespan traces` and `wirespan explain`: whole distributed
+ * traces assembled from the spans of one or more databases (one per host,
+ * or one for a whole machine), and the trace assembly that `record` stores
+ * at its end. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/dbset.h"
+#include "store/store.h"
+#include "trace/link.h"
+#include "util/json.h"
+#include "util/util.h"
+
+/* ---- a set of databases, linked together ---- */
+
+int dbset_add(struct dbset *d, const char *path)
+{
+	if (d->n == WS_ARRAY_SIZE(d->st)) {
+		ws_err("at most %zu --db options", WS_ARRAY_SIZE(d->st));
+		return 2;
+	}
+	d->path[d->n++] = path;
+	return 0;
+}
+
+int dbset_open(struct dbset *d, const struct ws_link_opts *opts)
+{
+	char err[1024];
+
+	if (!d->n)
+		d->path[d->n++] = "wirespan.db";
+	ws_lset_init(&d->set);
+	ws_hashmap_init(&d->by_id);
+	for (size_t i = 0; i < d->n; i++) {
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(d->path[k], d->path[i]) == 0) {
+				ws_err("--db %s is given twice", d->path[i]);
+				return 2;
+			}
+		if (ws_store_open(d->path[i], WS_STORE_READ, &d->st[i], err, sizeof(err))) {
+			ws_err("%s", err);
+			return 1;
+		}
+		if (ws_store_load_links(d->st[i], &d->set, (uint16_t)i))
+			return 1;
+	}
+	ws_link(&d->set, opts);
+	for (size_t i = 0; i < d->set.n; i++)
+		if (d->set.v[i].kind)
+			ws_hashmap_put(&d->by_id, d->set.v[i].span_id ? d->set.v[i].span_id : 1, &d->set.v[i]);
+	return 0;
+}
+
+void dbset_close(struct dbset *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		ws_store_close(d->st[i]);
+	ws_lset_free(&d->set);
+	ws_hashmap_free(&d->by_id);
+}
+
+const struct ws_lspan *dbset_find(const struct dbset *d, const struct ws_span *s)
+{
+	uint64_t id = 0;
+
+	for (int i = 0; i < 8; i++)
+		id = id << 8 | s->span_id[i];
+	return ws_hashmap_get(&d->by_id, id ? id : 1);
+}
+
+int cli_link_store(struct ws_store *st, const char *path)
+{
+	struct ws_lset set;
+	int rc = 0;
+
+	ws_lset_init(&set);
+	if (ws_store_load_links(st, &set, 0)) {
+		rc = 1;
+	} else {
+		ws_link(&set, NULL);
+		if (ws_store_save_links(st, &set, 0)) {
+			ws_err("cannot store the traces in %s (%s); the spans are kept", path, ws_store_errmsg(st));
+			rc = 1;
+		}
+	}
+	ws_lset_free(&set);
+	return rc;
+}
+
+/* ---- traces ---- */
+
+struct trace {
+	const uint8_t *id;
+	size_t first, n; /* a run of the sorted index */
+	const struct ws_lspan *root;
+	uint64_t start, end;
+	unsigned services, errors;
+	float min_conf; /* lowest link confidence inside the trace */
+};
+
+static int cmp_by_trace(const void *a, const void *b, void *arg)
+{
+	const struct ws_lset *set = arg;
+	const struct ws_lspan *x = &set->v[*(const int32_t *)a], *y = &set->v[*(const int32_t *)b];
+	int r = memcmp(x->trace_id, y->trace_id, 16);
+
+	if (r)
+		return r;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+/* Sort the linked spans by trace and summarize each trace. */
+static struct trace *group_traces(const struct ws_lset *set, int32_t **order_out, size_t *ntraces)
+{
+	int32_t *order = ws_malloc((set->n + 1) * sizeof(*order));
+	struct trace *t = NULL;
+	size_t n = 0, nt = 0, cap = 0;
+	struct ws_hashmap seen; /* service name -> 1 + the last trace it was counted in */
+
+	ws_hashmap_init(&seen);
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i].kind)
+			order[n++] = (int32_t)i;
+	qsort_r(order, n, sizeof(*order), cmp_by_trace, (void *)set);
+	for (size_t i = 0, j; i < n; i = j) {
+		const struct ws_lspan *a = &set->v[order[i]];
+		if (nt == cap) {
+			cap = cap ? cap * 2 : 256;
+			t = ws_realloc(t, cap * sizeof(*t));
+		}
+		struct trace *tr = &t[nt++];
+		memset(tr, 0, sizeof(*tr));
+		tr->id = a->trace_id;
+		tr->first = i;
+		tr->start = UINT64_MAX;
+		tr->min_conf = 1.0f;
+		for (j = i; j < n && memcmp(set->v[order[j]].trace_id, a->trace_id, 16) == 0; j++) {
+			const struct ws_lspan *l = &set->v[order[j]];
+			tr->start = WS_MIN(tr->start, l->start);
+			tr->end = WS_MAX(tr->end, l->end);
+			tr->errors += l->error;
+			if (l->parent < 0 && (!tr->root || l->start < tr->root->start))
+				tr->root = l;
+			if (l->method && l->confidence < tr->min_conf)
+				tr->min_conf = l->confidence;
+			if ((uintptr_t)ws_hashmap_get(&seen, (uintptr_t)l->service) != nt) {
+				ws_hashmap_put(&seen, (uintptr_t)l->service, (void *)(uintptr_t)nt);
+				tr->services++;
+			}
+		}
+		tr->n = j - i;
+		if (!tr->root)
+			tr->root = a;
+	}
+	ws_hashmap_free(&seen);
+	*order_out = order;
+	*ntraces = nt;
+	return t;
+}
+
+static bool trace_has_service(const struct ws_lset *set, const int32_t *order, const struct trace *t, const char *svc)
+{
+	for (size_t k = 0; k < t->n; k++)
+		if (strcmp(set->v[order[t->first + k]].service, svc) == 0)
+			return true;
+	return false;
+}
+
+static int cmp_slowest(const void *a, const void *b)
+{
+	const struct trace *x = a, *y = b;
+	uint64_t dx = x->end - x->start, dy = y->end - y->start;
+
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	return memcmp(x->id, y->id, 16);
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct trace *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return memcmp(x->id, y->id, 16);
+}
+
+static void print_trace_json(const struct ws_lset *set, const int32_t *order, const struct trace *t, struct ws_json *j)
+{
+	char id[33], sid[17];
+	uint8_t b[8];
+
+	wj_reset(j);
+	wj_obj_begin(j);
+	ws_hex(t->id, 16, id);
+	wj_kstr(j, "trace_id", id);
+	wj_kuint(j, "start_time_unix_nano", t->start);
+	wj_kuint(j, "end_time_unix_nano", t->end);
+	wj_kuint(j, "duration_ns", t->end - t->start);
+	wj_kuint(j, "spans", t->n);
+	wj_kuint(j, "errors", t->errors);
+	wj_knum3(j, "min_link_confidence", t->min_conf);
+	wj_key(j, "root");
+	wj_obj_begin(j);
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(t->root->span_id >> (56 - 8 * i));
+	ws_hex(b, 8, sid);
+	wj_kstr(j, "span_id", sid);
+	wj_kstr(j, "service.name", t->root->service);
+	wj_kstr(j, "host.name", t->root->host);
+	wj_kstr(j, "kind", ws_span_kind_name(t->root->kind));
+	wj_kstr(j, "name", t->root->name);
+	wj_obj_end(j);
+	wj_key(j, "services");
+	wj_arr_begin(j);
+	struct ws_hashmap seen; /* names are interned: one pointer per service */
+	ws_hashmap_init(&seen);
+	for (size_t k = 0; k < t->n; k++) {
+		const struct ws_lspan *l = &set->v[order[t->first + k]];
+		if (!ws_hashmap_get(&seen, (uintptr_t)l->service)) {
+			ws_hashmap_put(&seen, (uintptr_t)l->service, (void *)1);
+			wj_str(j, l->service);
+		}
+	}
+	ws_hashmap_free(&seen);
+	wj_arr_end(j);
+	wj_obj_end(j);
+	fwrite(j->buf, 1, j->len, stdout);
+	fputc('\n', stdout);
+}
+
+static void usage_traces(FILE *f)
+{
+	fprintf(f, "usage: wirespan traces [--db FILE]... [--slowest N] [--service NAME] [--min-ms X] [--json]\n"
+		   "                       [--no-traceparent]\n"
+		   "\n"
+		   "One line per distributed trace: id, start, duration, spans, services and the root\n"
+		   "span's service and operation, in start order (--slowest N: the N longest first).\n"
+		   "Give one --db per host to join traces across hosts; spans of the same exchange\n"
+		   "recorded on both ends are joined by the connection and TCP sequence numbers.\n"
+		   "  --service NAME     only traces with a span of this service\n"
+		   "  --min-ms X         only traces lasting at least X milliseconds\n"
+		   "  --no-traceparent   link from kernel evidence only, ignoring W3C traceparent headers\n");
+}
+
+int cmd_traces(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"slowest", required_argument, NULL, 'n'},
+		{"service", required_argument, NULL, 's'},
+		{"min-ms", required_argument, NULL, 'm'},
+		{"json", no_argument, NULL, 'j'},
+		{"no-traceparent", no_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct dbset d = {0};
+	struct ws_link_opts lo = {0};
+	const char *service = NULL;
+	unsigned long long slowest = 0;
+	double min_ms = 0;
+	bool json = false;
+	char *end;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if ((rc = dbset_add(&d, optarg)))
+				return rc;
+			break;
+		case 'n':
+			slowest = strtoull(optarg, &end, 10);
+			if (*end || !slowest) {
+				ws_err("--slowest needs a positive number, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 's': service = optarg; break;
+		case 'm':
+			min_ms = strtod(optarg, &end);
+			if (*end || end == optarg || min_ms < 0) {
+				ws_err("--min-ms needs a number of milliseconds, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'j': json = true; break;
+		case 'T': lo.no_traceparent = true; break;
+		case 'h': usage_traces(stdout); return 0;
+		default: usage_traces(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		ws_err("traces: unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	if ((rc = dbset_open(&d, &lo))) {
+		dbset_close(&d);
+		return rc;
+	}
+
+	int32_t *order;
+	size_t nt, shown = 0;
+	struct trace *t = group_traces(&d.set, &order, &nt);
+	struct ws_json j;
+	qsort(t, nt, sizeof(*t), slowest ? cmp_slowest : cmp_start);
+	wj_init(&j);
+	if (!json)
+		printf("%-32s  %-15s %10s %5s %4s  %s\n", "TRACE", "START", "DURATION", "SPANS", "SVCS", "ROOT");
+	for (size_t i = 0; i < nt && (!slowest || shown < slowest); i++) {
+		char id[33], clock[32], dur[32];
+		if ((double)(t[i].end - t[i].start) < min_ms * 1e6)
+			continue;
+		if (service && !trace_has_service(&d.set, order, &t[i], service))
+			continue;
+		shown++;
+		if (json) {
+			print_trace_json(&d.set, order, &t[i], &j);
+			continue;
+		}
+		ws_hex(t[i].id, 16, id);
+		ws_fmt_clock(t[i].start, clock, sizeof(clock));
+		ws_fmt_duration(t[i].end - t[i].start, dur, sizeof(dur));
+		printf("%s  %-15s %10s %5zu %4u  %s: %s%s\n", id, clock, dur, t[i].n, t[i].services, t[i].root->service,
+		       t[i].root->name, t[i].errors ? "  (errors)" : "");
+	}
+	if (!shown && !json)
+		fprintf(stderr, "wirespan: no traces match\n");
+	wj_free(&j);
+	free(t);
+	free(order);
+	dbset_close(&d);
+	return ferror(stdout) ? 1 : 0;
+}
+
+/* ---- explain ---- */
+
+struct node {
+	int32_t idx;
+	int32_t first_child, next_sibling;
+};
+
+static void draw_bar(char *out, size_t width, uint64_t t0, uint64_t total, uint64_t a, uint64_t b)
+{
+	size_t from = total ? (size_t)((double)(a - t0) / total * width) : 0;
+	size_t to = total ? (size_t)((double)(b - t0) / total * width + 0.999) : width;
+
+	if (from >= width)
+		from = width - 1;
+	if (to <= from)
+		to = from + 1;
+	if (to > width)
+		to = width;
+	for (size_t i = 0; i < width; i++)
+		out[i] = i >= from && i < to ? '#' : '.';
+	out[width] = 0;
+}
+
+static void explain_node(const struct ws_lset *set, const struct node *nodes, int32_t n, int depth, uint64_t t0,
+			 uint64_t total)
+{
+	for (; n >= 0; n = nodes[n].next_sibling) {
+		const struct ws_lspan *l = &set->v[nodes[n].idx];
+		char label[160], off[32], dur[32], link[40], bar[41];
+		int ind = WS_MIN(depth, 12) * 2;
+
+		snprintf(label, sizeof(label), "%*s%s %s: %s", ind, "", ws_span_kind_name(l->kind), l->service, l->name);
+		ws_fmt_duration(l->start - t0, off, sizeof(off));
+		ws_fmt_duration(l->end - l->start, dur, sizeof(dur));
+		if (l->method)
+			snprintf(link, sizeof(link), "%s %.2g", ws_link_method_name(l->method), l->confidence);
+		else if (l->candidates)
+			snprintf(link, sizeof(link), "none (%u in flight)", l->candidates);
+		else
+			snprintf(link, sizeof(link), "root");
+		draw_bar(bar, 40, t0, total, l->start, l->end);
+		printf("%-56.56s %10s %10s  %-18s %s  %s pid %u%s\n", label, off, dur, link, bar, l->host, l->pid,
+		       l->error ? "  ERROR" : "");
+		explain_node(set, nodes, nodes[n].first_child, depth + 1, t0, total);
+	}
+}
+
+static void usage_explain(FILE *f)
+{
+	fprintf(f, "usage: wirespan explain [--db FILE]... [--no-traceparent] TRACE_ID\n"
+		   "\n"
+		   "Draw one trace as a waterfall: each span under its parent, with service, operation,\n"
+		   "start offset, duration, how its parent link was inferred and with what confidence.\n"
+		   "TRACE_ID may be shortened to a unique prefix of at least 8 hex digits.\n");
+}
+
+int cmd_explain(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"no-traceparent", no_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct dbset d = {0};
+	struct ws_link_opts lo = {0};
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if ((rc = dbset_add(&d, optarg)))
+				return rc;
+			break;
+		case 'T': lo.no_traceparent = true; break;
+		case 'h': usage_explain(stdout); return 0;
+		default: usage_explain(stderr); return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		ws_err("explain needs one trace id (see `wirespan traces`)");
+		return 2;
+	}
+	const char *want = argv[optind];
+	size_t wl = strlen(want);
+	if (wl < 8 || wl > 32 || strspn(want, "0123456789abcdefABCDEF") != wl) {
+		ws_err("'%s' is not a trace id: 8 to 32 hex digits, as printed by `wirespan traces`", want);
+		return 2;
+	}
+	if ((rc = dbset_open(&d, &lo))) {
+		dbset_close(&d);
+		return rc;
+	}
+
+	int32_t *order;
+	size_t nt;
+	struct trace *t = group_traces(&d.set, &order, &nt), *found = NULL;
+	unsigned matches = 0;
+	for (size_t i = 0; i < nt; i++) {
+		char id[33];
+		ws_hex(t[i].id, 16, id);
+		if (strncasecmp(id, want, wl) == 0) {
+			found = &t[i];
+			matches++;
+		}
+	}
+	rc = 0;
+	if (!found) {
+		ws_err("no trace %s in %s%s", want, d.path[0], d.n > 1 ? " and the other databases" : "");
+		rc = 1;
+	} else if (matches > 1) {
+		ws_err("%u traces start with %s: give more digits", matches, want);
+		rc = 2;
+	} else {
+		struct node *nodes = ws_malloc(found->n * sizeof(*nodes));
+		struct ws_hashmap pos; /* span index -> node + 1 */
+		int32_t roots = -1;
+		char id[33], dur[32];
+
+		ws_hashmap_init(&pos);
+		for (size_t k = 0; k < found->n; k++) {
+			nodes[k] = (struct node){order[found->first + k], -1, -1};
+			ws_hashmap_put(&pos, (uint64_t)nodes[k].idx + 1, (void *)(uintptr_t)(k + 1));
+		}
+		/* children in start order: walk backwards, pushing to the front */
+		for (size_t k = found->n; k-- > 0;) {
+			const struct ws_lspan *l = &d.set.v[nodes[k].idx];
+			uintptr_t p = l->parent >= 0 ? (uintptr_t)ws_hashmap_get(&pos, (uint64_t)l->parent + 1) : 0;
+			if (p) {
+				nodes[k].next_sibling = nodes[p - 1].first_child;
+				nodes[p - 1].first_child = (int32_t)k;
+			} else {
+				nodes[k].next_sibling = roots;
+				roots = (int32_t)k;
+			}
+		}
+		ws_hex(found->id, 16, id);
+		ws_fmt_duration(found->end - found->start, dur, sizeof(dur));
+		printf("trace %s: %zu spans, %u services, %s%s\n\n", id, found->n, found->services, dur,
+		       found->errors ? ", with errors" : "");
+		printf("%-56s %10s %10s  %-18s %-40s  %s\n", "SPAN", "START", "DURATION", "LINK", "WATERFALL", "WHERE");
+		explain_node(&d.set, nodes, roots, 0, found->start, found->end - found->start);
+		ws_hashmap_free(&pos);
+		free(nodes);
+	}
+	free(t);
+	free(order);
+	dbset_close(&d);
+	return rc;
+}

@@ -1,0 +1,125 @@
+/* link.h -- trace assembly: from spans recorded on one or more hosts to
+ * whole distributed traces.
+ *
+ * Two kinds of edges make a trace:
+ *
+ *  - across a connection, the server span of an exchange is the child of
+ *    the client span of the same exchange. Both sides saw the same 5-tuple
+ *    and the same TCP sequence number for the request's first byte, so the
+ *    join is exact, survives keep-alive reuse and needs no shared clock or
+ *    shared database;
+ *
+ *  - inside a process, a client span is the child of the server span whose
+ *    request caused it. The kernel does not say which that is; the linker
+ *    infers it from what it does say, strongest evidence first:
+ *      traceparent  the outbound request carries the W3C trace id of
+ *                   exactly one of the in-flight server spans;
+ *      thread       the thread that wrote the outbound request had read
+ *                   exactly one request still being served
+ *                   (thread-per-request servers);
+ *      last-read    on an event loop with several requests in flight: the
+ *                   last read of the writing thread before the write (or
+ *                   before the connect() of a new connection) completed
+ *                   that request, or a response to a call made for it;
+ *      read-order   that read completed messages of several requests (the
+ *                   replies on a shared Redis connection): the writes that
+ *                   follow take them in the order of the replies;
+ *      earlier-read an older read of the thread that is still unanswered;
+ *      inflight     no evidence from the thread, but only one server span
+ *                   of the process was in flight.
+ *    With no candidate, or when the evidence contradicts itself, no link is
+ *    made: the span starts a trace of its own.
+ *
+ * A span whose request carried a traceparent takes that trace id; a server
+ * span whose client side was not recorded gets the traceparent's parent id
+ * as its parent, so it joins the application's own trace exactly. Every
+ * link records its method, a confidence and the number of candidates.
+ *
+ * The linker is a pure function of the spans it is given: the same spans
+ * from one database or from several give the same traces. */
+#ifndef WIRESPAN_LINK_H
+#define WIRESPAN_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "span/span.h"
+#include "util/hashmap.h"
+
+enum ws_link_method {
+	WS_LINK_NONE = 0,
+	WS_LINK_TCP,
+	WS_LINK_TRACEPARENT,
+	WS_LINK_THREAD,
+	WS_LINK_LAST_READ,
+	WS_LINK_READ_ORDER,
+	WS_LINK_EARLIER_READ,
+	WS_LINK_INFLIGHT,
+};
+
+const char *ws_link_method_name(int method);
+/* The confidence each method carries (0..1). */
+float ws_link_method_confidence(int method);
+
+struct ws_lep {
+	uint8_t addr[16]; /* IPv4 as IPv4-mapped IPv6 */
+	uint16_t port;
+};
+
+/* One span, as much of it as linking and listing traces need. */
+struct ws_lspan {
+	/* input */
+	uint64_t span_id; /* the id's 8 bytes, big-endian */
+	uint8_t kind;     /* enum ws_span_kind; 0: a duplicate, ignored */
+	uint8_t proto;
+	uint16_t db;      /* which database it came from */
+	const char *host, *service, *name; /* owned by the set */
+	uint32_t pid, tid, req_last_tid, resp_last_tid;
+	int64_t recording_id;
+	uint64_t conn_id;
+	struct ws_lep client, server;
+	uint32_t req_seq;
+	uint64_t start, end;
+	uint64_t req_t[4], resp_t[4];
+	uint64_t conn_open;
+	bool has_tp;       /* a valid traceparent was seen on the request */
+	uint8_t tp_trace[16];
+	uint64_t tp_parent;
+	int status;
+	bool error;
+	/* output */
+	int32_t parent;      /* index of the parent in the set, -1: none */
+	uint64_t ext_parent; /* parent known only by traceparent, 0: none */
+	uint8_t trace_id[16];
+	uint8_t method;      /* enum ws_link_method of the parent link */
+	float confidence;
+	uint16_t candidates; /* in-flight server spans considered */
+};
+
+struct ws_lset {
+	struct ws_lspan *v;
+	size_t n, cap;
+	struct ws_hashmap strings; /* interned host and service names */
+	char **blocks;             /* string storage */
+	size_t nblocks, block_used;
+};
+
+struct ws_link_opts {
+	bool no_traceparent; /* link from kernel evidence only */
+};
+
+void ws_lset_init(struct ws_lset *set);
+void ws_lset_free(struct ws_lset *set);
+/* Add a span (copied; its strings are stored in the set). */
+struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint16_t db);
+/* Parse a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"). */
+bool ws_traceparent_parse(const char *tp, uint8_t trace[16], uint64_t *parent);
+
+/* Link every span of the set: fill the output fields. */
+void ws_link(struct ws_lset *set, const struct ws_link_opts *opts);
+
+/* Copy a linked span's trace id, parent and link fields into s. */
+void ws_lspan_apply(const struct ws_lset *set, const struct ws_lspan *l, struct ws_span *s);
+
+#endif

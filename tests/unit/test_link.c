@@ -1,0 +1,312 @@
+/* test_link.c -- trace assembly on hand-built spans: the join across a
+ * connection, each kind of evidence inside a process, traceparent, trace
+ * ids that do not depend on which databases are combined, and input that
+ * must not hang or crash the linker. Times are in microseconds here. */
+#include <arpa/inet.h>
+
+#include "harness.h"
+#include "trace/link.h"
+
+#define US 1000ull
+
+static struct ws_lset set;
+static uint64_t next_id = 0x1000;
+
+static void ep(struct ws_endpoint *e, const char *addr, uint16_t port)
+{
+	uint8_t a[4];
+
+	inet_pton(AF_INET, addr, a);
+	ws_endpoint_set(e, AF_INET, a, port);
+}
+
+/* A server span: request read at [rd0, rd1], response written at [wr0, wr1]. */
+static int server(const char *host, uint32_t pid, uint32_t tid, uint16_t cport, uint32_t seq, uint64_t rd0,
+		  uint64_t rd1, uint64_t wr0, uint64_t wr1)
+{
+	struct ws_span s = {0};
+
+	for (int i = 0; i < 8; i++)
+		s.span_id[i] = (uint8_t)(next_id >> (56 - 8 * i));
+	next_id++;
+	s.kind = WS_SPAN_SERVER;
+	s.proto = WS_PROTO_HTTP1;
+	snprintf(s.name, sizeof(s.name), "GET /s%u", seq);
+	ws_strlcpy(s.host, host, sizeof(s.host));
+	ws_strlcpy(s.service, host, sizeof(s.service));
+	s.pid = pid;
+	s.tid = s.req_last_tid = s.resp_last_tid = tid;
+	ep(&s.local, "198.18.0.2", 80);
+	ep(&s.peer, "198.18.0.1", cport);
+	s.req_seq = seq;
+	s.req_t[WS_T_FIRST_EXIT] = rd0 * US;
+	s.req_t[WS_T_LAST_EXIT] = rd1 * US;
+	s.resp_t[WS_T_FIRST_ENTER] = wr0 * US;
+	s.resp_t[WS_T_LAST_EXIT] = wr1 * US;
+	s.start_ns = rd0 * US;
+	s.end_ns = wr1 * US;
+	ws_lset_add(&set, &s, 0);
+	return (int)set.n - 1;
+}
+
+/* A client span: request written at w, response read completely at r. */
+static int client_tp(const char *host, uint32_t pid, uint32_t tid, uint16_t cport, uint32_t seq, uint64_t w,
+		     uint64_t r, uint64_t conn_open, uint64_t conn_id, const char *tp)
+{
+	struct ws_span s = {0};
+
+	for (int i = 0; i < 8; i++)
+		s.span_id[i] = (uint8_t)(next_id >> (56 - 8 * i));
+	next_id++;
+	s.kind = WS_SPAN_CLIENT;
+	s.proto = WS_PROTO_HTTP1;
+	snprintf(s.name, sizeof(s.name), "GET /s%u", seq);
+	ws_strlcpy(s.host, host, sizeof(s.host));
+	ws_strlcpy(s.service, host, sizeof(s.service));
+	s.pid = pid;
+	s.tid = s.req_last_tid = s.resp_last_tid = tid;
+	ep(&s.local, "198.18.0.1", cport);
+	ep(&s.peer, "198.18.0.2", 80);
+	s.req_seq = seq;
+	s.conn_id = conn_id ? conn_id : cport;
+	s.conn_open_ns = conn_open * US;
+	s.req_t[WS_T_FIRST_ENTER] = w * US;
+	s.req_t[WS_T_LAST_EXIT] = w * US + 1;
+	s.resp_t[WS_T_LAST_EXIT] = r * US;
+	s.start_ns = w * US;
+	s.end_ns = r * US;
+	if (tp)
+		ws_strlcpy(s.traceparent, tp, sizeof(s.traceparent));
+	ws_lset_add(&set, &s, 0);
+	return (int)set.n - 1;
+}
+
+static int client(const char *host, uint32_t pid, uint32_t tid, uint16_t cport, uint32_t seq, uint64_t w, uint64_t r)
+{
+	return client_tp(host, pid, tid, cport, seq, w, r, 0, 0, NULL);
+}
+
+static void reset(void)
+{
+	ws_lset_free(&set);
+	ws_lset_init(&set);
+}
+
+static void check_parent(int child, int parent, int method)
+{
+	const struct ws_lspan *l = &set.v[child];
+
+	CHECK(l->parent == parent, "span %d: parent %d, want %d (method %s)", child, l->parent, parent,
+	      ws_link_method_name(l->method));
+	if (parent >= 0 || method)
+		CHECK_STR(ws_link_method_name(l->method), ws_link_method_name(method));
+	if (parent >= 0)
+		CHECK(memcmp(l->trace_id, set.v[parent].trace_id, 16) == 0, "span %d shares its parent's trace", child);
+}
+
+int main(void)
+{
+	ws_lset_init(&set);
+
+	t_context = "across a connection";
+	{
+		int c = client("a", 10, 10, 40000, 1000, 100, 200);
+		int s = server("b", 20, 20, 40000, 1000, 120, 120, 150, 150);
+		int c2 = client("a", 10, 10, 40000, 2000, 300, 400); /* keep-alive: next request */
+		int s2 = server("b", 20, 20, 40000, 2000, 320, 320, 350, 350);
+		int lone = server("b", 20, 20, 40000, 3000, 520, 520, 550, 550); /* its client unrecorded */
+		ws_link(&set, NULL);
+		check_parent(s, c, WS_LINK_TCP);
+		check_parent(s2, c2, WS_LINK_TCP);
+		check_parent(lone, -1, WS_LINK_NONE);
+		CHECK(set.v[s].confidence == 1.0f, "a seq join is certain");
+		CHECK(memcmp(set.v[s].trace_id, set.v[s2].trace_id, 16) != 0, "two requests on one connection: two traces");
+		CHECK(set.v[c].parent == -1 && set.v[c].candidates == 0, "a client of no request is a root");
+	}
+
+	t_context = "thread per request";
+	reset();
+	{
+		int s1 = server("b", 20, 21, 40001, 1, 100, 110, 400, 410);
+		int s2 = server("b", 20, 22, 40002, 2, 105, 115, 420, 430);
+		int c1 = client("b", 20, 21, 50001, 9, 200, 300);
+		int c2 = client("b", 20, 22, 50002, 9, 150, 350);
+		int c3 = client("b", 20, 21, 50003, 9, 305, 390); /* second call of s1 */
+		ws_link(&set, NULL);
+		check_parent(c1, s1, WS_LINK_THREAD);
+		check_parent(c2, s2, WS_LINK_THREAD);
+		check_parent(c3, s1, WS_LINK_THREAD);
+		CHECK(set.v[c1].candidates == 2, "both requests were in flight (%u)", set.v[c1].candidates);
+	}
+
+	t_context = "event loop: the last read";
+	reset();
+	{
+		/* one thread; s1 then s2 read; s2's handler calls out at once,
+		 * s1's after s2's call returns?: no: s1's call follows the read
+		 * of the reply to s2's call, so it is s2's second call */
+		int s1 = server("n", 30, 30, 40001, 1, 100, 100, 900, 900);
+		int s2 = server("n", 30, 30, 40002, 2, 110, 110, 800, 800);
+		int c1 = client("n", 30, 30, 50001, 9, 112, 300);
+		int c2 = client("n", 30, 30, 50002, 9, 305, 500);
+		ws_link(&set, NULL);
+		check_parent(c1, s2, WS_LINK_LAST_READ);
+		check_parent(c2, s2, WS_LINK_LAST_READ);
+		CHECK(set.v[c1].confidence < 1.0f, "an event-loop guess is not certain");
+		(void)s1;
+	}
+
+	t_context = "event loop: one read answers two requests' calls";
+	reset();
+	{
+		int s1 = server("n", 30, 30, 40001, 1, 100, 100, 900, 900);
+		int s2 = server("n", 30, 30, 40002, 2, 110, 110, 910, 910);
+		int r1 = client("n", 30, 30, 6379, 10, 101, 200); /* one Redis connection, */
+		int r2 = client("n", 30, 30, 6379, 20, 111, 200); /* both replies in one read */
+		int h1 = client("n", 30, 30, 50001, 9, 205, 300);
+		int h2 = client("n", 30, 30, 50002, 9, 206, 310);
+		ws_link(&set, NULL);
+		check_parent(r1, s1, WS_LINK_THREAD); /* the only request read yet */
+		check_parent(r2, s2, WS_LINK_LAST_READ);
+		check_parent(h1, s1, WS_LINK_READ_ORDER);
+		check_parent(h2, s2, WS_LINK_READ_ORDER);
+	}
+
+	t_context = "event loop: a response uses its context up";
+	reset();
+	{
+		int s1 = server("n", 30, 30, 40001, 1, 100, 100, 205, 400); /* answering after the read */
+		int s2 = server("n", 30, 30, 40002, 2, 110, 110, 910, 910);
+		int r1 = client("n", 30, 30, 6379, 10, 101, 200);
+		int r2 = client("n", 30, 30, 6379, 20, 111, 200);
+		int h2 = client("n", 30, 30, 50002, 9, 207, 310);
+		ws_link(&set, NULL);
+		check_parent(r1, s1, WS_LINK_THREAD);
+		check_parent(r2, s2, WS_LINK_LAST_READ);
+		check_parent(h2, s2, WS_LINK_READ_ORDER);
+	}
+
+	t_context = "event loop: a new connection's connect";
+	reset();
+	{
+		int s1 = server("n", 30, 30, 40001, 1, 100, 100, 900, 900);
+		int r = client("n", 30, 30, 50001, 9, 101, 110); /* s1's call */
+		int s2 = server("n", 30, 30, 40002, 2, 103, 103, 910, 910);
+		/* s2's handler connect()s at 104; the request goes out at 120,
+		 * after the thread read the reply to s1's call */
+		int c = client_tp("n", 30, 30, 50002, 9, 120, 300, 104, 77, NULL);
+		ws_link(&set, NULL);
+		check_parent(r, s1, WS_LINK_THREAD);
+		check_parent(c, s2, WS_LINK_LAST_READ);
+	}
+
+	t_context = "a call after the reply to a call of no request";
+	reset();
+	{
+		int s1 = server("n", 30, 30, 40001, 1, 100, 100, 900, 900);
+		int s2 = server("n", 30, 30, 40002, 2, 105, 105, 900, 900);
+		int bg = client("n", 30, 30, 50009, 9, 95, 200); /* a timer's call, before any request */
+		int c = client("n", 30, 30, 50010, 9, 201, 300);
+		ws_link(&set, NULL);
+		check_parent(bg, -1, WS_LINK_NONE);
+		check_parent(c, -1, WS_LINK_NONE);
+		CHECK(set.v[c].candidates == 2, "candidates counted (%u)", set.v[c].candidates);
+		(void)s1, (void)s2;
+	}
+
+	t_context = "traceparent";
+	reset();
+	{
+		const char *tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+		struct ws_span s = {0};
+		int sv = server("b", 20, 20, 40000, 1, 100, 100, 400, 400);
+		int sv2 = server("b", 20, 21, 40001, 2, 101, 101, 400, 400);
+		/* the application propagates: its call carries the same trace */
+		int c = client_tp("b", 20, 22, 50001, 9, 150, 300, 0, 0,
+				  "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01");
+		/* another trace's header: never linked to sv */
+		int c2 = client_tp("b", 20, 20, 50002, 9, 160, 310, 0, 0,
+				   "00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-2222222222222222-01");
+		set.v[sv].has_tp = ws_traceparent_parse(tp, set.v[sv].tp_trace, &set.v[sv].tp_parent);
+		CHECK(set.v[sv].has_tp, "a valid traceparent parses");
+		ws_link(&set, NULL);
+		check_parent(sv, -1, WS_LINK_TRACEPARENT);
+		CHECK(set.v[sv].ext_parent == 0x00f067aa0ba902b7ull, "parent from the header");
+		ws_lspan_apply(&set, &set.v[sv], &s);
+		CHECK(s.trace_id[0] == 0x4b && s.trace_id[15] == 0x36, "trace id from the header");
+		CHECK(s.parent_id[1] == 0xf0 && s.parent_id[7] == 0xb7, "parent span id from the header");
+		check_parent(c, sv, WS_LINK_TRACEPARENT);
+		CHECK(set.v[c2].parent != sv, "a call of another trace is not linked to the request");
+		(void)sv2;
+
+		struct ws_link_opts no_tp = {.no_traceparent = true};
+		ws_link(&set, &no_tp);
+		CHECK(set.v[sv].parent == -1 && set.v[sv].ext_parent == 0, "--no-traceparent ignores the header");
+		CHECK(set.v[sv].trace_id[0] != 0x4b || set.v[sv].trace_id[1] != 0xf9, "and its trace id");
+
+		uint8_t t[16];
+		uint64_t p;
+		CHECK(!ws_traceparent_parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01", t, &p),
+		      "an all-zero trace id is invalid");
+		CHECK(!ws_traceparent_parse("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", t, &p),
+		      "version ff is invalid");
+		CHECK(!ws_traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", t, &p),
+		      "a cut header is invalid");
+		CHECK(!ws_traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e473x-00f067aa0ba902b7-01", t, &p),
+		      "non-hex is invalid");
+	}
+
+	t_context = "the same trace id from any combination of databases";
+	reset();
+	{
+		uint8_t whole[16], from_b[16];
+		uint64_t base = next_id;
+		int c = client("a", 10, 10, 40000, 1000, 100, 200);
+		int s = server("b", 20, 20, 40000, 1000, 120, 120, 150, 150);
+		ws_link(&set, NULL);
+		memcpy(whole, set.v[s].trace_id, 16);
+		CHECK(memcmp(set.v[c].trace_id, whole, 16) == 0, "one trace");
+		reset();
+		/* the server's host alone, then both in the other order */
+		next_id = base + 1;
+		s = server("b", 20, 20, 40000, 1000, 120, 120, 150, 150);
+		ws_link(&set, NULL);
+		memcpy(from_b, set.v[s].trace_id, 16);
+		CHECK(memcmp(from_b, whole, 16) != 0, "alone, the server span is its own root");
+		next_id = base;
+		c = client("a", 10, 10, 40000, 1000, 100, 200);
+		ws_link(&set, NULL);
+		CHECK(memcmp(set.v[s].trace_id, whole, 16) == 0, "joined again: the same trace id");
+		/* a database given twice: spans counted once */
+		next_id = base;
+		int dup = client("a", 10, 10, 40000, 1000, 100, 200);
+		ws_link(&set, NULL);
+		CHECK(set.v[dup].kind == 0 || set.v[c].kind == 0, "a repeated span id is dropped");
+		next_id = base + 2;
+	}
+
+	t_context = "inconsistent input";
+	reset();
+	{
+		/* a server span with no timestamps in the same process as the
+		 * client of its own exchange: a cycle if both links were kept */
+		int s = server("x", 40, 40, 40000, 5, 0, 0, 0, 0);
+		set.v[s].end = 1000 * US;
+		int c = client("x", 40, 40, 40000, 5, 10, 20);
+		ws_link(&set, NULL);
+		CHECK(set.v[s].parent < 0 || set.v[c].parent < 0, "the cycle is cut");
+		/* many spans with equal timestamps: no crash, every span linked or a root */
+		reset();
+		for (int i = 0; i < 2000; i++)
+			i % 2 ? client("y", 50, 50, (uint16_t)(1000 + i), (uint32_t)i, 5, 5)
+			      : server("y", 50, 50, (uint16_t)(1000 + i), (uint32_t)i, 5, 5, 5, 5);
+		ws_link(&set, NULL);
+		size_t roots = 0;
+		for (size_t i = 0; i < set.n; i++)
+			roots += set.v[i].parent < 0;
+		CHECK(roots >= 1000, "servers stay roots (%zu)", roots);
+	}
+
+	ws_lset_free(&set);
+	return t_summary("test_link");
+}
