@@ -102,7 +102,7 @@ int cmd_spans(int argc, char **argv)
 			break;
 		case 'j': pc.json = true; break;
 		case 't':
-			if (!*optarg || strlen(optarg) > 32 || strspn(optarg, "0123456789abcdefABCDEF") != strlen(optarg)) {
+			if (!ws_is_hex(optarg, 32)) {
 				ws_err("--trace takes a trace id (hex), not '%s'", optarg);
 				return 2;
 			}

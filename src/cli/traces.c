@@ -64,10 +64,8 @@ void dbset_close(struct dbset *d)
 
 const struct ws_lspan *dbset_find(const struct dbset *d, const struct ws_span *s)
 {
-	uint64_t id = 0;
+	uint64_t id = ws_be64_get(s->span_id);
 
-	for (int i = 0; i < 8; i++)
-		id = id << 8 | s->span_id[i];
 	return ws_hashmap_get(&d->by_id, id ? id : 1);
 }
 
@@ -208,8 +206,7 @@ static void print_trace_json(const struct ws_lset *set, const int32_t *order, co
 	wj_knum3(j, "min_link_confidence", t->min_conf);
 	wj_key(j, "root");
 	wj_obj_begin(j);
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(t->root->span_id >> (56 - 8 * i));
+	ws_be64_put(b, t->root->span_id);
 	ws_hex(b, 8, sid);
 	wj_kstr(j, "span_id", sid);
 	wj_kstr(j, "service.name", t->root->service);
@@ -427,7 +424,7 @@ int cmd_explain(int argc, char **argv)
 	}
 	const char *want = argv[optind];
 	size_t wl = strlen(want);
-	if (wl < 8 || wl > 32 || strspn(want, "0123456789abcdefABCDEF") != wl) {
+	if (wl < 8 || !ws_is_hex(want, 32)) {
 		ws_err("'%s' is not a trace id: 8 to 32 hex digits, as printed by `wirespan traces`", want);
 		return 2;
 	}

@@ -34,11 +34,9 @@ static void next_ids(uint8_t trace_id[16], uint8_t span_id[8])
 	}
 	counter++;
 	uint64_t sid = prefix | (counter & 0xffffffffull);
-	for (int i = 0; i < 8; i++) {
-		span_id[i] = (uint8_t)(sid >> (56 - 8 * i));
-		trace_id[i] = (uint8_t)(trace_prefix >> (56 - 8 * i));
-		trace_id[8 + i] = (uint8_t)(counter >> (56 - 8 * i));
-	}
+	ws_be64_put(span_id, sid);
+	ws_be64_put(trace_id, trace_prefix);
+	ws_be64_put(trace_id + 8, counter);
 }
 
 static void times(uint64_t t[4], const struct ws_msg *m)

@@ -720,8 +720,7 @@ int ws_store_save_links(struct ws_store *st, const struct ws_lset *set, uint16_t
 			continue;
 		ws_lspan_apply(set, l, &s);
 		uint8_t id[8];
-		for (int k = 0; k < 8; k++)
-			id[k] = (uint8_t)(l->span_id >> (56 - 8 * k));
+		ws_be64_put(id, l->span_id);
 		ws_hex(id, 8, sid);
 		ws_hex(s.trace_id, 16, tid);
 		if (l->parent >= 0 || l->ext_parent)

@@ -71,16 +71,6 @@ static const char *store_str(struct ws_lset *set, const char *s)
 	return p;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
-
 static uint64_t hash_str(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
@@ -118,21 +108,6 @@ static void lep_set(struct ws_lep *e, const struct ws_endpoint *ep)
 	e->port = ep->port;
 }
 
-static uint64_t be64(const uint8_t b[8])
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
-static void put_be64(uint8_t b[8], uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
 static bool all_zero(const uint8_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -162,7 +137,7 @@ bool ws_traceparent_parse(const char *tp, uint8_t trace[16], uint64_t *parent)
 		return false;
 	if (all_zero(trace, 16) || all_zero(p, 8))
 		return false;
-	*parent = be64(p);
+	*parent = ws_be64_get(p);
 	return true;
 }
 
@@ -178,9 +153,8 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	}
 	l = &set->v[set->n++];
 	memset(l, 0, sizeof(*l));
-	l->span_id = be64(s->span_id);
+	l->span_id = ws_be64_get(s->span_id);
 	l->kind = s->kind;
-	l->proto = s->proto;
 	l->db = db;
 	l->host = intern(set, s->host);
 	l->service = intern(set, s->service);
@@ -207,7 +181,6 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	l->conn_open = s->conn_open_ns;
 	if (s->traceparent[0])
 		l->has_tp = ws_traceparent_parse(s->traceparent, l->tp_trace, &l->tp_parent);
-	l->status = s->status;
 	l->error = s->error[0] != 0;
 	l->parent = -1;
 	return l;
@@ -218,9 +191,9 @@ void ws_lspan_apply(const struct ws_lset *set, const struct ws_lspan *l, struct 
 	memcpy(s->trace_id, l->trace_id, 16);
 	memset(s->parent_id, 0, sizeof(s->parent_id));
 	if (l->parent >= 0)
-		put_be64(s->parent_id, set->v[l->parent].span_id);
+		ws_be64_put(s->parent_id, set->v[l->parent].span_id);
 	else if (l->ext_parent)
-		put_be64(s->parent_id, l->ext_parent);
+		ws_be64_put(s->parent_id, l->ext_parent);
 	ws_strlcpy(s->link_method, ws_link_method_name(l->method), sizeof(s->link_method));
 	s->link_confidence = l->method ? l->confidence : 0;
 	s->link_candidates = l->candidates;
@@ -246,7 +219,7 @@ static uint64_t exchange_key(const struct ws_lspan *l)
 	memcpy(&w[3], l->server.addr + 8, 8);
 	w[4] = (uint64_t)l->client.port << 48 | (uint64_t)l->server.port << 32 | l->req_seq;
 	for (int i = 0; i < 5; i++)
-		h = mix64(h ^ w[i]);
+		h = ws_mix64(h ^ w[i]);
 	return h | 1;
 }
 
@@ -344,10 +317,8 @@ static int cmp_tev(const void *a, const void *b)
 /* What one thread has read and not yet acted on, newest read first. */
 struct thread_state {
 	int32_t ctx[READY_MAX]; /* server span index, -1: a call of no request */
-	uint32_t batch[READY_MAX];
 	size_t n;
 	uint64_t last_read_t;
-	uint32_t batch_id;
 	size_t head_n;  /* contexts of the newest read still ready */
 	size_t head_total; /* contexts the newest read made ready */
 };
@@ -361,7 +332,7 @@ struct proc_ctx {
 
 static uint64_t conn_key(const struct ws_lspan *l)
 {
-	return mix64(mix64((uint64_t)l->db << 48 ^ (uint64_t)l->recording_id) ^ l->conn_id) | 1;
+	return ws_mix64(ws_mix64((uint64_t)l->db << 48 ^ (uint64_t)l->recording_id) ^ l->conn_id) | 1;
 }
 
 static uint64_t write_time(const struct ws_lspan *c) { return c->req_t[WS_T_FIRST_ENTER] ? c->req_t[WS_T_FIRST_ENTER] : c->start; }
@@ -409,7 +380,6 @@ static void ready_remove(struct thread_state *ts, size_t i)
 	if (i < ts->head_n)
 		ts->head_n--;
 	memmove(&ts->ctx[i], &ts->ctx[i + 1], (ts->n - i - 1) * sizeof(ts->ctx[0]));
-	memmove(&ts->batch[i], &ts->batch[i + 1], (ts->n - i - 1) * sizeof(ts->batch[0]));
 	ts->n--;
 }
 
@@ -419,7 +389,6 @@ static void on_read(struct proc_ctx *pc, const struct tev *e)
 	int32_t ctx = read_context(pc->set, e->idx);
 
 	if (e->t != ts->last_read_t || !ts->n) { /* a new read syscall */
-		ts->batch_id++;
 		ts->head_n = ts->head_total = 0;
 		ts->last_read_t = e->t;
 	}
@@ -433,9 +402,7 @@ static void on_read(struct proc_ctx *pc, const struct tev *e)
 	}
 	/* insert at the end of the newest batch, ahead of older reads */
 	memmove(&ts->ctx[ts->head_n + 1], &ts->ctx[ts->head_n], (ts->n - ts->head_n) * sizeof(ts->ctx[0]));
-	memmove(&ts->batch[ts->head_n + 1], &ts->batch[ts->head_n], (ts->n - ts->head_n) * sizeof(ts->batch[0]));
 	ts->ctx[ts->head_n] = ctx;
-	ts->batch[ts->head_n] = ts->batch_id;
 	ts->head_n++;
 	ts->head_total++;
 	ts->n++;
@@ -742,8 +709,8 @@ static void assign_traces(struct ws_lset *set, bool use_tp)
 			memcpy(l->trace_id, set->v[tree[r]].tp_trace, 16);
 		} else {
 			uint64_t id = set->v[r].span_id;
-			put_be64(l->trace_id, mix64(id) | 1); /* prefixes differ: ids can be shortened */
-			put_be64(l->trace_id + 8, id);
+			ws_be64_put(l->trace_id, ws_mix64(id) | 1); /* prefixes differ: ids can be shortened */
+			ws_be64_put(l->trace_id + 8, id);
 		}
 	}
 	free(order);

@@ -72,7 +72,6 @@ struct ws_lspan {
 	/* input */
 	uint64_t span_id; /* the id's 8 bytes, big-endian */
 	uint8_t kind;     /* enum ws_span_kind; 0: a duplicate, ignored */
-	uint8_t proto;
 	uint16_t db;      /* which database it came from */
 	const char *host, *service, *name; /* owned by the set */
 	uint32_t pid, tid, req_last_tid, resp_last_tid;
@@ -86,7 +85,6 @@ struct ws_lspan {
 	bool has_tp;       /* a valid traceparent was seen on the request */
 	uint8_t tp_trace[16];
 	uint64_t tp_parent;
-	int status;
 	bool error;
 	/* output */
 	int32_t parent;      /* index of the parent in the set, -1: none */

@@ -5,16 +5,6 @@
 
 #include "util/util.h"
 
-static inline uint64_t mix(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ull;
-	k ^= k >> 33;
-	return k;
-}
-
 void ws_hashmap_init(struct ws_hashmap *m)
 {
 	m->cap = 64;
@@ -36,7 +26,7 @@ void *ws_hashmap_get(const struct ws_hashmap *m, uint64_t key)
 {
 	size_t mask = m->cap - 1;
 
-	for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
+	for (size_t i = ws_mix64(key) & mask;; i = (i + 1) & mask) {
 		if (m->keys[i] == key)
 			return m->vals[i];
 		if (!m->keys[i])
@@ -65,7 +55,7 @@ void ws_hashmap_put(struct ws_hashmap *m, uint64_t key, void *val)
 	if ((m->len + 1) * 10 > m->cap * 7)
 		grow(m);
 	mask = m->cap - 1;
-	for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
+	for (size_t i = ws_mix64(key) & mask;; i = (i + 1) & mask) {
 		if (m->keys[i] == key) {
 			m->vals[i] = val;
 			return;
@@ -81,7 +71,7 @@ void ws_hashmap_put(struct ws_hashmap *m, uint64_t key, void *val)
 
 void *ws_hashmap_del(struct ws_hashmap *m, uint64_t key)
 {
-	size_t mask = m->cap - 1, i = mix(key) & mask;
+	size_t mask = m->cap - 1, i = ws_mix64(key) & mask;
 	void *val;
 
 	while (m->keys[i] != key) {
@@ -93,7 +83,7 @@ void *ws_hashmap_del(struct ws_hashmap *m, uint64_t key)
 	/* Backward-shift: move later members of the cluster into the hole when
 	 * their home slot does not lie cyclically in (hole, j]. */
 	for (size_t j = (i + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
-		size_t home = mix(m->keys[j]) & mask;
+		size_t home = ws_mix64(m->keys[j]) & mask;
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			m->keys[i] = m->keys[j];
 			m->vals[i] = m->vals[j];

@@ -177,6 +177,13 @@ int ws_unhex(const char *in, uint8_t *out, size_t n)
 	return in[2 * n] == 0 ? 0 : -1;
 }
 
+bool ws_is_hex(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= max && strspn(s, "0123456789abcdefABCDEF") == n;
+}
+
 size_t ws_strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t n = strlen(src);

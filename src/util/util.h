@@ -37,6 +37,35 @@ uint64_t ws_random_u64(void);
 void ws_hex(const uint8_t *in, size_t n, char *out);
 /* Parse exactly 2n hex digits; 0 on success. */
 int ws_unhex(const char *in, uint8_t *out, size_t n);
+/* Whether s is 1 to max hex digits. */
+bool ws_is_hex(const char *s, size_t max);
+
+/* 8 bytes, most significant first (span ids): to and from a number. */
+static inline uint64_t ws_be64_get(const uint8_t b[8])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static inline void ws_be64_put(uint8_t b[8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/* A 64-bit finalizer (splitmix64): every input bit moves every output bit. */
+static inline uint64_t ws_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
 
 /* Copy at most size-1 bytes and terminate; returns strlen(src). */
 size_t ws_strlcpy(char *dst, const char *src, size_t size);

@@ -20,25 +20,31 @@ static void ep(struct ws_endpoint *e, const char *addr, uint16_t port)
 	ws_endpoint_set(e, AF_INET, a, port);
 }
 
+/* What every hand-built span has: the next id, an HTTP request named
+ * after seq, the host as service name, one thread for everything. */
+static void base(struct ws_span *s, int kind, const char *host, uint32_t pid, uint32_t tid, uint32_t seq)
+{
+	memset(s, 0, sizeof(*s));
+	ws_be64_put(s->span_id, next_id++);
+	s->kind = (uint8_t)kind;
+	s->proto = WS_PROTO_HTTP1;
+	snprintf(s->name, sizeof(s->name), "GET /s%u", seq);
+	ws_strlcpy(s->host, host, sizeof(s->host));
+	ws_strlcpy(s->service, host, sizeof(s->service));
+	s->pid = pid;
+	s->tid = s->req_last_tid = s->resp_last_tid = tid;
+	s->req_seq = seq;
+}
+
 /* A server span: request read at [rd0, rd1], response written at [wr0, wr1]. */
 static int server(const char *host, uint32_t pid, uint32_t tid, uint16_t cport, uint32_t seq, uint64_t rd0,
 		  uint64_t rd1, uint64_t wr0, uint64_t wr1)
 {
-	struct ws_span s = {0};
+	struct ws_span s;
 
-	for (int i = 0; i < 8; i++)
-		s.span_id[i] = (uint8_t)(next_id >> (56 - 8 * i));
-	next_id++;
-	s.kind = WS_SPAN_SERVER;
-	s.proto = WS_PROTO_HTTP1;
-	snprintf(s.name, sizeof(s.name), "GET /s%u", seq);
-	ws_strlcpy(s.host, host, sizeof(s.host));
-	ws_strlcpy(s.service, host, sizeof(s.service));
-	s.pid = pid;
-	s.tid = s.req_last_tid = s.resp_last_tid = tid;
+	base(&s, WS_SPAN_SERVER, host, pid, tid, seq);
 	ep(&s.local, "198.18.0.2", 80);
 	ep(&s.peer, "198.18.0.1", cport);
-	s.req_seq = seq;
 	s.req_t[WS_T_FIRST_EXIT] = rd0 * US;
 	s.req_t[WS_T_LAST_EXIT] = rd1 * US;
 	s.resp_t[WS_T_FIRST_ENTER] = wr0 * US;
@@ -53,21 +59,11 @@ static int server(const char *host, uint32_t pid, uint32_t tid, uint16_t cport, 
 static int client_tp(const char *host, uint32_t pid, uint32_t tid, uint16_t cport, uint32_t seq, uint64_t w,
 		     uint64_t r, uint64_t conn_open, uint64_t conn_id, const char *tp)
 {
-	struct ws_span s = {0};
+	struct ws_span s;
 
-	for (int i = 0; i < 8; i++)
-		s.span_id[i] = (uint8_t)(next_id >> (56 - 8 * i));
-	next_id++;
-	s.kind = WS_SPAN_CLIENT;
-	s.proto = WS_PROTO_HTTP1;
-	snprintf(s.name, sizeof(s.name), "GET /s%u", seq);
-	ws_strlcpy(s.host, host, sizeof(s.host));
-	ws_strlcpy(s.service, host, sizeof(s.service));
-	s.pid = pid;
-	s.tid = s.req_last_tid = s.resp_last_tid = tid;
+	base(&s, WS_SPAN_CLIENT, host, pid, tid, seq);
 	ep(&s.local, "198.18.0.1", cport);
 	ep(&s.peer, "198.18.0.2", 80);
-	s.req_seq = seq;
 	s.conn_id = conn_id ? conn_id : cport;
 	s.conn_open_ns = conn_open * US;
 	s.req_t[WS_T_FIRST_ENTER] = w * US;
