@@ -27,14 +27,14 @@ CORE_SRCS := \
 	src/stream/conntrack.c src/stream/reorder.c \
 	src/proto/detect.c src/proto/http1.c src/proto/redis.c \
 	src/span/exchange.c src/span/span_json.c \
-	src/store/store.c src/capture/kevent.c src/trace/link.c
+	src/store/store.c src/capture/kevent.c src/trace/link.c src/trace/phases.c
 
-BIN_SRCS := src/cli/main.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/capture/live.c
+BIN_SRCS := src/cli/main.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/cli/tcp.c src/capture/live.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o)
 
-UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder test_link
+UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases
 FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream
 
 .PHONY: all deps demo test unit asan fuzz e2e clean format
@@ -75,7 +75,21 @@ $(B)/wirespan: $(BIN_OBJS) $(CORE_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests ----
-tests: $(UNIT_TESTS:%=$(B)/%)
+tests: $(UNIT_TESTS:%=$(B)/%) $(B)/wsdrop
+
+# wsdrop: a tc program that drops chosen TCP segments (fault-injection
+# tests). It uses UAPI headers, not vmlinux.h, so clang needs the
+# multiarch asm/ directory.
+$(B)/wsdrop.bpf.o: tests/tools/wsdrop.bpf.c
+	@mkdir -p $(B)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) \
+		-I/usr/include/$(shell uname -m)-linux-gnu -Wall -c $< -o $@
+
+$(B)/wsdrop.skel.h: $(B)/wsdrop.bpf.o
+	$(BPFTOOL) gen skeleton $< name wsdrop_bpf > $@
+
+$(B)/wsdrop: tests/tools/wsdrop.c $(B)/wsdrop.skel.h
+	$(CC) $(CFLAGS) $(WARN) -I$(B) -o $@ $< -lbpf -lelf -lz
 
 $(B)/test_%: tests/unit/test_%.c tests/unit/harness.h $(CORE_OBJS)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -o $@ $< $(CORE_OBJS) $(LDLIBS)

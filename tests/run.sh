@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-UNIT="test_http1 test_redis test_conntrack test_store test_reorder test_link"
+UNIT="test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases"
 FUZZERS="fuzz_http1 fuzz_redis fuzz_stream"
 failed=()
 log=build/test-logs
@@ -56,7 +56,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	if [ -x build-asan/wirespan ]; then
 		step e2e-asan env WIRESPAN=build-asan/wirespan ASAN_OPTIONS=detect_leaks=1 \
 			python3 tests/e2e/run.py test_python_keepalive test_nginx_keepalive test_redis_cli_pipe \
-			test_secrets test_garbage test_save_and_replay test_started_mid test_disk_full test_three_host_chain
+			test_secrets test_garbage test_save_and_replay test_started_mid test_disk_full test_three_host_chain \
+			test_fault_loss
 	fi
 else
 	echo "FAIL e2e: the end-to-end tests load eBPF programs and need root"

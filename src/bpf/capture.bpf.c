@@ -50,6 +50,8 @@ const volatile __u32 cfg_netns = 0; /* nonzero: only sockets in this netns */
 const volatile __u32 cfg_payload = 4096;
 const volatile __u64 cfg_wakeup_bytes = 1 << 20;
 
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
 struct ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
@@ -87,17 +89,22 @@ struct {
 } inflight SEC(".maps");
 
 /* A socket we have seen, keyed by its kernel address. Entries are written
- * when a connection is first seen and removed when the kernel destroys the
- * socket (not at TCP_CLOSE: a reset or closed socket may still hold data
- * its process has yet to read). The table is bounded by live sockets; a
- * full table is counted. */
+ * when a connection is first seen (by a traced task, or when it becomes
+ * established, so that what happens before accept() is timed too) and
+ * removed when the kernel destroys the socket (not at TCP_CLOSE: a reset or
+ * closed socket may still hold data its process has yet to read). The
+ * table is bounded by live sockets; a full table is counted. */
 struct kconn {
 	__u64 id;
+	__u64 estab;    /* when it became established, 0 unknown */
+	__u64 rq_first; /* arrival of the oldest unread byte, 0 none or unknown */
+	__u64 rq_last;  /* arrival of the newest byte */
 	__u32 netns;
 	__u8 skip;       /* excluded by --port / --netns */
 	__u8 role;       /* WS_KF_CLIENT, WS_KF_SERVER or 0 */
 	__u8 classified; /* its first payload was looked at */
 	__u8 whole;      /* copy up to WS_PAYLOAD_MAX of each syscall */
+	__u8 traced;     /* a traced task used it: its TCP facts are reported */
 };
 
 struct {
@@ -106,6 +113,32 @@ struct {
 	__type(key, __u64);
 	__type(value, struct kconn);
 } conns SEC(".maps");
+
+/* Scheduler time of the threads that moved traced bytes, keyed by tid.
+ * sched_switch and sched_wakeup update only threads found here, so the cost
+ * for the rest of the system is one failed lookup per switch. LRU: threads
+ * that exited are evicted first. */
+struct tsched {
+	__u64 out;      /* when it last left the CPU, 0 while running */
+	__u64 woken;    /* when it became runnable again after sleeping */
+	__u64 runq;     /* cumulative runnable but not running */
+	__u64 offcpu;   /* cumulative sleeping or blocked */
+	__u8 runnable;  /* it left the CPU runnable (preempted, throttled) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct tsched);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WS_DROP_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -253,6 +286,8 @@ static __always_inline struct kconn *conn_get(struct sock *sk, bool create, __u8
 	if (c) {
 		if (role && !c->role)
 			c->role = role;
+		if (create)
+			c->traced = 1;
 		return c;
 	}
 	if (!create)
@@ -266,6 +301,7 @@ static __always_inline struct kconn *conn_get(struct sock *sk, bool create, __u8
 	n.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	n.skip = (cfg_netns && n.netns != cfg_netns) || !port_wanted(sk);
 	n.role = role;
+	n.traced = 1;
 	n.id = next_conn_id();
 	if (bpf_map_update_elem(&conns, &key, &n, BPF_NOEXIST)) {
 		c = bpf_map_lookup_elem(&conns, &key); /* another CPU added it */
@@ -516,6 +552,62 @@ static __always_inline void fill_header(struct ws_kevent *ev, const struct ws_in
 	ev->newstate = 0;
 	read_tuple((const struct sock *)f->sk, &ev->tuple);
 	read_comm(ev->comm);
+	ev->arr_first = 0;
+	ev->arr_last = 0;
+	ev->runq_ns[0] = f->runq_ns;
+	ev->offcpu_ns[0] = f->offcpu_ns;
+	ev->runq_ns[1] = f->runq_ns;
+	ev->offcpu_ns[1] = f->offcpu_ns;
+	ev->ts_estab = 0;
+	struct tcp_sock *tp = (struct tcp_sock *)f->sk;
+	ev->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	ev->rto_us = 0;
+	ev->reason = 0;
+	ev->retrans = 0;
+}
+
+/* The thread's scheduler times; created (when `create`) the first time it
+ * moves traced bytes. */
+static __always_inline struct tsched *thread_get(__u32 tid, bool create)
+{
+	struct tsched *t = bpf_map_lookup_elem(&threads, &tid);
+
+	if (t || !create)
+		return t;
+	struct tsched n = {};
+	bpf_map_update_elem(&threads, &tid, &n, BPF_NOEXIST);
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t)
+		count(WS_KC_THREAD_FULL);
+	return t;
+}
+
+/* Fill what the socket and the thread know at syscall exit: the arrival
+ * times of the bytes a read took (then forget them once the receive queue
+ * is empty) and the thread's scheduler times. */
+static __always_inline void fill_timing(struct ws_kevent *ev, const struct ws_inflight *f, __u64 pid_tgid, long ret)
+{
+	struct tsched *t = thread_get((__u32)pid_tgid, false);
+
+	if (t) {
+		ev->runq_ns[1] = t->runq;
+		ev->offcpu_ns[1] = t->offcpu;
+	}
+	if (f->flags & WS_KF_RECOVERED) { /* entry times unknown: no interval */
+		ev->runq_ns[0] = ev->runq_ns[1];
+		ev->offcpu_ns[0] = ev->offcpu_ns[1];
+	}
+	if (f->dir != WS_DIR_RECV || ret <= 0)
+		return;
+	__u64 key = f->sk;
+	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
+	if (!c || !c->rq_first)
+		return;
+	struct tcp_sock *tp = (struct tcp_sock *)f->sk;
+	ev->arr_first = c->rq_first;
+	ev->arr_last = c->rq_last;
+	/* what stays queued arrived no later than the newest byte */
+	c->rq_first = BPF_CORE_READ(tp, copied_seq) == BPF_CORE_READ(tp, rcv_nxt) ? 0 : c->rq_last;
 }
 
 /* ---- data syscalls: entry records the socket and seq, exit emits ---- */
@@ -549,6 +641,11 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 		f.seq = BPF_CORE_READ(tp, write_seq);
 	else
 		f.seq = BPF_CORE_READ(tp, copied_seq);
+	struct tsched *t = thread_get((__u32)pid_tgid, true);
+	if (t) {
+		f.runq_ns = t->runq;
+		f.offcpu_ns = t->offcpu;
+	}
 	if (bpf_map_update_elem(&inflight, &pid_tgid, &f, BPF_ANY))
 		count(WS_KC_INFLIGHT_FULL);
 	return 0;
@@ -651,6 +748,7 @@ static __always_inline int data_exit(long ret, enum copy_kind kind, __u8 sys)
 	if (!s)
 		return 0;
 	fill_header(&s->ev, &f, pid_tgid);
+	fill_timing(&s->ev, &f, pid_tgid, ret);
 	__u32 limit = f.cap ? f.cap : cfg_payload;
 	if (f.classify && ret > 0)
 		limit = classify(&f, kind, limit);
@@ -798,6 +896,8 @@ static __always_inline void emit_lifecycle(struct sock *sk, struct kconn *c, __u
 	ev.ts_enter = ts_enter ? ts_enter : ev.ts_exit;
 	ev.fd = fd;
 	ev.netns = c->netns;
+	ev.ts_estab = c->estab;
+	ev.srtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
 	read_tuple(sk, &ev.tuple);
 	read_comm(ev.comm);
 	emit(&ev, sizeof(ev));
@@ -847,13 +947,18 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct ws_inflight f;
 	long ret = ctx->ret;
 
-	if (!inflight_take(pid_tgid, &f) || f.sys != WS_SYS_CONNECT || (ret < 0 && ret != -EINPROGRESS))
+	if (!inflight_take(pid_tgid, &f) || f.sys != WS_SYS_CONNECT || (ret < 0 && transient_error(ret)))
 		return 0;
 	struct sock *sk = (struct sock *)f.sk;
-	struct kconn *c = conn_get(sk, true, WS_KF_CLIENT);
+	__u64 key = f.sk;
+	/* a connect that failed leaves a closed socket: only one whose SYN
+	 * went out (see conn_connecting) is reported, as a failed connection */
+	struct kconn *c = ret < 0 && ret != -EINPROGRESS ? bpf_map_lookup_elem(&conns, &key)
+							   : conn_get(sk, true, WS_KF_CLIENT);
 	if (!c || c->skip)
 		return 0;
-	emit_lifecycle(sk, c, WS_KEV_OPEN, WS_SYS_CONNECT, WS_KF_CLIENT, f.ts_enter, ret, f.fd);
+	emit_lifecycle(sk, c, WS_KEV_OPEN, WS_SYS_CONNECT,
+		       WS_KF_CLIENT | (ret < 0 && ret != -EINPROGRESS ? WS_KF_ERROR : 0), f.ts_enter, ret, f.fd);
 	return 0;
 }
 
@@ -871,6 +976,47 @@ ENTER(close)
 	return 0;
 }
 
+/* A connect() by a traced task sends its SYN: track the socket from now,
+ * so that the handshake and its retransmissions are timed. Runs in the
+ * connecting task, before the local port is chosen. */
+static __always_inline int conn_connecting(const struct sock *sk)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct ws_inflight *f = bpf_map_lookup_elem(&inflight, &pid_tgid);
+
+	if (!f || f->sys != WS_SYS_CONNECT || f->sk != (__u64)sk)
+		return 0;
+	struct kconn n = {};
+	n.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	n.skip = (cfg_netns && n.netns != cfg_netns) || !port_wanted(sk);
+	n.role = WS_KF_CLIENT;
+	n.traced = 1;
+	n.id = next_conn_id();
+	__u64 key = (__u64)sk;
+	if (bpf_map_update_elem(&conns, &key, &n, BPF_NOEXIST) && !bpf_map_lookup_elem(&conns, &key))
+		count(WS_KC_CONN_FULL);
+	return 0;
+}
+
+/* A server-side connection completed its handshake and waits in the
+ * accept queue (softirq: the accepting task is not known yet). Track it
+ * from now so that its wait for accept() and the arrival of its first
+ * request are timed; its events are reported once a traced task uses it. */
+static __always_inline int conn_accepted_early(const struct sock *sk, __u64 now)
+{
+	struct kconn n = {};
+
+	n.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if ((cfg_netns && n.netns != cfg_netns) || !port_wanted(sk))
+		return 0;
+	n.estab = now;
+	n.id = next_conn_id();
+	__u64 key = (__u64)sk;
+	if (bpf_map_update_elem(&conns, &key, &n, BPF_NOEXIST) && !bpf_map_lookup_elem(&conns, &key))
+		count(WS_KC_CONN_FULL);
+	return 0;
+}
+
 /* TCP state changes of tracked sockets. tp_btf has per-program recursion
  * protection, so this still runs when it interrupts a syscall program. */
 SEC("tp_btf/inet_sock_set_state")
@@ -878,21 +1024,185 @@ int BPF_PROG(state_change, const struct sock *sk, const int oldstate, const int 
 {
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	__u64 key = (__u64)sk;
+	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
 	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
-	if (!c)
+	if (!c) {
+		if (newstate == TCP_SYN_SENT)
+			return conn_connecting(sk);
+		if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV)
+			return conn_accepted_early(sk, now);
 		return 0;
-	if (!c->skip) {
+	}
+	if (newstate == TCP_ESTABLISHED && !c->estab)
+		c->estab = now;
+	if (!c->skip && c->traced) {
 		struct ws_kevent ev = {};
 		ev.type = WS_KEV_STATE;
 		ev.conn_id = c->id;
-		ev.ts_enter = ev.ts_exit = bpf_ktime_get_ns();
+		ev.ts_enter = ev.ts_exit = now;
 		ev.netns = c->netns;
 		ev.oldstate = oldstate;
 		ev.newstate = newstate;
+		ev.srtt_us = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
 		read_tuple(sk, &ev.tuple);
 		emit(&ev, sizeof(ev));
 	}
+	return 0;
+}
+
+/* ---- TCP facts: arrivals, retransmissions, resets, drops ---- */
+
+/* Every segment an established socket receives. Only the arrival times of
+ * new bytes on tracked sockets are kept (see fill_timing). */
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(tcp_probe, struct sock *sk, const struct sk_buff *skb)
+{
+	__u64 key = (__u64)sk;
+	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
+
+	if (!c || c->skip)
+		return 0;
+	struct tcp_skb_cb *cb = (struct tcp_skb_cb *)__builtin_preserve_access_index(&skb->cb);
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u32 seq = BPF_CORE_READ(cb, seq), end = BPF_CORE_READ(cb, end_seq);
+	__u32 nxt = BPF_CORE_READ(tp, rcv_nxt);
+	if (end == seq || (__s32)(end - nxt) <= 0)
+		return 0; /* no new bytes: an ACK or a duplicate */
+	__u64 now = bpf_ktime_get_ns();
+	if (!c->rq_first || BPF_CORE_READ(tp, copied_seq) == nxt)
+		c->rq_first = now;
+	c->rq_last = now;
+	return 0;
+}
+
+static __always_inline void emit_tcp(const struct sock *sk, const struct kconn *c, __u8 what, __u32 seq, __u32 len,
+				     __u32 reason)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)sk;
+	__u32 hz = CONFIG_HZ ? CONFIG_HZ : 1000;
+	struct ws_kevent ev = {};
+
+	ev.type = WS_KEV_TCP;
+	ev.sys = what;
+	ev.flags = c->role;
+	ev.conn_id = c->id;
+	ev.ts_enter = ev.ts_exit = bpf_ktime_get_ns();
+	ev.netns = c->netns;
+	ev.seq = seq;
+	ev.bytes = len;
+	ev.reason = reason;
+	ev.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	ev.rto_us = BPF_CORE_READ(icsk, icsk_rto) * (1000000 / hz);
+	ev.retrans = BPF_CORE_READ(tp, total_retrans);
+	ev.oldstate = ev.newstate = BPF_CORE_READ(sk, __sk_common.skc_state);
+	read_tuple(sk, &ev.tuple);
+	emit(&ev, sizeof(ev));
+}
+
+static __always_inline const struct kconn *reported_conn(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	const struct kconn *c = sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
+
+	return c && !c->skip && c->traced ? c : NULL;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	const struct kconn *c = reported_conn(sk);
+
+	if (!c || err)
+		return 0;
+	struct tcp_skb_cb *cb = (struct tcp_skb_cb *)__builtin_preserve_access_index(&skb->cb);
+	__u32 seq = BPF_CORE_READ(cb, seq), end = BPF_CORE_READ(cb, end_seq);
+	__u8 ca = BPF_CORE_READ_BITFIELD_PROBED((const struct inet_connection_sock *)sk, icsk_ca_state);
+	emit_tcp(sk, c, WS_TCP_RETRANS, seq, end - seq, BPF_CORE_READ(cb, tcp_flags) | (__u32)ca << 8);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(receive_reset, struct sock *sk)
+{
+	const struct kconn *c = reported_conn(sk);
+
+	if (c)
+		emit_tcp(sk, c, WS_TCP_RESET_RX, 0, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	const struct kconn *c = reported_conn(sk);
+
+	if (c)
+		emit_tcp(sk, c, WS_TCP_RESET_TX, 0, 0, 0);
+	return 0;
+}
+
+/* Packets the kernel drops: counted per reason for the host, and reported
+ * per connection when the packet belonged to a tracked socket. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	__u32 r = reason < WS_DROP_REASONS ? reason : WS_DROP_REASONS - 1;
+
+	if (r < 2) /* SKB_NOT_DROPPED_YET, SKB_CONSUMED */
+		return 0;
+	__u64 *v = bpf_map_lookup_elem(&drops, &r);
+	if (v)
+		*v += 1;
+	struct sock *sk = BPF_CORE_READ(skb, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	const struct kconn *c = reported_conn(sk);
+	if (c)
+		emit_tcp(sk, c, WS_TCP_DROP, 0, 0, reason);
+	return 0;
+}
+
+/* ---- scheduler time of traced threads ---- */
+
+#define TASK_RUNNING 0
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tid = BPF_CORE_READ(prev, pid);
+	struct tsched *t = bpf_map_lookup_elem(&threads, &tid);
+
+	if (t) {
+		t->out = now;
+		t->woken = 0;
+		t->runnable = preempt || prev_state == TASK_RUNNING;
+	}
+	tid = BPF_CORE_READ(next, pid);
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (t && t->out) {
+		if (t->runnable) {
+			t->runq += now - t->out;
+		} else if (t->woken >= t->out) {
+			t->offcpu += t->woken - t->out;
+			t->runq += now - t->woken;
+		} else {
+			t->offcpu += now - t->out; /* its wakeup was not seen */
+		}
+		t->out = 0;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(sched_wakeup, struct task_struct *p)
+{
+	__u32 tid = BPF_CORE_READ(p, pid);
+	struct tsched *t = bpf_map_lookup_elem(&threads, &tid);
+
+	if (t && t->out && !t->runnable && !t->woken)
+		t->woken = bpf_ktime_get_ns();
 	return 0;
 }
 

@@ -9,7 +9,7 @@
 #ifndef WIRESPAN_CAPTURE_ABI_H
 #define WIRESPAN_CAPTURE_ABI_H
 
-#define WS_ABI_VERSION 1
+#define WS_ABI_VERSION 2
 
 /* Largest payload prefix one event may carry, and the tail kept from the
  * end of a syscall's bytes when the middle was not copied (it lets the user
@@ -29,6 +29,15 @@ enum ws_kev_type {
 	WS_KEV_OPEN = 2,  /* connect() or accept() returned a TCP socket */
 	WS_KEV_CLOSE = 3, /* a traced process called close() on the socket */
 	WS_KEV_STATE = 4, /* TCP state change of a socket we track */
+	WS_KEV_TCP = 5,   /* a TCP fact of a tracked socket; sys holds enum ws_tcp_ev */
+};
+
+/* What a WS_KEV_TCP event reports (in ws_kevent.sys). */
+enum ws_tcp_ev {
+	WS_TCP_RETRANS = 1, /* the socket retransmitted bytes seq .. seq+bytes */
+	WS_TCP_RESET_RX,    /* a reset arrived */
+	WS_TCP_RESET_TX,    /* the socket sent a reset */
+	WS_TCP_DROP,        /* the kernel dropped a packet of the socket (reason) */
 };
 
 enum ws_dir {
@@ -101,6 +110,18 @@ struct ws_kevent {
 	__u16 newstate;
 	struct ws_ktuple tuple;
 	char comm[WS_COMM_LEN]; /* process (thread group leader) name */
+	/* ABI 2: where the time went */
+	__u64 arr_first; /* DATA recv: when the oldest byte read reached the socket (0 unknown) */
+	__u64 arr_last;  /* DATA recv: when the newest byte read reached it */
+	/* the thread's cumulative time runnable but not running, and off CPU
+	 * (sleeping or blocked), at syscall entry [0] and exit [1]; 0 unknown */
+	__u64 runq_ns[2];
+	__u64 offcpu_ns[2];
+	__u64 ts_estab;  /* OPEN: when the connection became established (0 unknown) */
+	__u32 srtt_us;   /* smoothed RTT of the socket at the event */
+	__u32 rto_us;    /* TCP: retransmission timeout */
+	__u32 reason;    /* TCP DROP: skb drop reason; RETRANS: TCP flags | ca_state << 8 */
+	__u32 retrans;   /* TCP: retransmissions of the socket so far (total_retrans) */
 };
 
 /* A traced syscall between entry and exit, keyed by pid_tgid. User space
@@ -121,6 +142,8 @@ struct ws_inflight {
 	__u8 classify; /* first data of the connection: choose its capture size */
 	__u32 cap;     /* payload bytes to copy; 0 = the configured prefix */
 	__u32 _pad;
+	__u64 runq_ns;   /* the thread's cumulative times at entry (ws_kevent) */
+	__u64 offcpu_ns;
 };
 
 /* Per-CPU counters of what the kernel half could not deliver or had to cut. */
@@ -133,7 +156,12 @@ enum ws_kcounter {
 	WS_KC_IOV_CUT,          /* events with more iovecs than WS_IOV_MAX */
 	WS_KC_MMSG_CUT,         /* sendmmsg/recvmmsg messages beyond WS_MMSG_MAX */
 	WS_KC_EVENTS,           /* events written to ring buffers */
+	WS_KC_THREAD_FULL,      /* thread not timed: thread table full */
 	WS_KC_MAX,
 };
+
+/* Packets the kernel dropped on this host, per skb drop reason (a per-CPU
+ * array indexed by reason; larger reasons are counted at the last index). */
+#define WS_DROP_REASONS 256
 
 #endif

@@ -1,6 +1,7 @@
 /* kevent.c -- see kevent.h. */
 #include "capture/kevent.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,15 +18,42 @@ void ws_kevent_order(const struct ws_kevent *k, uint64_t *key, uint64_t *commit)
 		*key = k->ts_exit;
 }
 
-int ws_kevent_decode(const void *rec, size_t len, int64_t off, struct ws_event *ev)
-{
-	const struct ws_kevent *k = rec;
-	const uint8_t *payload = (const uint8_t *)rec + sizeof(*k);
+/* Records of ABI version 1 end where version 2 added its timing fields. */
+#define KEVENT_V1_SIZE offsetof(struct ws_kevent, arr_first)
 
-	if (len < sizeof(*k) || k->type < WS_KEV_DATA || k->type > WS_KEV_STATE ||
-	    sizeof(*k) + (size_t)k->cap + k->tail > len || k->cap > WS_PAYLOAD_MAX || k->tail > WS_TAIL_MAX)
+size_t ws_kevent_size(int abi) { return abi == 1 ? KEVENT_V1_SIZE : sizeof(struct ws_kevent); }
+
+static uint64_t ts(uint64_t mono, int64_t off) { return mono ? mono + off : 0; }
+
+int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct ws_event *ev)
+{
+	const size_t hdr = ws_kevent_size(abi);
+	struct ws_kevent kv;
+	const struct ws_kevent *k = rec;
+	const uint8_t *payload = (const uint8_t *)rec + hdr;
+
+	if (len < hdr)
+		return -1;
+	if (hdr < sizeof(kv)) { /* an older record: the fields it lacks are unknown */
+		memset(&kv, 0, sizeof(kv));
+		memcpy(&kv, rec, hdr);
+		k = &kv;
+	}
+	if (k->type < WS_KEV_DATA || k->type > WS_KEV_TCP || hdr + (size_t)k->cap + k->tail > len ||
+	    k->cap > WS_PAYLOAD_MAX || k->tail > WS_TAIL_MAX)
 		return -1;
 	memset(ev, 0, sizeof(*ev));
+	ev->t_arr_first = ts(k->arr_first, off);
+	ev->t_arr_last = ts(k->arr_last, off);
+	for (int i = 0; i < 2; i++) {
+		ev->runq[i] = k->runq_ns[i];
+		ev->offcpu[i] = k->offcpu_ns[i];
+	}
+	ev->t_estab = ts(k->ts_estab, off);
+	ev->srtt_us = k->srtt_us;
+	ev->rto_us = k->rto_us;
+	ev->reason = k->reason;
+	ev->retrans = k->retrans;
 	ev->conn_id = k->conn_id;
 	ev->pid = k->pid;
 	ev->tid = k->tid;
@@ -68,6 +96,11 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, struct ws_event *
 	case WS_KEV_STATE:
 		ev->kind = WS_EV_STATE;
 		break;
+	case WS_KEV_TCP:
+		ev->kind = WS_EV_TCP;
+		ev->tcp_what = k->sys;
+		ev->role = (k->flags & WS_KF_CLIENT) ? WS_ROLE_CLIENT : (k->flags & WS_KF_SERVER) ? WS_ROLE_SERVER : 0;
+		break;
 	}
 	return 0;
 }
@@ -88,7 +121,7 @@ int ws_evfile_write(FILE *f, const void *rec, uint32_t len)
 	return 0;
 }
 
-int ws_evfile_read_header(FILE *f, int64_t *off, char *err, size_t errlen)
+int ws_evfile_read_header(FILE *f, int64_t *off, int *abi, char *err, size_t errlen)
 {
 	char magic[8];
 	uint32_t v[2];
@@ -101,11 +134,12 @@ int ws_evfile_read_header(FILE *f, int64_t *off, char *err, size_t errlen)
 		snprintf(err, errlen, "event file header is truncated");
 		return -1;
 	}
-	if (v[0] != WS_ABI_VERSION) {
-		snprintf(err, errlen, "event file has format version %u; this wirespan reads version %u", v[0],
+	if (v[0] < 1 || v[0] > WS_ABI_VERSION) {
+		snprintf(err, errlen, "event file has format version %u; this wirespan reads versions 1 to %u", v[0],
 			 WS_ABI_VERSION);
 		return -1;
 	}
+	*abi = (int)v[0];
 	return 0;
 }
 

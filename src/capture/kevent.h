@@ -15,16 +15,19 @@
  * the bytes can be read by the peer before the syscall returns. */
 void ws_kevent_order(const struct ws_kevent *k, uint64_t *key, uint64_t *commit);
 
-/* Check a raw record and describe it as an event (pointing into rec).
- * Returns 0, or -1 for a malformed record. */
-int ws_kevent_decode(const void *rec, size_t len, int64_t mono_to_real, struct ws_event *ev);
+/* Check a raw record of ABI version abi (1 or WS_ABI_VERSION) and describe
+ * it as an event (pointing into rec). Returns 0, or -1 for a malformed
+ * record. Fields a version-1 record lacks are left unknown (0). */
+int ws_kevent_decode(const void *rec, size_t len, int64_t mono_to_real, int abi, struct ws_event *ev);
+/* Size of the fixed part of a record of that ABI version. */
+size_t ws_kevent_size(int abi);
 
 /* Saved event streams: an 8-byte magic, the ABI version, the clock offset,
  * then records as [u32 length][bytes]. */
 int ws_evfile_write_header(FILE *f, int64_t mono_to_real);
 int ws_evfile_write(FILE *f, const void *rec, uint32_t len);
-/* Returns 0 with *mono_to_real set, or -1 with a message in err. */
-int ws_evfile_read_header(FILE *f, int64_t *mono_to_real, char *err, size_t errlen);
+/* Returns 0 with *mono_to_real and *abi set, or -1 with a message in err. */
+int ws_evfile_read_header(FILE *f, int64_t *mono_to_real, int *abi, char *err, size_t errlen);
 /* Reads the next record into *buf (grown as needed): 1 = record, 0 = end,
  * -1 = truncated or corrupt. */
 int ws_evfile_read(FILE *f, uint8_t **buf, size_t *cap, uint32_t *len);

@@ -7,6 +7,7 @@
 #include "capture/live.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <pthread.h>
@@ -132,11 +133,22 @@ static void skip_missing_tracepoints(struct capture_bpf *skel)
 {
 	struct bpf_program *prog;
 	const char *dir = tracefs_dir();
+	struct btf *vmlinux = btf__load_vmlinux_btf();
 	char p[512];
 
+	if (libbpf_get_error(vmlinux))
+		vmlinux = NULL;
 	bpf_object__for_each_program(prog, skel->obj)
 	{
 		const char *sec = bpf_program__section_name(prog);
+		if (strncmp(sec, "tp_btf/", 7) == 0 && vmlinux) {
+			snprintf(p, sizeof(p), "btf_trace_%s", sec + 7);
+			if (btf__find_by_name_kind(vmlinux, p, BTF_KIND_TYPEDEF) < 0) {
+				ws_warn("kernel has no tracepoint %s: %s is not traced", sec + 7, bpf_program__name(prog));
+				bpf_program__set_autoload(prog, false);
+			}
+			continue;
+		}
 		if (strncmp(sec, "tracepoint/", 11) != 0 || !dir)
 			continue;
 		snprintf(p, sizeof(p), "%s/events/%s", dir, sec + 11);
@@ -145,6 +157,7 @@ static void skip_missing_tracepoints(struct capture_bpf *skel)
 			bpf_program__set_autoload(prog, false);
 		}
 	}
+	btf__free(vmlinux);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -430,6 +443,20 @@ void live_counters(struct live *l, uint64_t out[WS_KC_MAX])
 	for (uint32_t k = 0; k < WS_KC_MAX; k++) {
 		out[k] = 0;
 		if (bpf_map__lookup_elem(l->skel->maps.counters, &k, sizeof(k), vals, l->ncpus * sizeof(uint64_t), 0))
+			continue;
+		for (int c = 0; c < l->ncpus; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+}
+
+void live_drops(struct live *l, uint64_t out[WS_DROP_REASONS])
+{
+	uint64_t *vals = ws_calloc(l->ncpus, sizeof(uint64_t));
+
+	for (uint32_t k = 0; k < WS_DROP_REASONS; k++) {
+		out[k] = 0;
+		if (bpf_map__lookup_elem(l->skel->maps.drops, &k, sizeof(k), vals, l->ncpus * sizeof(uint64_t), 0))
 			continue;
 		for (int c = 0; c < l->ncpus; c++)
 			out[k] += vals[c];

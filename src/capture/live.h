@@ -43,6 +43,8 @@ int live_drain(struct live *l);
 /* Stop the programs (detach); records already written stay drainable. */
 void live_detach(struct live *l);
 void live_counters(struct live *l, uint64_t out[WS_KC_MAX]);
+/* Packets the kernel dropped since loading, by skb drop reason. */
+void live_drops(struct live *l, uint64_t out[WS_DROP_REASONS]);
 /* Program runs the kernel skipped because another BPF program was running. */
 uint64_t live_recursion_misses(struct live *l);
 int live_ncpus(const struct live *l);

@@ -5,6 +5,7 @@
 
 #include "store/store.h"
 #include "trace/link.h"
+#include "trace/phases.h"
 #include "util/hashmap.h"
 
 struct dbset {
@@ -13,6 +14,8 @@ struct dbset {
 	size_t n;
 	struct ws_lset set;
 	struct ws_hashmap by_id; /* span id -> its linked span */
+	struct ws_tcpevs tcp;    /* retransmissions and resets of all */
+	struct ws_phaseset ph;   /* where each span's time went */
 };
 
 /* Add a --db path. Returns 0, or 2 (usage) with a message. */
@@ -23,5 +26,7 @@ int dbset_open(struct dbset *d, const struct ws_link_opts *opts);
 void dbset_close(struct dbset *d);
 /* The linked version of a span read from one of the databases. */
 const struct ws_lspan *dbset_find(const struct dbset *d, const struct ws_span *s);
+/* Its phases. */
+const struct ws_phases *dbset_phases(const struct dbset *d, const struct ws_lspan *l);
 
 #endif

@@ -16,7 +16,8 @@ static void usage(FILE *f)
 		   "  record    capture HTTP/1.x and Redis exchanges live with eBPF (root)\n"
 		   "  spans     list recorded spans (--json: OpenTelemetry-shaped JSON lines)\n"
 		   "  traces    list distributed traces, across the databases of several hosts\n"
-		   "  explain   draw one trace as a waterfall, with how each link was inferred\n"
+		   "  explain   draw one trace as a waterfall, with where its time went and why\n"
+		   "  tcp       TCP health per peer: retransmissions, resets, drops, RTO, RTT\n"
 		   "  replay    run a saved raw event stream through the pipeline again\n"
 		   "\n"
 		   "Every command takes --db FILE (default wirespan.db) and --help.\n",
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
 		return cmd_traces(argc - 1, argv + 1);
 	if (strcmp(cmd, "explain") == 0)
 		return cmd_explain(argc - 1, argv + 1);
+	if (strcmp(cmd, "tcp") == 0)
+		return cmd_tcp(argc - 1, argv + 1);
 	if (strcmp(cmd, "replay") == 0)
 		return cmd_replay(argc - 1, argv + 1);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

@@ -8,6 +8,8 @@
  * the end of --duration: detach, drain what is left, flush every complete
  * exchange, store the counters (lost events by cause) and print a summary.
  */
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -47,6 +49,10 @@ struct pipeline {
 	uint64_t spans_committed; /* safely in the database */
 	bool live;                /* processes are on this machine: ask /proc */
 	struct ws_hashmap services; /* pid -> struct service_name */
+	int abi;                    /* ABI version of the records */
+	uint64_t tcp_events, failed_connects;
+	struct btf *vmlinux_btf;    /* names of skb drop reasons */
+	bool btf_tried;
 };
 
 /* service.name of a process: what the application would call itself, as
@@ -138,20 +144,91 @@ static void on_conn_end(void *ctx, const struct ct_conn_info *c)
 {
 	struct pipeline *p = ctx;
 
-	if (!p->store_failed && c->proto && ws_store_add_conn(p->store, p->rec_id, p->host, c))
+	/* connections of a protocol we parse, and any whose TCP went wrong */
+	bool health = (c->flags & CT_CONNECT_FAILED) || c->retransmits || c->resets_rx || c->resets_tx || c->drops;
+	if (!p->store_failed && (c->proto || health) && ws_store_add_conn(p->store, p->rec_id, p->host, c))
 		p->store_failed = true;
+}
+
+/* The kernel's name of an skb drop reason ("TCP_OLD_DATA"), from its BTF. */
+static const char *drop_reason_name(struct pipeline *p, uint32_t reason)
+{
+	if (!p->btf_tried) {
+		p->btf_tried = true;
+		p->vmlinux_btf = btf__load_vmlinux_btf();
+		if (libbpf_get_error(p->vmlinux_btf))
+			p->vmlinux_btf = NULL;
+	}
+	if (!p->vmlinux_btf)
+		return "";
+	int id = btf__find_by_name_kind(p->vmlinux_btf, "skb_drop_reason", BTF_KIND_ENUM);
+	const struct btf_type *t = id > 0 ? btf__type_by_id(p->vmlinux_btf, id) : NULL;
+	if (!t)
+		return "";
+	const struct btf_enum *e = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++, e++) {
+		if ((uint32_t)e->val == reason) {
+			const char *name = btf__name_by_offset(p->vmlinux_btf, e->name_off);
+			if (name && strncmp(name, "SKB_DROP_REASON_", 16) == 0)
+				name += 16;
+			return name ? name : "";
+		}
+	}
+	return "";
+}
+
+/* A connect() that never completed becomes a client span named "connect"
+ * with the error, so that a failing dependency is seen like a failing call. */
+static void failed_connect(struct pipeline *p, const struct ws_event *ev, const struct ct_conn_info *c, int err)
+{
+	struct ws_span s;
+	const char *name = err ? strerrorname_np(err) : NULL;
+
+	if (!name)
+		name = c && c->resets_rx ? "ECONNREFUSED" : "ETIMEDOUT";
+	ws_span_connect_failed(&s, ev, c, name, p->host);
+	s.recording_id = p->rec_id;
+	service_name(p, &s);
+	p->spans++;
+	p->spans_client++;
+	p->failed_connects++;
+	if (!p->store_failed && ws_store_add_span(p->store, &s))
+		p->store_failed = true;
+}
+
+/* Facts the connection tracker does not turn into exchanges: TCP events
+ * are stored as they are; a connect that failed becomes a span. */
+static void side_facts(struct pipeline *p, const struct ws_event *ev)
+{
+	if (ev->kind == WS_EV_TCP) {
+		p->tcp_events++;
+		const char *reason = ev->tcp_what == WS_TCPEV_DROP ? drop_reason_name(p, ev->reason) : NULL;
+		if (!p->store_failed && ws_store_add_tcp_event(p->store, p->rec_id, p->host, ev, reason))
+			p->store_failed = true;
+	} else if (ev->kind == WS_EV_OPEN && ev->role == WS_ROLE_CLIENT && (ev->flags & WS_EVF_ERROR)) {
+		failed_connect(p, ev, ct_lookup(p->ct, ev->conn_id), -ev->err);
+	} else if (ev->kind == WS_EV_STATE && ev->oldstate == WS_TCP_SYN_SENT && ev->newstate == WS_TCP_CLOSE) {
+		/* a non-blocking connect() returned before the handshake failed */
+		const struct ct_conn_info *c = ct_lookup(p->ct, ev->conn_id);
+		if (c && (c->flags & CT_OPEN_SEEN) && !(c->flags & CT_CONNECT_FAILED))
+			failed_connect(p, ev, c, 0);
+	}
 }
 
 static void debug_event(const struct ws_event *ev)
 {
-	static const char *const kinds[] = {"", "open", "data", "close", "state"};
+	static const char *const kinds[] = {"", "open", "data", "close", "state", "tcp"};
 	char l[64], r[64];
 
-	fprintf(stderr, "ev %-5s conn=%llx pid=%u tid=%u comm=%s %s:%u %s %s:%u seq=%u len=%u cap=%u tail=%u flags=%x\n",
+	fprintf(stderr,
+		"ev %-5s conn=%llx pid=%u tid=%u comm=%s %s:%u %s %s:%u seq=%u len=%u cap=%u tail=%u flags=%x "
+		"arr=%llu..%llu runq=%llu..%llu offcpu=%llu..%llu\n",
 		kinds[ev->kind & 7], (unsigned long long)ev->conn_id, ev->pid, ev->tid, ev->comm,
 		ws_addr_str(&ev->local, l, sizeof(l)), ev->local.port,
 		ev->kind == WS_EV_DATA ? (ev->dir == WS_SEND ? "->" : "<-") : "--", ws_addr_str(&ev->peer, r, sizeof(r)),
-		ev->peer.port, ev->seq, ev->len, ev->head_len, ev->tail_len, ev->flags);
+		ev->peer.port, ev->seq, ev->len, ev->head_len, ev->tail_len, ev->flags,
+		(unsigned long long)ev->t_arr_first, (unsigned long long)ev->t_arr_last, (unsigned long long)ev->runq[0],
+		(unsigned long long)ev->runq[1], (unsigned long long)ev->offcpu[0], (unsigned long long)ev->offcpu[1]);
 }
 
 /* A record leaves the reorder stage, in time order. */
@@ -160,13 +237,17 @@ static void on_ordered(void *ctx, const void *rec, size_t len)
 	struct pipeline *p = ctx;
 	struct ws_event ev;
 
-	if (ws_kevent_decode(rec, len, p->mono_to_real, &ev)) {
+	if (ws_kevent_decode(rec, len, p->mono_to_real, p->abi, &ev)) {
 		p->decode_errors++;
 		return;
 	}
 	if (p->debug_events)
 		debug_event(&ev);
+	if (ev.kind == WS_EV_STATE)
+		side_facts(p, &ev); /* before the tracker marks the connection */
 	ct_event(p->ct, &ev);
+	if (ev.kind != WS_EV_STATE && ev.kind != WS_EV_DATA && ev.kind != WS_EV_CLOSE)
+		side_facts(p, &ev);
 }
 
 /* A record arrives from a ring buffer. */
@@ -176,7 +257,7 @@ static void on_record(void *ctx, const void *rec, size_t len)
 	uint64_t key, commit;
 
 	p->records++;
-	if (len < sizeof(struct ws_kevent)) {
+	if (len < ws_kevent_size(p->abi)) {
 		p->decode_errors++;
 		return;
 	}
@@ -193,6 +274,8 @@ static void pipeline_init(struct pipeline *p)
 
 	ws_reorder_init(&p->ro);
 	p->ct = ct_new(&cc, &sink);
+	if (!p->abi)
+		p->abi = WS_ABI_VERSION;
 	ws_hashmap_init(&p->services);
 }
 
@@ -206,6 +289,7 @@ static void pipeline_free(struct pipeline *p)
 	for (size_t i = 0; ws_hashmap_next(&p->services, &i, &k, &v);)
 		free(v);
 	ws_hashmap_free(&p->services);
+	btf__free(p->vmlinux_btf);
 }
 
 static char *join_args(int argc, char **argv)
@@ -256,6 +340,9 @@ static int store_results(struct pipeline *p, const uint64_t kc[WS_KC_MAX], uint6
 		{"stat", "stream_reordered", cs->reordered},
 		{"stat", "undetected_segments", cs->undetected_segs},
 		{"stat", "opaque_connections", cs->opaque_conns},
+		{"stat", "tcp_events", p->tcp_events},
+		{"stat", "failed_connects", p->failed_connects},
+		{"lost", "thread_table_full", kc[WS_KC_THREAD_FULL]},
 	};
 
 	if (p->store_failed)
@@ -266,6 +353,18 @@ static int store_results(struct pipeline *p, const uint64_t kc[WS_KC_MAX], uint6
 	if (ws_store_update_recording(p->store, p->rec_id, p->records, p->spans, lost))
 		return -EIO;
 	return ws_store_end_recording(p->store, p->rec_id, ws_now_real_ns(), status);
+}
+
+/* Packets the kernel dropped during the recording, by reason. */
+static void store_drops(struct pipeline *p, struct live *l)
+{
+	uint64_t *d = ws_calloc(WS_DROP_REASONS, sizeof(*d));
+
+	live_drops(l, d);
+	for (uint32_t r = 0; r < WS_DROP_REASONS && !p->store_failed; r++)
+		if (d[r] && ws_store_add_drops(p->store, p->rec_id, p->host, r, drop_reason_name(p, r), d[r]))
+			p->store_failed = true;
+	free(d);
 }
 
 static uint64_t total_lost(struct pipeline *p, const uint64_t kc[WS_KC_MAX], uint64_t misses)
@@ -596,6 +695,7 @@ int cmd_record(int argc, char **argv)
 	live_counters(l, kc);
 	uint64_t misses = live_recursion_misses(l);
 	uint64_t lost = total_lost(&p, kc, misses);
+	store_drops(&p, l);
 	if (p.save) {
 		if (fclose(p.save) || p.save_errors)
 			ws_warn("the event file %s is incomplete (%llu records not written)", save_path,
@@ -661,7 +761,7 @@ int cmd_replay(int argc, char **argv)
 		ws_err("cannot read %s: %s", path, strerror(errno));
 		return 1;
 	}
-	if (ws_evfile_read_header(f, &p.mono_to_real, err, sizeof(err))) {
+	if (ws_evfile_read_header(f, &p.mono_to_real, &p.abi, err, sizeof(err))) {
 		ws_err("%s: %s", path, err);
 		fclose(f);
 		return 1;
@@ -692,7 +792,7 @@ int cmd_replay(int argc, char **argv)
 	while ((got = ws_evfile_read(f, &buf, &cap, &len)) == 1) {
 		uint64_t key, commit;
 		on_record(&p, buf, len);
-		if (len >= sizeof(struct ws_kevent)) {
+		if (len >= ws_kevent_size(p.abi)) {
 			ws_kevent_order((const struct ws_kevent *)buf, &key, &commit);
 			max_commit = WS_MAX(max_commit, commit);
 		}

@@ -44,10 +44,11 @@ int dbset_open(struct dbset *d, const struct ws_link_opts *opts)
 			ws_err("%s", err);
 			return 1;
 		}
-		if (ws_store_load_links(d->st[i], &d->set, (uint16_t)i))
+		if (ws_store_load_links(d->st[i], &d->set, (uint16_t)i) || ws_store_load_tcp(d->st[i], &d->tcp, (uint16_t)i))
 			return 1;
 	}
 	ws_link(&d->set, opts);
+	ws_phases_compute(&d->set, &d->tcp, &d->ph);
 	for (size_t i = 0; i < d->set.n; i++)
 		if (d->set.v[i].kind)
 			ws_hashmap_put(&d->by_id, d->set.v[i].span_id ? d->set.v[i].span_id : 1, &d->set.v[i]);
@@ -60,6 +61,13 @@ void dbset_close(struct dbset *d)
 		ws_store_close(d->st[i]);
 	ws_lset_free(&d->set);
 	ws_hashmap_free(&d->by_id);
+	ws_tcpevs_free(&d->tcp);
+	ws_phaseset_free(&d->ph);
+}
+
+const struct ws_phases *dbset_phases(const struct dbset *d, const struct ws_lspan *l)
+{
+	return &d->ph.v[l - d->set.v];
 }
 
 const struct ws_lspan *dbset_find(const struct dbset *d, const struct ws_span *s)
@@ -361,9 +369,75 @@ static void draw_bar(char *out, size_t width, uint64_t t0, uint64_t total, uint6
 	out[width] = 0;
 }
 
-static void explain_node(const struct ws_lset *set, const struct node *nodes, int32_t n, int depth, uint64_t t0,
+/* The phases of the exchange a span belongs to, once per exchange (under
+ * its client span, or under a server span whose client was not recorded):
+ * one line of segments, and the same segments on the waterfall's scale
+ * (c connect, s send, n network, q socket queue, P server processing). */
+static void explain_phases(const struct dbset *d, const struct ws_lspan *l, int ind, uint64_t t0, uint64_t total)
+{
+	const struct ws_phases *p = dbset_phases(d, l);
+	const struct ws_lspan *c = p->client >= 0 ? &d->set.v[p->client] : NULL;
+	static const char mark[WS_PH_N] = {'c', 'a', 's', 'n', 'q', 'P', 's', 'n', 'q', '?'};
+	char line[512], v[32], bar[41];
+	size_t n = 0;
+
+	if (l->kind == WS_SPAN_SERVER && p->client >= 0)
+		return;
+	for (int k = 0; k < WS_PH_N && n < sizeof(line) - 64; k++) {
+		if (p->ns[k] < 0)
+			continue;
+		ws_fmt_duration((uint64_t)p->ns[k], v, sizeof(v));
+		n += snprintf(line + n, sizeof(line) - n, "%s%s %s", n ? ", " : "", ws_phase_label(k), v);
+		if (k == WS_PH_SRV_PROC && p->runq >= 0 && p->offcpu >= 0) {
+			char r[32], o[32];
+			ws_fmt_duration((uint64_t)p->runq, r, sizeof(r));
+			ws_fmt_duration((uint64_t)p->offcpu, o, sizeof(o));
+			n += snprintf(line + n, sizeof(line) - n, " (runnable %s, off CPU %s)", r, o);
+		}
+	}
+	if (p->retransmits && n < sizeof(line) - 96) {
+		char st[32], rto[32];
+		ws_fmt_duration((uint64_t)p->stall_ns, st, sizeof(st));
+		ws_fmt_duration((uint64_t)p->rto_us * 1000, rto, sizeof(rto));
+		n += snprintf(line + n, sizeof(line) - n, "%s%u retransmission%s, stall %s, RTO %s", n ? ", " : "",
+			      p->retransmits, p->retransmits == 1 ? "" : "s", st, rto);
+	}
+	if (p->reset && n < sizeof(line) - 32)
+		n += snprintf(line + n, sizeof(line) - n, "%sreset %s", n ? ", " : "", p->reset == 1 ? "received" : "sent");
+	if (!n)
+		return;
+	/* segments on the waterfall, in the client's clock, from its start */
+	memset(bar, ' ', 40);
+	bar[40] = 0;
+	if (c && total) {
+		uint64_t at = c->start;
+		for (int k = WS_PH_REQ_SEND; k <= WS_PH_CLI_QUEUE; k++) {
+			int64_t d_ns = p->ns[k] > 0 ? p->ns[k] : 0;
+			if (k == WS_PH_SRV_AND_NET && d_ns <= 0)
+				continue;
+			size_t from = at > t0 ? (size_t)((double)(at - t0) / total * 40) : 0;
+			size_t to = (size_t)((double)(at + d_ns - t0) / total * 40 + 0.5);
+			for (size_t x = from; x < to && x < 40; x++)
+				bar[x] = mark[k];
+			at += d_ns;
+		}
+		if (p->ns[WS_PH_SRV_AND_NET] > 0) {
+			size_t from = (size_t)((double)(c->req_t[WS_T_LAST_EXIT] - t0) / total * 40);
+			size_t to = (size_t)((double)(c->req_t[WS_T_LAST_EXIT] + p->ns[WS_PH_SRV_AND_NET] - t0) / total * 40 + 0.5);
+			for (size_t x = from; x < to && x < 40; x++)
+				bar[x] = '?';
+		}
+	}
+	printf("%*s  phases: %s\n", ind, "", line);
+	if (c && total)
+		printf("%-56s %10s %10s  %-18s %s\n", "", "", "", "", bar);
+}
+
+static void explain_node(const struct dbset *d, const struct node *nodes, int32_t n, int depth, uint64_t t0,
 			 uint64_t total)
 {
+	const struct ws_lset *set = &d->set;
+
 	for (; n >= 0; n = nodes[n].next_sibling) {
 		const struct ws_lspan *l = &set->v[nodes[n].idx];
 		char label[160], off[32], dur[32], link[40], bar[41];
@@ -381,7 +455,8 @@ static void explain_node(const struct ws_lset *set, const struct node *nodes, in
 		draw_bar(bar, 40, t0, total, l->start, l->end);
 		printf("%-56.56s %10s %10s  %-18s %s  %s pid %u%s\n", label, off, dur, link, bar, l->host, l->pid,
 		       l->error ? "  ERROR" : "");
-		explain_node(set, nodes, nodes[n].first_child, depth + 1, t0, total);
+		explain_phases(d, l, ind, t0, total);
+		explain_node(d, nodes, nodes[n].first_child, depth + 1, t0, total);
 	}
 }
 
@@ -390,7 +465,10 @@ static void usage_explain(FILE *f)
 	fprintf(f, "usage: wirespan explain [--db FILE]... [--no-traceparent] TRACE_ID\n"
 		   "\n"
 		   "Draw one trace as a waterfall: each span under its parent, with service, operation,\n"
-		   "start offset, duration, how its parent link was inferred and with what confidence.\n"
+		   "start offset, duration, how its parent link was inferred and with what confidence;\n"
+		   "under each exchange, where its time went (connect, accept queue, send, in flight,\n"
+		   "socket queues, server processing with its scheduler delays, retransmissions), and\n"
+		   "a last line naming the largest cause.\n"
 		   "TRACE_ID may be shortened to a unique prefix of at least 8 hex digits.\n");
 }
 
@@ -480,7 +558,23 @@ int cmd_explain(int argc, char **argv)
 		printf("trace %s: %zu spans, %u services, %s%s\n\n", id, found->n, found->services, dur,
 		       found->errors ? ", with errors" : "");
 		printf("%-56s %10s %10s  %-18s %-40s  %s\n", "SPAN", "START", "DURATION", "LINK", "WATERFALL", "WHERE");
-		explain_node(&d.set, nodes, roots, 0, found->start, found->end - found->start);
+		explain_node(&d, nodes, roots, 0, found->start, found->end - found->start);
+		int32_t *idx = ws_malloc(found->n * sizeof(*idx));
+		char verdict[512];
+		for (size_t k = 0; k < found->n; k++)
+			idx[k] = nodes[k].idx;
+		ws_phases_verdict(&d.set, &d.ph, idx, found->n, found->end - found->start, verdict, sizeof(verdict));
+		free(idx);
+		for (size_t k = 0; k < d.ph.nclocks; k++) {
+			const struct ws_clock *ck = &d.ph.clocks[k];
+			char o[32], dl[32];
+			ws_fmt_duration((uint64_t)(ck->offset_ns < 0 ? -ck->offset_ns : ck->offset_ns), o, sizeof(o));
+			ws_fmt_duration((uint64_t)ck->delay_ns, dl, sizeof(dl));
+			printf("\nclock: %s is %s %s %s (from %u exchanges seen by both, best round-trip slack %s)",
+			       ck->server_host, o, ck->offset_ns < 0 ? "behind" : "ahead of", ck->client_host, ck->samples,
+			       dl);
+		}
+		printf("%s\nverdict: %s\n", d.ph.nclocks ? "\n" : "", verdict);
 		ws_hashmap_free(&pos);
 		free(nodes);
 	}

@@ -294,14 +294,25 @@ void ws_msg_begin(struct ws_msg *m, uint8_t proto, int dir, const struct ws_seg 
 	m->t_first_exit = m->t_last_exit = seg->t_exit;
 	m->pid = seg->pid;
 	m->tid = m->last_tid = seg->tid;
+	m->t_arr_first = seg->t_arr_first;
+	m->t_arr_last = seg->t_arr_last;
+	m->runq_first = seg->runq[0];
+	m->offcpu_first = seg->offcpu[0];
+	m->runq_last = seg->runq[1];
+	m->offcpu_last = seg->offcpu[1];
 }
 
 void ws_msg_touch(struct ws_msg *m, const struct ws_seg *seg)
 {
 	m->t_last_enter = seg->t_enter;
 	m->t_last_exit = seg->t_exit;
-	if (seg->tid) /* 0: a synthetic end (eof, lost framing) */
-		m->last_tid = seg->tid;
+	if (!seg->tid) /* 0: a synthetic end (eof, lost framing) */
+		return;
+	m->last_tid = seg->tid;
+	if (seg->t_arr_last)
+		m->t_arr_last = seg->t_arr_last;
+	m->runq_last = seg->runq[1];
+	m->offcpu_last = seg->offcpu[1];
 }
 
 /* ---- request/response pairing ---- */

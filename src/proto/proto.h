@@ -27,6 +27,11 @@ struct ws_seg {
 	uint64_t t_enter, t_exit;
 	uint32_t pid, tid;
 	bool gap_before; /* bytes before this run were lost */
+	/* received runs: when their oldest and newest bytes reached the
+	 * socket (0 unknown); the thread's cumulative runnable-not-running and
+	 * off-CPU ns at the syscall's entry [0] and exit [1] */
+	uint64_t t_arr_first, t_arr_last;
+	uint64_t runq[2], offcpu[2];
 };
 
 /* ws_msg.flags */
@@ -76,6 +81,12 @@ struct ws_msg {
 	uint64_t t_first_enter, t_first_exit, t_last_enter, t_last_exit;
 	uint32_t pid, tid; /* who moved the first byte */
 	uint32_t last_tid; /* who moved the last byte */
+	/* received messages: when the first and last bytes reached the socket
+	 * (0 unknown) */
+	uint64_t t_arr_first, t_arr_last;
+	/* the moving thread's cumulative scheduler ns (see ws_seg) at the
+	 * entry of the first syscall and the exit of the last */
+	uint64_t runq_first, offcpu_first, runq_last, offcpu_last;
 	union {
 		struct ws_http_info http;
 		struct ws_redis_info redis;

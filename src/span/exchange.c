@@ -115,6 +115,40 @@ static void redis_fields(struct ws_span *s, const struct ws_exchange *x, struct 
 		wj_kstr(a, "wirespan.redis.arguments", "[REDACTED]");
 }
 
+/* What the kernel told about where the time went. Bytes are received by
+ * the server's request and the client's response; the thread interval is
+ * the server's processing (last request byte read to first response byte
+ * written) or the client's wait (last request byte written to last response
+ * byte read). */
+static void sched_and_arrivals(struct ws_span *s, const struct ct_conn_info *c, const struct ws_exchange *x)
+{
+	const struct ws_msg *rx = s->kind == WS_SPAN_SERVER ? &x->req : &x->resp;
+	uint64_t *arr = s->kind == WS_SPAN_SERVER ? s->req_arr : s->resp_arr;
+	uint64_t runq_end, off_end;
+	uint32_t tid_end;
+
+	arr[0] = rx->t_arr_first;
+	arr[1] = rx->t_arr_last;
+	if (s->kind == WS_SPAN_SERVER) {
+		runq_end = x->resp.runq_first;
+		off_end = x->resp.offcpu_first;
+		tid_end = x->resp.tid;
+	} else {
+		runq_end = x->resp.runq_last;
+		off_end = x->resp.offcpu_last;
+		tid_end = x->resp.last_tid;
+	}
+	s->sched_runq = s->sched_offcpu = -1;
+	if (tid_end && tid_end == x->req.last_tid && runq_end >= x->req.runq_last && off_end >= x->req.offcpu_last &&
+	    !(x->resp.flags & WS_MSGF_INCOMPLETE) && !(x->req.flags & WS_MSGF_INCOMPLETE)) {
+		s->sched_runq = (int64_t)(runq_end - x->req.runq_last);
+		s->sched_offcpu = (int64_t)(off_end - x->req.offcpu_last);
+	}
+	if (c->exchanges == 1)
+		s->conn_estab_ns = c->t_estab;
+	s->srtt_us = c->srtt_us;
+}
+
 void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, const struct ws_exchange *x,
 			   const char *host)
 {
@@ -143,6 +177,7 @@ void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, cons
 	s->resp_seq = x->resp.seq;
 	times(s->req_t, &x->req);
 	times(s->resp_t, &x->resp);
+	sched_and_arrivals(s, c, x);
 	if (s->kind == WS_SPAN_CLIENT)
 		s->start_ns = x->req.t_first_enter;
 	else
@@ -169,4 +204,26 @@ void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, cons
 	else
 		ws_strlcpy(s->attrs, "{}", sizeof(s->attrs));
 	wj_free(&a);
+}
+
+void ws_span_connect_failed(struct ws_span *s, const struct ws_event *ev, const struct ct_conn_info *c,
+			    const char *error, const char *host)
+{
+	memset(s, 0, sizeof(*s));
+	next_ids(s->trace_id, s->span_id);
+	s->kind = WS_SPAN_CLIENT;
+	s->conn_id = ev->conn_id;
+	s->local = c ? c->local : ev->local;
+	s->peer = c ? c->peer : ev->peer;
+	ws_strlcpy(s->service, c ? c->comm : ev->comm, sizeof(s->service));
+	ws_strlcpy(s->host, host ? host : "", sizeof(s->host));
+	s->pid = c ? c->pid : ev->pid;
+	s->tid = ev->tid;
+	s->start_ns = c && c->t_open ? c->t_open : ev->t_enter;
+	s->end_ns = WS_MAX(ev->t_exit, s->start_ns);
+	s->conn_open_ns = s->start_ns;
+	s->sched_runq = s->sched_offcpu = -1;
+	ws_strlcpy(s->name, "connect", sizeof(s->name));
+	ws_strlcpy(s->error, error, sizeof(s->error));
+	snprintf(s->attrs, sizeof(s->attrs), "{\"wirespan.connect.failed\":true}");
 }

@@ -49,16 +49,30 @@ struct ws_span {
 	uint32_t req_last_tid, resp_last_tid;
 	uint64_t conn_open_ns; /* connect() entry or accept() return, 0 unknown */
 	char traceparent[64];  /* W3C traceparent the request carried */
+	/* where the time went, as this side saw it (0: unknown) */
+	uint64_t req_arr[2], resp_arr[2]; /* received message: its first and last
+					   * bytes reached the socket */
+	/* this side's thread between the request's last byte and the
+	 * response's first (server: processing; client: waiting), when one
+	 * thread did both: runnable but not running, and off CPU; -1 unknown */
+	int64_t sched_runq, sched_offcpu;
+	uint64_t conn_estab_ns; /* handshake completed; only on the connection's first exchange */
+	uint32_t srtt_us;       /* the socket's smoothed RTT at the response */
 	/* how parent_id was inferred (set by trace assembly, see link.h) */
 	char link_method[16];  /* "" when there is no parent */
 	float link_confidence;
 	uint32_t link_candidates;
-	char attrs[1536]; /* further attributes, a JSON object */
+	char attrs[2560]; /* further attributes, a JSON object */
 };
 
 /* Build the span for an exchange on connection c, recorded on host. */
 void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, const struct ws_exchange *x,
 			   const char *host);
+
+/* A connect() that failed (error: "ECONNREFUSED", ...): a client span named
+ * "connect" from its start to the failure. c may be NULL. */
+void ws_span_connect_failed(struct ws_span *s, const struct ws_event *ev, const struct ct_conn_info *c,
+			    const char *error, const char *host);
 
 const char *ws_span_kind_name(int kind);
 

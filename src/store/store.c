@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "trace/link.h"
+#include "trace/phases.h"
 #include "util/util.h"
 
 #define APPLICATION_ID 0x57535031 /* "WSP1" */
@@ -31,6 +32,33 @@ static const char *const v2_alter[] = {
 	"ALTER TABLE spans ADD COLUMN link_method TEXT NOT NULL DEFAULT ''",
 	"ALTER TABLE spans ADD COLUMN link_confidence REAL",
 	"ALTER TABLE spans ADD COLUMN link_candidates INTEGER",
+};
+
+/* columns added by schema version 3 (where the time went, TCP health) */
+#define V3_SPAN_COLUMNS                                                                            \
+	",\n  req_arr_first_ns INTEGER, req_arr_last_ns INTEGER,\n"                                 \
+	"  resp_arr_first_ns INTEGER, resp_arr_last_ns INTEGER,\n"                                  \
+	"  sched_runq_ns INTEGER, sched_offcpu_ns INTEGER, conn_estab_ns INTEGER, srtt_us INTEGER"
+#define V3_CONN_COLUMNS                                                                            \
+	",\n  estab_ns INTEGER, srtt_us INTEGER, rto_max_us INTEGER, retransmits INTEGER,\n"        \
+	"  syn_retransmits INTEGER, resets_rx INTEGER, resets_tx INTEGER, drops INTEGER"
+static const char *const v3_alter[] = {
+	"ALTER TABLE spans ADD COLUMN req_arr_first_ns INTEGER",
+	"ALTER TABLE spans ADD COLUMN req_arr_last_ns INTEGER",
+	"ALTER TABLE spans ADD COLUMN resp_arr_first_ns INTEGER",
+	"ALTER TABLE spans ADD COLUMN resp_arr_last_ns INTEGER",
+	"ALTER TABLE spans ADD COLUMN sched_runq_ns INTEGER",
+	"ALTER TABLE spans ADD COLUMN sched_offcpu_ns INTEGER",
+	"ALTER TABLE spans ADD COLUMN conn_estab_ns INTEGER",
+	"ALTER TABLE spans ADD COLUMN srtt_us INTEGER",
+	"ALTER TABLE connections ADD COLUMN estab_ns INTEGER",
+	"ALTER TABLE connections ADD COLUMN srtt_us INTEGER",
+	"ALTER TABLE connections ADD COLUMN rto_max_us INTEGER",
+	"ALTER TABLE connections ADD COLUMN retransmits INTEGER",
+	"ALTER TABLE connections ADD COLUMN syn_retransmits INTEGER",
+	"ALTER TABLE connections ADD COLUMN resets_rx INTEGER",
+	"ALTER TABLE connections ADD COLUMN resets_tx INTEGER",
+	"ALTER TABLE connections ADD COLUMN drops INTEGER",
 };
 
 static const char schema[] =
@@ -68,8 +96,28 @@ static const char schema[] =
 	"  opened_ns INTEGER, first_ns INTEGER, last_ns INTEGER, closed_ns INTEGER,\n"
 	"  bytes_sent INTEGER, bytes_received INTEGER,\n"
 	"  exchanges INTEGER, unmatched INTEGER,\n"
-	"  flags INTEGER, last_error INTEGER,\n"
+	"  flags INTEGER, last_error INTEGER" V3_CONN_COLUMNS ",\n"
 	"  PRIMARY KEY (recording_id, conn_id));\n"
+	"CREATE TABLE IF NOT EXISTS tcp_events (\n"
+	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
+	"  conn_id INTEGER NOT NULL,\n"
+	"  host TEXT NOT NULL,\n"
+	"  ts_ns INTEGER NOT NULL,\n"
+	"  kind TEXT NOT NULL,\n"
+	"  role TEXT,\n"
+	"  local_addr TEXT, local_port INTEGER,\n"
+	"  peer_addr TEXT, peer_port INTEGER,\n"
+	"  seq INTEGER, len INTEGER, tcp_flags INTEGER, ca_state INTEGER, tcp_state INTEGER,\n"
+	"  srtt_us INTEGER, rto_us INTEGER, retrans_total INTEGER,\n"
+	"  reason INTEGER, reason_name TEXT);\n"
+	"CREATE INDEX IF NOT EXISTS tcp_events_by_conn ON tcp_events(recording_id, conn_id);\n"
+	"CREATE TABLE IF NOT EXISTS drops (\n"
+	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
+	"  host TEXT NOT NULL,\n"
+	"  reason INTEGER NOT NULL,\n"
+	"  name TEXT NOT NULL,\n"
+	"  count INTEGER NOT NULL,\n"
+	"  PRIMARY KEY (recording_id, reason));\n"
 	"CREATE TABLE IF NOT EXISTS spans (\n"
 	"  id INTEGER PRIMARY KEY,\n"
 	"  span_id TEXT NOT NULL UNIQUE,\n"
@@ -98,7 +146,7 @@ static const char schema[] =
 	"  resp_first_enter_ns INTEGER, resp_first_exit_ns INTEGER,\n"
 	"  resp_last_enter_ns INTEGER, resp_last_exit_ns INTEGER,\n"
 	"  flags INTEGER NOT NULL DEFAULT 0,\n"
-	"  attributes TEXT NOT NULL DEFAULT '{}'" V2_SPAN_COLUMNS ");\n"
+	"  attributes TEXT NOT NULL DEFAULT '{}'" V2_SPAN_COLUMNS V3_SPAN_COLUMNS ");\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_start ON spans(start_ns);\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id);\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_conn ON spans(recording_id, conn_id);\n";
@@ -112,14 +160,17 @@ static const char schema[] =
 	"resp_last_enter_ns, resp_last_exit_ns, flags, attributes"
 #define SPAN_COLS_V2 SPAN_COLS ", req_last_tid, resp_last_tid, conn_open_ns, traceparent, link_method, " \
 	"link_confidence, link_candidates"
-/* what a version-1 database answers for them */
-#define SPAN_COLS_V1_AS_V2 SPAN_COLS ", 0, 0, 0, NULL, '', 0, 0"
-#define SPAN_NCOLS 47
+#define SPAN_COLS_V3 SPAN_COLS_V2 ", req_arr_first_ns, req_arr_last_ns, resp_arr_first_ns, resp_arr_last_ns, " \
+	"sched_runq_ns, sched_offcpu_ns, conn_estab_ns, srtt_us"
+/* what older databases answer for them */
+#define V3_AS_NULL ", 0, 0, 0, 0, NULL, NULL, 0, 0"
+#define SPAN_COLS_V2_AS_V3 SPAN_COLS_V2 V3_AS_NULL
+#define SPAN_COLS_V1_AS_V3 SPAN_COLS ", 0, 0, 0, NULL, '', 0, 0" V3_AS_NULL
 
 struct ws_store {
 	sqlite3 *db;
 	bool writing;
-	sqlite3_stmt *ins_span, *ins_conn, *set_counter;
+	sqlite3_stmt *ins_span, *ins_conn, *set_counter, *ins_tcp;
 	char path[4096];
 	int version; /* schema version of the file */
 	/* WAL checkpoints (page copies and fsync) run in their own thread, on
@@ -225,10 +276,11 @@ static int file_version(struct ws_store *st)
  * ever added). Returns nonzero with *msg set on failure. */
 static int upgrade(struct ws_store *st, char **msg)
 {
-	if (st->version >= 2)
-		return 0;
-	for (size_t i = 0; i < WS_ARRAY_SIZE(v2_alter); i++)
+	for (size_t i = 0; st->version < 2 && i < WS_ARRAY_SIZE(v2_alter); i++)
 		if (sqlite3_exec(st->db, v2_alter[i], NULL, NULL, msg) != SQLITE_OK)
+			return -1;
+	for (size_t i = 0; st->version < 3 && i < WS_ARRAY_SIZE(v3_alter); i++)
+		if (sqlite3_exec(st->db, v3_alter[i], NULL, NULL, msg) != SQLITE_OK)
 			return -1;
 	return 0;
 }
@@ -303,11 +355,13 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 			return -EIO;
 		}
 		st->version = WS_STORE_SCHEMA_VERSION;
-		if (prepare(st, "INSERT INTO spans (" SPAN_COLS_V2 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-				"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		if (prepare(st, "INSERT INTO spans (" SPAN_COLS_V3 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+				"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			    &st->ins_span) ||
-		    prepare(st, "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		    prepare(st, "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+				"?,?,?,?,?,?,?,?)",
 			    &st->ins_conn) ||
+		    prepare(st, "INSERT INTO tcp_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st->ins_tcp) ||
 		    prepare(st, "INSERT OR REPLACE INTO counters VALUES (?,?,?,?)", &st->set_counter)) {
 			snprintf(err, errlen, "cannot prepare database %s", path);
 			ws_store_close(st);
@@ -349,6 +403,7 @@ void ws_store_close(struct ws_store *st)
 	sqlite3_finalize(st->ins_span);
 	sqlite3_finalize(st->ins_conn);
 	sqlite3_finalize(st->set_counter);
+	sqlite3_finalize(st->ins_tcp);
 	if (st->writing)
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
@@ -484,6 +539,18 @@ int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
 	sqlite3_bind_text(q, i++, s->link_method, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_double(q, i++, s->link_confidence);
 	sqlite3_bind_int64(q, i++, s->link_candidates);
+	for (int k = 0; k < 2; k++)
+		sqlite3_bind_int64(q, i++, (int64_t)s->req_arr[k]);
+	for (int k = 0; k < 2; k++)
+		sqlite3_bind_int64(q, i++, (int64_t)s->resp_arr[k]);
+	if (s->sched_runq >= 0)
+		sqlite3_bind_int64(q, i, s->sched_runq);
+	i++;
+	if (s->sched_offcpu >= 0)
+		sqlite3_bind_int64(q, i, s->sched_offcpu);
+	i++;
+	sqlite3_bind_int64(q, i++, (int64_t)s->conn_estab_ns);
+	sqlite3_bind_int64(q, i++, s->srtt_us);
 	return step_done(st, q);
 }
 
@@ -521,7 +588,74 @@ int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, 
 	sqlite3_bind_int64(q, i++, c->unmatched);
 	sqlite3_bind_int64(q, i++, c->flags);
 	sqlite3_bind_int64(q, i++, c->last_err);
+	if (c->t_estab)
+		sqlite3_bind_int64(q, i, (int64_t)c->t_estab);
+	i++;
+	sqlite3_bind_int64(q, i++, c->srtt_us);
+	sqlite3_bind_int64(q, i++, c->rto_max_us);
+	sqlite3_bind_int64(q, i++, c->retransmits);
+	sqlite3_bind_int64(q, i++, c->syn_retransmits);
+	sqlite3_bind_int64(q, i++, c->resets_rx);
+	sqlite3_bind_int64(q, i++, c->resets_tx);
+	sqlite3_bind_int64(q, i++, c->drops);
 	return step_done(st, q);
+}
+
+static const char *const tcp_kinds[] = {"", "retransmit", "reset-received", "reset-sent", "drop"};
+static const char *const role_names[] = {"", "client", "server"};
+
+int ws_store_add_tcp_event(struct ws_store *st, int64_t recording, const char *host, const struct ws_event *ev,
+			   const char *reason_name)
+{
+	sqlite3_stmt *q = st->ins_tcp;
+	int i = 1;
+
+	if (begin_tx(st))
+		return -EIO;
+	sqlite3_bind_int64(q, i++, recording);
+	sqlite3_bind_int64(q, i++, (int64_t)ev->conn_id);
+	sqlite3_bind_text(q, i++, host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, i++, (int64_t)ev->t_exit);
+	sqlite3_bind_text(q, i++, tcp_kinds[ev->tcp_what < 5 ? ev->tcp_what : 0], -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, i++, role_names[ev->role % 3], -1, SQLITE_STATIC);
+	bind_addr(q, i, &ev->local);
+	i += 2;
+	bind_addr(q, i, &ev->peer);
+	i += 2;
+	if (ev->tcp_what == WS_TCPEV_RETRANS) {
+		sqlite3_bind_int64(q, i, ev->seq);
+		sqlite3_bind_int64(q, i + 1, ev->len);
+		sqlite3_bind_int64(q, i + 2, ev->reason & 0xff);
+		sqlite3_bind_int64(q, i + 3, ev->reason >> 8);
+	}
+	i += 4;
+	sqlite3_bind_int64(q, i++, ev->newstate);
+	sqlite3_bind_int64(q, i++, ev->srtt_us);
+	sqlite3_bind_int64(q, i++, ev->rto_us);
+	sqlite3_bind_int64(q, i++, ev->retrans);
+	if (ev->tcp_what == WS_TCPEV_DROP) {
+		sqlite3_bind_int64(q, i, ev->reason);
+		sqlite3_bind_text(q, i + 1, reason_name ? reason_name : "", -1, SQLITE_TRANSIENT);
+	}
+	return step_done(st, q);
+}
+
+int ws_store_add_drops(struct ws_store *st, int64_t recording, const char *host, uint32_t reason, const char *name,
+		       uint64_t count)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (begin_tx(st) || prepare(st, "INSERT OR REPLACE INTO drops VALUES (?,?,?,?,?)", &q))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, recording);
+	sqlite3_bind_text(q, 2, host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 3, reason);
+	sqlite3_bind_text(q, 4, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 5, (int64_t)count);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(q);
+	return rc;
 }
 
 int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kind, const char *name, uint64_t v)
@@ -646,17 +780,28 @@ static void row_to_span(sqlite3_stmt *q, struct ws_span *s)
 	col_text(q, i++, s->link_method, sizeof(s->link_method));
 	s->link_confidence = (float)sqlite3_column_double(q, i++);
 	s->link_candidates = (uint32_t)sqlite3_column_int64(q, i++);
+	for (int k = 0; k < 2; k++)
+		s->req_arr[k] = (uint64_t)sqlite3_column_int64(q, i++);
+	for (int k = 0; k < 2; k++)
+		s->resp_arr[k] = (uint64_t)sqlite3_column_int64(q, i++);
+	s->sched_runq = sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, i);
+	i++;
+	s->sched_offcpu = sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, i);
+	i++;
+	s->conn_estab_ns = (uint64_t)sqlite3_column_int64(q, i++);
+	s->srtt_us = (uint32_t)sqlite3_column_int64(q, i++);
 }
 
 int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
 		       int (*fn)(void *ctx, const struct ws_span *s), void *ctx)
 {
-	char sql[1024];
+	char sql[2048];
 	sqlite3_stmt *q;
 	struct ws_span s;
 	int rc, n = 0;
 
-	n = snprintf(sql, sizeof(sql), "SELECT %s FROM spans WHERE 1", st->version >= 2 ? SPAN_COLS_V2 : SPAN_COLS_V1_AS_V2);
+	n = snprintf(sql, sizeof(sql), "SELECT %s FROM spans WHERE 1",
+		     st->version >= 3 ? SPAN_COLS_V3 : st->version == 2 ? SPAN_COLS_V2_AS_V3 : SPAN_COLS_V1_AS_V3);
 	if (f->kind)
 		n += snprintf(sql + n, sizeof(sql) - n, " AND kind = '%s'", ws_span_kind_name(f->kind));
 	if (f->proto)
@@ -736,3 +881,47 @@ int ws_store_save_links(struct ws_store *st, const struct ws_lset *set, uint16_t
 	sqlite3_finalize(q);
 	return rc ? rc : ws_store_commit(st);
 }
+
+int ws_store_load_tcp(struct ws_store *st, struct ws_tcpevs *evs, uint16_t db)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (st->version < 3)
+		return 0; /* older files have no TCP events */
+	if (prepare(st,
+		    "SELECT recording_id, conn_id, ts_ns, kind, role, seq, len, tcp_flags, rto_us, srtt_us "
+		    "FROM tcp_events WHERE kind != 'drop' ORDER BY ts_ns",
+		    &q))
+		return -EIO;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct ws_tcpev e = {.db = db};
+		char kind[32], role[16];
+		e.recording_id = sqlite3_column_int64(q, 0);
+		e.conn_id = (uint64_t)sqlite3_column_int64(q, 1);
+		e.ts = (uint64_t)sqlite3_column_int64(q, 2);
+		col_text(q, 3, kind, sizeof(kind));
+		col_text(q, 4, role, sizeof(role));
+		e.kind = strcmp(kind, "retransmit") == 0       ? WS_TE_RETRANS
+			 : strcmp(kind, "reset-received") == 0 ? WS_TE_RESET_RX
+			 : strcmp(kind, "reset-sent") == 0     ? WS_TE_RESET_TX
+							       : WS_TE_DROP;
+		e.role = strcmp(role, "client") == 0 ? 1 : strcmp(role, "server") == 0 ? 2 : 0;
+		e.seq = (uint32_t)sqlite3_column_int64(q, 5);
+		e.len = (uint32_t)sqlite3_column_int64(q, 6);
+		e.tcp_flags = (uint8_t)sqlite3_column_int(q, 7);
+		e.rto_us = (uint32_t)sqlite3_column_int64(q, 8);
+		e.srtt_us = (uint32_t)sqlite3_column_int64(q, 9);
+		ws_tcpevs_add(evs, &e);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+int ws_store_version(const struct ws_store *st) { return st->version; }
+
+sqlite3 *ws_store_db(struct ws_store *st) { return st->db; }

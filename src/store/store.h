@@ -14,7 +14,7 @@
 #include "span/span.h"
 #include "stream/conntrack.h"
 
-#define WS_STORE_SCHEMA_VERSION 2
+#define WS_STORE_SCHEMA_VERSION 3
 
 struct ws_store;
 
@@ -36,6 +36,12 @@ struct ws_recording {
 int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording *r);
 int ws_store_add_span(struct ws_store *st, const struct ws_span *s);
 int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, const struct ct_conn_info *c);
+/* A TCP fact (retransmission, reset, drop) of a connection. */
+int ws_store_add_tcp_event(struct ws_store *st, int64_t recording, const char *host, const struct ws_event *ev,
+			   const char *reason_name);
+/* Packets the kernel dropped on the host during the recording, by reason. */
+int ws_store_add_drops(struct ws_store *st, int64_t recording, const char *host, uint32_t reason, const char *name,
+		       uint64_t count);
 /* kind: "lost" (events or data lost, by cause) or "stat" */
 int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kind, const char *name, uint64_t v);
 int ws_store_update_recording(struct ws_store *st, int64_t recording, uint64_t events, uint64_t spans, uint64_t lost);
@@ -60,5 +66,13 @@ int ws_store_load_links(struct ws_store *st, struct ws_lset *set, uint16_t db);
 /* Write the trace ids, parents and link fields that trace assembly found
  * for the spans of set that came from database db (one transaction). */
 int ws_store_save_links(struct ws_store *st, const struct ws_lset *set, uint16_t db);
+
+struct ws_tcpevs;
+/* Append the retransmissions and resets of the database (as number db). */
+int ws_store_load_tcp(struct ws_store *st, struct ws_tcpevs *evs, uint16_t db);
+int ws_store_version(const struct ws_store *st);
+/* The SQLite handle, for reports that are plain queries (`wirespan tcp`). */
+struct sqlite3;
+struct sqlite3 *ws_store_db(struct ws_store *st);
 
 #endif

@@ -479,6 +479,10 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 		.t_exit = ev->t_exit,
 		.pid = ev->pid,
 		.tid = ev->tid,
+		.t_arr_first = ev->t_arr_first,
+		.t_arr_last = ev->t_arr_last,
+		.runq = {ev->runq[0], ev->runq[1]},
+		.offcpu = {ev->offcpu[0], ev->offcpu[1]},
 	};
 	if (seg.head_len + seg.tail_len > seg.len)
 		seg.tail_len = seg.len - seg.head_len;
@@ -513,6 +517,25 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 	drain_ooo(c, dir, false);
 }
 
+static void on_tcp(struct ct_conn *c, const struct ws_event *ev)
+{
+	struct ct_conn_info *i = &c->info;
+
+	if (ev->srtt_us)
+		i->srtt_us = ev->srtt_us;
+	i->rto_max_us = WS_MAX(i->rto_max_us, ev->rto_us);
+	switch (ev->tcp_what) {
+	case WS_TCPEV_RETRANS:
+		i->retransmits++;
+		if (ev->reason & 0x02) /* SYN */
+			i->syn_retransmits++;
+		break;
+	case WS_TCPEV_RESET_RX: i->resets_rx++; break;
+	case WS_TCPEV_RESET_TX: i->resets_tx++; break;
+	case WS_TCPEV_DROP: i->drops++; break;
+	}
+}
+
 void ct_event(struct conntrack *ct, const struct ws_event *ev)
 {
 	struct ct_conn *c;
@@ -521,14 +544,27 @@ void ct_event(struct conntrack *ct, const struct ws_event *ev)
 	c = conn_get(ct, ev, ev->kind == WS_EV_OPEN || ev->kind == WS_EV_DATA);
 	if (!c)
 		return;
+	if (ev->kind == WS_EV_TCP) { /* softirq facts: no process, no bytes */
+		on_tcp(c, ev);
+		return;
+	}
 	update_info(c, ev);
+	if (ev->srtt_us)
+		c->info.srtt_us = ev->srtt_us;
 	switch (ev->kind) {
 	case WS_EV_OPEN:
 		c->info.flags |= CT_OPEN_SEEN;
 		c->info.t_open = ev->t_enter;
+		if (ev->t_estab)
+			c->info.t_estab = ev->t_estab;
 		c->role_hint = ev->role;
 		if (!c->info.role)
 			c->info.role = ev->role;
+		if (ev->flags & WS_EVF_ERROR) {
+			c->info.flags |= CT_CONNECT_FAILED;
+			c->info.last_err = ev->err;
+			mark_closing(ct, c, ev->t_exit);
+		}
 		break;
 	case WS_EV_DATA:
 		on_data(ct, c, ev);
@@ -537,10 +573,22 @@ void ct_event(struct conntrack *ct, const struct ws_event *ev)
 		mark_closing(ct, c, ev->t_exit);
 		break;
 	case WS_EV_STATE:
-		if (ev->newstate == WS_TCP_CLOSE)
+		if (ev->newstate == WS_TCP_ESTABLISHED && !c->info.t_estab)
+			c->info.t_estab = ev->t_exit;
+		if (ev->newstate == WS_TCP_CLOSE) {
+			if (ev->oldstate == WS_TCP_SYN_SENT)
+				c->info.flags |= CT_CONNECT_FAILED;
 			mark_closing(ct, c, ev->t_exit);
+		}
 		break;
 	}
+}
+
+const struct ct_conn_info *ct_lookup(const struct conntrack *ct, uint64_t conn_id)
+{
+	const struct ct_conn *c = ws_hashmap_get((struct ws_hashmap *)&ct->conns, conn_id);
+
+	return c ? &c->info : NULL;
 }
 
 void ct_advance(struct conntrack *ct, uint64_t now)

@@ -20,6 +20,7 @@
 #define CT_CLOSED (1u << 1)    /* the connection ended while recorded */
 #define CT_RESET (1u << 2)     /* a syscall failed with ECONNRESET/EPIPE */
 #define CT_EVICTED (1u << 3)   /* dropped from a full table */
+#define CT_CONNECT_FAILED (1u << 4) /* the handshake never completed */
 
 /* What later stages see of a connection. */
 struct ct_conn_info {
@@ -36,6 +37,13 @@ struct ct_conn_info {
 	uint64_t bytes[2];
 	uint32_t segs[2];
 	uint32_t exchanges, unmatched;
+	/* TCP health, from the kernel's view of the socket */
+	uint64_t t_estab;       /* handshake completed (0 unknown) */
+	uint32_t srtt_us;       /* latest smoothed RTT seen */
+	uint32_t rto_max_us;    /* largest retransmission timeout seen */
+	uint32_t retransmits;   /* segments retransmitted */
+	uint32_t syn_retransmits;
+	uint32_t resets_rx, resets_tx, drops;
 };
 
 struct ct_sink {
@@ -69,6 +77,8 @@ void ct_advance(struct conntrack *ct, uint64_t now);
 /* Recording ends: report what completed, count what did not, free all. */
 void ct_flush(struct conntrack *ct);
 void ct_free(struct conntrack *ct);
+/* The connection with that id, or NULL. */
+const struct ct_conn_info *ct_lookup(const struct conntrack *ct, uint64_t conn_id);
 const struct ct_stats *ct_stats(const struct conntrack *ct);
 size_t ct_active(const struct conntrack *ct);
 

@@ -17,7 +17,11 @@ enum ws_ev_kind {
 	WS_EV_DATA,     /* a run of bytes in one direction */
 	WS_EV_CLOSE,    /* the local process closed its socket */
 	WS_EV_STATE,    /* TCP state change */
+	WS_EV_TCP,      /* a TCP fact: retransmission, reset, drop (tcp_what) */
 };
+
+/* ws_event.tcp_what */
+enum ws_tcp_what { WS_TCPEV_RETRANS = 1, WS_TCPEV_RESET_RX, WS_TCPEV_RESET_TX, WS_TCPEV_DROP };
 
 enum ws_role { WS_ROLE_UNKNOWN = 0, WS_ROLE_CLIENT, WS_ROLE_SERVER };
 
@@ -34,6 +38,7 @@ enum ws_role { WS_ROLE_UNKNOWN = 0, WS_ROLE_CLIENT, WS_ROLE_SERVER };
 
 /* TCP states, as numbered by Linux */
 #define WS_TCP_ESTABLISHED 1
+#define WS_TCP_SYN_SENT 2
 #define WS_TCP_CLOSE 7
 
 struct ws_event {
@@ -55,6 +60,14 @@ struct ws_event {
 	int32_t err;
 	uint16_t oldstate, newstate;
 	uint32_t netns;
+	/* where the time went (0: unknown) */
+	uint64_t t_arr_first, t_arr_last; /* DATA recv: the bytes read reached the socket */
+	uint64_t runq[2], offcpu[2];      /* the thread's cumulative ns at entry, exit */
+	uint64_t t_estab;                 /* OPEN: the connection became established */
+	uint32_t srtt_us, rto_us;
+	uint32_t reason;  /* TCP: drop reason, or RETRANS: TCP flags | ca_state << 8 */
+	uint32_t retrans; /* TCP: retransmissions of the connection so far */
+	uint8_t tcp_what; /* enum ws_tcp_what */
 };
 
 #endif

@@ -179,6 +179,15 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	memcpy(l->req_t, s->req_t, sizeof(l->req_t));
 	memcpy(l->resp_t, s->resp_t, sizeof(l->resp_t));
 	l->conn_open = s->conn_open_ns;
+	l->resp_seq = s->resp_seq;
+	l->req_bytes = s->req_bytes;
+	l->resp_bytes = s->resp_bytes;
+	memcpy(l->req_arr, s->req_arr, sizeof(l->req_arr));
+	memcpy(l->resp_arr, s->resp_arr, sizeof(l->resp_arr));
+	l->sched_runq = s->sched_runq;
+	l->sched_offcpu = s->sched_offcpu;
+	l->conn_estab = s->conn_estab_ns;
+	l->srtt_us = s->srtt_us;
 	if (s->traceparent[0])
 		l->has_tp = ws_traceparent_parse(s->traceparent, l->tp_trace, &l->tp_parent);
 	l->error = s->error[0] != 0;

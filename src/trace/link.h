@@ -82,6 +82,13 @@ struct ws_lspan {
 	uint64_t start, end;
 	uint64_t req_t[4], resp_t[4];
 	uint64_t conn_open;
+	/* where the time went (see ws_span; read by phases.c) */
+	uint32_t resp_seq;
+	uint64_t req_bytes, resp_bytes;
+	uint64_t req_arr[2], resp_arr[2];
+	int64_t sched_runq, sched_offcpu;
+	uint64_t conn_estab;
+	uint32_t srtt_us;
 	bool has_tp;       /* a valid traceparent was seen on the request */
 	uint8_t tp_trace[16];
 	uint64_t tp_parent;

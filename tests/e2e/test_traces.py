@@ -2,6 +2,7 @@
 agent into its own database, assembled into whole traces."""
 import json
 import os
+import re
 import threading
 
 from lib import (PYTHON, ROOT, WIRESPAN, Failure, Recorder, attr, check, check_eq, curl, run, spans)
@@ -150,8 +151,12 @@ def test_three_host_chain(env):
     # explain draws the waterfall: 7 spans indented under their parents
     tid = listed[0]["trace_id"]
     text = run([WIRESPAN, "explain", tid[:12]] + dbs).stdout
-    rows = [line for line in text.splitlines()[3:] if line.strip()]
+    rows = [line for line in text.splitlines()[3:] if re.match(r"\s*(server|client) ", line)]
     check_eq(len(rows), 7, f"explain rows:\n{text}")
+    # the phases of each exchange (three calls, and the root's server side)
+    # and a verdict naming the largest cause
+    check_eq(len(re.findall(r"^\s+phases: ", text, re.M)), 4, f"phase lines:\n{text}")
+    check(re.search(r"^verdict: [0-9.]+[mu]?s of [0-9.]+[mu]?s: ", text, re.M), f"verdict:\n{text}")
     check(rows[0].startswith("server svc-a: GET /order/"), f"first row is the root:\n{text}")
     check(rows[1].startswith("  client svc-a: GET /price/"), f"second row is indented under it:\n{text}")
     check(rows[3].startswith("      client svc-b: GET /tax/"), f"fourth row three levels down:\n{text}")

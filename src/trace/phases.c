@@ -1,0 +1,551 @@
+/* phases.c -- see phases.h. */
+#include "trace/phases.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/json.h"
+#include "util/util.h"
+
+static const struct {
+	const char *name, *label;
+} phase_info[WS_PH_N] = {
+	[WS_PH_CONNECT] = {"connect", "connect"},
+	[WS_PH_ACCEPT_QUEUE] = {"accept_queue", "accept queue"},
+	[WS_PH_REQ_SEND] = {"request_send", "request send"},
+	[WS_PH_REQ_FLIGHT] = {"request_in_flight", "request in flight"},
+	[WS_PH_SRV_QUEUE] = {"server_queue", "server socket queue"},
+	[WS_PH_SRV_PROC] = {"server_processing", "server processing"},
+	[WS_PH_RESP_SEND] = {"response_send", "response send"},
+	[WS_PH_RESP_FLIGHT] = {"response_in_flight", "response in flight"},
+	[WS_PH_CLI_QUEUE] = {"client_queue", "client socket queue"},
+	[WS_PH_SRV_AND_NET] = {"server_and_network", "server and network"},
+};
+
+const char *ws_phase_name(int ph) { return ph >= 0 && ph < WS_PH_N ? phase_info[ph].name : ""; }
+const char *ws_phase_label(int ph) { return ph >= 0 && ph < WS_PH_N ? phase_info[ph].label : ""; }
+
+void ws_tcpevs_add(struct ws_tcpevs *e, const struct ws_tcpev *ev)
+{
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 256;
+		e->v = ws_realloc(e->v, e->cap * sizeof(*e->v));
+	}
+	e->v[e->n++] = *ev;
+}
+
+void ws_tcpevs_free(struct ws_tcpevs *e)
+{
+	free(e->v);
+	memset(e, 0, sizeof(*e));
+}
+
+void ws_phaseset_free(struct ws_phaseset *ps)
+{
+	free(ps->v);
+	free(ps->clocks);
+	memset(ps, 0, sizeof(*ps));
+}
+
+/* b - a when both are known and b is not earlier, else -1 */
+static int64_t span_of(uint64_t a, uint64_t b)
+{
+	return a && b && b >= a ? (int64_t)(b - a) : -1;
+}
+
+/* ---- clock offsets between hosts ---- */
+
+/* NTP's four timestamps of an exchange both sides recorded: the client
+ * wrote the request's last byte (t1), it reached the server (t2), the
+ * server began the response (t3), its first byte reached the client (t4).
+ * offset = ((t2 - t1) + (t3 - t4)) / 2, slack = (t4 - t1) - (t3 - t2). */
+static bool ntp_sample(const struct ws_lspan *c, const struct ws_lspan *s, int64_t *offset, int64_t *delay)
+{
+	uint64_t t1 = c->req_t[WS_T_LAST_EXIT];
+	uint64_t t2 = s->req_arr[1] ? s->req_arr[1] : s->req_t[WS_T_LAST_EXIT];
+	uint64_t t3 = s->resp_t[WS_T_FIRST_ENTER];
+	uint64_t t4 = c->resp_arr[0] ? c->resp_arr[0] : c->resp_t[WS_T_FIRST_EXIT];
+
+	if (!t1 || !t2 || !t3 || !t4 || t4 < t1 || t3 < t2)
+		return false;
+	*offset = (((int64_t)t2 - (int64_t)t1) + ((int64_t)t3 - (int64_t)t4)) / 2;
+	*delay = (int64_t)(t4 - t1) - (int64_t)(t3 - t2);
+	if (*delay < 0)
+		*delay = 0;
+	return true;
+}
+
+static struct ws_clock *clock_find(struct ws_phaseset *ps, const char *a, const char *b)
+{
+	for (size_t i = 0; i < ps->nclocks; i++)
+		if (ps->clocks[i].client_host == a && ps->clocks[i].server_host == b)
+			return &ps->clocks[i];
+	return NULL;
+}
+
+/* Offsets are kept for host pairs in a fixed order (by address of the
+ * interned name), so samples of both directions meet. */
+static void clock_add(struct ws_phaseset *ps, const char *ch, const char *sh, int64_t off, int64_t delay)
+{
+	if (ch > sh) { /* store as the other direction */
+		const char *t = ch;
+		ch = sh;
+		sh = t;
+		off = -off;
+	}
+	struct ws_clock *k = clock_find(ps, ch, sh);
+	if (!k) {
+		ps->clocks = ws_realloc(ps->clocks, (ps->nclocks + 1) * sizeof(*ps->clocks));
+		k = &ps->clocks[ps->nclocks++];
+		*k = (struct ws_clock){ch, sh, off, delay, 0};
+	}
+	k->samples++;
+	if (delay < k->delay_ns) {
+		k->delay_ns = delay;
+		k->offset_ns = off;
+	}
+}
+
+/* offset of the server host's clock relative to the client host's */
+static bool clock_get(const struct ws_phaseset *ps, const char *ch, const char *sh, int64_t *off)
+{
+	if (ch == sh) {
+		*off = 0;
+		return true;
+	}
+	for (size_t i = 0; i < ps->nclocks; i++) {
+		const struct ws_clock *k = &ps->clocks[i];
+		if (k->client_host == ch && k->server_host == sh) {
+			*off = k->offset_ns;
+			return true;
+		}
+		if (k->client_host == sh && k->server_host == ch) {
+			*off = -k->offset_ns;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- phases of one exchange ---- */
+
+static void phases_init(struct ws_phases *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (int k = 0; k < WS_PH_N; k++)
+		p->ns[k] = -1;
+	p->runq = p->offcpu = -1;
+	p->client = p->server = -1;
+}
+
+static int64_t clamp0(int64_t v) { return v < 0 ? 0 : v; }
+
+static void exchange_phases(const struct ws_lset *set, const struct ws_phaseset *ps, int32_t ci, int32_t si,
+			    struct ws_phases *p)
+{
+	const struct ws_lspan *c = ci >= 0 ? &set->v[ci] : NULL, *s = si >= 0 ? &set->v[si] : NULL;
+	int64_t off = 0;
+
+	p->client = ci;
+	p->server = si;
+	p->both = c && s;
+	if (c) {
+		if (c->conn_estab && c->conn_open)
+			p->ns[WS_PH_CONNECT] = span_of(c->conn_open, c->conn_estab);
+		p->ns[WS_PH_REQ_SEND] = span_of(c->req_t[WS_T_FIRST_ENTER], c->req_t[WS_T_LAST_EXIT]);
+		p->ns[WS_PH_CLI_QUEUE] = c->resp_arr[1] ? clamp0((int64_t)c->resp_t[WS_T_LAST_EXIT] - (int64_t)c->resp_arr[1]) : -1;
+		p->srtt_us = c->srtt_us;
+		if (!s) {
+			uint64_t first = c->resp_arr[0] ? c->resp_arr[0] : c->resp_t[WS_T_FIRST_EXIT];
+			p->ns[WS_PH_SRV_AND_NET] = span_of(c->req_t[WS_T_LAST_EXIT], first);
+			if (c->resp_arr[0])
+				p->ns[WS_PH_RESP_FLIGHT] = span_of(c->resp_arr[0], c->resp_arr[1]);
+			p->runq = c->sched_runq;
+			p->offcpu = c->sched_offcpu;
+		}
+	}
+	if (s) {
+		if (s->conn_estab && s->conn_open)
+			p->ns[WS_PH_ACCEPT_QUEUE] = clamp0((int64_t)s->conn_open - (int64_t)s->conn_estab);
+		if (s->req_arr[1]) {
+			/* a request that arrived before accept() waited in the
+			 * accept queue first: only what follows accept() is the
+			 * socket's queue */
+			uint64_t from = s->req_arr[1];
+			if (s->conn_estab && s->conn_open > from)
+				from = s->conn_open;
+			p->ns[WS_PH_SRV_QUEUE] = clamp0((int64_t)s->req_t[WS_T_LAST_EXIT] - (int64_t)from);
+		}
+		p->ns[WS_PH_SRV_PROC] = clamp0((int64_t)s->resp_t[WS_T_FIRST_ENTER] - (int64_t)s->req_t[WS_T_LAST_EXIT]);
+		p->ns[WS_PH_RESP_SEND] = span_of(s->resp_t[WS_T_FIRST_ENTER], s->resp_t[WS_T_LAST_EXIT]);
+		p->runq = s->sched_runq;
+		p->offcpu = s->sched_offcpu;
+		if (!p->srtt_us)
+			p->srtt_us = s->srtt_us;
+	}
+	if (c && s && clock_get(ps, c->host, s->host, &off)) {
+		p->offset_known = true;
+		p->offset_ns = off;
+		if (s->req_arr[1])
+			p->ns[WS_PH_REQ_FLIGHT] =
+				clamp0((int64_t)s->req_arr[1] - off - (int64_t)c->req_t[WS_T_LAST_EXIT]);
+		if (c->resp_arr[1])
+			p->ns[WS_PH_RESP_FLIGHT] =
+				clamp0((int64_t)c->resp_arr[1] - ((int64_t)s->resp_t[WS_T_LAST_EXIT] - off));
+	}
+}
+
+/* ---- TCP events to exchanges ---- */
+
+struct conn_key {
+	uint16_t db;
+	int64_t rec;
+	uint64_t conn;
+};
+
+static int key_cmp(const struct conn_key *a, const struct conn_key *b)
+{
+	if (a->db != b->db)
+		return a->db < b->db ? -1 : 1;
+	if (a->rec != b->rec)
+		return a->rec < b->rec ? -1 : 1;
+	if (a->conn != b->conn)
+		return a->conn < b->conn ? -1 : 1;
+	return 0;
+}
+
+static int cmp_by_conn(const void *x, const void *y, void *arg)
+{
+	const struct ws_lset *set = arg;
+	const struct ws_lspan *a = &set->v[*(const int32_t *)x], *b = &set->v[*(const int32_t *)y];
+	struct conn_key ka = {a->db, a->recording_id, a->conn_id}, kb = {b->db, b->recording_id, b->conn_id};
+	int c = key_cmp(&ka, &kb);
+
+	if (c)
+		return c;
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+/* Whether a byte with sequence number seq was sent by span l's side. */
+static bool carries(const struct ws_lspan *l, uint32_t seq, uint64_t *t_sent)
+{
+	uint32_t base = l->kind == WS_SPAN_CLIENT ? l->req_seq : l->resp_seq;
+	uint64_t len = l->kind == WS_SPAN_CLIENT ? l->req_bytes : l->resp_bytes;
+	const uint64_t *t = l->kind == WS_SPAN_CLIENT ? l->req_t : l->resp_t;
+
+	if (!len || (uint32_t)(seq - base) >= len)
+		return false;
+	*t_sent = t[WS_T_FIRST_EXIT];
+	return true;
+}
+
+static void attribute_tcp(const struct ws_lset *set, const struct ws_tcpevs *evs, struct ws_phaseset *ps)
+{
+	int32_t *idx = ws_malloc((set->n + 1) * sizeof(*idx));
+	size_t m = 0;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i].kind)
+			idx[m++] = (int32_t)i;
+	qsort_r(idx, m, sizeof(*idx), cmp_by_conn, (void *)set);
+	for (size_t e = 0; e < evs->n; e++) {
+		const struct ws_tcpev *ev = &evs->v[e];
+		struct conn_key k = {ev->db, ev->recording_id, ev->conn_id};
+		size_t lo = 0, hi = m;
+		while (lo < hi) { /* first span of the connection */
+			size_t mid = (lo + hi) / 2;
+			const struct ws_lspan *l = &set->v[idx[mid]];
+			struct conn_key lk = {l->db, l->recording_id, l->conn_id};
+			if (key_cmp(&lk, &k) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t j = lo; j < m; j++) {
+			const struct ws_lspan *l = &set->v[idx[j]];
+			struct conn_key lk = {l->db, l->recording_id, l->conn_id};
+			uint64_t t_sent;
+			if (key_cmp(&lk, &k))
+				break;
+			struct ws_phases *p = &ps->v[idx[j]];
+			if (ev->kind == WS_TE_RETRANS && (ev->tcp_flags & 0x02)) { /* SYN: the connection's first */
+				p->syn_retransmits++;
+				p->retransmits++;
+				p->rto_us = WS_MAX(p->rto_us, ev->rto_us);
+				p->stall_ns = WS_MAX(p->stall_ns, span_of(l->conn_open, ev->ts));
+				break;
+			}
+			if (ev->kind == WS_TE_RETRANS && carries(l, ev->seq, &t_sent)) {
+				p->retransmits++;
+				if (!p->rto_us)
+					p->rto_us = ev->rto_us;
+				p->stall_ns = WS_MAX(p->stall_ns, span_of(t_sent, ev->ts));
+				break;
+			}
+			if ((ev->kind == WS_TE_RESET_RX || ev->kind == WS_TE_RESET_TX) && ev->ts >= l->start &&
+			    ev->ts <= l->end + 1000000) {
+				p->reset = ev->kind == WS_TE_RESET_RX ? 1 : 2;
+				break;
+			}
+		}
+	}
+	free(idx);
+}
+
+/* Merge what each side's TCP events said into the exchange's phases. */
+static void merge_tcp(struct ws_phases *into, const struct ws_phases *a, const struct ws_phases *b)
+{
+	into->retransmits = a->retransmits + b->retransmits;
+	into->syn_retransmits = a->syn_retransmits + b->syn_retransmits;
+	into->stall_ns = WS_MAX(a->stall_ns, b->stall_ns);
+	into->rto_us = WS_MAX(a->rto_us, b->rto_us);
+	into->reset = a->reset ? a->reset : b->reset;
+}
+
+void ws_phases_compute(const struct ws_lset *set, const struct ws_tcpevs *evs, struct ws_phaseset *ps)
+{
+	struct ws_phases *tcp = ws_calloc(set->n + 1, sizeof(*tcp));
+	int32_t *server_of = ws_malloc((set->n + 1) * sizeof(*server_of));
+
+	memset(ps, 0, sizeof(*ps));
+	ps->v = ws_calloc(set->n + 1, sizeof(*ps->v));
+	for (size_t i = 0; i < set->n; i++)
+		server_of[i] = -1;
+	/* the exchanges both sides recorded: joined by the tcp link */
+	for (size_t i = 0; i < set->n; i++) {
+		const struct ws_lspan *l = &set->v[i];
+		int64_t off, delay;
+		if (l->kind != WS_SPAN_SERVER || l->method != WS_LINK_TCP || l->parent < 0)
+			continue;
+		server_of[l->parent] = (int32_t)i;
+		const struct ws_lspan *c = &set->v[l->parent];
+		if (c->host != l->host && ntp_sample(c, l, &off, &delay))
+			clock_add(ps, c->host, l->host, off, delay);
+	}
+	/* TCP events, per side */
+	struct ws_phaseset tmp = {.v = tcp};
+	attribute_tcp(set, evs, &tmp);
+	for (size_t i = 0; i < set->n; i++) {
+		const struct ws_lspan *l = &set->v[i];
+		struct ws_phases *p = &ps->v[i];
+		phases_init(p);
+		if (!l->kind)
+			continue;
+		if (l->kind == WS_SPAN_CLIENT) {
+			int32_t si = server_of[i];
+			exchange_phases(set, ps, (int32_t)i, si, p);
+			merge_tcp(p, &tcp[i], si >= 0 ? &tcp[si] : &(struct ws_phases){0});
+		} else if (l->method == WS_LINK_TCP && l->parent >= 0) {
+			exchange_phases(set, ps, l->parent, (int32_t)i, p);
+			merge_tcp(p, &tcp[i], &tcp[l->parent]);
+		} else {
+			exchange_phases(set, ps, -1, (int32_t)i, p);
+			merge_tcp(p, &tcp[i], &(struct ws_phases){0});
+		}
+	}
+	free(tcp);
+	free(server_of);
+}
+
+void ws_phases_json(const struct ws_phases *p, int kind, struct ws_json *j)
+{
+	char key[64];
+
+	for (int k = 0; k < WS_PH_N; k++) {
+		if (p->ns[k] < 0)
+			continue;
+		/* the span's own send step is already among its attributes */
+		if ((k == WS_PH_REQ_SEND && kind == WS_SPAN_CLIENT) || (k == WS_PH_RESP_SEND && kind == WS_SPAN_SERVER))
+			continue;
+		snprintf(key, sizeof(key), "wirespan.phase.%s_ns", ws_phase_name(k));
+		wj_kint(j, key, p->ns[k]);
+	}
+	if (p->runq >= 0)
+		wj_kint(j, "wirespan.sched.runnable_ns", p->runq);
+	if (p->offcpu >= 0)
+		wj_kint(j, "wirespan.sched.off_cpu_ns", p->offcpu);
+	wj_kuint(j, "wirespan.tcp.retransmits", p->retransmits);
+	if (p->syn_retransmits)
+		wj_kuint(j, "wirespan.tcp.syn_retransmits", p->syn_retransmits);
+	if (p->retransmits) {
+		wj_kint(j, "wirespan.tcp.retransmit_stall_ns", p->stall_ns);
+		wj_kuint(j, "wirespan.tcp.rto_us", p->rto_us);
+	}
+	if (p->srtt_us)
+		wj_kuint(j, "wirespan.tcp.srtt_us", p->srtt_us);
+	if (p->reset)
+		wj_kstr(j, "wirespan.tcp.reset", p->reset == 1 ? "received" : "sent");
+	if (p->offset_known && p->both)
+		wj_kint(j, "wirespan.clock.offset_ns", p->offset_ns);
+}
+
+/* ---- self time and verdict ---- */
+
+struct ival {
+	uint64_t a, b;
+};
+
+static int cmp_ival(const void *x, const void *y)
+{
+	const struct ival *a = x, *b = y;
+
+	return a->a < b->a ? -1 : a->a > b->a;
+}
+
+int64_t ws_phases_self_processing(const struct ws_lset *set, const struct ws_phaseset *ps, int32_t i)
+{
+	const struct ws_lspan *s = &set->v[i];
+	int64_t proc = ps->v[i].ns[WS_PH_SRV_PROC];
+	uint64_t a = s->req_t[WS_T_LAST_EXIT], b = s->resp_t[WS_T_FIRST_ENTER];
+	struct ival *iv = NULL;
+	size_t n = 0;
+	uint64_t covered = 0, end = 0;
+
+	if (proc < 0 || s->kind != WS_SPAN_SERVER)
+		return proc;
+	for (size_t k = 0; k < set->n; k++) {
+		const struct ws_lspan *c = &set->v[k];
+		if (c->parent != i || c->kind != WS_SPAN_CLIENT)
+			continue;
+		uint64_t x = WS_MAX(c->start, a), y = WS_MIN(c->end, b);
+		if (y <= x)
+			continue;
+		iv = ws_realloc(iv, (n + 1) * sizeof(*iv));
+		iv[n++] = (struct ival){x, y};
+	}
+	if (n)
+		qsort(iv, n, sizeof(*iv), cmp_ival);
+	for (size_t k = 0; k < n; k++) { /* union of the children's intervals */
+		uint64_t x = WS_MAX(iv[k].a, end);
+		if (iv[k].b > x)
+			covered += iv[k].b - x;
+		end = WS_MAX(end, iv[k].b);
+	}
+	free(iv);
+	return clamp0(proc - (int64_t)covered);
+}
+
+struct cause {
+	int64_t ns;
+	char text[256];
+};
+
+static void consider(struct cause *best, int64_t ns, const char *text)
+{
+	if (ns > best->ns) {
+		best->ns = ns;
+		ws_strlcpy(best->text, text, sizeof(best->text));
+	}
+}
+
+static const char *who(const struct ws_lspan *l, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s (pid %u)", l->service, l->pid);
+	return buf;
+}
+
+void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, const int32_t *spans, size_t n,
+		       uint64_t duration, char *out, size_t outlen)
+{
+	struct cause best = {0};
+	int64_t network = 0;
+	char t[256], w1[96], w2[96], d1[32], d2[32];
+	bool network_known = false;
+
+	for (size_t k = 0; k < n; k++) {
+		int32_t i = spans[k];
+		const struct ws_lspan *l = &set->v[i];
+		const struct ws_phases *p = &ps->v[i];
+		/* each exchange once: from its client span, or its lone server */
+		if (l->kind == WS_SPAN_SERVER && p->client >= 0)
+			continue;
+		const struct ws_lspan *c = p->client >= 0 ? &set->v[p->client] : NULL;
+		const struct ws_lspan *s = p->server >= 0 ? &set->v[p->server] : NULL;
+		const char *peer = s ? s->service : c ? c->name : "";
+		char retr[96] = "";
+		if (p->retransmits) {
+			ws_fmt_duration((uint64_t)p->rto_us * 1000, d1, sizeof(d1));
+			snprintf(retr, sizeof(retr), ", %u retransmission%s (RTO %s)", p->retransmits,
+				 p->retransmits == 1 ? "" : "s", d1);
+		}
+		for (int ph = 0; ph < WS_PH_N; ph++) {
+			int64_t v = p->ns[ph];
+			if (v < 0)
+				continue;
+			switch (ph) {
+			case WS_PH_CONNECT:
+				snprintf(t, sizeof(t), "connect from %s to %s%s", who(c, w1, sizeof(w1)),
+					 s ? s->service : "its server", retr);
+				network += v;
+				network_known = true;
+				break;
+			case WS_PH_ACCEPT_QUEUE:
+				snprintf(t, sizeof(t), "accept queue at %s before accept() took the connection",
+					 who(s, w1, sizeof(w1)));
+				break;
+			case WS_PH_REQ_SEND:
+				snprintf(t, sizeof(t), "request send at %s (socket buffer full)", who(c, w1, sizeof(w1)));
+				network += v;
+				break;
+			case WS_PH_REQ_FLIGHT:
+				snprintf(t, sizeof(t), "request in flight from %s to %s%s", c->service, s->service, retr);
+				network += v;
+				network_known = true;
+				break;
+			case WS_PH_SRV_QUEUE:
+				snprintf(t, sizeof(t), "request waiting in the socket at %s before it was read",
+					 who(s, w1, sizeof(w1)));
+				break;
+			case WS_PH_SRV_PROC: {
+				v = ws_phases_self_processing(set, ps, p->server);
+				char sched[128] = "";
+				if (p->runq > 0 && p->runq * 10 > v) {
+					ws_fmt_duration((uint64_t)p->runq, d1, sizeof(d1));
+					snprintf(sched, sizeof(sched), ", %s of it runnable but not running (CPU)", d1);
+				} else if (p->offcpu > 0 && p->offcpu * 2 > v) {
+					ws_fmt_duration((uint64_t)p->offcpu, d1, sizeof(d1));
+					snprintf(sched, sizeof(sched), ", %s of it off CPU (sleeping or blocked)", d1);
+				}
+				snprintf(t, sizeof(t), "server processing at %s after the request was read%s",
+					 who(s, w1, sizeof(w1)), sched);
+				break;
+			}
+			case WS_PH_RESP_SEND:
+				snprintf(t, sizeof(t), "response send at %s (socket buffer full: transfer)",
+					 who(s, w1, sizeof(w1)));
+				network += v;
+				break;
+			case WS_PH_RESP_FLIGHT:
+				snprintf(t, sizeof(t), "response transfer from %s to %s%s", s ? s->service : peer,
+					 c ? c->service : "its client", retr);
+				network += v;
+				network_known = true;
+				break;
+			case WS_PH_CLI_QUEUE:
+				snprintf(t, sizeof(t), "response waiting in the socket at %s before it was read",
+					 who(c, w1, sizeof(w1)));
+				break;
+			case WS_PH_SRV_AND_NET:
+				snprintf(t, sizeof(t), "waiting for %s:%u (server and network; its side was not recorded%s)",
+					 c->name, c->server.port, retr);
+				break;
+			}
+			consider(&best, v, t);
+		}
+	}
+	(void)w2;
+	ws_fmt_duration(duration, d2, sizeof(d2));
+	if (!best.ns) {
+		snprintf(out, outlen, "%s: no phase could be measured", d2);
+		return;
+	}
+	ws_fmt_duration((uint64_t)best.ns, d1, sizeof(d1));
+	if (network_known) {
+		char dn[32];
+		ws_fmt_duration((uint64_t)network, dn, sizeof(dn));
+		snprintf(out, outlen, "%s of %s: %s; network %s", d1, d2, best.text, dn);
+	} else {
+		snprintf(out, outlen, "%s of %s: %s", d1, d2, best.text);
+	}
+}

@@ -1,0 +1,242 @@
+"""Where the time went: faults injected between two network-namespace
+hosts (client wsa, server wsb, one agent per host), and the phases,
+retransmissions and verdicts wirespan reports for them. Each scenario
+also checks that the requests the fault did not touch are not blamed."""
+import os
+import re
+import subprocess
+import time
+
+from lib import (PYTHON, ROOT, WIRESPAN, Failure, Recorder, attr, check, check_eq, curl, run, spans, wait_port)
+
+SERVER = os.path.join(ROOT, "tests", "e2e", "faultserver.py")
+WSDROP = os.path.join(ROOT, "build", "wsdrop")
+CLI, SRV = "198.18.0.1", "198.18.0.2"
+PORT = 18420
+MS = 1000000
+
+
+def setup(env):
+    env.add_hosts()
+    env.spawn(env.in_ns("wsb", [PYTHON, SERVER, SRV, str(PORT)]))
+    wait_port(SRV, PORT, "wsb")
+    recs = {h: Recorder(env, env.path(f"{h}.db"), "--netns", f"/run/netns/{h}", "--port", str(PORT))
+            for h in ("wsa", "wsb")}
+    return recs
+
+
+def get(path, ns="wsa"):
+    curl(f"http://{SRV}:{PORT}{path}", ns=ns)
+
+
+def finish(env, recs):
+    for r in recs.values():
+        r.stop_ok()
+    dbs = ["--db", env.path("wsa.db"), "--db", env.path("wsb.db")]
+    all_spans = spans(env.path("wsa.db"), "--db", env.path("wsb.db"))
+    return dbs, all_spans
+
+
+def exchange(all_spans, path):
+    """The client span (recorded on wsa) and server span (on wsb) of path."""
+    cli = [s for s in all_spans if s["kind"] == "client" and s["name"] == f"GET {path}"]
+    srv = [s for s in all_spans if s["kind"] == "server" and s["name"] == f"GET {path}"]
+    check_eq(len(cli), 1, f"client spans of {path}")
+    check_eq(len(srv), 1, f"server spans of {path}")
+    check_eq(attr(srv[0], "wirespan.link.method"), "tcp", f"link of the server span of {path}")
+    check_eq(srv[0]["parent_span_id"], cli[0]["span_id"], f"parent of the server span of {path}")
+    return cli[0], srv[0]
+
+
+def phase(s, name):
+    v = attr(s, f"wirespan.phase.{name}_ns")
+    check(v is not None, f"{s['name']} has no phase {name}: {s['attributes']}")
+    return v
+
+
+def verdict(dbs, trace_id):
+    out = run([WIRESPAN, "explain"] + dbs + [trace_id]).stdout
+    m = re.search(r"^verdict: (.*)$", out, re.M)
+    check(m is not None, f"explain printed no verdict:\n{out}")
+    if os.environ.get("WIRESPAN_SHOW"):  # the waterfall, for a person reading the run
+        print(out)
+    return m.group(1), out
+
+
+def network_small(cli, what, limit_ms=5):
+    for p in ("request_in_flight", "response_in_flight"):
+        check(phase(cli, p) < limit_ms * MS, f"{what}: {p} {phase(cli, p) / MS:.2f} ms, want < {limit_ms} ms")
+    check_eq(attr(cli, "wirespan.tcp.retransmits"), 0, f"{what}: retransmissions")
+
+
+def test_fault_loss(env):
+    """A tc/BPF program on the server's veth drops the first segment of one
+    request: that exchange shows one retransmission and a stall of one RTO
+    (within 10%), in the request's flight; the others none."""
+    recs = setup(env)
+    drop = env.spawn(env.in_ns("wsb", [WSDROP, "--dev", "veth-wsb", "--ingress", "--match", "GET /ok/loss",
+                                       "--for", "60"]), stdout=subprocess.PIPE, text=True)
+    check("attached" in drop.stdout.readline(), "wsdrop did not attach")
+    for n in range(3):
+        get(f"/ok/{n}")
+    get("/ok/loss")
+    for n in range(3, 6):
+        get(f"/ok/{n}")
+    drop.terminate()
+    out = drop.communicate(timeout=10)[0]
+    check("dropped 1" in out, f"wsdrop: {out}")
+    dbs, all_spans = finish(env, recs)
+
+    cli, srv = exchange(all_spans, "/ok/loss")
+    for s in (cli, srv):
+        check_eq(attr(s, "wirespan.tcp.retransmits"), 1, f"retransmissions on the {s['kind']} span of /ok/loss")
+    rto = attr(cli, "wirespan.tcp.rto_us") * 1000
+    stall = attr(cli, "wirespan.tcp.retransmit_stall_ns")
+    check(abs(stall - rto) <= 0.1 * rto, f"stall {stall / MS:.1f} ms, RTO {rto / MS:.1f} ms: not within 10%")
+    flight = phase(cli, "request_in_flight")
+    check(abs(flight - stall) <= 0.1 * rto, f"request in flight {flight / MS:.1f} ms, stall {stall / MS:.1f} ms")
+    check(phase(cli, "server_processing") < 50 * MS, "the server is blamed for a lost segment")
+    check("wirespan.clock.offset_ns" in srv["attributes"], "no clock offset between the two hosts")
+    check(abs(attr(srv, "wirespan.clock.offset_ns")) < 1 * MS, "the hosts share a clock: offset should be ~0")
+    v, out = verdict(dbs, cli["trace_id"])
+    check(v.startswith(f"{flight / MS:.2f}ms of") or "request in flight" in v, f"verdict: {v}")
+    check("request in flight from curl to python3" in v and "1 retransmission" in v, f"verdict: {v}")
+    check("clock: " in out, f"explain shows no clock offset:\n{out}")
+    for n in range(6):
+        c, _ = exchange(all_spans, f"/ok/{n}")
+        network_small(c, f"/ok/{n}")
+    # TCP health: the client's connection to the server retransmitted once
+    health = run([WIRESPAN, "tcp", "--json", "--by", "peer"] + dbs).stdout
+    check(re.search(r'"group":"to 198\.18\.0\.2:18420"[^}]*"retransmits":1,', health),
+          f"wirespan tcp does not show the retransmission:\n{health}")
+
+
+def test_fault_server_delay(env):
+    """One request sleeps 300 ms in the server: its server processing is
+    300 ms within 5% (off CPU), its network phases stay small, and the
+    verdict names the server."""
+    recs = setup(env)
+    for n in range(3):
+        get(f"/ok/{n}")
+    get("/sleep/300/x")
+    for n in range(3, 5):
+        get(f"/ok/{n}")
+    dbs, all_spans = finish(env, recs)
+    cli, srv = exchange(all_spans, "/sleep/300/x")
+    proc = phase(srv, "server_processing")
+    check(abs(proc - 300 * MS) <= 0.05 * 300 * MS, f"server processing {proc / MS:.1f} ms, want 300 ms +-5%")
+    check(attr(srv, "wirespan.sched.off_cpu_ns") >= 290 * MS, f"off CPU: {srv['attributes']}")
+    network_small(cli, "/sleep/300")
+    v, _ = verdict(dbs, cli["trace_id"])
+    check(re.match(r"\d+\.\d+ms of \d+\.\d+ms: server processing at python3 \(pid \d+\) after the request was read"
+                   r"(, [^;]*)?; network ", v), f"verdict: {v}")
+    for n in range(5):
+        c, s = exchange(all_spans, f"/ok/{n}")
+        network_small(c, f"/ok/{n}")
+        check(phase(s, "server_processing") < 50 * MS, f"/ok/{n} blamed on the server")
+
+
+def test_fault_bandwidth(env):
+    """A tbf qdisc caps the server's link at 8 Mbit/s: a 1 MB response's
+    transfer time grows to about 1 s and is attributed to the network, not
+    to the server; small responses stay quick."""
+    recs = setup(env)
+    get("/ok/0")
+    run(["ip", "netns", "exec", "wsb", "tc", "qdisc", "add", "dev", "veth-wsb", "root", "tbf", "rate", "8mbit",
+         "burst", "32kb", "latency", "400ms"])
+    get("/big/1000000/x")
+    get("/ok/1")
+    dbs, all_spans = finish(env, recs)
+    cli, srv = exchange(all_spans, "/big/1000000/x")
+    want = 1000000 * 8 / 8e6 * 1e9  # ns at the capped rate
+    transfer = phase(cli, "response_send") + phase(cli, "response_in_flight")
+    check(0.8 * want <= transfer <= 1.5 * want,
+          f"response send + in flight {transfer / MS:.0f} ms, want about {want / MS:.0f} ms")
+    check(phase(srv, "server_processing") < 50 * MS, "the server is blamed for a slow link")
+    v, _ = verdict(dbs, cli["trace_id"])
+    check("response" in v and "server processing" not in v, f"verdict: {v}")
+    for n in range(2):
+        c, s = exchange(all_spans, f"/ok/{n}")
+        check(phase(c, "response_in_flight") + phase(s, "response_send") < 20 * MS, f"/ok/{n}: slow transfer")
+
+
+def cpu_cgroup(env, pid, quota_us):
+    """Put pid in a cgroup with a CPU quota per 100 ms (v2 or v1)."""
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        base = "/sys/fs/cgroup/wirespan-test"
+        os.makedirs(base, exist_ok=True)
+        with open(os.path.join(base, "cpu.max"), "w") as f:
+            f.write(f"{quota_us} 100000")
+    else:
+        base = "/sys/fs/cgroup/cpu/wirespan-test"
+        os.makedirs(base, exist_ok=True)
+        with open(os.path.join(base, "cpu.cfs_period_us"), "w") as f:
+            f.write("100000")
+        with open(os.path.join(base, "cpu.cfs_quota_us"), "w") as f:
+            f.write(str(quota_us))
+    with open(os.path.join(base, "cgroup.procs"), "w") as f:
+        f.write(str(pid))
+    return base
+
+
+def test_fault_cpu_quota(env):
+    """The server's cgroup gets 10% of a CPU: a request that needs 150 ms of
+    CPU waits runnable but not running for most of its server processing.
+    Requests served before the quota are not blamed on the scheduler."""
+    env.add_hosts()
+    server = env.spawn(env.in_ns("wsb", [PYTHON, SERVER, SRV, str(PORT)]))
+    wait_port(SRV, PORT, "wsb")
+    recs = {h: Recorder(env, env.path(f"{h}.db"), "--netns", f"/run/netns/{h}", "--port", str(PORT))
+            for h in ("wsa", "wsb")}
+    for n in range(3):
+        get(f"/ok/{n}")
+    # ip netns exec runs python as a child: move the whole server
+    pids = run(["pgrep", "-f", f"{SERVER} {SRV} {PORT}"]).stdout.split()
+    base = None
+    try:
+        for p in pids:
+            base = cpu_cgroup(env, int(p), 10000)
+        get("/burn/150/x")
+    finally:
+        for p in pids:  # back to the root group, then remove ours
+            root = os.path.dirname(base) if base else None
+            if root:
+                try:
+                    with open(os.path.join(root, "cgroup.procs"), "w") as f:
+                        f.write(p)
+                except OSError:
+                    pass
+        if base:
+            os.rmdir(base)
+    dbs, all_spans = finish(env, recs)
+    cli, srv = exchange(all_spans, "/burn/150/x")
+    proc = phase(srv, "server_processing")
+    runq = attr(srv, "wirespan.sched.runnable_ns")
+    check(proc >= 500 * MS, f"server processing {proc / MS:.0f} ms: the quota did not slow it")
+    check(runq >= 0.5 * proc, f"runnable but not running {runq / MS:.0f} ms of {proc / MS:.0f} ms processing")
+    v, _ = verdict(dbs, cli["trace_id"])
+    check("server processing at python3" in v and "runnable but not running" in v, f"verdict: {v}")
+    for n in range(3):
+        c, s = exchange(all_spans, f"/ok/{n}")
+        check(attr(s, "wirespan.sched.runnable_ns") < 20 * MS, f"/ok/{n} blamed on the scheduler")
+        network_small(c, f"/ok/{n}")
+
+
+def test_fault_accept_backlog(env):
+    """The server stops calling accept() for 400 ms: the next connection
+    waits in the accept queue for that long, and only that one."""
+    recs = setup(env)
+    get("/ok/0")
+    get("/pause/400/x")
+    get("/ok/1")
+    get("/ok/2")
+    dbs, all_spans = finish(env, recs)
+    cli, srv = exchange(all_spans, "/ok/1")
+    aq = phase(srv, "accept_queue")
+    check(350 * MS <= aq <= 600 * MS, f"accept queue {aq / MS:.0f} ms, want about 400 ms")
+    check(phase(cli, "connect") < 50 * MS, "the handshake is blamed for the accept queue")
+    v, _ = verdict(dbs, cli["trace_id"])
+    check("accept queue at python3" in v, f"verdict: {v}")
+    for path in ("/ok/0", "/pause/400/x", "/ok/2"):
+        c, s = exchange(all_spans, path)
+        check(phase(s, "accept_queue") < 50 * MS, f"{path}: accept queue {phase(s, 'accept_queue') / MS:.0f} ms")
