@@ -36,6 +36,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define EINTR 4
 #define EAGAIN 11
 #define EINPROGRESS 115
+#define EALREADY 114
+#define EISCONN 106
 #define ERESTARTSYS 512
 #define ERESTART_LAST 516 /* ERESTARTNOINTR .. ERESTART_RESTARTBLOCK */
 
@@ -947,7 +949,10 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct ws_inflight f;
 	long ret = ctx->ret;
 
-	if (!inflight_take(pid_tgid, &f) || f.sys != WS_SYS_CONNECT || (ret < 0 && transient_error(ret)))
+	/* EALREADY and EISCONN: a repeated connect() of a non-blocking socket
+	 * whose handshake is under way or done, not a failure */
+	if (!inflight_take(pid_tgid, &f) || f.sys != WS_SYS_CONNECT ||
+	    (ret < 0 && (transient_error(ret) || ret == -EALREADY || ret == -EISCONN)))
 		return 0;
 	struct sock *sk = (struct sock *)f.sk;
 	__u64 key = f.sk;
