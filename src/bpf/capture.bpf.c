@@ -277,6 +277,28 @@ static __always_inline bool port_wanted(const struct sock *sk)
 	return false;
 }
 
+/* Whether --netns or --port excludes the socket; *netns gets its netns. */
+static __always_inline bool conn_filtered(const struct sock *sk, __u32 *netns)
+{
+	*netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return (cfg_netns && *netns != cfg_netns) || !port_wanted(sk);
+}
+
+/* Add a socket to the connection table with a fresh id (or find the entry
+ * another CPU added first); a full table is counted. */
+static __always_inline struct kconn *conn_insert(const struct sock *sk, struct kconn *n)
+{
+	__u64 key = (__u64)sk;
+	struct kconn *c;
+
+	n->id = next_conn_id();
+	bpf_map_update_elem(&conns, &key, n, BPF_NOEXIST);
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		count(WS_KC_CONN_FULL);
+	return c;
+}
+
 /* Look a socket up in the connection table, adding it when `create` and the
  * socket is connected. Filters that depend only on the socket (--port,
  * --netns) are decided once here and remembered in `skip`. */
@@ -299,19 +321,9 @@ static __always_inline struct kconn *conn_get(struct sock *sk, bool create, __u8
 	if (state == TCP_CLOSE || state == TCP_LISTEN)
 		return NULL;
 
-	struct kconn n = {};
-	n.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	n.skip = (cfg_netns && n.netns != cfg_netns) || !port_wanted(sk);
-	n.role = role;
-	n.traced = 1;
-	n.id = next_conn_id();
-	if (bpf_map_update_elem(&conns, &key, &n, BPF_NOEXIST)) {
-		c = bpf_map_lookup_elem(&conns, &key); /* another CPU added it */
-		if (!c)
-			count(WS_KC_CONN_FULL);
-		return c;
-	}
-	return bpf_map_lookup_elem(&conns, &key);
+	struct kconn n = {.role = role, .traced = 1};
+	n.skip = conn_filtered(sk, &n.netns);
+	return conn_insert(sk, &n);
 }
 
 static __always_inline void read_tuple(const struct sock *sk, struct ws_ktuple *t)
@@ -991,15 +1003,9 @@ static __always_inline int conn_connecting(const struct sock *sk)
 
 	if (!f || f->sys != WS_SYS_CONNECT || f->sk != (__u64)sk)
 		return 0;
-	struct kconn n = {};
-	n.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	n.skip = (cfg_netns && n.netns != cfg_netns) || !port_wanted(sk);
-	n.role = WS_KF_CLIENT;
-	n.traced = 1;
-	n.id = next_conn_id();
-	__u64 key = (__u64)sk;
-	if (bpf_map_update_elem(&conns, &key, &n, BPF_NOEXIST) && !bpf_map_lookup_elem(&conns, &key))
-		count(WS_KC_CONN_FULL);
+	struct kconn n = {.role = WS_KF_CLIENT, .traced = 1};
+	n.skip = conn_filtered(sk, &n.netns);
+	conn_insert(sk, &n);
 	return 0;
 }
 
@@ -1009,16 +1015,10 @@ static __always_inline int conn_connecting(const struct sock *sk)
  * request are timed; its events are reported once a traced task uses it. */
 static __always_inline int conn_accepted_early(const struct sock *sk, __u64 now)
 {
-	struct kconn n = {};
+	struct kconn n = {.estab = now};
 
-	n.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	if ((cfg_netns && n.netns != cfg_netns) || !port_wanted(sk))
-		return 0;
-	n.estab = now;
-	n.id = next_conn_id();
-	__u64 key = (__u64)sk;
-	if (bpf_map_update_elem(&conns, &key, &n, BPF_NOEXIST) && !bpf_map_lookup_elem(&conns, &key))
-		count(WS_KC_CONN_FULL);
+	if (!conn_filtered(sk, &n.netns)) /* an excluded socket is not kept */
+		conn_insert(sk, &n);
 	return 0;
 }
 

@@ -436,13 +436,14 @@ void live_detach(struct live *l)
 	l->attached = false;
 }
 
-void live_counters(struct live *l, uint64_t out[WS_KC_MAX])
+/* Sum the n per-CPU values of each slot of a per-CPU array map. */
+static void sum_percpu(struct live *l, const struct bpf_map *map, uint32_t n, uint64_t *out)
 {
 	uint64_t *vals = ws_calloc(l->ncpus, sizeof(uint64_t));
 
-	for (uint32_t k = 0; k < WS_KC_MAX; k++) {
+	for (uint32_t k = 0; k < n; k++) {
 		out[k] = 0;
-		if (bpf_map__lookup_elem(l->skel->maps.counters, &k, sizeof(k), vals, l->ncpus * sizeof(uint64_t), 0))
+		if (bpf_map__lookup_elem(map, &k, sizeof(k), vals, l->ncpus * sizeof(uint64_t), 0))
 			continue;
 		for (int c = 0; c < l->ncpus; c++)
 			out[k] += vals[c];
@@ -450,18 +451,11 @@ void live_counters(struct live *l, uint64_t out[WS_KC_MAX])
 	free(vals);
 }
 
+void live_counters(struct live *l, uint64_t out[WS_KC_MAX]) { sum_percpu(l, l->skel->maps.counters, WS_KC_MAX, out); }
+
 void live_drops(struct live *l, uint64_t out[WS_DROP_REASONS])
 {
-	uint64_t *vals = ws_calloc(l->ncpus, sizeof(uint64_t));
-
-	for (uint32_t k = 0; k < WS_DROP_REASONS; k++) {
-		out[k] = 0;
-		if (bpf_map__lookup_elem(l->skel->maps.drops, &k, sizeof(k), vals, l->ncpus * sizeof(uint64_t), 0))
-			continue;
-		for (int c = 0; c < l->ncpus; c++)
-			out[k] += vals[c];
-	}
-	free(vals);
+	sum_percpu(l, l->skel->maps.drops, WS_DROP_REASONS, out);
 }
 
 uint64_t live_recursion_misses(struct live *l)
