@@ -18,7 +18,7 @@ B        := build
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
 CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(B)
-LDLIBS   := -lbpf -lelf -lz -lsqlite3 -lm -lpthread
+LDLIBS   := -lbpf -lelf -lz -lsqlite3 -lpcap -lm -lpthread
 
 # Pipeline code shared by the binary, the tests and the fuzzers. It knows
 # nothing of eBPF, so tests and fuzzers link it without the kernel half.
@@ -27,9 +27,10 @@ CORE_SRCS := \
 	src/stream/conntrack.c src/stream/reorder.c \
 	src/proto/detect.c src/proto/http1.c src/proto/redis.c \
 	src/span/exchange.c src/span/span_json.c \
-	src/store/store.c src/capture/kevent.c src/trace/link.c src/trace/phases.c
+	src/store/store.c src/capture/kevent.c src/trace/link.c src/trace/phases.c \
+	src/pcap/decode.c src/pcap/tcpan.c src/pcap/offline.c src/pcap/pktmatch.c
 
-BIN_SRCS := src/cli/main.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/cli/tcp.c src/capture/live.c
+BIN_SRCS := src/cli/main.c src/cli/pipeline.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/cli/tcp.c src/cli/pcap.c src/capture/live.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o)
@@ -106,7 +107,7 @@ fuzz: $(FUZZERS:%=build-fuzz/%)
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p build-fuzz
-	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lsqlite3 -lm
+	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lsqlite3 -lpcap -lm
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

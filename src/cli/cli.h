@@ -9,6 +9,7 @@ int cmd_spans(int argc, char **argv);
 int cmd_traces(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_tcp(int argc, char **argv);
+int cmd_pcap(int argc, char **argv);
 
 struct ws_store;
 /* Assemble the traces of a database and store the trace ids and parents

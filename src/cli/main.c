@@ -14,6 +14,7 @@ static void usage(FILE *f)
 		   "usage: wirespan COMMAND [options]\n"
 		   "\n"
 		   "  record    capture HTTP/1.x and Redis exchanges live with eBPF (root)\n"
+		   "  pcap      the same spans from tcpdump captures of one or both ends, offline\n"
 		   "  spans     list recorded spans (--json: OpenTelemetry-shaped JSON lines)\n"
 		   "  traces    list distributed traces, across the databases of several hosts\n"
 		   "  explain   draw one trace as a waterfall, with where its time went and why\n"
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "record") == 0)
 		return cmd_record(argc - 1, argv + 1);
+	if (strcmp(cmd, "pcap") == 0)
+		return cmd_pcap(argc - 1, argv + 1);
 	if (strcmp(cmd, "spans") == 0)
 		return cmd_spans(argc - 1, argv + 1);
 	if (strcmp(cmd, "traces") == 0)

@@ -2,6 +2,7 @@
  * traces assembled from the spans of one or more databases (one per host,
  * or one for a whole machine), and the trace assembly that `record` stores
  * at its end. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/dbset.h"
+#include "pcap/pktmatch.h"
 #include "store/store.h"
 #include "trace/link.h"
 #include "util/json.h"
@@ -399,8 +401,9 @@ static void explain_phases(const struct dbset *d, const struct ws_lspan *l, int 
 		char st[32], rto[32];
 		ws_fmt_duration((uint64_t)p->stall_ns, st, sizeof(st));
 		ws_fmt_duration((uint64_t)p->rto_us * 1000, rto, sizeof(rto));
-		n += snprintf(line + n, sizeof(line) - n, "%s%u retransmission%s, stall %s, RTO %s", n ? ", " : "",
-			      p->retransmits, p->retransmits == 1 ? "" : "s", st, rto);
+		n += snprintf(line + n, sizeof(line) - n, "%s%u retransmission%s, stall %s%s%s", n ? ", " : "",
+			      p->retransmits, p->retransmits == 1 ? "" : "s", st, p->rto_us ? ", RTO " : "",
+			      p->rto_us ? rto : "");
 	}
 	if (p->reset && n < sizeof(line) - 32)
 		n += snprintf(line + n, sizeof(line) - n, "%sreset %s", n ? ", " : "", p->reset == 1 ? "received" : "sent");
@@ -433,6 +436,243 @@ static void explain_phases(const struct dbset *d, const struct ws_lspan *l, int 
 		printf("%-56s %10s %10s  %-18s %s\n", "", "", "", "", bar);
 }
 
+/* ---- the packets of an exchange, from the captures that saw it ---- */
+
+#define MAX_CAPS 4
+#define MAX_ROWS 60
+
+struct caps {
+	uint64_t from, to; /* the exchange's time, with a margin */
+	size_t n;
+	char host[MAX_CAPS][64];
+	struct ws_flowpkts f[MAX_CAPS];
+};
+
+static int collect_flow(void *ctx, int64_t recording, const char *host, const struct ws_flowpkts *f)
+{
+	struct caps *c = ctx;
+
+	(void)recording;
+	if (f->last_ns < c->from || f->first_ns > c->to || c->n == MAX_CAPS)
+		return 0;
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->host[i], host) == 0)
+			return 0; /* one capture per host */
+	ws_strlcpy(c->host[c->n], host, sizeof(c->host[0]));
+	c->f[c->n] = *f;
+	c->f[c->n].v = ws_malloc(((size_t)f->n + 1) * sizeof(*f->v));
+	memcpy(c->f[c->n].v, f->v, (size_t)f->n * sizeof(*f->v));
+	c->n++;
+	return 0;
+}
+
+static bool in_range(uint32_t seq, uint32_t len, uint32_t base, uint64_t n)
+{
+	/* the segment [seq, seq+len) overlaps [base, base+n) */
+	uint32_t off = seq - base;
+	return n && (off < n || (len && (uint32_t)(base - seq) < len));
+}
+
+/* What a packet did for the exchange, or NULL when it is not part of it. */
+static const char *packet_phase(const struct ws_pktrec *p, const struct ws_lspan *x)
+{
+	uint32_t req_end = x->req_seq + (uint32_t)x->req_bytes, resp_end = x->resp_seq + (uint32_t)x->resp_bytes;
+	bool syn = p->flags & WS_TH_SYN;
+
+	if (syn)
+		return (p->dir == 0 ? p->seq + 1 == x->req_seq : p->ack == x->req_seq) ? "handshake" : NULL;
+	if (p->len && p->dir == 0 && in_range(p->seq, p->len, x->req_seq, x->req_bytes))
+		return "request";
+	if (p->len && p->dir == 1 && in_range(p->seq, p->len, x->resp_seq, x->resp_bytes))
+		return "response";
+	if (p->flags & (WS_TH_FIN | WS_TH_RST))
+		return NULL; /* decided by time, below */
+	if (!p->len && p->dir == 1 && x->req_bytes && (int32_t)(p->ack - x->req_seq) > 0 &&
+	    (int32_t)(p->ack - req_end) <= 0 && (int32_t)(p->seq - x->resp_seq) <= 0)
+		return "req-ack";
+	if (!p->len && p->dir == 0 && x->resp_bytes && (int32_t)(p->ack - x->resp_seq) > 0 &&
+	    (int32_t)(p->ack - resp_end) <= 0)
+		return "resp-ack";
+	if (!p->len && p->dir == 0 && p->seq == x->req_seq && p->ack == x->resp_seq && (int32_t)(req_end - p->seq) > 0)
+		return "handshake"; /* the third packet of the handshake */
+	return NULL;
+}
+
+static void packet_notes(const struct ws_pktrow *r, const char *missing_at, char *out, size_t n)
+{
+	static const struct {
+		uint16_t bit;
+		const char *text;
+	} notes[] = {
+		{WS_TA_FAST_RETRANS, "fast retransmission"}, {WS_TA_SPURIOUS, "spurious retransmission"},
+		{WS_TA_RETRANS, "retransmission"},           {WS_TA_OUT_OF_ORDER, "out of order"},
+		{WS_TA_DUP_ACK, "dup ack"},                   {WS_TA_ZERO_WINDOW, "zero window"},
+		{WS_TA_ZERO_WINDOW_PROBE, "zero-window probe"}, {WS_TA_KEEP_ALIVE, "keep-alive"},
+		{WS_TA_WINDOW_UPDATE, "window update"},       {WS_TA_LOST_SEGMENT, "earlier segment not captured"},
+	};
+	size_t used = 0;
+	uint16_t shown = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < WS_ARRAY_SIZE(notes); i++) {
+		if (!(r->analysis & notes[i].bit) || (shown & WS_TA_RETRANS && notes[i].bit == WS_TA_RETRANS))
+			continue;
+		shown |= notes[i].bit | (notes[i].bit & (WS_TA_FAST_RETRANS | WS_TA_SPURIOUS) ? WS_TA_RETRANS : 0);
+		int w = snprintf(out + used, n - used, "%s%s", used ? ", " : "", notes[i].text);
+		if (w < 0 || (size_t)w >= n - used)
+			return;
+		used += (size_t)w;
+	}
+	if (missing_at)
+		snprintf(out + used, n - used, "%snever reached %s", used ? ", " : "", missing_at);
+}
+
+static const char *tcp_flags_str(uint8_t f, char *out)
+{
+	char *o = out;
+	if (f & WS_TH_SYN)
+		*o++ = 'S';
+	if (f & WS_TH_FIN)
+		*o++ = 'F';
+	if (f & WS_TH_RST)
+		*o++ = 'R';
+	if (f & WS_TH_PSH)
+		*o++ = 'P';
+	if (f & WS_TH_ACK)
+		*o++ = '.';
+	if (o == out)
+		*o++ = '-';
+	*o = 0;
+	return out;
+}
+
+static void print_row(const struct ws_pktrow *r, const char *phase, const struct ws_endpoint *ep, const char *missing)
+{
+	char fl[8], src[64], dst[64], a[48], sent[24], recv[24], delay[32], notes[160];
+	const struct ws_endpoint *from = &ep[r->p.dir & 1], *to = &ep[!(r->p.dir & 1)];
+
+	snprintf(src, sizeof(src), "%s:%u", ws_addr_str(from, a, sizeof(a)), from->port);
+	snprintf(dst, sizeof(dst), "%s:%u", ws_addr_str(to, a, sizeof(a)), to->port);
+	if (r->sent)
+		ws_fmt_clock(r->sent, sent, sizeof(sent));
+	else
+		strcpy(sent, "-");
+	if (r->recv)
+		ws_fmt_clock(r->recv, recv, sizeof(recv));
+	else
+		strcpy(recv, "-");
+	if (r->sent && r->recv) {
+		ws_fmt_duration((uint64_t)(r->delay < 0 ? -r->delay : r->delay), delay + 1, sizeof(delay) - 1);
+		delay[0] = r->delay < 0 ? '-' : ' ';
+	} else {
+		strcpy(delay, " -");
+	}
+	packet_notes(r, missing, notes, sizeof(notes));
+	printf("      %-9s %-5s %-22s %-15s  %-22s %-15s %9s  %s%s%u\n", phase, tcp_flags_str(r->p.flags, fl), src, sent,
+	       dst, recv, delay, notes, notes[0] ? "; " : "", r->p.len);
+}
+
+/* Under an exchange whose connection was read from captures: each of its
+ * packets, where it was sent and received, and the one-way delay. */
+static void explain_packets(const struct dbset *d, const struct ws_lspan *l, int ind)
+{
+	const struct ws_phases *ph = dbset_phases(d, l);
+	const struct ws_lspan *c = ph->client >= 0 ? &d->set.v[ph->client] : NULL;
+	const struct ws_lspan *s = ph->server >= 0 ? &d->set.v[ph->server] : NULL;
+	const struct ws_lspan *x = c ? c : l;
+	struct ws_endpoint ep[2];
+	struct caps caps = {0};
+
+	if (l->kind == WS_SPAN_SERVER && c)
+		return; /* shown under the client span */
+	ws_endpoint_set(&ep[0], AF_INET6, x->client.addr, x->client.port);
+	ws_endpoint_set(&ep[1], AF_INET6, x->server.addr, x->server.port);
+	caps.from = (c ? c->start : l->start) - 1000000000ull;
+	caps.to = (s && s->end > x->end ? s->end : x->end) + 1000000000ull;
+	for (size_t i = 0; i < d->n; i++)
+		ws_store_each_flow(d->st[i], &ep[0], &ep[1], collect_flow, &caps);
+	if (!caps.n)
+		return;
+	/* capture a: the client's host when it was captured there */
+	size_t ia = 0;
+	for (size_t i = 0; i < caps.n; i++)
+		if (c && strcmp(caps.host[i], c->host) == 0)
+			ia = i;
+	size_t ib = caps.n > 1 ? (ia == 0 ? 1 : 0) : SIZE_MAX;
+	const struct ws_flowpkts *fa = &caps.f[ia], *fb = ib != SIZE_MAX ? &caps.f[ib] : NULL;
+	/* stored directions start from each capture's client end (a guess when
+	 * it saw no SYN): turn them to start from the spans' client */
+	for (size_t k = 0; k < caps.n; k++)
+		if (memcmp(&caps.f[k].client, &ep[0], sizeof(ep[0])) != 0)
+			for (uint32_t i = 0; i < caps.f[k].n; i++)
+				caps.f[k].v[i].dir ^= 1;
+	int a_at_client = c && strcmp(caps.host[ia], c->host) == 0 ? 1 : s && strcmp(caps.host[ia], s->host) == 0 ? 0 : -1;
+	struct ws_pktmatch m;
+	ws_pktmatch(fa, fb, a_at_client, &m);
+
+	char hdr[512], o[32], d0[32], d1[32], cs[48], ss[48];
+	int n = snprintf(hdr, sizeof(hdr), "%*s  packets of %s:%u > %s:%u", ind, "", ws_addr_str(&ep[0], cs, sizeof(cs)),
+			 ep[0].port, ws_addr_str(&ep[1], ss, sizeof(ss)), ep[1].port);
+	if (fb && m.offset_known) {
+		ws_fmt_duration((uint64_t)(m.offset_ns < 0 ? -m.offset_ns : m.offset_ns), o, sizeof(o));
+		ws_fmt_duration((uint64_t)WS_MAX(m.min_delay[0], 0), d0, sizeof(d0));
+		ws_fmt_duration((uint64_t)WS_MAX(m.min_delay[1], 0), d1, sizeof(d1));
+		snprintf(hdr + n, sizeof(hdr) - (size_t)n,
+			 ", captured at %s and %s; clock offset %s - %s: %s%s (%u packets in both; fastest one way "
+			 "%s and %s)",
+			 caps.host[ia], caps.host[ib], caps.host[ib], caps.host[ia], m.offset_ns < 0 ? "-" : "", o,
+			 m.matched, d0, d1);
+	} else if (fb) {
+		snprintf(hdr + n, sizeof(hdr) - (size_t)n, ", captured at %s and %s; no packet seen by both", caps.host[ia],
+			 caps.host[ib]);
+	} else {
+		snprintf(hdr + n, sizeof(hdr) - (size_t)n, ", captured at %s only", caps.host[ia]);
+	}
+	printf("%s:\n", hdr);
+	printf("      %-9s %-5s %-22s %-15s  %-22s %-15s %9s  %s\n", "PHASE", "FLAGS", "SOURCE", "SENT AT",
+	       "DESTINATION", "RECEIVED AT", "DELAY", "NOTES; BYTES");
+
+	/* the exchange's packets, and closes and resets in its time */
+	size_t *rows = ws_malloc((m.n + 1) * sizeof(*rows)), nr = 0;
+	int64_t first = INT64_MAX, last = INT64_MIN;
+	for (size_t i = 0; i < m.n; i++)
+		if (packet_phase(&m.rows[i].p, x)) {
+			first = WS_MIN(first, m.rows[i].at);
+			last = WS_MAX(last, m.rows[i].at);
+		}
+	for (size_t i = 0; i < m.n; i++) {
+		const struct ws_pktrow *r = &m.rows[i];
+		if (packet_phase(&r->p, x) ||
+		    ((r->p.flags & (WS_TH_FIN | WS_TH_RST)) && r->at >= first && r->at <= last + 1000000))
+			rows[nr++] = i;
+	}
+	for (size_t k = 0; k < nr; k++) {
+		if (nr > MAX_ROWS && k == MAX_ROWS / 2) {
+			printf("      ... %zu more packets ...\n", nr - MAX_ROWS);
+			k = nr - MAX_ROWS / 2;
+		}
+		const struct ws_pktrow *r = &m.rows[rows[k]];
+		const char *phase = packet_phase(&r->p, x);
+		if (!phase)
+			phase = r->p.flags & WS_TH_RST ? "reset" : "close";
+		/* a packet the sender's capture holds and the receiver's, running
+		 * at the time, does not: lost on the way */
+		const char *missing = NULL;
+		if (fb && m.client_cap >= 0 && r->sent && !r->recv) {
+			bool to_b = (r->p.dir == 0) == (m.client_cap == 0);
+			const struct ws_flowpkts *rf = to_b ? fb : fa;
+			int64_t t_other = r->at + (to_b ? m.offset_ns : 0);
+			if (t_other >= (int64_t)rf->first_ns && t_other <= (int64_t)rf->last_ns)
+				missing = to_b ? caps.host[ib] : caps.host[ia];
+		}
+		print_row(r, phase, ep, missing);
+	}
+	free(rows);
+	ws_pktmatch_free(&m);
+	for (size_t i = 0; i < caps.n; i++)
+		free(caps.f[i].v);
+}
+
 static void explain_node(const struct dbset *d, const struct node *nodes, int32_t n, int depth, uint64_t t0,
 			 uint64_t total)
 {
@@ -456,6 +696,7 @@ static void explain_node(const struct dbset *d, const struct node *nodes, int32_
 		printf("%-56.56s %10s %10s  %-18s %s  %s pid %u%s\n", label, off, dur, link, bar, l->host, l->pid,
 		       l->error ? "  ERROR" : "");
 		explain_phases(d, l, ind, t0, total);
+		explain_packets(d, l, ind);
 		explain_node(d, nodes, nodes[n].first_child, depth + 1, t0, total);
 	}
 }

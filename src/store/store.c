@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pcap/offline.h"
 #include "trace/link.h"
 #include "trace/phases.h"
 #include "util/util.h"
@@ -149,7 +150,20 @@ static const char schema[] =
 	"  attributes TEXT NOT NULL DEFAULT '{}'" V2_SPAN_COLUMNS V3_SPAN_COLUMNS ");\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_start ON spans(start_ns);\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id);\n"
-	"CREATE INDEX IF NOT EXISTS spans_by_conn ON spans(recording_id, conn_id);\n";
+	"CREATE INDEX IF NOT EXISTS spans_by_conn ON spans(recording_id, conn_id);\n"
+	"CREATE TABLE IF NOT EXISTS packets (\n"
+	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
+	"  host TEXT NOT NULL,\n"
+	"  client_addr TEXT NOT NULL, client_port INTEGER NOT NULL,\n"
+	"  server_addr TEXT NOT NULL, server_port INTEGER NOT NULL,\n"
+	"  roles_known INTEGER NOT NULL,\n"
+	"  first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,\n"
+	"  count INTEGER NOT NULL, not_stored INTEGER NOT NULL,\n"
+	"  retransmits INTEGER, fast_retransmits INTEGER, spurious_retransmits INTEGER,\n"
+	"  dup_acks INTEGER, zero_windows INTEGER, out_of_order INTEGER, lost_segments INTEGER,\n"
+	"  rtt_ns INTEGER,\n"
+	"  data BLOB NOT NULL);\n"
+	"CREATE INDEX IF NOT EXISTS packets_by_ports ON packets(client_port, server_port);\n";
 
 #define SPAN_COLS                                                                                  \
 	"span_id, trace_id, parent_span_id, recording_id, conn_id, kind, protocol, name, start_ns, " \
@@ -170,7 +184,7 @@ static const char schema[] =
 struct ws_store {
 	sqlite3 *db;
 	bool writing;
-	sqlite3_stmt *ins_span, *ins_conn, *set_counter, *ins_tcp;
+	sqlite3_stmt *ins_span, *ins_conn, *set_counter, *ins_tcp, *ins_pkts;
 	char path[4096];
 	int version; /* schema version of the file */
 	/* WAL checkpoints (page copies and fsync) run in their own thread, on
@@ -404,6 +418,7 @@ void ws_store_close(struct ws_store *st)
 	sqlite3_finalize(st->ins_conn);
 	sqlite3_finalize(st->set_counter);
 	sqlite3_finalize(st->ins_tcp);
+	sqlite3_finalize(st->ins_pkts);
 	if (st->writing)
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
@@ -916,6 +931,93 @@ int ws_store_load_tcp(struct ws_store *st, struct ws_tcpevs *evs, uint16_t db)
 	}
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE) {
+		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+int ws_store_add_packets(struct ws_store *st, int64_t recording, const char *host, const struct ws_flowpkts *f)
+{
+	sqlite3_stmt *q;
+	int i = 1;
+
+	if (begin_tx(st))
+		return -EIO;
+	if (!st->ins_pkts &&
+	    prepare(st, "INSERT INTO packets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st->ins_pkts))
+		return -EIO;
+	q = st->ins_pkts;
+	uint8_t *blob = ws_malloc((size_t)f->n * WS_PKTREC_SIZE + 1);
+	for (uint32_t k = 0; k < f->n; k++)
+		ws_pktrec_put(blob + (size_t)k * WS_PKTREC_SIZE, &f->v[k]);
+	sqlite3_bind_int64(q, i++, recording);
+	sqlite3_bind_text(q, i++, host, -1, SQLITE_TRANSIENT);
+	bind_addr(q, i, &f->client);
+	i += 2;
+	bind_addr(q, i, &f->server);
+	i += 2;
+	sqlite3_bind_int(q, i++, f->roles_known);
+	sqlite3_bind_int64(q, i++, (int64_t)f->first_ns);
+	sqlite3_bind_int64(q, i++, (int64_t)f->last_ns);
+	sqlite3_bind_int64(q, i++, f->n);
+	sqlite3_bind_int64(q, i++, f->not_stored);
+	sqlite3_bind_int64(q, i++, f->retrans);
+	sqlite3_bind_int64(q, i++, f->fast_retrans);
+	sqlite3_bind_int64(q, i++, f->spurious);
+	sqlite3_bind_int64(q, i++, f->dup_acks);
+	sqlite3_bind_int64(q, i++, f->zero_windows);
+	sqlite3_bind_int64(q, i++, f->out_of_order);
+	sqlite3_bind_int64(q, i++, f->lost_segments);
+	sqlite3_bind_int64(q, i++, (int64_t)f->rtt_ns);
+	sqlite3_bind_blob(q, i++, blob, (int)((size_t)f->n * WS_PKTREC_SIZE), free);
+	return step_done(st, q);
+}
+
+int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const struct ws_endpoint *b,
+		       int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_flowpkts *f),
+		       void *ctx)
+{
+	sqlite3_stmt *q;
+	char as[64], bs[64];
+	int rc;
+
+	if (st->version < 4)
+		return 0;
+	if (prepare(st,
+		    "SELECT recording_id, host, client_addr, client_port, server_addr, server_port, roles_known, "
+		    "first_ns, last_ns, not_stored, rtt_ns, data FROM packets "
+		    "WHERE (client_port = ?2 AND server_port = ?4 AND client_addr = ?1 AND server_addr = ?3) "
+		    "OR (client_port = ?4 AND server_port = ?2 AND client_addr = ?3 AND server_addr = ?1) "
+		    "ORDER BY first_ns",
+		    &q))
+		return -EIO;
+	sqlite3_bind_text(q, 1, ws_addr_str(a, as, sizeof(as)), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(q, 2, a->port);
+	sqlite3_bind_text(q, 3, ws_addr_str(b, bs, sizeof(bs)), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(q, 4, b->port);
+	int stop = 0;
+	while (!stop && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct ws_flowpkts f = {0};
+		char host[256];
+		col_text(q, 1, host, sizeof(host));
+		col_endpoint(q, 2, &f.client);
+		col_endpoint(q, 4, &f.server);
+		f.roles_known = sqlite3_column_int(q, 6);
+		f.first_ns = (uint64_t)sqlite3_column_int64(q, 7);
+		f.last_ns = (uint64_t)sqlite3_column_int64(q, 8);
+		f.not_stored = (uint32_t)sqlite3_column_int64(q, 9);
+		f.rtt_ns = (uint64_t)sqlite3_column_int64(q, 10);
+		const uint8_t *blob = sqlite3_column_blob(q, 11);
+		f.n = (uint32_t)(sqlite3_column_bytes(q, 11) / WS_PKTREC_SIZE);
+		f.v = ws_calloc(f.n + 1, sizeof(*f.v));
+		for (uint32_t k = 0; k < f.n; k++)
+			ws_pktrec_get(blob + (size_t)k * WS_PKTREC_SIZE, &f.v[k]);
+		stop = fn(ctx, sqlite3_column_int64(q, 0), host, &f);
+		free(f.v);
+	}
+	sqlite3_finalize(q);
+	if (!stop && rc != SQLITE_DONE) {
 		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
 		return -EIO;
 	}

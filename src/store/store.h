@@ -14,7 +14,7 @@
 #include "span/span.h"
 #include "stream/conntrack.h"
 
-#define WS_STORE_SCHEMA_VERSION 3
+#define WS_STORE_SCHEMA_VERSION 4
 
 struct ws_store;
 
@@ -70,6 +70,15 @@ int ws_store_save_links(struct ws_store *st, const struct ws_lset *set, uint16_t
 struct ws_tcpevs;
 /* Append the retransmissions and resets of the database (as number db). */
 int ws_store_load_tcp(struct ws_store *st, struct ws_tcpevs *evs, uint16_t db);
+struct ws_flowpkts;
+/* A connection's packets as one capture saw them (pcap recordings). */
+int ws_store_add_packets(struct ws_store *st, int64_t recording, const char *host, const struct ws_flowpkts *f);
+/* Call fn for every stored connection between endpoints a and b (either
+ * way round), in every recording, oldest first; fn returning nonzero stops.
+ * The packets passed are freed after fn returns. */
+int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const struct ws_endpoint *b,
+		       int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_flowpkts *f),
+		       void *ctx);
 int ws_store_version(const struct ws_store *st);
 /* The SQLite handle, for reports that are plain queries (`wirespan tcp`). */
 struct sqlite3;

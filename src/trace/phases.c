@@ -466,8 +466,10 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 		char retr[96] = "";
 		if (p->retransmits) {
 			ws_fmt_duration((uint64_t)p->rto_us * 1000, d1, sizeof(d1));
-			snprintf(retr, sizeof(retr), ", %u retransmission%s (RTO %s)", p->retransmits,
-				 p->retransmits == 1 ? "" : "s", d1);
+			/* a capture does not know the sender's RTO */
+			snprintf(retr, sizeof(retr), ", %u retransmission%s%s%s%s", p->retransmits,
+				 p->retransmits == 1 ? "" : "s", p->rto_us ? " (RTO " : "", p->rto_us ? d1 : "",
+				 p->rto_us ? ")" : "");
 		}
 		for (int ph = 0; ph < WS_PH_N; ph++) {
 			int64_t v = p->ns[ph];

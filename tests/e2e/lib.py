@@ -125,7 +125,7 @@ class Env:
         wait_port(bind, port, ns)
         return docroot
 
-    def nginx(self, port, extra=""):
+    def nginx(self, port, extra="", ns=None, bind="127.0.0.1"):
         prefix = self.path("nginx")
         for d in ("www", "logs", "tmp"):
             os.makedirs(os.path.join(prefix, d), exist_ok=True)
@@ -152,7 +152,7 @@ http {{
     gzip_types text/plain;
     gzip_min_length 10;
     server {{
-        listen 127.0.0.1:{port};
+        listen {bind}:{port};
         root {prefix}/www;
         {extra}
     }}
@@ -160,9 +160,9 @@ http {{
 """
         with open(os.path.join(prefix, "nginx.conf"), "w") as f:
             f.write(conf)
-        run(["nginx", "-p", prefix, "-c", "nginx.conf"])
+        run(self.in_ns(ns, ["nginx", "-p", prefix, "-c", "nginx.conf"]))
         self.nginx_prefixes.append(prefix)
-        wait_port("127.0.0.1", port)
+        wait_port(bind, port, ns)
         return prefix
 
     def redis(self, port, *args):

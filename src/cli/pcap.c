@@ -1,0 +1,373 @@
+/* pcap.c -- `wirespan pcap`: tcpdump captures through the same pipeline as
+ * live capture.
+ *
+ *   files -> libpcap -> decode -> connections (TCP analysis, packet
+ *   records) -> events -> conntrack -> parsers -> spans -> store
+ *
+ * Each file is one recording (source "pcap") with its own host.name. The
+ * files are read twice: once to learn which addresses are the capturing
+ * host's (see pcap/offline.h), once to build spans. Traces are assembled
+ * over the whole database at the end, as after `record`. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+
+#include "cli/cli.h"
+#include "cli/pipeline.h"
+#include "pcap/offline.h"
+#include "store/store.h"
+#include "util/util.h"
+
+#define COMMIT_EVERY_FRAMES 200000
+#define MAX_FILES 64
+
+struct pcap_run {
+	struct pipeline p;
+	FILE *analysis; /* --analysis output, or NULL */
+	const char *file;
+	uint64_t flows_stored;
+};
+
+static void on_event(void *ctx, const struct ws_event *ev)
+{
+	struct pcap_run *r = ctx;
+
+	r->p.records++;
+	pipeline_event(&r->p, ev);
+}
+
+static void on_advance(void *ctx, uint64_t now)
+{
+	struct pcap_run *r = ctx;
+
+	ct_advance(r->p.ct, now);
+}
+
+static void on_flow(void *ctx, const struct ws_flowpkts *f)
+{
+	struct pcap_run *r = ctx;
+
+	if (r->p.store_failed)
+		return;
+	if (ws_store_add_packets(r->p.store, r->p.rec_id, r->p.host, f))
+		r->p.store_failed = true;
+	else
+		r->flows_stored++;
+}
+
+static void on_analysis(void *ctx, uint32_t frame, const struct ws_pkt *p, const struct ws_tcpan_out *o)
+{
+	struct pcap_run *r = ctx;
+	char names[256];
+
+	(void)p;
+	fprintf(r->analysis, "%s\t%u\t%s\t", r->file, frame, ws_tcpan_flag_names(o->flags, names, sizeof(names)));
+	if (o->acks_frame)
+		fprintf(r->analysis, "%u\t%.9f", o->acks_frame, o->ack_rtt_ns / 1e9);
+	else
+		fputc('\t', r->analysis);
+	if (o->flags & WS_TA_DUP_ACK)
+		fprintf(r->analysis, "\t%u\t%u\n", o->dupack_num, o->dupack_frame);
+	else
+		fputs("\t\t\n", r->analysis);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: wirespan pcap [options] FILE...\n"
+		"\n"
+		"Read tcpdump captures (pcap or pcapng: Ethernet, Linux cooked v1/v2, raw IP, VLAN tags,\n"
+		"IPv4 and IPv6) and store the same spans as `wirespan record` would have, with each\n"
+		"connection's packets and their TCP analysis for `wirespan explain`. Captures of both\n"
+		"ends of the same conversations are matched packet by packet.\n"
+		"\n"
+		"  --db FILE          database to write (default wirespan.db)\n"
+		"  --host NAME        host.name of the Nth capture, given once per file in file order\n"
+		"                     (default: the file name without its extension)\n"
+		"  --local ADDR       an address of the capturing host (repeatable): only its end of a\n"
+		"                     connection yields spans (default: found from the captures)\n"
+		"  --max-packets N    packets stored per connection (default 20000; 0: none)\n"
+		"  --analysis         print each TCP packet's analysis to stdout: file, frame,\n"
+		"                     flags (Wireshark's tcp.analysis names), acked frame, ACK RTT (s),\n"
+		"                     duplicate ACK number and frame\n"
+		"  --quiet            only warnings and errors\n"
+		"  --debug-events     print every event to stderr\n");
+}
+
+static void default_host(const char *path, char *out, size_t n)
+{
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	ws_strlcpy(out, b, n);
+	char *dot = strrchr(out, '.');
+	if (dot && dot != out)
+		*dot = 0;
+}
+
+static void print_file_summary(const char *path, struct pcap_run *r, const struct ws_capfile *cf,
+			       const struct ws_offline *o, const char *locals, double secs)
+{
+	const struct ws_capfile_stats *cs = ws_capfile_stats(cf);
+	const struct ws_offline_stats *os = ws_offline_stats(o);
+	const struct ct_stats *ct = ct_stats(r->p.ct);
+
+	fprintf(stderr,
+		"wirespan: %s (%s, host %s, local %s): %llu frames, %llu TCP, %llu connections, %llu spans "
+		"(%llu server, %llu client) in %.2fs\n",
+		path, ws_capfile_linktype(cf), r->p.host, locals[0] ? locals : "unknown",
+		(unsigned long long)cs->frames, (unsigned long long)cs->tcp, (unsigned long long)os->flows,
+		(unsigned long long)r->p.spans, (unsigned long long)r->p.spans_server,
+		(unsigned long long)r->p.spans_client, secs);
+	fprintf(stderr,
+		"wirespan:   TCP analysis: %llu retransmissions (%llu fast, %llu spurious), %llu duplicate ACKs, "
+		"%llu zero windows, %llu out of order, %llu segments not captured\n",
+		(unsigned long long)os->ta[0], (unsigned long long)os->ta[1], (unsigned long long)os->ta[2],
+		(unsigned long long)os->ta[4], (unsigned long long)os->ta[5], (unsigned long long)os->ta[3],
+		(unsigned long long)os->ta[9]);
+	if (cs->dec[WS_DEC_TRUNCATED] || cs->dec[WS_DEC_BAD_HEADER] || cs->dec[WS_DEC_FRAGMENT] || cs->payload_cut ||
+	    ct->gaps)
+		ws_warn("%s: %llu frames with headers cut short, %llu with impossible headers, %llu IP fragments "
+			"(not reassembled), %llu segments cut by the snaplen, %llu gaps in byte streams",
+			path, (unsigned long long)cs->dec[WS_DEC_TRUNCATED], (unsigned long long)cs->dec[WS_DEC_BAD_HEADER],
+			(unsigned long long)cs->dec[WS_DEC_FRAGMENT], (unsigned long long)cs->payload_cut,
+			(unsigned long long)ct->gaps);
+	if (os->flows_ends_unknown)
+		ws_warn("%s: for %llu connections neither end could be placed on the capturing host; spans were "
+			"made for both ends (name the host's addresses with --local)",
+			path, (unsigned long long)os->flows_ends_unknown);
+	if (ct->incomplete_at_end)
+		fprintf(stderr, "wirespan:   %llu exchanges were still in progress when the capture ended (not stored)\n",
+			(unsigned long long)ct->incomplete_at_end);
+}
+
+static int store_file_results(struct pcap_run *r, const struct ws_capfile *cf, const struct ws_offline *o,
+			      const char *status)
+{
+	const struct ws_capfile_stats *cs = ws_capfile_stats(cf);
+	const struct ws_offline_stats *os = ws_offline_stats(o);
+	const struct pipeline_counter rows[] = {
+		{"stat", "frames", cs->frames},
+		{"stat", "tcp_segments", cs->tcp},
+		{"stat", "not_ip", cs->dec[WS_DEC_NOT_IP]},
+		{"stat", "not_tcp", cs->dec[WS_DEC_NOT_TCP]},
+		{"lost", "ip_fragments", cs->dec[WS_DEC_FRAGMENT]},
+		{"lost", "truncated_headers", cs->dec[WS_DEC_TRUNCATED]},
+		{"lost", "bad_headers", cs->dec[WS_DEC_BAD_HEADER]},
+		{"stat", "payload_cut", cs->payload_cut},
+		{"stat", "flows", os->flows},
+		{"stat", "flows_without_handshake", os->flows_no_handshake},
+		{"stat", "flows_ends_unknown", os->flows_ends_unknown},
+		{"stat", "packets_not_stored", os->packets_not_stored},
+		{"stat", "tcp_retransmissions", os->ta[0]},
+		{"stat", "tcp_fast_retransmissions", os->ta[1]},
+		{"stat", "tcp_spurious_retransmissions", os->ta[2]},
+		{"stat", "tcp_out_of_order", os->ta[3]},
+		{"stat", "tcp_duplicate_acks", os->ta[4]},
+		{"stat", "tcp_zero_windows", os->ta[5]},
+		{"stat", "tcp_segments_not_captured", os->ta[9]},
+	};
+	uint64_t lost = cs->dec[WS_DEC_FRAGMENT] + cs->dec[WS_DEC_TRUNCATED] + cs->dec[WS_DEC_BAD_HEADER] +
+			ct_stats(r->p.ct)->conns_evicted;
+
+	return pipeline_store_results(&r->p, rows, WS_ARRAY_SIZE(rows), lost, status);
+}
+
+/* One capture: a recording of its own. Returns 0, or 1 after an error
+ * (what was read before it is stored). */
+static int read_capture(struct ws_store *st, const char *path, const char *host, const struct ws_sides *sides,
+			size_t idx, const struct ws_offline_cfg *oc, bool debug, bool quiet, FILE *analysis)
+{
+	struct pcap_run r = {.analysis = analysis, .file = path};
+	struct ws_capfile *cf;
+	char err[1024], locals[512];
+	int rc = 0;
+
+	if (ws_capfile_open(path, &cf, err, sizeof(err))) {
+		ws_err("%s", err);
+		return 1;
+	}
+	r.p.store = st;
+	r.p.debug_events = debug;
+	ws_strlcpy(r.p.host, host, sizeof(r.p.host));
+	struct ws_recording rec = {.source = "pcap", .host = host, .command = path, .started_ns = ws_now_real_ns()};
+	r.p.rec_id = ws_store_begin_recording(st, &rec);
+	if (r.p.rec_id < 0) {
+		ws_err("cannot write to the database: %s", ws_store_errmsg(st));
+		ws_capfile_close(cf);
+		return 1;
+	}
+	pipeline_init(&r.p, NULL);
+	struct ws_offline_sink sink = {.event = on_event, .advance = on_advance, .flow = on_flow, .ctx = &r};
+	if (analysis)
+		sink.analysis = on_analysis;
+	struct ws_offline *o = ws_offline_new(oc, &sink, sides, idx);
+
+	uint64_t t0 = ws_now_mono_ns();
+	struct ws_pkt pk;
+	uint64_t ts;
+	uint32_t frame;
+	int res, got;
+	while ((got = ws_capfile_next(cf, &pk, &ts, &frame, &res)) == 1) {
+		if (res == WS_DEC_OK)
+			ws_offline_packet(o, &pk, ts, frame);
+		if (frame % COMMIT_EVERY_FRAMES == 0 && !r.p.store_failed && ws_store_commit(st))
+			r.p.store_failed = true;
+		if (r.p.store_failed)
+			break;
+	}
+	if (got < 0) {
+		ws_warn("%s: %s; the frames before it are kept", path, ws_capfile_error(cf));
+		rc = 1;
+	}
+	ws_offline_finish(o);
+	ct_flush(r.p.ct);
+	if (r.p.store_failed || store_file_results(&r, cf, o, rc ? "failed" : "complete") || ws_store_commit(st)) {
+		ws_err("cannot write to the database (%s): what was stored before is kept", ws_store_errmsg(st));
+		rc = 1;
+	}
+	ws_sides_describe(sides, idx, locals, sizeof(locals));
+	if (!quiet)
+		print_file_summary(path, &r, cf, o, locals, (ws_now_mono_ns() - t0) / 1e9);
+	ws_offline_free(o);
+	pipeline_free(&r.p);
+	ws_capfile_close(cf);
+	return rc;
+}
+
+int cmd_pcap(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"host", required_argument, NULL, 'H'},
+		{"local", required_argument, NULL, 'l'},
+		{"max-packets", required_argument, NULL, 'm'},
+		{"analysis", no_argument, NULL, 'a'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"debug-events", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *db = "wirespan.db", *hosts[MAX_FILES];
+	struct ws_endpoint locals[64];
+	size_t nhosts = 0, nlocals = 0;
+	struct ws_offline_cfg oc = {.max_packets = 20000};
+	bool quiet = false, debug = false, analysis = false;
+	char err[1024];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'H':
+			if (nhosts == MAX_FILES || !optarg[0] || strlen(optarg) >= 64) {
+				ws_err("--host needs a name of 1 to 63 characters, at most %d of them", MAX_FILES);
+				return 2;
+			}
+			hosts[nhosts++] = optarg;
+			break;
+		case 'l': {
+			uint8_t a[16];
+			if (nlocals == WS_ARRAY_SIZE(locals)) {
+				ws_err("at most %zu --local addresses", WS_ARRAY_SIZE(locals));
+				return 2;
+			}
+			if (inet_pton(AF_INET, optarg, a) == 1)
+				ws_endpoint_set(&locals[nlocals++], AF_INET, a, 0);
+			else if (inet_pton(AF_INET6, optarg, a) == 1)
+				ws_endpoint_set(&locals[nlocals++], AF_INET6, a, 0);
+			else {
+				ws_err("--local needs an IPv4 or IPv6 address, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'm': {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || !optarg[0] || optarg[0] == '-' || v > 100000000ul) {
+				ws_err("--max-packets needs a number from 0 to 100000000, not '%s'", optarg);
+				return 2;
+			}
+			oc.max_packets = (uint32_t)v;
+			oc.no_packets = v == 0;
+			break;
+		}
+		case 'a': analysis = true; break;
+		case 'q': quiet = true; break;
+		case 'D': debug = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	int nfiles = argc - optind;
+	if (nfiles <= 0) {
+		ws_err("pcap needs at least one capture file (see `wirespan pcap --help`)");
+		return 2;
+	}
+	if (nfiles > MAX_FILES) {
+		ws_err("at most %d capture files at once", MAX_FILES);
+		return 2;
+	}
+	if (nhosts && nhosts != (size_t)nfiles) {
+		ws_err("%zu --host names for %d files: give one per file, in file order", nhosts, nfiles);
+		return 2;
+	}
+	char (*names)[64] = ws_calloc((size_t)nfiles, sizeof(*names));
+	for (int i = 0; i < nfiles; i++) {
+		if (nhosts)
+			ws_strlcpy(names[i], hosts[i], sizeof(names[i]));
+		else
+			default_host(argv[optind + i], names[i], sizeof(names[i]));
+	}
+
+	/* first pass: whose ends are local to each capture */
+	struct ws_sides *sides = ws_sides_new((size_t)nfiles);
+	bool *usable = ws_calloc((size_t)nfiles, sizeof(*usable));
+	int rc = 0, nusable = 0;
+	for (size_t i = 0; i < nlocals; i++)
+		ws_sides_force_local(sides, &locals[i]);
+	for (int i = 0; i < nfiles; i++) {
+		struct ws_capfile *cf;
+		if (ws_capfile_open(argv[optind + i], &cf, err, sizeof(err))) {
+			ws_err("%s", err);
+			rc = 1;
+			continue;
+		}
+		usable[i] = true;
+		nusable++;
+		if (!nlocals)
+			ws_sides_scan(sides, (size_t)i, cf); /* a cut file is reported by the second pass */
+		ws_capfile_close(cf);
+	}
+	ws_sides_decide(sides);
+
+	struct ws_store *st = NULL;
+	if (nusable) {
+		umask(077);
+		if (ws_store_open(db, WS_STORE_WRITE, &st, err, sizeof(err))) {
+			ws_err("%s", err);
+			rc = 1;
+			nusable = 0;
+		}
+	}
+	for (int i = 0; i < nfiles && st; i++)
+		if (usable[i] && read_capture(st, argv[optind + i], names[i], sides, (size_t)i, &oc, debug, quiet,
+					      analysis ? stdout : NULL))
+			rc = 1;
+	if (st) {
+		if (cli_link_store(st, db))
+			rc = 1;
+		ws_store_close(st);
+	}
+	ws_sides_free(sides);
+	free(usable);
+	free(names);
+	return rc;
+}

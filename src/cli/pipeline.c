@@ -1,0 +1,265 @@
+/* pipeline.c -- see pipeline.h. */
+#include "cli/pipeline.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/kevent.h"
+#include "span/span.h"
+#include "util/util.h"
+
+
+/* service.name of a process: what the application would call itself, as
+ * OpenTelemetry SDKs and Beyla read it from the environment
+ * (OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES), else
+ * the process name. Looked up once per process. */
+struct service_name {
+	char comm[16];
+	char name[64];
+};
+
+static bool env_service_name(uint32_t pid, char *out, size_t n)
+{
+	char path[64], buf[32768];
+	bool found = false;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/environ", pid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	for (char *e = buf; e < buf + len; e += strlen(e) + 1) {
+		if (strncmp(e, "OTEL_SERVICE_NAME=", 18) == 0 && e[18]) {
+			ws_strlcpy(out, e + 18, n);
+			return true;
+		}
+		if (!found && strncmp(e, "OTEL_RESOURCE_ATTRIBUTES=", 25) == 0) {
+			for (char *a = e + 25; a && *a; a = strchr(a, ',') ? strchr(a, ',') + 1 : NULL) {
+				if (strncmp(a, "service.name=", 13) == 0 && a[13] && a[13] != ',') {
+					size_t k = strcspn(a + 13, ",");
+					ws_strlcpy(out, a + 13, WS_MIN(n, k + 1));
+					found = true;
+					break;
+				}
+			}
+		}
+	}
+	return found;
+}
+
+static void service_name(struct pipeline *p, struct ws_span *s)
+{
+	struct service_name *sn;
+
+	if (!p->live || !s->pid)
+		return;
+	sn = ws_hashmap_get(&p->services, s->pid);
+	if (!sn || strcmp(sn->comm, s->service) != 0) { /* new, or the pid was reused */
+		if (!sn) {
+			sn = ws_calloc(1, sizeof(*sn));
+			ws_hashmap_put(&p->services, s->pid, sn);
+		}
+		ws_strlcpy(sn->comm, s->service, sizeof(sn->comm));
+		if (!env_service_name(s->pid, sn->name, sizeof(sn->name)))
+			ws_strlcpy(sn->name, s->service, sizeof(sn->name));
+	}
+	ws_strlcpy(s->service, sn->name, sizeof(s->service));
+}
+
+/* service.name when no process was seen: the server's address and port
+ * (client spans: the client's address) */
+static void address_service(struct ws_span *s)
+{
+	char a[46];
+
+	ws_addr_str(&s->local, a, sizeof(a));
+	if (s->kind == WS_SPAN_SERVER)
+		snprintf(s->service, sizeof(s->service), "%s:%u", a, s->local.port);
+	else
+		ws_strlcpy(s->service, a, sizeof(s->service));
+}
+
+static void on_exchange(void *ctx, const struct ct_conn_info *c, const struct ws_exchange *x)
+{
+	struct pipeline *p = ctx;
+	struct ws_span s;
+
+	ws_span_from_exchange(&s, c, x, p->host);
+	s.recording_id = p->rec_id;
+	service_name(p, &s);
+	if (!s.service[0]) /* no process seen (pcap): the address serving */
+		address_service(&s);
+	p->spans++;
+	if (s.kind == WS_SPAN_CLIENT)
+		p->spans_client++;
+	else
+		p->spans_server++;
+	if (!p->store_failed && ws_store_add_span(p->store, &s))
+		p->store_failed = true;
+}
+
+static void on_conn_end(void *ctx, const struct ct_conn_info *c)
+{
+	struct pipeline *p = ctx;
+
+	/* connections of a protocol we parse, and any whose TCP went wrong */
+	bool health = (c->flags & CT_CONNECT_FAILED) || c->retransmits || c->resets_rx || c->resets_tx || c->drops;
+	if (!p->store_failed && (c->proto || health) && ws_store_add_conn(p->store, p->rec_id, p->host, c))
+		p->store_failed = true;
+}
+
+/* The kernel's name of an skb drop reason ("TCP_OLD_DATA"), from its BTF. */
+const char *pipeline_drop_reason(struct pipeline *p, uint32_t reason)
+{
+	if (!p->btf_tried) {
+		p->btf_tried = true;
+		p->vmlinux_btf = btf__load_vmlinux_btf();
+		if (libbpf_get_error(p->vmlinux_btf))
+			p->vmlinux_btf = NULL;
+	}
+	if (!p->vmlinux_btf)
+		return "";
+	int id = btf__find_by_name_kind(p->vmlinux_btf, "skb_drop_reason", BTF_KIND_ENUM);
+	const struct btf_type *t = id > 0 ? btf__type_by_id(p->vmlinux_btf, id) : NULL;
+	if (!t)
+		return "";
+	const struct btf_enum *e = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++, e++) {
+		if ((uint32_t)e->val == reason) {
+			const char *name = btf__name_by_offset(p->vmlinux_btf, e->name_off);
+			if (name && strncmp(name, "SKB_DROP_REASON_", 16) == 0)
+				name += 16;
+			return name ? name : "";
+		}
+	}
+	return "";
+}
+
+/* A connect() that never completed becomes a client span named "connect"
+ * with the error, so that a failing dependency is seen like a failing call. */
+static void failed_connect(struct pipeline *p, const struct ws_event *ev, const struct ct_conn_info *c, int err)
+{
+	struct ws_span s;
+	const char *name = err ? strerrorname_np(err) : NULL;
+
+	if (!name)
+		name = c && c->resets_rx ? "ECONNREFUSED" : "ETIMEDOUT";
+	ws_span_connect_failed(&s, ev, c, name, p->host);
+	s.recording_id = p->rec_id;
+	service_name(p, &s);
+	p->spans++;
+	p->spans_client++;
+	p->failed_connects++;
+	if (!p->store_failed && ws_store_add_span(p->store, &s))
+		p->store_failed = true;
+}
+
+/* Facts the connection tracker does not turn into exchanges: TCP events
+ * are stored as they are; a connect that failed becomes a span. */
+static void side_facts(struct pipeline *p, const struct ws_event *ev)
+{
+	if (ev->kind == WS_EV_TCP) {
+		p->tcp_events++;
+		const char *reason = ev->tcp_what == WS_TCPEV_DROP ? pipeline_drop_reason(p, ev->reason) : NULL;
+		if (!p->store_failed && ws_store_add_tcp_event(p->store, p->rec_id, p->host, ev, reason))
+			p->store_failed = true;
+	} else if (ev->kind == WS_EV_OPEN && ev->role == WS_ROLE_CLIENT && (ev->flags & WS_EVF_ERROR)) {
+		failed_connect(p, ev, ct_lookup(p->ct, ev->conn_id), -ev->err);
+	} else if (ev->kind == WS_EV_STATE && ev->oldstate == WS_TCP_SYN_SENT && ev->newstate == WS_TCP_CLOSE) {
+		/* a non-blocking connect() returned before the handshake failed */
+		const struct ct_conn_info *c = ct_lookup(p->ct, ev->conn_id);
+		if (c && (c->flags & CT_OPEN_SEEN) && !(c->flags & CT_CONNECT_FAILED))
+			failed_connect(p, ev, c, 0);
+	}
+}
+
+void pipeline_debug_event(const struct ws_event *ev)
+{
+	static const char *const kinds[] = {"", "open", "data", "close", "state", "tcp"};
+	char l[64], r[64];
+
+	fprintf(stderr,
+		"ev %-5s conn=%llx pid=%u tid=%u comm=%s %s:%u %s %s:%u seq=%u len=%u cap=%u tail=%u flags=%x "
+		"arr=%llu..%llu runq=%llu..%llu offcpu=%llu..%llu\n",
+		kinds[ev->kind & 7], (unsigned long long)ev->conn_id, ev->pid, ev->tid, ev->comm,
+		ws_addr_str(&ev->local, l, sizeof(l)), ev->local.port,
+		ev->kind == WS_EV_DATA ? (ev->dir == WS_SEND ? "->" : "<-") : "--", ws_addr_str(&ev->peer, r, sizeof(r)),
+		ev->peer.port, ev->seq, ev->len, ev->head_len, ev->tail_len, ev->flags,
+		(unsigned long long)ev->t_arr_first, (unsigned long long)ev->t_arr_last, (unsigned long long)ev->runq[0],
+		(unsigned long long)ev->runq[1], (unsigned long long)ev->offcpu[0], (unsigned long long)ev->offcpu[1]);
+}
+
+void pipeline_event(struct pipeline *p, const struct ws_event *ev)
+{
+	if (p->debug_events)
+		pipeline_debug_event(ev);
+	if (ev->kind == WS_EV_STATE)
+		side_facts(p, ev); /* before the tracker marks the connection */
+	ct_event(p->ct, ev);
+	if (ev->kind != WS_EV_STATE && ev->kind != WS_EV_DATA && ev->kind != WS_EV_CLOSE)
+		side_facts(p, ev);
+}
+
+void pipeline_init(struct pipeline *p, const struct ct_config *cfg)
+{
+	struct ct_config cc = cfg ? *cfg : (struct ct_config){0};
+	struct ct_sink sink = {.exchange = on_exchange, .conn_end = on_conn_end, .ctx = p};
+
+	ws_reorder_init(&p->ro);
+	p->ct = ct_new(&cc, &sink);
+	if (!p->abi)
+		p->abi = WS_ABI_VERSION;
+	ws_hashmap_init(&p->services);
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	uint64_t k;
+	void *v;
+
+	ct_free(p->ct);
+	ws_reorder_free(&p->ro);
+	for (size_t i = 0; ws_hashmap_next(&p->services, &i, &k, &v);)
+		free(v);
+	ws_hashmap_free(&p->services);
+	btf__free(p->vmlinux_btf);
+}
+
+int pipeline_store_results(struct pipeline *p, const struct pipeline_counter *rows, size_t n, uint64_t lost,
+			   const char *status)
+{
+	const struct ct_stats *cs = ct_stats(p->ct);
+	const struct pipeline_counter own[] = {
+		{"lost", "conns_evicted", cs->conns_evicted},
+		{"lost", "incomplete_at_end", cs->incomplete_at_end},
+		{"stat", "events", p->records},
+		{"stat", "bytes", cs->bytes},
+		{"stat", "connections", cs->conns},
+		{"stat", "exchanges", cs->exchanges},
+		{"stat", "spans", p->spans},
+		{"stat", "unmatched_messages", cs->unmatched},
+		{"stat", "stream_gaps", cs->gaps},
+		{"stat", "stream_overlaps", cs->overlaps},
+		{"stat", "stream_reordered", cs->reordered},
+		{"stat", "undetected_segments", cs->undetected_segs},
+		{"stat", "opaque_connections", cs->opaque_conns},
+		{"stat", "tcp_events", p->tcp_events},
+		{"stat", "failed_connects", p->failed_connects},
+	};
+
+	if (p->store_failed)
+		return -EIO;
+	for (size_t i = 0; i < n + WS_ARRAY_SIZE(own); i++) {
+		const struct pipeline_counter *c = i < n ? &rows[i] : &own[i - n];
+		if (ws_store_set_counter(p->store, p->rec_id, c->kind, c->name, c->v))
+			return -EIO;
+	}
+	if (ws_store_update_recording(p->store, p->rec_id, p->records, p->spans, lost))
+		return -EIO;
+	return ws_store_end_recording(p->store, p->rec_id, ws_now_real_ns(), status);
+}

@@ -1,0 +1,58 @@
+/* pipeline.h -- the user-space pipeline every front door feeds: ordered
+ * events -> conntrack -> parsers -> spans -> store, with the side facts
+ * (TCP events, failed connects) that do not become exchanges. Live capture
+ * and replay feed it kernel records (record.c); pcap files feed it events
+ * built from packets (pcap.c). */
+#ifndef WIRESPAN_CLI_PIPELINE_H
+#define WIRESPAN_CLI_PIPELINE_H
+
+#include <bpf/btf.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store/store.h"
+#include "stream/conntrack.h"
+#include "stream/reorder.h"
+#include "util/hashmap.h"
+
+struct pipeline {
+	struct ws_reorder ro;
+	struct conntrack *ct;
+	struct ws_store *store;
+	int64_t rec_id;
+	char host[64];
+	int64_t mono_to_real;
+	FILE *save;
+	bool debug_events;
+	bool store_failed;
+	uint64_t records, decode_errors, save_errors;
+	uint64_t spans, spans_server, spans_client;
+	uint64_t spans_committed; /* safely in the database */
+	bool live;                /* processes are on this machine: ask /proc */
+	struct ws_hashmap services; /* pid -> struct service_name */
+	int abi;                    /* ABI version of the records */
+	uint64_t tcp_events, failed_connects;
+	struct btf *vmlinux_btf;    /* names of skb drop reasons */
+	bool btf_tried;
+};
+
+/* conntrack config: zero fields take conntrack's defaults */
+void pipeline_init(struct pipeline *p, const struct ct_config *cc);
+void pipeline_free(struct pipeline *p);
+/* One event, in time order. */
+void pipeline_event(struct pipeline *p, const struct ws_event *ev);
+void pipeline_debug_event(const struct ws_event *ev);
+struct pipeline_counter {
+	const char *kind, *name; /* kind: "lost" or "stat" */
+	uint64_t v;
+};
+/* Store the front door's counters (rows) and the pipeline's own, and mark
+ * the recording ended with status. Returns 0 or -EIO. */
+int pipeline_store_results(struct pipeline *p, const struct pipeline_counter *rows, size_t n, uint64_t lost,
+			   const char *status);
+
+/* The kernel's name of an skb drop reason, "" unknown. */
+const char *pipeline_drop_reason(struct pipeline *p, uint32_t reason);
+
+#endif

@@ -1,0 +1,167 @@
+"""Offline: tcpdump captures of real traffic between network-namespace
+hosts, read by `wirespan pcap`, against what live capture of the same
+traffic recorded and against tshark's TCP analysis of the same files."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from lib import (ROOT, WIRESPAN, Failure, Recorder, attr, check, check_eq, curl, run, spans, sqlite, wait_port)
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+import tshark_compare  # noqa: E402
+
+WSDROP = os.path.join(ROOT, "build", "wsdrop")
+CLI, SRV = "198.18.0.1", "198.18.0.2"
+MS = 1000000
+
+
+class Tcpdump:
+    """tcpdump writing a capture in a namespace; ready once it listens."""
+
+    def __init__(self, env, ns, path, *args):
+        self.path = path
+        self.proc = env.spawn(env.in_ns(ns, ["tcpdump", "-n", "-U", "-B", "65536", "-w", path] + list(args)),
+                              stderr=subprocess.PIPE, text=True)
+        lines = []
+        while not lines or ("listening on" not in lines[-1] and lines[-1]):
+            lines.append(self.proc.stderr.readline())
+        check("listening on" in lines[-1], f"tcpdump did not start: {''.join(lines)}")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        err = self.proc.communicate(timeout=20)[1]
+        m = re.search(r"(\d+) packets? dropped by kernel", err)
+        check(m is not None and m.group(1) == "0", f"tcpdump dropped packets: {err}")
+        return self.path
+
+
+def key(s):
+    """What identifies an exchange on both sides: its connection and the
+    sequence number of its request."""
+    a = s["attributes"]
+    return (s["kind"], a.get("client.port") or a.get("network.peer.port"), a.get("wirespan.request.seq"))
+
+
+def compare_spans(live, offline, what):
+    """Every live span has an offline twin with the same fields and nearly
+    the same times, and the other way round."""
+    check_eq(len(offline), len(live), f"{what}: spans from the captures vs live")
+    by = {key(s): s for s in offline}
+    check_eq(len(by), len(offline), f"{what}: distinct exchanges from the captures")
+    for s in live:
+        o = by.get(key(s))
+        check(o is not None, f"{what}: no offline span for live {s['kind']} {s['name']} {key(s)}")
+        for f in ("name", "kind"):
+            check_eq(o[f], s[f], f"{what}: {f} of {s['name']}")
+        for a in ("http.request.method", "url.path", "http.response.status_code", "server.address",
+                  "server.port", "client.address", "client.port", "host.name", "db.operation.name"):
+            check_eq(attr(o, a), attr(s, a), f"{what}: {a} of {s['name']}")
+        d_live = int(s["end_time_unix_nano"]) - int(s["start_time_unix_nano"])
+        d_off = int(o["end_time_unix_nano"]) - int(o["start_time_unix_nano"])
+        # the capture sees the wire; the live span the syscalls around it
+        check(abs(d_live - d_off) < 2 * MS + 0.05 * d_live,
+              f"{what}: {s['name']} lasted {d_live / MS:.3f} ms live, {d_off / MS:.3f} ms in the capture")
+
+
+def agree_with_tshark(path, want_retrans):
+    s = tshark_compare.compare(WIRESPAN, path)
+    check_eq(s["frames_wirespan"], s["frames"], f"{path}: TCP frames analysed")
+    check(not s["disagreements"], f"{path}: wirespan and tshark disagree: {s['first_disagreements']}")
+    if want_retrans:
+        check(s["retransmission"] >= 1, f"{path}: tshark found no retransmission: {s}")
+    check(s["ack_rtt"] > 0, f"{path}: no ACK RTT in {s}")
+    return s
+
+
+def test_pcap_nginx_both_ends(env):
+    """curl against nginx across two hosts, one request segment dropped at
+    the server and one response segment dropped at the client, captured
+    with tcpdump on both hosts (Ethernet on one, Linux cooked v2 converted
+    to pcapng on the other) while wirespan records live on both: the spans
+    from the captures equal the live ones, server spans are children of
+    client spans, each file's TCP analysis equals tshark's, and explain
+    lines up every packet of the lossy exchange with its one-way delay."""
+    # a switch between the hosts: a segment dropped there is seen leaving one
+    # host and never arriving at the other, as on a real network
+    env.add_lan({"wsa": CLI, "wsb": SRV})
+    port = 18430
+    prefix = env.nginx(port, ns="wsb", bind=SRV)
+    with open(os.path.join(prefix, "www", "big.bin"), "wb") as f:
+        f.write(b"A" * (2 << 20))
+    with open(os.path.join(prefix, "www", "index.html"), "w") as f:
+        f.write("hello\n")
+    recs = {h: Recorder(env, env.path(f"live-{h}.db"), "--netns", f"/run/netns/{h}", "--port", str(port))
+            for h in ("wsa", "wsb")}
+    dumps = [Tcpdump(env, "wsa", env.path("wsa.pcap"), "-i", "eth0", "tcp port %d" % port),
+             Tcpdump(env, "wsb", env.path("wsb-sll2.pcap"), "-i", "any", "-y", "LINUX_SLL2", "tcp port %d" % port)]
+    drops = []
+    for dev, match in (("p-wsb", "GET /index.html?loss"), ("p-wsa", "AAAAAAAAAAAAAAAA")):
+        d = env.spawn(env.in_ns("wssw", [WSDROP, "--dev", dev, "--match", match, "--nth", "3", "--for", "60"]),
+                      stdout=subprocess.PIPE, text=True)
+        check("attached" in d.stdout.readline(), "wsdrop did not attach")
+        drops.append(d)
+    base = f"http://{SRV}:{port}"
+    curl(f"{base}/index.html?a", f"{base}/index.html?b", f"{base}/nothing", ns="wsa")
+    for n in range(3):
+        curl(f"{base}/index.html?loss", ns="wsa")
+    curl(f"{base}/big.bin", f"{base}/index.html?after", ns="wsa")
+    time.sleep(0.3)
+    for r in recs.values():
+        r.stop_ok()
+    for d in drops:
+        d.send_signal(signal.SIGINT)
+        out = d.communicate(timeout=10)[0]
+        check("dropped 1" in out, f"wsdrop: {out}")
+    a_pcap, b_raw = dumps[0].stop(), dumps[1].stop()
+    b_pcapng = env.path("wsb.pcapng")
+    run(["editcap", "-F", "pcapng", b_raw, b_pcapng])
+
+    db = env.path("pcap.db")
+    out = run([WIRESPAN, "pcap", "--db", db, a_pcap, b_pcapng])
+    check("local 198.18.0.1)" in out.stderr and "local 198.18.0.2)" in out.stderr,
+          f"the captures' hosts were not found: {out.stderr}")
+    live = spans(env.path("live-wsa.db"), "--db", env.path("live-wsb.db"))
+    offline = spans(db)
+    check_eq(len([s for s in live if s["kind"] == "client"]), 8, "live client spans")
+    compare_spans(live, offline, "nginx")
+    # the captures' host names are their files' names
+    for s in offline:
+        want = "wsa" if s["kind"] == "client" else "wsb"
+        check_eq(attr(s, "host.name"), want, f"host.name of {s['kind']} {s['name']}")
+    cli = {s["span_id"]: s for s in offline if s["kind"] == "client"}
+    for s in offline:
+        if s["kind"] == "server":
+            check(s["parent_span_id"] in cli, f"server span {s['name']} has no client parent")
+
+    # the lost request: one retransmission, on both captures' spans, like live
+    lossy = [s for s in offline if s["kind"] == "client" and attr(s, "url.path") == "/index.html" and
+             attr(s, "wirespan.tcp.retransmits")]
+    check_eq(len(lossy), 1, f"offline client spans with a retransmission: {[attr(s, 'url.path') for s in lossy]}")
+    live_lossy = [s for s in live if key(s) == key(lossy[0])]
+    check_eq(attr(lossy[0], "wirespan.tcp.retransmits"), attr(live_lossy[0], "wirespan.tcp.retransmits"),
+             "retransmissions of the lossy request, capture vs live")
+
+    # the client's capture holds the lost request and its retransmission
+    agree_with_tshark(a_pcap, True)
+    agree_with_tshark(b_pcapng, False)
+
+    # explain: the packet table of the lossy exchange
+    out = run([WIRESPAN, "explain", "--db", db, lossy[0]["trace_id"]]).stdout
+    rows = [l for l in out.splitlines() if re.match(r"\s+\S+\s+[A-Z.]{1,6}\s+198\.18\.0\.[12]:\d+ ", l)]
+    check(len(rows) >= 6, f"explain showed no packet table:\n{out}")
+    check(any("retransmission" in l for l in rows), f"no retransmission in the packet table:\n{out}")
+    lost = [l for l in rows if "never reached wsb" in l]
+    check(len(lost) == 1 and " request " in lost[0], f"the lost request is not marked:\n{out}")
+    for phase in ("handshake", "request", "req-ack", "response", "resp-ack"):
+        check(any(re.match(r"\s+%s\s" % phase, l) for l in rows), f"no {phase} packet in the table:\n{out}")
+    m = re.search(r"clock offset wsb - wsa: (-?[\d.]+)(ms|us|ns) ", out)
+    check(m is not None, f"no clock offset between the captures:\n{out}")
+    # one machine, one clock: the estimate is within 100 us of zero
+    off_us = float(m.group(1)) * {"ms": 1000, "us": 1, "ns": 0.001}[m.group(2)]
+    check(abs(off_us) < 100, f"clock offset {off_us} us between captures on one clock")
+    if os.environ.get("WIRESPAN_SHOW"):
+        print(out)
