@@ -8,7 +8,7 @@ set -euo pipefail
 PKGS=(
 	clang llvm make gcc libbpf-dev bpftool libelf-dev zlib1g-dev libsqlite3-dev
 	libclang-rt-14-dev sqlite3 python3 curl wrk nginx-light redis-server redis-tools
-	iproute2 util-linux procps linux-libc-dev
+	iproute2 util-linux procps linux-libc-dev libpcap-dev tcpdump tshark wireshark-common
 )
 
 missing=()

@@ -165,11 +165,11 @@ http {{
         wait_port(bind, port, ns)
         return prefix
 
-    def redis(self, port, *args):
-        cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+    def redis(self, port, *args, ns=None, bind="127.0.0.1"):
+        cmd = ["redis-server", "--port", str(port), "--bind", bind, "--save", "", "--appendonly", "no",
                "--dir", self.dir] + list(args)
-        self.spawn(cmd)
-        wait_port("127.0.0.1", port)
+        self.spawn(self.in_ns(ns, cmd))
+        wait_port(bind, port, ns)
 
 
 def wait_port(host, port, ns=None, timeout=10):
