@@ -766,8 +766,12 @@ static void packet_events(struct ws_offline *o, struct flow *f, const struct ws_
 			ev = (struct ws_event){.kind = WS_EV_DATA, .dir = WS_RECV, .flags = WS_EVF_EOF};
 			emit(o, f, to, &ev, ts);
 		}
-		if (f->local[from])
-			emit_close(o, f, from, ts);
+		/* a FIN may be a shutdown(SHUT_WR): the sender still reads, so
+		 * its socket ends when both sides are done */
+		if (f->fin[to])
+			for (int e = 0; e < 2; e++)
+				if (f->local[e])
+					emit_close(o, f, e, ts);
 	}
 	if (p->flags & WS_TH_RST) {
 		f->rst = true;
