@@ -35,8 +35,8 @@ BIN_SRCS := src/cli/main.c src/cli/pipeline.c src/cli/record.c src/cli/spans.c s
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o)
 
-UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases
-FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream
+UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases test_pcap
+FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream fuzz_pcap
 
 .PHONY: all deps demo test unit asan fuzz e2e clean format
 all: $(B)/wirespan

@@ -47,7 +47,7 @@ CORE=1
 NS_A=wsbench-a NS_B=wsbench-b
 ADDR_A=198.18.0.1 ADDR_B=198.18.0.2
 PORT=18480
-MAX_ROUNDS=120 # each round is ~6 s of wrk: the capture loop ends in 12 minutes at most
+MAX_ROUNDS=150 # each round is ~4 s of wrk: the capture loop ends in 10 minutes at most
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "pcap.sh: $*"; exit 1; }
@@ -143,31 +143,32 @@ http {
     }
 }
 EOF
-	ip netns exec "$NS_B" nginx -p "$nginx" -c nginx.conf
-	local i
-	for i in $(seq 100); do
+	# nginx and wrk share core 0 (with the softirqs of the veth traffic they
+	# send); tcpdump has core 1 to itself, so it keeps up with the traffic
+	ip netns exec "$NS_B" taskset -c 0 nginx -p "$nginx" -c nginx.conf
+	for _ in $(seq 100); do
 		[ -n "$(ip netns exec "$NS_B" ss -Htln "sport = :$PORT")" ] && break
 		sleep 0.05
 	done
 
 	# -B 131072: a 128 MiB kernel buffer; -Z root: write the file as root
-	ip netns exec "$NS_A" tcpdump -n -i "veth-$NS_A" -B 131072 -Z root -w "$part" \
+	ip netns exec "$NS_A" taskset -c 1 tcpdump -n -i "veth-$NS_A" -B 131072 -Z root -w "$part" \
 		"tcp port $PORT" 2>"$WORK/tcpdump.err" &
 	local td=$!
 	PIDS+=("$td")
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		grep -q "listening on" "$WORK/tcpdump.err" && break
 		sleep 0.05
 	done
 	grep -q "listening on" "$WORK/tcpdump.err" || die "tcpdump did not start: $(cat "$WORK/tcpdump.err")"
 
 	local url="http://$ADDR_B:$PORT" round=0
-	wrk_() { timeout 30 ip netns exec "$NS_A" wrk "$@" >>"$WORK/wrk.log" 2>&1 || die "wrk $*: $(tail -3 "$WORK/wrk.log")"; }
+	wrk_() { timeout 30 ip netns exec "$NS_A" taskset -c 0 wrk "$@" >>"$WORK/wrk.log" 2>&1 || die "wrk $*: $(tail -3 "$WORK/wrk.log")"; }
 	while [ "$(size_of "$part")" -lt "$MIN_BYTES" ]; do
 		round=$((round + 1))
 		[ $round -le $MAX_ROUNDS ] || die "capture still $(size_of "$part") bytes after $MAX_ROUNDS rounds"
-		wrk_ -t1 -c16 -d3s "$url/16k.bin"                            # keep-alive, 16 KiB responses
-		wrk_ -t1 -c16 -d2s "$url/small.txt"                          # keep-alive, small responses
+		wrk_ -t1 -c16 -d2s "$url/16k.bin"                            # keep-alive, 16 KiB responses
+		wrk_ -t1 -c16 -d1s "$url/small.txt"                          # keep-alive, small responses
 		wrk_ -t1 -c8 -d1s -H "Connection: close" "$url/small.txt"    # one request per connection
 		say "pcap.sh: capture round $round: $(($(size_of "$part") / 1000000)) MB"
 	done
@@ -175,7 +176,7 @@ EOF
 	kill -INT "$td"
 	wait "$td" || true
 	PIDS=()
-	nginx -p "$nginx" -c nginx.conf -s stop
+	nginx -p "$nginx" -c nginx.conf -s stop 2>/dev/null
 	rm -f "$nginx/nginx.pid"
 	ip netns del "$NS_A"
 	ip netns del "$NS_B"
@@ -197,6 +198,7 @@ else
 	say "pcap.sh: capturing to $PCAP (>= $MIN_BYTES bytes)"
 	make_capture
 fi
+drops='' rounds='' packets='' databytes='' meansize='' over_mtu='' conns=''
 # shellcheck disable=SC1090
 . "$PCAP.info"
 
@@ -209,7 +211,11 @@ if [ -z "${packets:-}" ]; then
 	meansize=$(cut -f4 <<<"$ci")
 	# frames longer than an Ethernet MTU's 1514 bytes: offload left on
 	over_mtu=$(tcpdump -r "$PCAP" -nn 'greater 1515' 2>/dev/null | wc -l)
-	{ echo "packets=$packets"; echo "databytes=$databytes"; echo "meansize=$meansize"; echo "over_mtu=$over_mtu"; } >>"$PCAP.info"
+	conns=$(tcpdump -r "$PCAP" -nn 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn' 2>/dev/null | wc -l)
+	{
+		echo "packets=$packets"; echo "databytes=$databytes"; echo "meansize=$meansize"
+		echo "over_mtu=$over_mtu"; echo "conns=$conns"
+	} >>"$PCAP.info"
 fi
 filebytes=$(size_of "$PCAP")
 
@@ -248,11 +254,15 @@ run_timed tshark-q /dev/null tshark -n -r "$WORK/prefix.pcap" -q
 probe_s=$(cut -d' ' -f1 "$WORK/tshark-probe.times")
 q_s=$(cut -d' ' -f1 "$WORK/tshark-q.times")
 probe_lines=$(wc -l <"$WORK/tshark-probe.out")
+# a clean capture may have no analysis flags at all: show that the analysis
+# ran by the frames it gave an ACK RTT (tcp.analysis.ack_rtt) among the first
+editcap -r "$WORK/prefix.pcap" "$WORK/p20k.pcap" 1-20000
+rtt_frames=$(tshark -n -r "$WORK/p20k.pcap" -Y tcp.analysis.ack_rtt -T fields -e frame.number 2>/dev/null | wc -l)
 est_full=$(awk -v s="$probe_s" -v n="$prefix_packets" -v t="$packets" 'BEGIN { printf "%.0f", s * t / n }')
 if [ "$est_full" -gt "$TSHARK_MAX_S" ]; then
 	T_INPUT=$WORK/prefix.pcap T_PACKETS=$prefix_packets T_BYTES=$prefix_bytes T_WHAT="first $prefix_packets packets"
 else
-	T_INPUT=$PCAP T_PACKETS=$packets T_BYTES=$filebytes T_WHAT="whole file"
+	T_INPUT=$PCAP T_PACKETS=$packets T_BYTES=$filebytes T_WHAT="whole file ($packets pkts)"
 fi
 
 DB=$WORK/x.db
@@ -263,7 +273,7 @@ for rep in $(seq "$REPS"); do
 	run_timed tshark "$WORK/tshark.out" tshark "${TSHARK_ARGS[@]}" -r "$T_INPUT"
 	run_timed tcpdump /dev/null tcpdump -r "$PCAP" -w /dev/null
 done
-dbbytes=$(cat "$DB" "$DB-wal" 2>/dev/null | wc -c)
+dbbytes=$(($(size_of "$DB") + $(size_of "$DB-wal")))
 tshark_lines=$(wc -l <"$WORK/tshark.out")
 
 # ---- 3. the table ----
@@ -274,16 +284,16 @@ D_S=$(cut -d' ' -f1 "$WORK/tcpdump.times" | median)
 W_RSS=$(cut -d' ' -f2 "$WORK/wirespan.times" | sort -n | tail -1)
 w_pps=$(awk -v n="$packets" -v s="$W_S" 'BEGIN { printf "%.0f", n / s }')
 t_pps=$(awk -v n="$T_PACKETS" -v s="$T_S" 'BEGIN { printf "%.0f", n / s }')
-d_pps=$(awk -v n="$packets" -v s="$D_S" 'BEGIN { printf "%.0f", n / s }')
 
 echo
 echo "capture   $PCAP"
 echo "          $filebytes bytes, $packets packets, mean $meansize bytes/packet" \
 	"($((databytes / 1000000)) MB of packet data), $over_mtu longer than 1514 bytes"
 echo "          tcpdump: $drops packets dropped by kernel$([ "$drops" = 0 ] || echo '  <- NOT 0: the capture misses packets')"
-echo "          traffic: wrk keep-alive (16 KiB and 128-byte responses) and Connection: close, $rounds rounds"
-echo "tshark    on the first $prefix_packets packets: with -Y tcp.analysis.flags ${probe_s} s" \
-	"($probe_lines frames flagged), with -q (no dissection) ${q_s} s"
+echo "          traffic: $conns TCP connections (SYNs); wrk keep-alive (16 KiB and 128-byte responses)" \
+	"and Connection: close, rounds of 4 s: $rounds"
+echo "tshark    on the first $prefix_packets packets: -Y tcp.analysis.flags ${probe_s} s ($probe_lines frames flagged)," \
+	"-q (no dissection) ${q_s} s; $rtt_frames of the first 20000 frames have tcp.analysis.ack_rtt"
 if [ "$T_INPUT" != "$PCAP" ]; then
 	echo "          NOTE: tshark on the whole file would take ~${est_full} s a run (> TSHARK_MAX_S=$TSHARK_MAX_S):"
 	echo "          it is timed on the first $T_PACKETS packets and its rate is taken from that"
@@ -291,13 +301,16 @@ fi
 echo "runs      $REPS of each, interleaved, taskset -c $CORE, median shown; MB/s is input file bytes"
 echo
 {
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' tool input "seconds" "packets/s" "MB/s" "runs (s)" "wirespan speedup"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' tool input "seconds" "packets/s" "MB/s" "runs (s)" "peak RSS" \
+		"wirespan speedup"
 	row() { # tool input packets bytes median timesfile
-		local runs
+		local runs rss
 		runs=$(cut -d' ' -f1 "$6" | paste -sd' ')
-		awk -v t="$1" -v i="$2" -v n="$3" -v b="$4" -v s="$5" -v r="$runs" -v w="$w_pps" 'BEGIN {
+		rss=$(cut -d' ' -f2 "$6" | sort -n | tail -1)
+		awk -v t="$1" -v i="$2" -v n="$3" -v b="$4" -v s="$5" -v r="$runs" -v m="$rss" -v w="$w_pps" 'BEGIN {
 			pps = n / s
-			printf "%s\t%s\t%.2f\t%.0f\t%.1f\t%s\t%s\n", t, i, s, pps, b / s / 1e6, r, (t == "wirespan") ? "-" : sprintf("%.1fx", w / pps) }'
+			printf "%s\t%s\t%.2f\t%.0f\t%.1f\t%s\t%.0f MiB\t%s\n", t, i, s, pps, b / s / 1e6, r, m / 1024,
+				(t == "wirespan") ? "-" : sprintf("%.1fx", w / pps) }'
 	}
 	row wirespan "whole file ($packets pkts)" "$packets" "$filebytes" "$W_S" "$WORK/wirespan.times"
 	row tshark "$T_WHAT" "$T_PACKETS" "$T_BYTES" "$T_S" "$WORK/tshark.times"

@@ -81,16 +81,16 @@ void ws_pktmatch(const struct ws_flowpkts *a, const struct ws_flowpkts *b, int a
 	if (dmin[0] != INT64_MAX && dmin[1] != INT64_MAX) {
 		/* client-to-server packets: d = off + delay if a is at the client,
 		 * off - delay if a is at the server */
-		bool a_client = dmin[0] > dmax[1] || (dmin[0] + dmax[0]) / 2 > (dmin[1] + dmax[1]) / 2;
+		bool a_client = dmin[0] > dmax[1] || dmin[0] / 2 + dmax[0] / 2 > dmin[1] / 2 + dmax[1] / 2;
 		m->client_cap = a_client ? 0 : 1;
 		m->offset_known = true;
 		/* fastest each way: min(off + d0) and max(off - d1) */
 		if (a_client) {
-			m->offset_ns = (dmin[0] + dmax[1]) / 2;
+			m->offset_ns = dmin[0] / 2 + dmax[1] / 2; /* halves first: no overflow */
 			m->min_delay[0] = dmin[0] - m->offset_ns;
 			m->min_delay[1] = m->offset_ns - dmax[1];
 		} else {
-			m->offset_ns = (dmax[0] + dmin[1]) / 2;
+			m->offset_ns = dmax[0] / 2 + dmin[1] / 2;
 			m->min_delay[0] = m->offset_ns - dmax[0];
 			m->min_delay[1] = dmin[1] - m->offset_ns;
 		}
