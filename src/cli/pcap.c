@@ -129,13 +129,25 @@ static void print_file_summary(const char *path, struct pcap_run *r, const struc
 		(unsigned long long)os->ta[0], (unsigned long long)os->ta[1], (unsigned long long)os->ta[2],
 		(unsigned long long)os->ta[4], (unsigned long long)os->ta[5], (unsigned long long)os->ta[3],
 		(unsigned long long)os->ta[9]);
-	if (cs->dec[WS_DEC_TRUNCATED] || cs->dec[WS_DEC_BAD_HEADER] || cs->dec[WS_DEC_FRAGMENT] || cs->payload_cut ||
-	    ct->gaps)
-		ws_warn("%s: %llu frames with headers cut short, %llu with impossible headers, %llu IP fragments "
-			"(not reassembled), %llu segments cut by the snaplen, %llu gaps in byte streams",
-			path, (unsigned long long)cs->dec[WS_DEC_TRUNCATED], (unsigned long long)cs->dec[WS_DEC_BAD_HEADER],
-			(unsigned long long)cs->dec[WS_DEC_FRAGMENT], (unsigned long long)cs->payload_cut,
-			(unsigned long long)ct->gaps);
+	/* what the capture lacked, only what happened */
+	const struct {
+		uint64_t n;
+		const char *what;
+	} problems[] = {
+		{cs->dec[WS_DEC_TRUNCATED], "frames with headers cut short"},
+		{cs->dec[WS_DEC_BAD_HEADER], "frames with impossible headers"},
+		{cs->dec[WS_DEC_FRAGMENT], "IP fragments (not reassembled)"},
+		{cs->payload_cut, "segments cut by the snaplen"},
+		{ct->gaps, "gaps in byte streams (bytes not captured)"},
+	};
+	char line[512];
+	size_t used = 0;
+	for (size_t i = 0; i < WS_ARRAY_SIZE(problems); i++)
+		if (problems[i].n && used < sizeof(line))
+			used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%llu %s", used ? ", " : "",
+						 (unsigned long long)problems[i].n, problems[i].what);
+	if (used)
+		ws_warn("%s: %s", path, line);
 	if (os->flows_ends_unknown)
 		ws_warn("%s: for %llu connections neither end could be placed on the capturing host; spans were "
 			"made for both ends (name the host's addresses with --local)",
