@@ -5,8 +5,9 @@
  *   records) -> events -> conntrack -> parsers -> spans -> store
  *
  * Each file is one recording (source "pcap") with its own host.name. The
- * files are read twice: once to learn which addresses are the capturing
- * host's (see pcap/offline.h), once to build spans. Traces are assembled
+ * first frames of each file are read once first, to learn which addresses
+ * are the capturing host's (see pcap/offline.h); then the whole file builds
+ * spans. Traces are assembled
  * over the whole database at the end, as after `record`. */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,9 @@
 
 #define COMMIT_EVERY_FRAMES 200000
 #define MAX_FILES 64
+/* Frames read first to find each capture's local addresses: enough for the
+ * handshakes of the hosts it holds, a fraction of a large capture. */
+#define SIDES_SCAN_FRAMES 200000
 
 struct pcap_run {
 	struct pipeline p;
@@ -355,7 +359,7 @@ int cmd_pcap(int argc, char **argv)
 		usable[i] = true;
 		nusable++;
 		if (!nlocals)
-			ws_sides_scan(sides, (size_t)i, cf); /* a cut file is reported by the second pass */
+			ws_sides_scan(sides, (size_t)i, cf, SIDES_SCAN_FRAMES); /* a cut file is reported later */
 		ws_capfile_close(cf);
 	}
 	ws_sides_decide(sides);

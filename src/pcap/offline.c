@@ -2,6 +2,7 @@
 #include "pcap/offline.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +58,17 @@ static int capfile_init(pcap_t *pc, const char *name, const char *perr, struct w
 int ws_capfile_open(const char *path, struct ws_capfile **out, char *err, size_t errlen)
 {
 	char perr[PCAP_ERRBUF_SIZE] = "";
-	pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
+	FILE *fp = fopen(path, "rbe");
 
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* libpcap reads through stdio: large reads, not 4 KiB ones */
+	setvbuf(fp, NULL, _IOFBF, 1 << 20);
+	pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, perr);
+	if (!pc)
+		fclose(fp);
 	return capfile_init(pc, path, perr, out, err, errlen);
 }
 
@@ -303,7 +313,7 @@ struct last_syn {
 	struct last_syn *chain;
 };
 
-int ws_sides_scan(struct ws_sides *s, size_t i, struct ws_capfile *f)
+int ws_sides_scan(struct ws_sides *s, size_t i, struct ws_capfile *f, uint64_t max_frames)
 {
 	struct side_file *sf = &s->f[i];
 	struct ws_hashmap syns;
@@ -314,7 +324,7 @@ int ws_sides_scan(struct ws_sides *s, size_t i, struct ws_capfile *f)
 	void *v;
 
 	ws_hashmap_init(&syns);
-	while ((rc = ws_capfile_next(f, &p, &ts, &frame, &res)) == 1) {
+	while ((rc = ws_capfile_next(f, &p, &ts, &frame, &res)) == 1 && frame <= max_frames) {
 		if (res != WS_DEC_OK)
 			continue;
 		if (p.way == WS_WAY_OUT) {

@@ -59,8 +59,9 @@ struct ws_sides *ws_sides_new(size_t nfiles);
 void ws_sides_free(struct ws_sides *s);
 /* An address given as local to every capture (--local). */
 void ws_sides_force_local(struct ws_sides *s, const struct ws_endpoint *addr);
-/* Read capture i through once, gathering evidence. -1 on a read error. */
-int ws_sides_scan(struct ws_sides *s, size_t i, struct ws_capfile *f);
+/* Read the first max_frames frames of capture i, gathering evidence (the
+ * hosts of a capture show in its first connections). -1 on a read error. */
+int ws_sides_scan(struct ws_sides *s, size_t i, struct ws_capfile *f, uint64_t max_frames);
 /* Weigh the evidence of all captures. */
 void ws_sides_decide(struct ws_sides *s);
 /* 1 local to capture i, -1 remote, 0 unknown */

@@ -325,7 +325,8 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 		free(st);
 		return -e;
 	}
-	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+	/* one thread uses this connection (the checkpointer has its own) */
+	rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
 		sqlite3_close(st->db);

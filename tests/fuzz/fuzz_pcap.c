@@ -151,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fz_sink += strlen(ws_capfile_linktype(cf));
 	struct ws_sides *sides = ws_sides_new(1);
-	ws_sides_scan(sides, 0, cf);
+	ws_sides_scan(sides, 0, cf, UINT64_MAX);
 	ws_capfile_close(cf);
 	ws_sides_decide(sides);
 	char locals[256];
