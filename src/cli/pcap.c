@@ -9,13 +9,11 @@
  * are the capturing host's (see pcap/offline.h); then the whole file builds
  * spans. Traces are assembled
  * over the whole database at the end, as after `record`. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <arpa/inet.h>
 
 #include "cli/cli.h"
 #include "cli/pipeline.h"
@@ -287,32 +285,23 @@ int cmd_pcap(int argc, char **argv)
 			}
 			hosts[nhosts++] = optarg;
 			break;
-		case 'l': {
-			uint8_t a[16];
+		case 'l':
 			if (nlocals == WS_ARRAY_SIZE(locals)) {
 				ws_err("at most %zu --local addresses", WS_ARRAY_SIZE(locals));
 				return 2;
 			}
-			if (inet_pton(AF_INET, optarg, a) == 1)
-				ws_endpoint_set(&locals[nlocals++], AF_INET, a, 0);
-			else if (inet_pton(AF_INET6, optarg, a) == 1)
-				ws_endpoint_set(&locals[nlocals++], AF_INET6, a, 0);
-			else {
+			if (ws_endpoint_parse(optarg, 0, &locals[nlocals++])) {
 				ws_err("--local needs an IPv4 or IPv6 address, not '%s'", optarg);
 				return 2;
 			}
 			break;
-		}
 		case 'm': {
-			char *end;
-			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (errno || *end || !optarg[0] || optarg[0] == '-' || v > 100000000ul) {
+			unsigned long long v;
+			if (ws_parse_uint(optarg, 100000000ull, &v)) {
 				ws_err("--max-packets needs a number from 0 to 100000000, not '%s'", optarg);
 				return 2;
 			}
 			oc.max_packets = (uint32_t)v;
-			oc.no_packets = v == 0;
 			break;
 		}
 		case 'a': analysis = true; break;

@@ -188,19 +188,6 @@ static void usage_record(FILE *f)
 		WS_MAX_COMMS, WS_MAX_PORTS, WS_PAYLOAD_MAX, WS_TAIL_MAX);
 }
 
-static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *s == '\0' || *end || *s == '-' || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static void status_line(struct pipeline *p, uint64_t elapsed_ns, uint64_t lost)
 {
 	fprintf(stderr, "\r\033[Krecording %llus  events %llu  spans %llu  connections %zu  lost %llu",
@@ -250,7 +237,7 @@ int cmd_record(int argc, char **argv)
 			break;
 		}
 		case 'p':
-			if (parse_uint(optarg, 0x7fffffff, &v) || v == 0) {
+			if (ws_parse_uint(optarg, 0x7fffffff, &v) || v == 0) {
 				ws_err("--pid needs a process id, not '%s'", optarg);
 				return 2;
 			}
@@ -273,7 +260,7 @@ int cmd_record(int argc, char **argv)
 			ws_strlcpy(lc.comms[lc.ncomms++], optarg, WS_COMM_LEN);
 			break;
 		case 'P':
-			if (parse_uint(optarg, 65535, &v) || v == 0) {
+			if (ws_parse_uint(optarg, 65535, &v) || v == 0) {
 				ws_err("--port needs a port number from 1 to 65535, not '%s'", optarg);
 				return 2;
 			}
@@ -285,14 +272,14 @@ int cmd_record(int argc, char **argv)
 			break;
 		case 'n': netns_path = optarg; break;
 		case 'b':
-			if (parse_uint(optarg, WS_PAYLOAD_MAX, &v)) {
+			if (ws_parse_uint(optarg, WS_PAYLOAD_MAX, &v)) {
 				ws_err("--payload-bytes needs a number from 0 to %d, not '%s'", WS_PAYLOAD_MAX, optarg);
 				return 2;
 			}
 			lc.payload = v;
 			break;
 		case 'r':
-			if (parse_uint(optarg, 1 << 20, &v) || v < 64) {
+			if (ws_parse_uint(optarg, 1 << 20, &v) || v < 64) {
 				ws_err("--ring-kb needs a size from 64 to 1048576 KiB, not '%s'", optarg);
 				return 2;
 			}

@@ -679,7 +679,7 @@ static void record_packet(struct ws_offline *o, struct flow *f, const struct ws_
 		pk->out_of_order++;
 	if (a->flags & WS_TA_LOST_SEGMENT)
 		pk->lost_segments++;
-	if (o->cfg.no_packets || pk->n >= o->cfg.max_packets) {
+	if (pk->n >= o->cfg.max_packets) {
 		pk->not_stored++;
 		return;
 	}
@@ -812,9 +812,8 @@ void ws_offline_packet(struct ws_offline *o, const struct ws_pkt *p, uint64_t ts
 			o->st.flows_no_handshake++;
 	}
 	ws_tcpan_packet(&f->an, dir, p, ts, frame, &a);
-	for (int b = 0; b < WS_TA_NBITS; b++)
-		if (a.flags & (1u << b))
-			o->st.ta[b]++;
+	for (uint32_t fl = a.flags; fl; fl &= fl - 1)
+		o->st.ta[__builtin_ctz(fl)]++;
 	if (o->sink.analysis)
 		o->sink.analysis(o->sink.ctx, frame, p, &a);
 	record_packet(o, f, p, ts, frame, dir, &a);

@@ -107,8 +107,7 @@ struct ws_offline_sink {
 };
 
 struct ws_offline_cfg {
-	uint32_t max_packets; /* packets stored per connection */
-	bool no_packets;      /* store none */
+	uint32_t max_packets; /* packets stored per connection (0: none) */
 };
 
 struct ws_offline_stats {

@@ -725,15 +725,10 @@ static void col_text(sqlite3_stmt *q, int i, char *out, size_t n)
 static void col_endpoint(sqlite3_stmt *q, int i, struct ws_endpoint *ep)
 {
 	const unsigned char *t = sqlite3_column_text(q, i);
-	uint8_t a[16] = {0};
 
 	memset(ep, 0, sizeof(*ep));
-	if (!t)
-		return;
-	if (inet_pton(AF_INET, (const char *)t, a) == 1)
-		ws_endpoint_set(ep, AF_INET, a, sqlite3_column_int(q, i + 1));
-	else if (inet_pton(AF_INET6, (const char *)t, a) == 1)
-		ws_endpoint_set(ep, AF_INET6, a, sqlite3_column_int(q, i + 1));
+	if (t)
+		ws_endpoint_parse((const char *)t, (uint16_t)sqlite3_column_int(q, i + 1), ep);
 }
 
 static void col_hex(sqlite3_stmt *q, int i, uint8_t *out, size_t n)

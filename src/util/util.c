@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,4 +260,31 @@ const char *ws_fmt_clock(uint64_t unix_ns, char *out, size_t n)
 	snprintf(out, n, "%02d:%02d:%02d.%06lu", tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (unsigned long)(unix_ns % 1000000000ull / 1000));
 	return out;
+}
+
+int ws_endpoint_parse(const char *text, uint16_t port, struct ws_endpoint *ep)
+{
+	uint8_t a[16] = {0};
+
+	memset(ep, 0, sizeof(*ep));
+	if (inet_pton(AF_INET, text, a) == 1)
+		ws_endpoint_set(ep, AF_INET, a, port);
+	else if (inet_pton(AF_INET6, text, a) == 1)
+		ws_endpoint_set(ep, AF_INET6, a, port);
+	else
+		return -1;
+	return 0;
+}
+
+int ws_parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *s == '\0' || *end || *s == '-' || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }

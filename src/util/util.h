@@ -81,6 +81,11 @@ struct ws_endpoint {
 };
 
 void ws_endpoint_set(struct ws_endpoint *ep, int family, const uint8_t *addr, uint16_t port);
+/* An address as text ("198.18.0.1", "::1") with a port. 0, or -1 when the
+ * text is no address (ep then zeroed). */
+int ws_endpoint_parse(const char *text, uint16_t port, struct ws_endpoint *ep);
+/* A decimal number from 0 to max, nothing else. 0, or -1. */
+int ws_parse_uint(const char *s, unsigned long long max, unsigned long long *out);
 /* Address as text ("198.18.0.1", "::1"); out needs 46 bytes. */
 const char *ws_addr_str(const struct ws_endpoint *ep, char *out, size_t n);
 
