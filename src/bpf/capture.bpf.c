@@ -13,8 +13,11 @@
  * Cost rules:
  *  - a syscall on a non-TCP fd returns before touching any map;
  *  - nothing all CPUs write on every event shares a lock: ring buffers,
- *    scratch space and counters are per CPU, the connection table is a
- *    per-CPU LRU written only when a connection is first seen;
+ *    scratch space and counters are per CPU, the connection table is an
+ *    LRU hash written only when a connection is first seen;
+ *  - kernel structures are walked with direct loads through typed
+ *    pointers (bpf_get_current_task_btf, bpf_rdonly_cast), not one
+ *    bpf_probe_read_kernel() call per field;
  *  - ring buffers wake user space only past a fill threshold (batching).
  */
 #include "vmlinux.h"
@@ -52,6 +55,9 @@ const volatile __u32 cfg_netns = 0; /* nonzero: only sockets in this netns */
 const volatile __u32 cfg_payload = 4096;
 const volatile __u64 cfg_wakeup_bytes = 1 << 20;
 
+/* Set by user space while the programs run (WS_SHED_*). */
+volatile __u32 shed_level = 0;
+
 extern unsigned int CONFIG_HZ __kconfig __weak;
 
 struct ring {
@@ -83,8 +89,10 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
+/* LRU: the note of a thread killed inside a syscall is evicted, not kept
+ * (measured: no dearer than a plain hash here). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct ws_inflight);
@@ -94,8 +102,9 @@ struct {
  * when a connection is first seen (by a traced task, or when it becomes
  * established, so that what happens before accept() is timed too) and
  * removed when the kernel destroys the socket (not at TCP_CLOSE: a reset or
- * closed socket may still hold data its process has yet to read). The
- * table is bounded by live sockets; a full table is counted. */
+ * closed socket may still hold data its process has yet to read). LRU:
+ * under churn beyond its size the least recently used entries go first;
+ * user space counts them (added - removed - left at the end). */
 struct kconn {
 	__u64 id;
 	__u64 estab;    /* when it became established, 0 unknown */
@@ -107,10 +116,11 @@ struct kconn {
 	__u8 classified; /* its first payload was looked at */
 	__u8 whole;      /* copy up to WS_PAYLOAD_MAX of each syscall */
 	__u8 traced;     /* a traced task used it: its TCP facts are reported */
+	__u8 small;      /* opened while shedding: WS_SHED_PAYLOAD-byte prefix */
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 131072);
 	__type(key, __u64);
 	__type(value, struct kconn);
@@ -222,31 +232,33 @@ static __always_inline bool task_wanted(__u64 pid_tgid)
 	return true;
 }
 
+/* A kernel address (a plain number to the verifier) as a typed read-only
+ * pointer: each field is then one exception-handled load instead of a
+ * bpf_probe_read_kernel() call (about 40 ns each here). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define KCAST(type, p) ((type *)bpf_rdonly_cast((const void *)(__u64)(p), bpf_core_type_id_kernel(type)))
+
 /* task -> files -> fdtable -> file -> socket -> sock, or NULL when the fd is
- * not an IPv4/IPv6 TCP stream socket. */
+ * not an IPv4/IPv6 TCP stream socket. One helper call (the fd array has no
+ * type the verifier can follow); the rest are direct loads. */
 static __always_inline struct sock *fd_to_tcp_sock(__u32 fd)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fdarr;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
 	struct file *file = NULL;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
-	fdarr = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fdarr[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
 		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	struct file *f = KCAST(struct file, file);
+	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return NULL;
-
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-
-	if (!sk)
+	struct socket *sock = KCAST(struct socket, f->private_data);
+	struct sock *sk = sock->sk;
+	if (!sk || sk->sk_protocol != IPPROTO_TCP || sk->sk_type != SOCK_STREAM)
 		return NULL;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
-		return NULL;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return NULL;
 	return sk;
@@ -266,8 +278,9 @@ static __always_inline bool port_wanted(const struct sock *sk)
 
 	if (!cfg_nports)
 		return true;
-	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	sk = KCAST(struct sock, sk);
+	lport = sk->__sk_common.skc_num;
+	rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	for (__u32 i = 0; i < WS_MAX_PORTS; i++) {
 		if (i >= cfg_nports)
 			break;
@@ -280,7 +293,7 @@ static __always_inline bool port_wanted(const struct sock *sk)
 /* Whether --netns or --port excludes the socket; *netns gets its netns. */
 static __always_inline bool conn_filtered(const struct sock *sk, __u32 *netns)
 {
-	*netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	*netns = KCAST(struct sock, sk)->__sk_common.skc_net.net->ns.inum;
 	return (cfg_netns && *netns != cfg_netns) || !port_wanted(sk);
 }
 
@@ -292,7 +305,9 @@ static __always_inline struct kconn *conn_insert(const struct sock *sk, struct k
 	struct kconn *c;
 
 	n->id = next_conn_id();
-	bpf_map_update_elem(&conns, &key, n, BPF_NOEXIST);
+	n->small = shed_level >= 1;
+	if (bpf_map_update_elem(&conns, &key, n, BPF_NOEXIST) == 0)
+		count(WS_KC_CONN_ADDED);
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		count(WS_KC_CONN_FULL);
@@ -317,7 +332,7 @@ static __always_inline struct kconn *conn_get(struct sock *sk, bool create, __u8
 	if (!create)
 		return NULL;
 
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	__u8 state = KCAST(struct sock, sk)->__sk_common.skc_state;
 	if (state == TCP_CLOSE || state == TCP_LISTEN)
 		return NULL;
 
@@ -326,26 +341,31 @@ static __always_inline struct kconn *conn_get(struct sock *sk, bool create, __u8
 	return conn_insert(sk, &n);
 }
 
-static __always_inline void read_tuple(const struct sock *sk, struct ws_ktuple *t)
+static __always_inline void read_tuple(__u64 addr, struct ws_ktuple *t)
 {
-	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	const struct sock *sk = KCAST(struct sock, addr);
+
+	t->family = sk->__sk_common.skc_family;
+	t->lport = sk->__sk_common.skc_num;
+	t->rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (t->family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)t->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)t->raddr, sk, __sk_common.skc_daddr);
+		*(__u32 *)t->laddr = sk->__sk_common.skc_rcv_saddr;
+		*(__u32 *)t->raddr = sk->__sk_common.skc_daddr;
 	} else {
-		BPF_CORE_READ_INTO((struct in6_addr *)t->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)t->raddr, sk, __sk_common.skc_v6_daddr);
+		__builtin_memcpy(t->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(t->raddr, &sk->__sk_common.skc_v6_daddr, 16);
 	}
 }
 
+/* The process (thread group leader) name. */
 static __always_inline void read_comm(char *comm)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 
-	BPF_CORE_READ_STR_INTO((char(*)[WS_COMM_LEN])comm, task, group_leader, comm);
+	bpf_probe_read_kernel(comm, WS_COMM_LEN, task->group_leader->comm);
 }
+
+static __always_inline __u32 srtt_us(__u64 sk) { return KCAST(struct tcp_sock, sk)->srtt_us >> 3; }
 
 /* Write one record to this CPU's ring, waking user space only when the ring
  * holds more than cfg_wakeup_bytes (user space also polls on a timer). */
@@ -564,7 +584,7 @@ static __always_inline void fill_header(struct ws_kevent *ev, const struct ws_in
 	ev->netns = f->netns;
 	ev->oldstate = 0;
 	ev->newstate = 0;
-	read_tuple((const struct sock *)f->sk, &ev->tuple);
+	read_tuple(f->sk, &ev->tuple);
 	read_comm(ev->comm);
 	ev->arr_first = 0;
 	ev->arr_last = 0;
@@ -573,8 +593,7 @@ static __always_inline void fill_header(struct ws_kevent *ev, const struct ws_in
 	ev->runq_ns[1] = f->runq_ns;
 	ev->offcpu_ns[1] = f->offcpu_ns;
 	ev->ts_estab = 0;
-	struct tcp_sock *tp = (struct tcp_sock *)f->sk;
-	ev->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	ev->srtt_us = srtt_us(f->sk);
 	ev->rto_us = 0;
 	ev->reason = 0;
 	ev->retrans = 0;
@@ -617,14 +636,40 @@ static __always_inline void fill_timing(struct ws_kevent *ev, const struct ws_in
 	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
 	if (!c || !c->rq_first)
 		return;
-	struct tcp_sock *tp = (struct tcp_sock *)f->sk;
+	const struct tcp_sock *tp = KCAST(struct tcp_sock, f->sk);
 	ev->arr_first = c->rq_first;
 	ev->arr_last = c->rq_last;
 	/* what stays queued arrived no later than the newest byte */
-	c->rq_first = BPF_CORE_READ(tp, copied_seq) == BPF_CORE_READ(tp, rcv_nxt) ? 0 : c->rq_last;
+	c->rq_first = tp->copied_seq == tp->rcv_nxt ? 0 : c->rq_last;
 }
 
 /* ---- data syscalls: entry records the socket and seq, exit emits ---- */
+
+/* Whether the connection's data is shed at the current level: from level
+ * 2 only connections whose id hashes into the kept 1/2^(level-1) are
+ * captured; each level keeps a subset of the one below, so stepping down
+ * brings connections back and stepping up only drops more. */
+static __always_inline bool shed(const struct kconn *c)
+{
+	__u32 level = shed_level;
+
+	if (level < 2)
+		return false;
+	if (level >= WS_SHED_MAX)
+		return true;
+	__u64 h = (c->id * 0x9E3779B97F4A7C15ull) >> 40;
+	return (h & ((1u << (level - 1)) - 1)) != 0;
+}
+
+/* Payload bytes to copy per syscall of the connection (0: the configured prefix). */
+static __always_inline __u32 conn_cap(const struct kconn *c)
+{
+	if (c->whole)
+		return WS_PAYLOAD_MAX;
+	if (c->small && cfg_payload > WS_SHED_PAYLOAD)
+		return WS_SHED_PAYLOAD;
+	return cfg_payload;
+}
 
 static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys, __u8 dir, __u8 flags)
 {
@@ -636,9 +681,13 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 	struct kconn *c = conn_get(sk, true, 0);
 	if (!c || c->skip)
 		return 0;
+	if (shed(c)) {
+		count(WS_KC_SHED);
+		return 0;
+	}
 
 	struct ws_inflight f = {};
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	const struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
 	f.ts_enter = bpf_ktime_get_ns();
 	f.sk = (__u64)sk;
 	f.conn_id = c->id;
@@ -649,12 +698,9 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 	f.sys = sys;
 	f.dir = dir;
 	f.flags = flags;
-	f.cap = c->whole ? WS_PAYLOAD_MAX : cfg_payload;
-	f.classify = !c->classified;
-	if (dir == WS_DIR_SEND)
-		f.seq = BPF_CORE_READ(tp, write_seq);
-	else
-		f.seq = BPF_CORE_READ(tp, copied_seq);
+	f.cap = conn_cap(c);
+	f.classify = !c->classified && !c->small;
+	f.seq = dir == WS_DIR_SEND ? tp->write_seq : tp->copied_seq;
 	struct tsched *t = thread_get((__u32)pid_tgid, true);
 	if (t) {
 		f.runq_ns = t->runq;
@@ -726,8 +772,8 @@ static __always_inline bool recover(struct ws_inflight *f, __u64 pid_tgid, long 
 	f->conn_id = c->id;
 	f->netns = c->netns;
 	f->seq = ret > 0 ? now - (__u32)ret : now;
-	f->cap = c->whole ? WS_PAYLOAD_MAX : cfg_payload;
-	f->classify = !c->classified;
+	f->cap = conn_cap(c);
+	f->classify = !c->classified && !c->small;
 	return true;
 }
 
@@ -911,8 +957,8 @@ static __always_inline void emit_lifecycle(struct sock *sk, struct kconn *c, __u
 	ev.fd = fd;
 	ev.netns = c->netns;
 	ev.ts_estab = c->estab;
-	ev.srtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
-	read_tuple(sk, &ev.tuple);
+	ev.srtt_us = srtt_us((__u64)sk);
+	read_tuple((__u64)sk, &ev.tuple);
 	read_comm(ev.comm);
 	emit(&ev, sizeof(ev));
 }
@@ -1027,7 +1073,7 @@ static __always_inline int conn_accepted_early(const struct sock *sk, __u64 now)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(state_change, const struct sock *sk, const int oldstate, const int newstate)
 {
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
 	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
@@ -1048,8 +1094,8 @@ int BPF_PROG(state_change, const struct sock *sk, const int oldstate, const int 
 		ev.netns = c->netns;
 		ev.oldstate = oldstate;
 		ev.newstate = newstate;
-		ev.srtt_us = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
-		read_tuple(sk, &ev.tuple);
+		ev.srtt_us = srtt_us((__u64)sk);
+		read_tuple((__u64)sk, &ev.tuple);
 		emit(&ev, sizeof(ev));
 	}
 	return 0;
@@ -1067,14 +1113,14 @@ int BPF_PROG(tcp_probe, struct sock *sk, const struct sk_buff *skb)
 
 	if (!c || c->skip)
 		return 0;
-	struct tcp_skb_cb *cb = (struct tcp_skb_cb *)__builtin_preserve_access_index(&skb->cb);
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	__u32 seq = BPF_CORE_READ(cb, seq), end = BPF_CORE_READ(cb, end_seq);
-	__u32 nxt = BPF_CORE_READ(tp, rcv_nxt);
+	const struct tcp_skb_cb *cb = KCAST(struct tcp_skb_cb, skb->cb);
+	const struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
+	__u32 seq = cb->seq, end = cb->end_seq;
+	__u32 nxt = tp->rcv_nxt;
 	if (end == seq || (__s32)(end - nxt) <= 0)
 		return 0; /* no new bytes: an ACK or a duplicate */
 	__u64 now = bpf_ktime_get_ns();
-	if (!c->rq_first || BPF_CORE_READ(tp, copied_seq) == nxt)
+	if (!c->rq_first || tp->copied_seq == nxt)
 		c->rq_first = now;
 	c->rq_last = now;
 	return 0;
@@ -1101,7 +1147,7 @@ static __always_inline void emit_tcp(const struct sock *sk, const struct kconn *
 	ev.rto_us = BPF_CORE_READ(icsk, icsk_rto) * (1000000 / hz);
 	ev.retrans = BPF_CORE_READ(tp, total_retrans);
 	ev.oldstate = ev.newstate = BPF_CORE_READ(sk, __sk_common.skc_state);
-	read_tuple(sk, &ev.tuple);
+	read_tuple((__u64)sk, &ev.tuple);
 	emit(&ev, sizeof(ev));
 }
 
@@ -1159,8 +1205,8 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reaso
 	__u64 *v = bpf_map_lookup_elem(&drops, &r);
 	if (v)
 		*v += 1;
-	struct sock *sk = BPF_CORE_READ(skb, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	struct sock *sk = skb->sk;
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	const struct kconn *c = reported_conn(sk);
 	if (c)
@@ -1176,7 +1222,7 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u32 tid = BPF_CORE_READ(prev, pid);
+	__u32 tid = prev->pid;
 	struct tsched *t = bpf_map_lookup_elem(&threads, &tid);
 
 	if (t) {
@@ -1184,7 +1230,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 		t->woken = 0;
 		t->runnable = preempt || prev_state == TASK_RUNNING;
 	}
-	tid = BPF_CORE_READ(next, pid);
+	tid = next->pid;
 	t = bpf_map_lookup_elem(&threads, &tid);
 	if (t && t->out) {
 		if (t->runnable) {
@@ -1203,7 +1249,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(sched_wakeup, struct task_struct *p)
 {
-	__u32 tid = BPF_CORE_READ(p, pid);
+	__u32 tid = p->pid;
 	struct tsched *t = bpf_map_lookup_elem(&threads, &tid);
 
 	if (t && t->out && !t->runnable && !t->woken)
@@ -1217,6 +1263,7 @@ int BPF_PROG(destroy_sock, struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 
-	bpf_map_delete_elem(&conns, &key);
+	if (bpf_map_delete_elem(&conns, &key) == 0)
+		count(WS_KC_CONN_REMOVED);
 	return 0;
 }

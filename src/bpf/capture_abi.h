@@ -157,8 +157,21 @@ enum ws_kcounter {
 	WS_KC_MMSG_CUT,         /* sendmmsg/recvmmsg messages beyond WS_MMSG_MAX */
 	WS_KC_EVENTS,           /* events written to ring buffers */
 	WS_KC_THREAD_FULL,      /* thread not timed: thread table full */
+	WS_KC_SHED,             /* data syscalls not captured: shed to stay in the CPU budget */
+	WS_KC_CONN_ADDED,       /* connection table entries added */
+	WS_KC_CONN_REMOVED,     /* connection table entries removed (socket destroyed) */
 	WS_KC_MAX,
 };
+
+/* Load shedding (see docs/overhead.md). User space sets the level in the
+ * programs' .bss; the programs read it on every data syscall.
+ *   1      connections opened from now on get a WS_SHED_PAYLOAD-byte prefix
+ *          and are never captured whole
+ *   2..5   and only 1/2, 1/4, 1/8, 1/16 of connections have their data
+ *          captured (chosen by a hash of the connection id)
+ *   6      no data is captured (connections and TCP facts still are) */
+#define WS_SHED_MAX 6
+#define WS_SHED_PAYLOAD 256
 
 /* Packets the kernel dropped on this host, per skb drop reason (a per-CPU
  * array indexed by reason; larger reasons are counted at the last index). */

@@ -25,14 +25,26 @@
 #include "capture.skel.h"
 #include "util/util.h"
 
+/* One consumer per CPU ring, so that each can be drained a bounded amount
+ * at a time (libbpf's consume loops while a producer keeps up). */
+struct live_ring {
+	struct live *l;
+	struct ring_buffer *rb;
+	int idx;
+	unsigned taken;
+	uint64_t until; /* this drain stops taking from the ring at this time (0: never) */
+};
+
 struct live {
 	struct capture_bpf *skel;
-	struct ring_buffer *rb;
+	struct live_ring *rings;
+	int epfd;
 	int *ring_fds;
 	int ncpus;
 	live_record_fn fn;
 	void *ctx;
 	bool attached;
+	int stats_fd; /* holds the kernel's BPF run-time statistics on */
 };
 
 /* ---- libbpf messages: kept, shown with --verbose or on failure ---- */
@@ -43,17 +55,20 @@ static size_t libbpf_log_len;
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
+	va_list ap2;
 	int n;
 
 	if (level == LIBBPF_DEBUG && ws_verbose < 2)
 		return 0;
+	va_copy(ap2, ap);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
 		return 0;
+	if (ws_verbose) /* whole, verifier logs included */
+		vfprintf(stderr, fmt, ap2);
+	va_end(ap2);
 	if ((size_t)n >= sizeof(line))
 		n = sizeof(line) - 1;
-	if (ws_verbose)
-		fputs(line, stderr);
 	if (libbpf_log_len + n >= sizeof(libbpf_log))
 		libbpf_log_len = 0; /* keep the most recent messages */
 	memcpy(libbpf_log + libbpf_log_len, line, n);
@@ -162,9 +177,13 @@ static void skip_missing_tracepoints(struct capture_bpf *skel)
 
 static int on_sample(void *ctx, void *data, size_t size)
 {
-	struct live *l = ctx;
+	struct live_ring *r = ctx;
 
-	l->fn(l->ctx, data, size);
+	r->l->fn(r->l->ctx, r->idx, data, size);
+	/* the record is consumed; past the drain's time, stop this ring (the
+	 * clock is read once every 256 records) */
+	if (r->until && (++r->taken & 255) == 0 && ws_now_mono_ns() > r->until)
+		return -E2BIG;
 	return 0;
 }
 
@@ -195,6 +214,8 @@ int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struc
 	libbpf_set_print(libbpf_print);
 	l->fn = fn;
 	l->ctx = ctx;
+	l->stats_fd = -1;
+	l->epfd = -1;
 	l->ncpus = libbpf_num_possible_cpus();
 	if (l->ncpus <= 0) {
 		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-l->ncpus));
@@ -235,6 +256,12 @@ int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struc
 	}
 
 	l->ring_fds = ws_calloc(l->ncpus, sizeof(int));
+	l->rings = ws_calloc(l->ncpus, sizeof(*l->rings));
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		load_error(errno, "polling ring buffers", err, errlen);
+		goto fail;
+	}
 	for (int cpu = 0; cpu < l->ncpus; cpu++) {
 		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, cfg->ring_bytes, NULL);
 		if (fd < 0) {
@@ -247,9 +274,12 @@ int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struc
 			load_error(rc, "installing ring buffers", err, errlen);
 			goto fail;
 		}
-		if (!l->rb)
-			l->rb = ring_buffer__new(fd, on_sample, l, NULL);
-		if (!l->rb || (cpu > 0 && ring_buffer__add(l->rb, fd, on_sample, l))) {
+		struct live_ring *r = &l->rings[cpu];
+		r->l = l;
+		r->idx = cpu;
+		r->rb = ring_buffer__new(fd, on_sample, r, NULL);
+		struct epoll_event ee = {.events = EPOLLIN, .data.u32 = cpu};
+		if (!r->rb || epoll_ctl(l->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(r->rb), &ee)) {
 			load_error(errno, "polling ring buffers", err, errlen);
 			goto fail;
 		}
@@ -273,6 +303,12 @@ int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struc
 		}
 	}
 	l->attached = true;
+	/* our own cost, measured: on while the fd is open (restored to the
+	 * sysctl's setting when it closes) */
+	l->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (l->stats_fd < 0)
+		ws_warn("cannot enable BPF run-time statistics (%s): the kernel side's CPU time is not measured",
+			strerror(errno));
 	*out = l;
 	return 0;
 fail:
@@ -393,14 +429,28 @@ int live_recover_blocked(struct live *l)
 int live_wait(struct live *l, int timeout_ms)
 {
 	struct epoll_event evs[16];
-	int n = epoll_wait(ring_buffer__epoll_fd(l->rb), evs, WS_ARRAY_SIZE(evs), timeout_ms);
+	int n = epoll_wait(l->epfd, evs, WS_ARRAY_SIZE(evs), timeout_ms);
 
 	if (n < 0 && errno == EINTR)
 		return 0;
 	return n;
 }
 
-int live_drain(struct live *l) { return ring_buffer__consume(l->rb); }
+bool live_drain(struct live *l, uint64_t max_ns, bool *partial)
+{
+	bool more = false;
+
+	for (int i = 0; i < l->ncpus; i++) {
+		struct live_ring *r = &l->rings[i];
+		r->taken = 0;
+		r->until = max_ns ? ws_now_mono_ns() + max_ns : 0;
+		int rc = ring_buffer__consume(r->rb);
+		if (partial)
+			partial[i] = rc == -E2BIG;
+		more |= rc == -E2BIG;
+	}
+	return more;
+}
 
 static void *destroy_link(void *arg)
 {
@@ -480,12 +530,113 @@ uint64_t live_recursion_misses(struct live *l)
 
 int live_ncpus(const struct live *l) { return l->ncpus; }
 
+bool live_stats_enabled(const struct live *l) { return l->stats_fd >= 0; }
+
+static bool prog_info(const struct bpf_program *prog, struct bpf_prog_info *info)
+{
+	uint32_t len = sizeof(*info);
+	int fd = bpf_program__fd(prog);
+
+	memset(info, 0, sizeof(*info));
+	return fd >= 0 && bpf_obj_get_info_by_fd(fd, info, &len) == 0;
+}
+
+size_t live_prog_stats(struct live *l, struct live_prog_stat *out, size_t max)
+{
+	struct bpf_program *prog;
+	struct bpf_prog_info info;
+	size_t n = 0;
+
+	bpf_object__for_each_program(prog, l->skel->obj)
+	{
+		if (n == max || !prog_info(prog, &info))
+			continue;
+		const char *sec = bpf_program__section_name(prog);
+		if (strncmp(sec, "tracepoint/", 11) == 0)
+			sec += 11;
+		ws_strlcpy(out[n].name, bpf_program__name(prog), sizeof(out[n].name));
+		ws_strlcpy(out[n].hook, sec, sizeof(out[n].hook));
+		out[n].runs = info.run_cnt;
+		out[n].run_ns = info.run_time_ns;
+		n++;
+	}
+	return n;
+}
+
+uint64_t live_bpf_ns(struct live *l)
+{
+	struct bpf_program *prog;
+	struct bpf_prog_info info;
+	uint64_t total = 0;
+
+	bpf_object__for_each_program(prog, l->skel->obj)
+		if (prog_info(prog, &info))
+			total += info.run_time_ns;
+	return total;
+}
+
+void live_set_shed(struct live *l, unsigned level)
+{
+	l->skel->bss->shed_level = level > WS_SHED_MAX ? WS_SHED_MAX : level;
+}
+
+uint64_t live_conn_entries(struct live *l)
+{
+	int fd = bpf_map__fd(l->skel->maps.conns);
+	uint64_t key, next, n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+/* "memlock:" of a map fd, from /proc/self/fdinfo */
+static uint64_t fd_memlock(int fd)
+{
+	char p[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+	if (!(f = fopen(p, "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+uint64_t live_kernel_bytes(struct live *l)
+{
+	struct bpf_map *map;
+	uint64_t total = 0;
+
+	bpf_object__for_each_map(map, l->skel->obj)
+		if (bpf_map__fd(map) >= 0)
+			total += fd_memlock(bpf_map__fd(map));
+	for (int i = 0; l->ring_fds && i < l->ncpus; i++)
+		if (l->ring_fds[i] > 0)
+			total += fd_memlock(l->ring_fds[i]);
+	return total;
+}
+
 void live_close(struct live *l)
 {
 	if (!l)
 		return;
 	live_detach(l);
-	ring_buffer__free(l->rb);
+	if (l->stats_fd >= 0)
+		close(l->stats_fd);
+	for (int i = 0; l->rings && i < l->ncpus; i++)
+		ring_buffer__free(l->rings[i].rb);
+	free(l->rings);
+	if (l->epfd >= 0)
+		close(l->epfd);
 	if (l->ring_fds)
 		for (int i = 0; i < l->ncpus; i++)
 			if (l->ring_fds[i] > 0)

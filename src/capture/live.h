@@ -3,6 +3,7 @@
 #ifndef WIRESPAN_LIVE_H
 #define WIRESPAN_LIVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +23,8 @@ struct live_config {
 	uint32_t ring_bytes; /* per CPU, power of two */
 };
 
-typedef void (*live_record_fn)(void *ctx, const void *rec, size_t len);
+/* A record from the ring of CPU `ring`. */
+typedef void (*live_record_fn)(void *ctx, int ring, const void *rec, size_t len);
 
 struct live;
 
@@ -38,8 +40,11 @@ int live_recover_blocked(struct live *l);
 /* Wait up to timeout_ms for a ring to signal; returns <0 on error other
  * than EINTR. */
 int live_wait(struct live *l, int timeout_ms);
-/* Consume every record now in the rings. */
-int live_drain(struct live *l);
+/* Consume the records in the rings, spending at most about max_ns on each
+ * (0: until it is empty; a ring whose producers keep up with us would
+ * never be). partial[i] (ncpus entries, may be NULL) tells which rings
+ * were left holding records; returns whether any was. */
+bool live_drain(struct live *l, uint64_t max_ns, bool *partial);
 /* Stop the programs (detach); records already written stay drainable. */
 void live_detach(struct live *l);
 void live_counters(struct live *l, uint64_t out[WS_KC_MAX]);
@@ -48,6 +53,26 @@ void live_drops(struct live *l, uint64_t out[WS_DROP_REASONS]);
 /* Program runs the kernel skipped because another BPF program was running. */
 uint64_t live_recursion_misses(struct live *l);
 int live_ncpus(const struct live *l);
+
+/* What one BPF program cost since loading, from the kernel's run-time
+ * statistics (zero when they could not be enabled). */
+struct live_prog_stat {
+	char name[64]; /* the program (function) name */
+	char hook[96]; /* where it is attached: "syscalls/sys_exit_read", "tp_btf/tcp_probe" */
+	uint64_t runs, run_ns;
+};
+/* Whether run-time statistics are on (needs BPF_ENABLE_STATS, Linux 5.8). */
+bool live_stats_enabled(const struct live *l);
+/* The cost of each loaded program; returns how many (at most max). */
+size_t live_prog_stats(struct live *l, struct live_prog_stat *out, size_t max);
+/* Nanoseconds all programs ran, summed over CPUs. */
+uint64_t live_bpf_ns(struct live *l);
+/* Shed level for data capture (0 .. WS_SHED_MAX, see capture_abi.h). */
+void live_set_shed(struct live *l, unsigned level);
+/* Entries now in the kernel's connection table. */
+uint64_t live_conn_entries(struct live *l);
+/* Kernel memory held by the maps and ring buffers, in bytes. */
+uint64_t live_kernel_bytes(struct live *l);
 void live_close(struct live *l);
 
 #endif

@@ -19,6 +19,9 @@ static void usage(FILE *f)
 		   "  traces    list distributed traces, across the databases of several hosts\n"
 		   "  explain   draw one trace as a waterfall, with where its time went and why\n"
 		   "  tcp       TCP health per peer: retransmissions, resets, drops, RTO, RTT\n"
+		   "  status    a recording's state, running or finished: lost events by cause,\n"
+		   "            load shedding, wirespan's own CPU and memory, each BPF program's cost\n"
+		   "  link      assemble and store the traces of a large recording\n"
 		   "  replay    run a saved raw event stream through the pipeline again\n"
 		   "\n"
 		   "Every command takes --db FILE (default wirespan.db) and --help.\n",
@@ -44,6 +47,10 @@ int main(int argc, char **argv)
 		return cmd_explain(argc - 1, argv + 1);
 	if (strcmp(cmd, "tcp") == 0)
 		return cmd_tcp(argc - 1, argv + 1);
+	if (strcmp(cmd, "link") == 0)
+		return cmd_link(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "replay") == 0)
 		return cmd_replay(argc - 1, argv + 1);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

@@ -230,8 +230,7 @@ void pipeline_free(struct pipeline *p)
 	btf__free(p->vmlinux_btf);
 }
 
-int pipeline_store_results(struct pipeline *p, const struct pipeline_counter *rows, size_t n, uint64_t lost,
-			   const char *status)
+int pipeline_store_counters(struct pipeline *p, const struct pipeline_counter *rows, size_t n, uint64_t lost)
 {
 	const struct ct_stats *cs = ct_stats(p->ct);
 	const struct pipeline_counter own[] = {
@@ -259,7 +258,13 @@ int pipeline_store_results(struct pipeline *p, const struct pipeline_counter *ro
 		if (ws_store_set_counter(p->store, p->rec_id, c->kind, c->name, c->v))
 			return -EIO;
 	}
-	if (ws_store_update_recording(p->store, p->rec_id, p->records, p->spans, lost))
+	return ws_store_update_recording(p->store, p->rec_id, p->records, p->spans, lost);
+}
+
+int pipeline_store_results(struct pipeline *p, const struct pipeline_counter *rows, size_t n, uint64_t lost,
+			   const char *status)
+{
+	if (pipeline_store_counters(p, rows, n, lost))
 		return -EIO;
 	return ws_store_end_recording(p->store, p->rec_id, ws_now_real_ns(), status);
 }

@@ -44,11 +44,14 @@ void pipeline_free(struct pipeline *p);
 void pipeline_event(struct pipeline *p, const struct ws_event *ev);
 void pipeline_debug_event(const struct ws_event *ev);
 struct pipeline_counter {
-	const char *kind, *name; /* kind: "lost" or "stat" */
+	const char *kind, *name; /* kind: "lost", "shed" or "stat" */
 	uint64_t v;
 };
-/* Store the front door's counters (rows) and the pipeline's own, and mark
- * the recording ended with status. Returns 0 or -EIO. */
+/* Store the front door's counters (rows) and the pipeline's own, and the
+ * recording's totals (a running recording does this every second).
+ * Returns 0 or -EIO. */
+int pipeline_store_counters(struct pipeline *p, const struct pipeline_counter *rows, size_t n, uint64_t lost);
+/* The same, and mark the recording ended with status. */
 int pipeline_store_results(struct pipeline *p, const struct pipeline_counter *rows, size_t n, uint64_t lost,
 			   const char *status);
 

@@ -16,9 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "capture/budget.h"
 #include "capture/kevent.h"
 #include "capture/live.h"
 #include "cli/cli.h"
@@ -34,6 +37,12 @@
  * by the time the drain ends. */
 #define WATERMARK_SLACK_NS (2 * 1000000ull)
 #define COMMIT_EVERY_NS (250 * 1000000ull)
+/* Time spent draining one ring per pass: what the reorder stage holds stays
+ * bounded even when the producers keep up with the drain. */
+#define DRAIN_MAX_NS (100 * 1000000ull)
+/* counters, the budget and the status line, once a second */
+#define TICK_NS (1000 * 1000000ull)
+#define DEFAULT_BUDGET_PCT 5.0
 
 static volatile sig_atomic_t stop_requested;
 
@@ -57,8 +66,11 @@ static void on_ordered(void *ctx, const void *rec, size_t len)
 	pipeline_event(p, &ev);
 }
 
+/* Commit time of the last record taken from each CPU's ring. */
+static uint64_t *ring_last;
+
 /* A record arrives from a ring buffer. */
-static void on_record(void *ctx, const void *rec, size_t len)
+static void on_record(void *ctx, int ring, const void *rec, size_t len)
 {
 	struct pipeline *p = ctx;
 	uint64_t key, commit;
@@ -72,6 +84,8 @@ static void on_record(void *ctx, const void *rec, size_t len)
 		p->save_errors++;
 	ws_kevent_order(rec, &key, &commit);
 	ws_reorder_push(&p->ro, key, commit, rec, len);
+	if (ring_last)
+		ring_last[ring] = commit;
 }
 
 
@@ -91,51 +105,129 @@ static char *join_args(int argc, char **argv)
 	return s;
 }
 
-/* Store counters, mark the recording ended. Returns 0 or -EIO. */
-static int store_results(struct pipeline *p, const uint64_t kc[WS_KC_MAX], uint64_t misses, uint64_t lost,
-			 const char *status)
+/* What the recorder knows beyond the pipeline: the kernel half's counters
+ * and its own cost. */
+struct rec_stats {
+	uint64_t kc[WS_KC_MAX];
+	uint64_t misses;       /* BPF program runs skipped by recursion */
+	uint64_t conn_evicted; /* kernel connection entries evicted (known at the end) */
+	uint64_t user_ns, sys_ns, bpf_ns;
+	uint64_t max_rss_kb, kernel_bytes;
+	unsigned shed_max;
+};
+
+#define REC_COUNTERS 22
+
+/* The counters stored with a recording and printed at its end. */
+static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct pipeline_counter *rows)
 {
-	const struct pipeline_counter rows[] = {
+	const uint64_t *kc = r->kc;
+	const struct pipeline_counter all[REC_COUNTERS] = {
 		{"lost", "ringbuf_full", kc[WS_KC_RINGBUF_FULL]},
 		{"lost", "inflight_table_full", kc[WS_KC_INFLIGHT_FULL]},
 		{"lost", "conn_table_full", kc[WS_KC_CONN_FULL]},
+		{"lost", "kernel_conn_evicted", r->conn_evicted},
+		{"lost", "thread_table_full", kc[WS_KC_THREAD_FULL]},
 		{"lost", "payload_read_failed", kc[WS_KC_READ_FAIL]},
 		{"lost", "iovec_beyond_limit", kc[WS_KC_IOV_CUT]},
 		{"lost", "mmsg_beyond_limit", kc[WS_KC_MMSG_CUT]},
-		{"lost", "bpf_recursion_misses", misses},
+		{"lost", "bpf_recursion_misses", r->misses},
 		{"lost", "decode_errors", p->decode_errors},
+		{"shed", "shed_syscalls", kc[WS_KC_SHED]},
+		{"shed", "shed_level_max", r->shed_max},
 		{"stat", "kernel_events", kc[WS_KC_EVENTS]},
 		{"stat", "payload_cut", kc[WS_KC_PAYLOAD_CUT]},
-		{"lost", "thread_table_full", kc[WS_KC_THREAD_FULL]},
+		{"stat", "kernel_conns_added", kc[WS_KC_CONN_ADDED]},
+		{"stat", "kernel_conns_removed", kc[WS_KC_CONN_REMOVED]},
+		{"stat", "agent_user_ns", r->user_ns},
+		{"stat", "agent_sys_ns", r->sys_ns},
+		{"stat", "bpf_run_ns", r->bpf_ns},
+		{"stat", "agent_max_rss_kb", r->max_rss_kb},
+		{"stat", "kernel_memory_bytes", r->kernel_bytes},
+		{"stat", "spans_stored", p->spans_committed},
 	};
 
-	return pipeline_store_results(p, rows, WS_ARRAY_SIZE(rows), lost, status);
+	memcpy(rows, all, sizeof(all));
+	return REC_COUNTERS;
 }
 
-/* Packets the kernel dropped during the recording, by reason. */
-static void store_drops(struct pipeline *p, struct live *l)
+/* Events lost, all causes: the kernel's, the recorder's, the pipeline's. */
+static uint64_t total_lost(struct pipeline *p, const struct rec_stats *r)
+{
+	struct pipeline_counter rows[REC_COUNTERS];
+	size_t n = rec_counters(r, p, rows);
+	uint64_t lost = ct_stats(p->ct)->conns_evicted;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].kind, "lost") == 0)
+			lost += rows[i].v;
+	return lost;
+}
+
+static uint64_t tv_ns(struct timeval tv) { return (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000; }
+
+/* Sample the kernel half's counters and what the recorder has cost. */
+static void rec_sample(struct rec_stats *r, struct live *l)
+{
+	struct rusage ru;
+
+	if (!l)
+		return;
+	live_counters(l, r->kc);
+	r->bpf_ns = live_bpf_ns(l);
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		r->user_ns = tv_ns(ru.ru_utime);
+		r->sys_ns = tv_ns(ru.ru_stime);
+		r->max_rss_kb = (uint64_t)ru.ru_maxrss;
+	}
+}
+
+/* CPU ns the recorder has used so far: its process, every thread, plus
+ * its BPF programs in the kernel. */
+static uint64_t own_cpu_ns(struct live *l)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + live_bpf_ns(l);
+}
+
+static int store_counters(struct pipeline *p, const struct rec_stats *r, const char *status)
+{
+	struct pipeline_counter rows[REC_COUNTERS];
+	size_t n = rec_counters(r, p, rows);
+
+	if (!status)
+		return pipeline_store_counters(p, rows, n, total_lost(p, r));
+	return pipeline_store_results(p, rows, n, total_lost(p, r), status);
+}
+
+/* Packets the kernel dropped during the recording, by reason, and what
+ * each BPF program cost. */
+static void store_kernel_facts(struct pipeline *p, struct live *l)
 {
 	uint64_t *d = ws_calloc(WS_DROP_REASONS, sizeof(*d));
+	struct live_prog_stat ps[64];
+	size_t n;
 
 	live_drops(l, d);
 	for (uint32_t r = 0; r < WS_DROP_REASONS && !p->store_failed; r++)
 		if (d[r] && ws_store_add_drops(p->store, p->rec_id, p->host, r, pipeline_drop_reason(p, r), d[r]))
 			p->store_failed = true;
 	free(d);
+	n = live_stats_enabled(l) ? live_prog_stats(l, ps, WS_ARRAY_SIZE(ps)) : 0;
+	for (size_t i = 0; i < n && !p->store_failed; i++)
+		if (ps[i].runs &&
+		    ws_store_set_bpf_prog(p->store, p->rec_id, ps[i].name, ps[i].hook, ps[i].runs, ps[i].run_ns))
+			p->store_failed = true;
 }
 
-static uint64_t total_lost(struct pipeline *p, const uint64_t kc[WS_KC_MAX], uint64_t misses)
+static void print_summary(struct pipeline *p, double secs, const struct rec_stats *r)
 {
 	const struct ct_stats *cs = ct_stats(p->ct);
-
-	return kc[WS_KC_RINGBUF_FULL] + kc[WS_KC_INFLIGHT_FULL] + kc[WS_KC_CONN_FULL] + kc[WS_KC_READ_FAIL] +
-	       kc[WS_KC_IOV_CUT] + kc[WS_KC_MMSG_CUT] + misses + p->decode_errors + cs->conns_evicted;
-}
-
-static void print_summary(struct pipeline *p, double secs, const uint64_t kc[WS_KC_MAX], uint64_t misses,
-			  uint64_t lost)
-{
-	const struct ct_stats *cs = ct_stats(p->ct);
+	struct pipeline_counter rows[REC_COUNTERS];
+	size_t n = rec_counters(r, p, rows);
+	uint64_t lost = total_lost(p, r);
 
 	fprintf(stderr,
 		"wirespan: recorded %.1fs: %llu events, %llu spans (%llu server, %llu client), %llu connections; "
@@ -146,19 +238,30 @@ static void print_summary(struct pipeline *p, double secs, const uint64_t kc[WS_
 	if (p->store_failed)
 		fprintf(stderr, "wirespan: %llu of those spans are in the database; the rest could not be written\n",
 			(unsigned long long)p->spans_committed);
-	if (lost)
+	if (lost) {
+		fprintf(stderr, "wirespan: lost by cause:");
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(rows[i].kind, "lost") == 0 && rows[i].v)
+				fprintf(stderr, " %s %llu", rows[i].name, (unsigned long long)rows[i].v);
+		if (cs->conns_evicted)
+			fprintf(stderr, " conns_evicted %llu", (unsigned long long)cs->conns_evicted);
+		fputc('\n', stderr);
+	}
+	if (r->kc[WS_KC_SHED])
 		fprintf(stderr,
-			"wirespan: lost by cause: ring buffer full %llu, in-flight table full %llu, connection table "
-			"full %llu, payload unreadable %llu, iovecs beyond limit %llu, mmsg beyond limit %llu, BPF "
-			"recursion %llu, undecodable %llu, connections evicted %llu\n",
-			(unsigned long long)kc[WS_KC_RINGBUF_FULL], (unsigned long long)kc[WS_KC_INFLIGHT_FULL],
-			(unsigned long long)kc[WS_KC_CONN_FULL], (unsigned long long)kc[WS_KC_READ_FAIL],
-			(unsigned long long)kc[WS_KC_IOV_CUT], (unsigned long long)kc[WS_KC_MMSG_CUT],
-			(unsigned long long)misses, (unsigned long long)p->decode_errors,
-			(unsigned long long)cs->conns_evicted);
+			"wirespan: over the CPU budget, data of %llu syscalls was not captured (shed level up to %u: %s)\n",
+			(unsigned long long)r->kc[WS_KC_SHED], r->shed_max, ws_budget_action(r->shed_max));
 	if (cs->incomplete_at_end)
 		fprintf(stderr, "wirespan: %llu exchanges were still in progress when recording stopped (not stored)\n",
 			(unsigned long long)cs->incomplete_at_end);
+	if (p->live) {
+		double agent_s = (r->user_ns + r->sys_ns) / 1e9, bpf_s = r->bpf_ns / 1e9;
+		fprintf(stderr, "wirespan: own cost: %.2fs CPU in user space, %.2fs in BPF programs", agent_s, bpf_s);
+		if (p->spans)
+			fprintf(stderr, " (%.1f us per span)", (agent_s + bpf_s) * 1e6 / p->spans);
+		fprintf(stderr, "; peak RSS %.1f MiB, kernel maps and rings %.1f MiB\n", r->max_rss_kb / 1024.0,
+			r->kernel_bytes / 1048576.0);
+	}
 }
 
 static void usage_record(FILE *f)
@@ -182,18 +285,51 @@ static void usage_record(FILE *f)
 		"                       CPUs, 4 to 16 MiB each)\n"
 		"  --host NAME          host.name for the spans (default: hostname, or the netns name)\n"
 		"  --save-events FILE   also write the raw event stream (replay with `wirespan replay`)\n"
+		"  --cpu-budget PCT     most of the host's CPU (all CPUs, kernel and user side together)\n"
+		"                       wirespan may use before it sheds work (default %g; 0: no limit);\n"
+		"                       see docs/overhead.md for what is shed, in order\n"
 		"  --quiet              no live status line\n"
 		"  --verbose            loader messages and debug output\n"
 		"  --debug-events       print every event to stderr\n",
-		WS_MAX_COMMS, WS_MAX_PORTS, WS_PAYLOAD_MAX, WS_TAIL_MAX);
+		WS_MAX_COMMS, WS_MAX_PORTS, WS_PAYLOAD_MAX, WS_TAIL_MAX, DEFAULT_BUDGET_PCT);
 }
 
-static void status_line(struct pipeline *p, uint64_t elapsed_ns, uint64_t lost)
+static void status_line(struct pipeline *p, uint64_t elapsed_ns, uint64_t lost, const struct ws_budget *b)
 {
-	fprintf(stderr, "\r\033[Krecording %llus  events %llu  spans %llu  connections %zu  lost %llu",
+	fprintf(stderr, "\r\033[Krecording %llus  events %llu  spans %llu  connections %zu  lost %llu  cpu %.1f%%",
 		(unsigned long long)(elapsed_ns / 1000000000ull), (unsigned long long)p->records,
-		(unsigned long long)p->spans, ct_active(p->ct), (unsigned long long)lost);
+		(unsigned long long)p->spans, ct_active(p->ct), (unsigned long long)lost, b->used_pct);
+	if (b->pct > 0)
+		fprintf(stderr, " of %g%%", b->pct);
+	if (b->level)
+		fprintf(stderr, "  SHEDDING: %s", ws_budget_action(b->level));
 	fflush(stderr);
+}
+
+/* Once a second: measure our cost against the budget and shed or recover. */
+static void budget_tick(struct pipeline *p, struct live *l, struct ws_budget *b, struct rec_stats *r, bool quiet,
+			bool tty)
+{
+	unsigned old = b->level;
+
+	if (!ws_budget_sample(b, ws_now_mono_ns(), own_cpu_ns(l)))
+		return;
+	live_set_shed(l, b->level);
+	if (b->level > r->shed_max)
+		r->shed_max = b->level;
+	if (!p->store_failed && ws_store_add_shed(p->store, p->rec_id, ws_now_real_ns(), b->level, b->used_pct, b->pct,
+						  ws_budget_action(b->level)))
+		p->store_failed = true;
+	if (!quiet) {
+		if (tty)
+			fputs("\r\033[K", stderr);
+		if (b->level > old)
+			fprintf(stderr, "wirespan: using %.1f%% of the host's CPU, over the %g%% budget: %s\n", b->used_pct,
+				b->pct, ws_budget_action(b->level));
+		else
+			fprintf(stderr, "wirespan: using %.1f%% of the host's CPU, under the %g%% budget again: %s\n",
+				b->used_pct, b->pct, ws_budget_action(b->level));
+	}
 }
 
 int cmd_record(int argc, char **argv)
@@ -209,6 +345,7 @@ int cmd_record(int argc, char **argv)
 		{"ring-kb", required_argument, NULL, 'r'},
 		{"host", required_argument, NULL, 'H'},
 		{"save-events", required_argument, NULL, 's'},
+		{"cpu-budget", required_argument, NULL, 'B'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug-events", no_argument, NULL, 'D'},
@@ -217,7 +354,7 @@ int cmd_record(int argc, char **argv)
 	};
 	struct live_config lc = {.payload = 4096};
 	const char *db = "wirespan.db", *netns_path = NULL, *save_path = NULL, *host = NULL;
-	double duration = 0;
+	double duration = 0, budget_pct = DEFAULT_BUDGET_PCT;
 	bool quiet = false, debug_events = false;
 	unsigned long long v;
 	char err[1024];
@@ -289,6 +426,16 @@ int cmd_record(int argc, char **argv)
 			break;
 		case 'H': host = optarg; break;
 		case 's': save_path = optarg; break;
+		case 'B': {
+			char *end;
+			budget_pct = strtod(optarg, &end);
+			if (*end || end == optarg || !(budget_pct >= 0 && budget_pct <= 100)) {
+				ws_err("--cpu-budget needs a percentage of the host's CPU from 0 (no limit) to 100, not '%s'",
+				       optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'q': quiet = true; break;
 		case 'v': ws_verbose++; break;
 		case 'D': debug_events = true; break;
@@ -384,48 +531,64 @@ int cmd_record(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	bool tty = !quiet && isatty(STDERR_FILENO);
-	uint64_t t_start = ws_now_mono_ns(), last_commit = t_start, last_status = 0;
+	uint64_t t_start = ws_now_mono_ns(), last_commit = t_start, last_tick = t_start;
 	uint64_t t_end = duration > 0 ? t_start + (uint64_t)(duration * 1e9) : UINT64_MAX;
-	uint64_t kc[WS_KC_MAX];
+	struct rec_stats rs = {0};
+	struct ws_budget budget;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc = 0;
 
+	ws_budget_init(&budget, budget_pct, ncpu > 0 ? (int)ncpu : 1, t_start, own_cpu_ns(l));
+	if (budget_pct > 0 && !live_stats_enabled(l))
+		ws_warn("the CPU budget counts user space only");
+	if (ws_store_add_shed(p.store, p.rec_id, ws_now_real_ns(), 0, 0, budget_pct, ws_budget_action(0)))
+		p.store_failed = true;
 	if (!quiet)
 		fprintf(stderr, "wirespan: recording to %s%s\n", db,
 			duration > 0 ? "" : "; press Ctrl-C to stop");
-	while (!stop_requested) {
+	int nrings = live_ncpus(l);
+	bool *partial = ws_calloc(nrings, sizeof(*partial)), more = false;
+	ring_last = ws_calloc(nrings, sizeof(*ring_last));
+	while (!stop_requested && !p.store_failed) {
 		uint64_t now = ws_now_mono_ns();
 		if (now >= t_end)
 			break;
-		int wait_ms = (int)WS_MIN(100, (t_end - now) / 1000000 + 1);
+		int wait_ms = more ? 0 : (int)WS_MIN(100, (t_end - now) / 1000000 + 1);
 		if (live_wait(l, wait_ms) < 0) {
 			ws_err("waiting for events: %s", strerror(errno));
 			rc = 1;
 			break;
 		}
-		uint64_t t0 = ws_now_mono_ns();
-		live_drain(l);
-		ws_reorder_release(&p.ro, t0 - WATERMARK_SLACK_NS, on_ordered, &p);
-		ct_advance(p.ct, t0 - WATERMARK_SLACK_NS + p.mono_to_real);
+		uint64_t t0 = ws_now_mono_ns(), wm = t0 - WATERMARK_SLACK_NS;
+		more = live_drain(l, DRAIN_MAX_NS, partial);
+		/* a ring left with records holds none committed much before the
+		 * last one taken from it */
+		for (int i = 0; more && i < nrings; i++)
+			if (partial[i] && ring_last[i] < wm + WATERMARK_SLACK_NS)
+				wm = ring_last[i] > WATERMARK_SLACK_NS ? ring_last[i] - WATERMARK_SLACK_NS : 0;
+		ws_reorder_release(&p.ro, wm, on_ordered, &p);
+		ct_advance(p.ct, wm + p.mono_to_real);
+		if (t0 - last_tick >= TICK_NS) {
+			budget_tick(&p, l, &budget, &rs, quiet, tty);
+			rec_sample(&rs, l);
+			rs.kernel_bytes = live_kernel_bytes(l);
+			if (!p.store_failed && store_counters(&p, &rs, NULL))
+				p.store_failed = true;
+			if (tty)
+				status_line(&p, t0 - t_start, total_lost(&p, &rs), &budget);
+			last_tick = t0;
+		}
 		if (t0 - last_commit >= COMMIT_EVERY_NS) {
-			live_counters(l, kc);
-			if (!p.store_failed && (ws_store_update_recording(p.store, p.rec_id, p.records, p.spans,
-									   total_lost(&p, kc, 0)) ||
-						ws_store_commit(p.store)))
+			if (!p.store_failed && ws_store_commit(p.store))
 				p.store_failed = true;
 			if (!p.store_failed)
 				p.spans_committed = p.spans;
 			last_commit = t0;
-			if (tty && t0 - last_status >= 1000000000ull) {
-				status_line(&p, t0 - t_start, total_lost(&p, kc, 0));
-				last_status = t0;
-			}
 		}
-		if (p.store_failed) {
-			ws_err("cannot write to %s (%s); stopping: what was recorded before is kept", db,
-			       ws_store_errmsg(p.store));
-			rc = 1;
-			break;
-		}
+	}
+	if (p.store_failed) {
+		ws_err("cannot write to %s (%s); stopping: what was recorded before is kept", db, ws_store_errmsg(p.store));
+		rc = 1;
 	}
 	if (tty)
 		fputs("\r\033[K", stderr);
@@ -433,32 +596,40 @@ int cmd_record(int argc, char **argv)
 
 	/* Stop the kernel side, then take everything it wrote. */
 	live_detach(l);
-	live_drain(l);
+	live_drain(l, 0, NULL);
+	free(partial);
+	free(ring_last);
+	ring_last = NULL;
 	ws_reorder_release(&p.ro, UINT64_MAX, on_ordered, &p);
 	ct_flush(p.ct);
-	live_counters(l, kc);
-	uint64_t misses = live_recursion_misses(l);
-	uint64_t lost = total_lost(&p, kc, misses);
-	store_drops(&p, l);
+	rec_sample(&rs, l);
+	rs.misses = live_recursion_misses(l);
+	rs.kernel_bytes = live_kernel_bytes(l);
+	/* entries added and never removed, and no longer in the table, were
+	 * evicted (LRU) to make room */
+	uint64_t left = live_conn_entries(l), in = rs.kc[WS_KC_CONN_ADDED] - rs.kc[WS_KC_CONN_REMOVED];
+	rs.conn_evicted = rs.kc[WS_KC_CONN_ADDED] >= rs.kc[WS_KC_CONN_REMOVED] && in > left ? in - left : 0;
+	if (!p.store_failed)
+		store_kernel_facts(&p, l);
 	if (p.save) {
 		if (fclose(p.save) || p.save_errors)
 			ws_warn("the event file %s is incomplete (%llu records not written)", save_path,
 				(unsigned long long)p.save_errors);
 	}
 	if (!p.store_failed) {
-		if (store_results(&p, kc, misses, lost, rc ? "failed" : "complete")) {
+		if (store_counters(&p, &rs, rc ? "failed" : "complete")) {
 			ws_err("cannot write to %s (%s): what was recorded before is kept", db, ws_store_errmsg(p.store));
 			rc = 1;
 		} else {
 			p.spans_committed = p.spans;
-			if (cli_link_store(p.store, db))
+			if (cli_link_store_bounded(p.store, db, CLI_LINK_MAX_SPANS))
 				rc = 1;
 		}
 	} else {
 		/* say so in the recording's row, if the disk takes that much */
 		ws_store_end_recording(p.store, p.rec_id, ws_now_real_ns(), "failed");
 	}
-	print_summary(&p, recorded_s, kc, misses, lost);
+	print_summary(&p, recorded_s, &rs);
 	live_close(l);
 	ws_store_close(p.store);
 	pipeline_free(&p);
@@ -535,7 +706,7 @@ int cmd_replay(int argc, char **argv)
 	uint64_t max_commit = 0;
 	while ((got = ws_evfile_read(f, &buf, &cap, &len)) == 1) {
 		uint64_t key, commit;
-		on_record(&p, buf, len);
+		on_record(&p, 0, buf, len);
 		if (len >= ws_kevent_size(p.abi)) {
 			ws_kevent_order((const struct ws_kevent *)buf, &key, &commit);
 			max_commit = WS_MAX(max_commit, commit);
@@ -554,11 +725,10 @@ int cmd_replay(int argc, char **argv)
 	}
 	ws_reorder_release(&p.ro, UINT64_MAX, on_ordered, &p);
 	ct_flush(p.ct);
-	uint64_t kc[WS_KC_MAX] = {0};
-	uint64_t lost = total_lost(&p, kc, 0);
-	if (store_results(&p, kc, 0, lost, rc ? "failed" : "complete") || cli_link_store(p.store, db))
+	struct rec_stats rs = {0};
+	if (store_counters(&p, &rs, rc ? "failed" : "complete") || cli_link_store(p.store, db))
 		rc = 1;
-	print_summary(&p, (ws_now_mono_ns() - t0) / 1e9, kc, 0, lost);
+	print_summary(&p, (ws_now_mono_ns() - t0) / 1e9, &rs);
 	free(buf);
 	fclose(f);
 	ws_store_close(p.store);

@@ -79,6 +79,53 @@ const struct ws_lspan *dbset_find(const struct dbset *d, const struct ws_span *s
 	return ws_hashmap_get(&d->by_id, id ? id : 1);
 }
 
+int cli_link_store_bounded(struct ws_store *st, const char *path, uint64_t max_spans)
+{
+	int64_t n = ws_store_span_count(st);
+
+	if (n >= 0 && (uint64_t)n <= max_spans)
+		return cli_link_store(st, path);
+	fprintf(stderr,
+		"wirespan: %s holds %lld spans, more than the %llu a recording links when it ends (trace assembly holds "
+		"them all in memory): `wirespan spans`, `traces` and `explain` assemble the traces when they read; "
+		"`wirespan link --db %s` stores them for SQL readers\n",
+		path, (long long)n, (unsigned long long)max_spans, path);
+	return 0;
+}
+
+/* `wirespan link`: assemble the traces of a database and store them. */
+int cmd_link(int argc, char **argv)
+{
+	const char *db = "wirespan.db";
+	struct ws_store *st;
+	char err[1024];
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			db = argv[++i];
+		} else if (strcmp(argv[i], "--help") == 0) {
+			printf("usage: wirespan link [--db FILE]\n\nAssemble the traces of a database and store the trace ids "
+			       "and parents in its spans table\n(recordings larger than %d spans leave this to readers).\n",
+			       CLI_LINK_MAX_SPANS);
+			return 0;
+		} else {
+			ws_err("link: unexpected argument '%s' (usage: wirespan link [--db FILE])", argv[i]);
+			return 2;
+		}
+	}
+	if (ws_store_open(db, WS_STORE_WRITE, &st, err, sizeof(err))) {
+		ws_err("%s", err);
+		return 1;
+	}
+	int rc = cli_link_store(st, db);
+	if (!rc && ws_store_commit(st)) {
+		ws_err("cannot write to %s: %s", db, ws_store_errmsg(st));
+		rc = 1;
+	}
+	ws_store_close(st);
+	return rc;
+}
+
 int cli_link_store(struct ws_store *st, const char *path)
 {
 	struct ws_lset set;

@@ -62,6 +62,12 @@ static const char *const v3_alter[] = {
 	"ALTER TABLE connections ADD COLUMN drops INTEGER",
 };
 
+/* columns added by schema version 5 (overhead, budget, loss) */
+static const char *const v5_alter[] = {
+	"ALTER TABLE recordings ADD COLUMN pid INTEGER",
+	"ALTER TABLE recordings ADD COLUMN updated_ns INTEGER",
+};
+
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta (\n"
 	"  key TEXT PRIMARY KEY,\n"
@@ -76,7 +82,22 @@ static const char schema[] =
 	"  status TEXT NOT NULL,\n"
 	"  events INTEGER NOT NULL DEFAULT 0,\n"
 	"  spans INTEGER NOT NULL DEFAULT 0,\n"
-	"  lost INTEGER NOT NULL DEFAULT 0);\n"
+	"  lost INTEGER NOT NULL DEFAULT 0,\n"
+	"  pid INTEGER, updated_ns INTEGER);\n"
+	"CREATE TABLE IF NOT EXISTS shedding (\n"
+	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
+	"  ts_ns INTEGER NOT NULL,\n"
+	"  level INTEGER NOT NULL,\n"
+	"  cpu_pct REAL NOT NULL,\n"
+	"  budget_pct REAL NOT NULL,\n"
+	"  action TEXT NOT NULL);\n"
+	"CREATE TABLE IF NOT EXISTS bpf_programs (\n"
+	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
+	"  name TEXT NOT NULL,\n"
+	"  hook TEXT NOT NULL,\n"
+	"  runs INTEGER NOT NULL,\n"
+	"  run_ns INTEGER NOT NULL,\n"
+	"  PRIMARY KEY (recording_id, name));\n"
 	"CREATE TABLE IF NOT EXISTS counters (\n"
 	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
 	"  kind TEXT NOT NULL,\n"
@@ -296,17 +317,26 @@ static int upgrade(struct ws_store *st, char **msg)
 	for (size_t i = 0; st->version < 3 && i < WS_ARRAY_SIZE(v3_alter); i++)
 		if (sqlite3_exec(st->db, v3_alter[i], NULL, NULL, msg) != SQLITE_OK)
 			return -1;
+	for (size_t i = 0; st->version < 5 && i < WS_ARRAY_SIZE(v5_alter); i++)
+		if (sqlite3_exec(st->db, v5_alter[i], NULL, NULL, msg) != SQLITE_OK)
+			return -1;
 	return 0;
 }
 
+/* SQLite keeps allocation statistics behind a global mutex by default: two
+ * lock round trips per allocation that nobody reads. */
+static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **out, char *err, size_t errlen)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct ws_store *st = ws_calloc(1, sizeof(*st));
 	/* one connection, used by one thread: no SQLite mutexes needed */
 	int flags = (mode == WS_STORE_WRITE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
 	int rc;
 
 	*out = NULL;
+	pthread_once(&once, sqlite_setup);
 	ws_strlcpy(st->path, path, sizeof(st->path));
 	st->writing = mode == WS_STORE_WRITE;
 	if (st->writing) {
@@ -467,13 +497,17 @@ int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording 
 	sqlite3_stmt *q;
 	int64_t id;
 
-	if (prepare(st, "INSERT INTO recordings (source, host, command, started_ns, status) VALUES (?,?,?,?,'recording')",
+	if (prepare(st,
+		    "INSERT INTO recordings (source, host, command, started_ns, status, pid, updated_ns) "
+		    "VALUES (?,?,?,?,'recording',?,?)",
 		    &q))
 		return -EIO;
 	sqlite3_bind_text(q, 1, r->source, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(q, 2, r->host, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(q, 3, r->command, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 4, (int64_t)r->started_ns);
+	sqlite3_bind_int64(q, 5, getpid());
+	sqlite3_bind_int64(q, 6, (int64_t)r->started_ns);
 	if (sqlite3_step(q) != SQLITE_DONE) {
 		sqlite3_finalize(q);
 		return -EIO;
@@ -502,38 +536,40 @@ int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
 
 	if (begin_tx(st))
 		return -EIO;
+	/* every string bound here outlives the step (step_done resets and
+	 * clears the bindings): SQLite need not copy them */
 	for (size_t k = 0; k < sizeof(s->parent_id); k++)
 		has_parent |= s->parent_id[k] != 0;
 	ws_hex(s->span_id, 8, sid);
 	ws_hex(s->trace_id, 16, tid);
 	if (has_parent)
 		ws_hex(s->parent_id, 8, pid);
-	sqlite3_bind_text(q, i++, sid, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(q, i++, tid, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(q, i++, pid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, sid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, i++, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, i++, pid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, i++, s->recording_id);
 	sqlite3_bind_int64(q, i++, (int64_t)s->conn_id);
 	sqlite3_bind_text(q, i++, ws_span_kind_name(s->kind), -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, i++, ws_proto_name(s->proto), -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, i++, s->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, s->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, i++, (int64_t)s->start_ns);
 	sqlite3_bind_int64(q, i++, (int64_t)s->end_ns);
 	sqlite3_bind_int64(q, i++, (int64_t)(s->end_ns - s->start_ns));
-	sqlite3_bind_text(q, i++, s->service, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(q, i++, s->host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, s->service, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, i++, s->host, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, i++, s->pid);
 	sqlite3_bind_int64(q, i++, s->tid);
 	bind_addr(q, i, &s->local);
 	i += 2;
 	bind_addr(q, i, &s->peer);
 	i += 2;
-	sqlite3_bind_text(q, i++, s->method, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(q, i++, s->target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(q, i++, s->query, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, s->method, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, i++, s->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, i++, s->query, -1, SQLITE_STATIC);
 	if (s->status)
 		sqlite3_bind_int(q, i, s->status);
 	i++;
-	sqlite3_bind_text(q, i++, s->error, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, s->error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, i++, (int64_t)s->req_bytes);
 	sqlite3_bind_int64(q, i++, (int64_t)s->resp_bytes);
 	sqlite3_bind_int64(q, i++, (int64_t)s->req_body);
@@ -545,14 +581,14 @@ int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
 	for (int k = 0; k < 4; k++)
 		sqlite3_bind_int64(q, i++, (int64_t)s->resp_t[k]);
 	sqlite3_bind_int(q, i++, s->flags);
-	sqlite3_bind_text(q, i++, s->attrs[0] ? s->attrs : "{}", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, s->attrs[0] ? s->attrs : "{}", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, i++, s->req_last_tid);
 	sqlite3_bind_int64(q, i++, s->resp_last_tid);
 	sqlite3_bind_int64(q, i++, (int64_t)s->conn_open_ns);
 	if (s->traceparent[0])
-		sqlite3_bind_text(q, i, s->traceparent, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(q, i, s->traceparent, -1, SQLITE_STATIC);
 	i++;
-	sqlite3_bind_text(q, i++, s->link_method, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, i++, s->link_method, -1, SQLITE_STATIC);
 	sqlite3_bind_double(q, i++, s->link_confidence);
 	sqlite3_bind_int64(q, i++, s->link_candidates);
 	for (int k = 0; k < 2; k++)
@@ -693,9 +729,48 @@ int ws_store_update_recording(struct ws_store *st, int64_t recording, uint64_t e
 
 	if (begin_tx(st))
 		return -EIO;
-	snprintf(sql, sizeof(sql), "UPDATE recordings SET events=%llu, spans=%llu, lost=%llu WHERE id=%lld",
-		 (unsigned long long)events, (unsigned long long)spans, (unsigned long long)lost, (long long)recording);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE recordings SET events=%llu, spans=%llu, lost=%llu, updated_ns=%llu WHERE id=%lld",
+		 (unsigned long long)events, (unsigned long long)spans, (unsigned long long)lost,
+		 (unsigned long long)ws_now_real_ns(), (long long)recording);
 	return exec(st, sql);
+}
+
+int ws_store_add_shed(struct ws_store *st, int64_t recording, uint64_t ts_ns, unsigned level, double cpu_pct,
+		      double budget_pct, const char *action)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (begin_tx(st) || prepare(st, "INSERT INTO shedding VALUES (?,?,?,?,?,?)", &q))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, recording);
+	sqlite3_bind_int64(q, 2, (int64_t)ts_ns);
+	sqlite3_bind_int(q, 3, (int)level);
+	sqlite3_bind_double(q, 4, cpu_pct);
+	sqlite3_bind_double(q, 5, budget_pct);
+	sqlite3_bind_text(q, 6, action, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int ws_store_set_bpf_prog(struct ws_store *st, int64_t recording, const char *name, const char *hook, uint64_t runs,
+			  uint64_t run_ns)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (begin_tx(st) || prepare(st, "INSERT OR REPLACE INTO bpf_programs VALUES (?,?,?,?,?)", &q))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, recording);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 3, hook, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 4, (int64_t)runs);
+	sqlite3_bind_int64(q, 5, (int64_t)run_ns);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(q);
+	return rc;
 }
 
 int ws_store_end_recording(struct ws_store *st, int64_t recording, uint64_t ended_ns, const char *status)
@@ -1023,3 +1098,15 @@ int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const s
 int ws_store_version(const struct ws_store *st) { return st->version; }
 
 sqlite3 *ws_store_db(struct ws_store *st) { return st->db; }
+
+int64_t ws_store_span_count(struct ws_store *st)
+{
+	sqlite3_stmt *q;
+	int64_t n = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM spans", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}

@@ -14,7 +14,7 @@
 #include "span/span.h"
 #include "stream/conntrack.h"
 
-#define WS_STORE_SCHEMA_VERSION 4
+#define WS_STORE_SCHEMA_VERSION 5
 
 struct ws_store;
 
@@ -45,6 +45,12 @@ int ws_store_add_drops(struct ws_store *st, int64_t recording, const char *host,
 /* kind: "lost" (events or data lost, by cause) or "stat" */
 int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kind, const char *name, uint64_t v);
 int ws_store_update_recording(struct ws_store *st, int64_t recording, uint64_t events, uint64_t spans, uint64_t lost);
+/* The CPU budget made capture shed (level > 0) or recover (level 0). */
+int ws_store_add_shed(struct ws_store *st, int64_t recording, uint64_t ts_ns, unsigned level, double cpu_pct,
+		      double budget_pct, const char *action);
+/* What one BPF program cost during the recording (runs, ns in all). */
+int ws_store_set_bpf_prog(struct ws_store *st, int64_t recording, const char *name, const char *hook, uint64_t runs,
+			  uint64_t run_ns);
 int ws_store_end_recording(struct ws_store *st, int64_t recording, uint64_t ended_ns, const char *status);
 /* Commit the open batch and start the next. */
 int ws_store_commit(struct ws_store *st);
@@ -80,6 +86,8 @@ int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const s
 		       int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_flowpkts *f),
 		       void *ctx);
 int ws_store_version(const struct ws_store *st);
+/* Spans in the database (every recording), or -1 on error. */
+int64_t ws_store_span_count(struct ws_store *st);
 /* The SQLite handle, for reports that are plain queries (`wirespan tcp`). */
 struct sqlite3;
 struct sqlite3 *ws_store_db(struct ws_store *st);

@@ -1,5 +1,6 @@
 """Bad input: each gets one clear message, and what was already recorded
 is kept."""
+import json
 import os
 import random
 import signal
@@ -129,19 +130,46 @@ def test_sigterm_and_append(env):
 
 
 def test_sigkill_keeps_database(env):
-    """SIGKILL mid-recording: the database opens, with what was committed."""
-    port = 18099
+    """SIGKILL mid-recording, after a traced server crashed with a request
+    in flight: the database opens, with what was committed; `status` says
+    the recording was interrupted; the next recording appends to it."""
+    port, rport = 18099, 18119
     env.python_http(port)
+    env.redis(rport)
     db = env.path("t.db")
-    rec = Recorder(env, db, "--port", str(port))
+    rec = Recorder(env, db, "--port", str(port), "--port", str(rport))
     for _ in range(5):
         curl(f"http://127.0.0.1:{port}/")
-    time.sleep(1.0)  # several commits
+    # a traced process crashes: redis-server killed while a client waits
+    blpop = env.spawn(["redis-cli", "-p", str(rport), "BLPOP", "nothing", "0"])
+    time.sleep(0.5)
+    run(["pkill", "-KILL", "-f", f"redis-server.*{rport}"])
+    blpop.wait(10)
+    time.sleep(1.5)  # several commits, and a status update
+    st = json.loads(run([WIRESPAN, "status", "--db", db, "--json"]).stdout)
+    check_eq(st["state"], "running", "status of the running recording")
     rec.proc.send_signal(signal.SIGKILL)
     rec.proc.wait()
     check_eq(sqlite(db, "PRAGMA integrity_check").strip(), "ok", "integrity")
     check_eq(len(on_port(spans(db), port)), 10, "committed spans survive SIGKILL")
     check_eq(sqlite(db, "SELECT status FROM recordings").strip(), "recording", "the recording never ended")
+    st = json.loads(run([WIRESPAN, "status", "--db", db, "--json"]).stdout)
+    check_eq(st["state"], "interrupted", "status after SIGKILL")
+    check(st["spans"] >= 10, f"spans as of the last update: {st['spans']}")
+    text = run([WIRESPAN, "status", "--db", db]).stdout
+    check("stopped without finishing" in text, text)
+    # the database takes the next recording; SIGTERM ends it cleanly
+    rec = Recorder(env, db, "--port", str(port))
+    curl(f"http://127.0.0.1:{port}/")
+    time.sleep(0.5)
+    rc, err = rec.stop(signal.SIGTERM)
+    check_eq(rc, 0, f"exit status after SIGTERM ({err})")
+    check_eq(sqlite(db, "SELECT status FROM recordings ORDER BY id").split(), ["recording", "complete"],
+             "the second recording ended")
+    check_eq(json.loads(run([WIRESPAN, "status", "--db", db, "--json"]).stdout)["state"], "complete",
+             "status of the second recording")
+    check_eq(len(on_port(spans(db), port)), 12, "spans of both recordings")
+    check_eq(sqlite(db, "PRAGMA integrity_check").strip(), "ok", "integrity after both")
 
 
 def test_disk_full(env):
@@ -150,7 +178,7 @@ def test_disk_full(env):
     port = 18100
     small = env.path("small")
     os.makedirs(small)
-    run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small])
+    run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", small])
     try:
         prefix = env.nginx(port)
         with open(os.path.join(prefix, "www", "index.html"), "w") as f:
@@ -168,7 +196,7 @@ def test_disk_full(env):
         check("what was recorded before is kept" in err and "database or disk is full" in err, f"message: {err}")
         check("of those spans are in the database" in err, f"summary: {err}")
         n = len(on_port(spans(db), port))
-        check(n >= 20, f"spans kept: {n}")
+        check(n >= 20, f"spans kept: {n} ({err})")
         check_eq(sqlite(db, "PRAGMA integrity_check").strip(), "ok", "integrity")
     finally:
         subprocess.run(["umount", "-l", small], capture_output=True)

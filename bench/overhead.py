@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""wirespan's overhead, side by side with the baseline, in one invocation.
+
+    sudo bench/overhead.py [http] [redis] [agent] [kernel] [cores]   (default: all)
+
+Environment: REPS (3), SECONDS (5 per wrk run), REDIS_N (200000),
+CORES ("1 2 4 ..." up to the CPUs online), WIRESPAN (build/wirespan).
+
+Every benchmark runs the baseline and wirespan in the same invocation,
+repetitions interleaved (base, wirespan, budget, base, ...), and reports
+medians and ratios. Modes:
+  base      the workload alone
+  wirespan  `wirespan record --cpu-budget 0`: everything captured, payload
+            prefix 4096 bytes (the default), no shedding
+  budget    `wirespan record` with its default CPU budget (5% of the host)
+Servers run on loopback with throwaway configurations in a temp dir; every
+load is bounded (wrk -d, redis-benchmark -n) and everything started is
+stopped on exit."""
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WIRESPAN = os.environ.get("WIRESPAN", os.path.join(ROOT, "build", "wirespan"))
+REPS = int(os.environ.get("REPS", "3"))
+SECS = int(os.environ.get("SECONDS_PER_RUN", os.environ.get("SECONDS", "5")))
+REDIS_N = int(os.environ.get("REDIS_N", "200000"))
+NCPU = os.cpu_count() or 1
+HTTP_PORT, REDIS_PORT = 18180, 18181
+MODES = ["base", "wirespan", "budget"]
+TMP = tempfile.mkdtemp(prefix="wirespan-bench-")
+procs = []
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def start_nginx(workers=1, cpus=None):
+    prefix = os.path.join(TMP, "nginx")
+    stop_nginx()
+    for d in ("www", "logs"):
+        os.makedirs(os.path.join(prefix, d), exist_ok=True)
+    with open(os.path.join(prefix, "www", "small.txt"), "w") as f:
+        f.write("x" * 128)
+    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+        f.write(f"""daemon on; worker_processes {workers}; pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log;
+events {{ worker_connections 4096; }}
+http {{ access_log off; keepalive_requests 10000000; open_file_cache max=16;
+  server {{ listen 127.0.0.1:{HTTP_PORT} reuseport; root {prefix}/www; }} }}
+""")
+    cmd = ["nginx", "-p", prefix, "-c", "nginx.conf"]
+    if cpus:
+        cmd = ["taskset", "-c", cpus] + cmd
+    sh(cmd, check=True)
+    time.sleep(0.3)
+
+
+def stop_nginx():
+    prefix = os.path.join(TMP, "nginx")
+    if os.path.exists(os.path.join(prefix, "nginx.pid")):
+        sh(["nginx", "-p", prefix, "-c", "nginx.conf", "-s", "stop"])
+        time.sleep(0.3)
+
+
+def start_redis():
+    p = subprocess.Popen(["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no", "--dir", TMP], stdout=subprocess.DEVNULL,
+                         start_new_session=True)
+    procs.append(p)
+    time.sleep(0.5)
+
+
+class Recorder:
+    def __init__(self, mode, db, *extra):
+        args = [WIRESPAN, "record", "--db", db] + list(extra)
+        if mode == "wirespan":
+            args += ["--cpu-budget", "0"]
+        self.p = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        procs.append(self.p)
+        line = self.p.stderr.readline()
+        if "recording to" not in line:
+            sys.exit(f"wirespan record did not start: {line}{self.p.stderr.read()}")
+        self.db = db
+        time.sleep(0.5)
+
+    def stop(self):
+        self.p.send_signal(signal.SIGINT)
+        err = self.p.stderr.read()
+        self.p.wait()
+        st = json.loads(sh([WIRESPAN, "status", "--db", self.db, "--json"], check=True).stdout.splitlines()[-1])
+        return st, err
+
+
+def record_run(mode, fn, *extra):
+    """Run fn() alone or under wirespan; returns (fn's result, status or None)."""
+    if mode == "base":
+        return fn(), None
+    db = os.path.join(TMP, "b.db")
+    for s in ("", "-wal", "-shm"):
+        if os.path.exists(db + s):
+            os.unlink(db + s)
+    rec = Recorder(mode, db, *extra)
+    r = fn()
+    st, _ = rec.stop()
+    return r, st
+
+
+def us(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+
+
+def wrk(threads=1, conns=16, cpus=None):
+    cmd = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{SECS}s", "--latency",
+           f"http://127.0.0.1:{HTTP_PORT}/small.txt"]
+    if cpus:
+        cmd = ["taskset", "-c", cpus] + cmd
+    out = sh(cmd, check=True).stdout
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "p50": us(lat["50"]), "p99": us(lat["99"])}
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def cost(st, requests):
+    """Agent CPU and BPF time per request, in microseconds."""
+    s = st["stat"]
+    return ((s["agent_user_ns"] + s["agent_sys_ns"]) / 1e3 / requests, s["bpf_run_ns"] / 1e3 / requests)
+
+
+programs = {}  # hook -> [ns per run] over the full-capture runs
+
+
+def keep_programs(st):
+    for p in st["bpf_programs"]:
+        programs.setdefault(p["hook"], []).append((p["runs"], p["run_ns"]))
+
+
+def bench_http():
+    print(f"\n## HTTP: wrk -t1 -c16 -d{SECS}s keep-alive, nginx (1 worker, 128-byte file), loopback; {REPS} reps")
+    start_nginx()
+    res = {m: [] for m in MODES}
+    for rep in range(REPS):
+        for m in MODES:
+            r, st = record_run(m, wrk)
+            if st:
+                r["cpu"], r["bpf"] = cost(st, r["requests"])
+                r["shed"] = st["shed"].get("shed_level_max", 0)
+                if m == "wirespan":
+                    keep_programs(st)
+            res[m].append(r)
+    stop_nginx()
+    base = med([r["rps"] for r in res["base"]])
+    p50 = med([r["p50"] for r in res["base"]])
+    print("| mode | req/s (median) | of baseline | p50 | p50 added | p99 | agent CPU/req | BPF/req | shed level |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for m in MODES:
+        rs = res[m]
+        rps = med([r["rps"] for r in rs])
+        row = [m, f"{rps:,.0f}", f"{rps / base:.2f}", f"{med([r['p50'] for r in rs]):.0f} us",
+               "-" if m == "base" else f"{med([r['p50'] for r in rs]) - p50:+.0f} us",
+               f"{med([r['p99'] for r in rs]):.0f} us"]
+        row += ["-", "-", "-"] if m == "base" else [f"{med([r['cpu'] for r in rs]):.1f} us",
+                                                   f"{med([r['bpf'] for r in rs]):.1f} us",
+                                                   str(max(r["shed"] for r in rs))]
+        print("| " + " | ".join(row) + " |")
+    print("every run (req/s): " + "; ".join(f"{m} " + ", ".join(f"{r['rps']:,.0f}" for r in res[m]) for m in MODES))
+    full = med([r["rps"] for r in res["wirespan"]]) / base
+    added = med([r["p50"] for r in res["wirespan"]]) - p50
+    print(f"aim: >= 0.95 of baseline req/s with full capture: {full:.2f} "
+          f"({'met' if full >= 0.95 else 'NOT met'}); <= 2 us added at p50: {added:+.0f} us "
+          f"({'met' if added <= 2 else 'NOT met'})")
+
+
+def redis_n(pipeline):
+    """Requests per test: pipelined runs get 10x, so that they last as long."""
+    return REDIS_N * (10 if pipeline > 1 else 1)
+
+
+def redis_bench(pipeline):
+    def fn():
+        out = sh(["redis-benchmark", "-p", str(REDIS_PORT), "-t", "get,set", "-n", str(redis_n(pipeline)), "-c", "50",
+                  "-P", str(pipeline), "--csv"], check=True).stdout
+        rows = {}
+        for line in out.splitlines()[1:]:
+            f = [x.strip('"') for x in line.split(",")]
+            rows[f[0]] = float(f[1])
+        return rows
+    return fn
+
+
+def bench_redis():
+    print(f"\n## Redis: redis-benchmark -t get,set -c 50: -P 1 -n {REDIS_N}, -P 16 -n {redis_n(16)}; "
+          f"loopback; {REPS} reps")
+    start_redis()
+    res = {}
+    for rep in range(REPS):
+        for pl in (1, 16):
+            for m in MODES:
+                r, st = record_run(m, redis_bench(pl))
+                for test, rps in r.items():
+                    res.setdefault((test, pl, m), []).append(rps)
+                if st:
+                    n = 2 * redis_n(pipeline=pl)
+                    res.setdefault(("cpu", pl, m), []).append(cost(st, n)[0])
+                    res.setdefault(("bpf", pl, m), []).append(cost(st, n)[1])
+                    res.setdefault(("shed", pl, m), []).append(st["shed"].get("shed_level_max", 0))
+                    if m == "wirespan" and pl == 1:
+                        keep_programs(st)
+    print("| test | pipeline | base req/s | wirespan | of baseline | budget | of baseline | agent CPU/req | BPF/req |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    worst = 1.0
+    for test in ("SET", "GET"):
+        for pl in (1, 16):
+            b = med(res[(test, pl, "base")])
+            w = med(res[(test, pl, "wirespan")])
+            g = med(res[(test, pl, "budget")])
+            worst = min(worst, w / b)
+            print(f"| {test} | {pl} | {b:,.0f} | {w:,.0f} | {w / b:.2f} | {g:,.0f} | {g / b:.2f} | "
+                  f"{med(res[('cpu', pl, 'wirespan')]):.1f} us | {med(res[('bpf', pl, 'wirespan')]):.1f} us |")
+    print(f"aim: >= 0.95 of baseline with full capture: worst {worst:.2f} ({'met' if worst >= 0.95 else 'NOT met'})")
+
+
+def bench_agent():
+    print(f"\n## Agent: replaying a recorded event stream on one core, without the kernel; {REPS} reps")
+    start_nginx()
+    ev = os.path.join(TMP, "events.bin")
+    db = os.path.join(TMP, "a.db")
+    rec = Recorder("wirespan", db, "--save-events", ev)
+    wrk()
+    rec.stop()
+    stop_nginx()
+    size = os.path.getsize(ev)
+    rates = []
+    for rep in range(REPS):
+        out = os.path.join(TMP, "replay.db")
+        for s in ("", "-wal", "-shm"):
+            if os.path.exists(out + s):
+                os.unlink(out + s)
+        t0 = time.monotonic()
+        p = sh(["taskset", "-c", str(NCPU - 1), WIRESPAN, "replay", "--db", out, ev], check=True)
+        wall = time.monotonic() - t0
+        m = re.search(r"recorded ([\d.]+)s: (\d+) events, (\d+) spans", p.stderr)
+        events, spans = int(m.group(2)), int(m.group(3))
+        rates.append((events / wall, spans / wall, wall, float(m.group(1))))
+    events_s = med([r[0] for r in rates])
+    spans_s = med([r[1] for r in rates])
+    print(f"stream: {events:,} events, {spans:,} spans, {size / 1e6:.0f} MB (wrk/nginx keep-alive, {SECS}s)")
+    print("| | events/s | spans (exchanges)/s | wall s, each run |")
+    print("|---|---|---|---|")
+    print(f"| replay, to stored and linked spans | {events_s:,.0f} | {spans_s:,.0f} | "
+          + ", ".join(f"{r[2]:.2f}" for r in rates) + " |")
+    print(f"| of which ingest (before trace assembly) | {med([events / r[3] for r in rates]):,.0f} | "
+          f"{med([spans / r[3] for r in rates]):,.0f} | " + ", ".join(f"{r[3]:.2f}" for r in rates) + " |")
+    print(f"aim: >= 1,000,000 events/s: {events_s:,.0f} ({'met' if events_s >= 1e6 else 'NOT met'})")
+
+
+def bench_kernel():
+    if not programs:
+        print("\n## Kernel: (run with http or redis to collect BPF run-time statistics)")
+        return
+    print("\n## Kernel: cost of each BPF program per run (kernel.bpf_stats, full-capture runs of http and redis)")
+    print("| hook | runs | ns per run |")
+    print("|---|---|---|")
+    rows = []
+    for hook, v in programs.items():
+        runs = sum(r for r, _ in v)
+        ns = sum(n for _, n in v)
+        if runs:
+            rows.append((ns, hook, runs))
+    for ns, hook, runs in sorted(rows, reverse=True):
+        print(f"| {hook} | {runs:,} | {ns / runs:.0f} |")
+
+
+def bench_cores():
+    counts = [int(c) for c in os.environ.get("CORES", " ".join(
+        str(c) for c in (1, 2, 4, 8, 16) if c <= NCPU)).split()]
+    print(f"\n## Cores: nginx (one worker per core) and wrk (one thread per core, 16 connections each) "
+          f"on the same k cores, {SECS}s; {REPS} reps")
+    print("| cores | base req/s | wirespan req/s | of baseline | budget req/s | of baseline |")
+    print("|---|---|---|---|---|---|")
+    for k in counts:
+        cpus = f"0-{k - 1}"
+        start_nginx(workers=k, cpus=cpus)
+        res = {m: [] for m in MODES}
+        for rep in range(REPS):
+            for m in MODES:
+                r, _ = record_run(m, lambda: wrk(threads=k, conns=16 * k, cpus=cpus))
+                res[m].append(r["rps"])
+        stop_nginx()
+        b, w, g = med(res["base"]), med(res["wirespan"]), med(res["budget"])
+        print(f"| {k} | {b:,.0f} | {w:,.0f} | {w / b:.2f} | {g:,.0f} | {g / b:.2f} |")
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("bench/overhead.py loads eBPF programs: run it as root")
+    for tool in ("wrk", "nginx", "redis-server", "redis-benchmark"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing (scripts/deps.sh installs it)")
+    want = sys.argv[1:] or ["http", "redis", "agent", "kernel", "cores"]
+    print(f"# wirespan overhead: {NCPU} CPUs, kernel {os.uname().release}, {time.strftime('%Y-%m-%d %H:%M')}")
+    try:
+        for name in want:
+            {"http": bench_http, "redis": bench_redis, "agent": bench_agent, "kernel": bench_kernel,
+             "cores": bench_cores}[name]()
+    finally:
+        stop_nginx()
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
