@@ -57,7 +57,8 @@ if [ "$(id -u)" -eq 0 ]; then
 		step e2e-asan env WIRESPAN=build-asan/wirespan ASAN_OPTIONS=detect_leaks=1 \
 			python3 tests/e2e/run.py test_python_keepalive test_nginx_keepalive test_redis_cli_pipe \
 			test_secrets test_garbage test_save_and_replay test_started_mid test_disk_full test_three_host_chain \
-			test_fault_loss test_pcap_redis test_pcap_bad_input
+			test_fault_loss test_pcap_redis test_pcap_bad_input test_sigkill_keeps_database \
+			test_budget_sheds_and_recovers
 	fi
 else
 	echo "FAIL e2e: the end-to-end tests load eBPF programs and need root"

@@ -111,7 +111,8 @@ struct rec_stats {
 	uint64_t kc[WS_KC_MAX];
 	uint64_t misses;       /* BPF program runs skipped by recursion */
 	uint64_t conn_evicted; /* kernel connection entries evicted (known at the end) */
-	uint64_t user_ns, sys_ns, bpf_ns;
+	uint64_t user_ns, sys_ns, bpf_ns; /* since capture started */
+	uint64_t user0, sys0;             /* spent before: loading, verifying */
 	uint64_t max_rss_kb, kernel_bytes;
 	unsigned shed_max;
 };
@@ -176,9 +177,20 @@ static void rec_sample(struct rec_stats *r, struct live *l)
 	live_counters(l, r->kc);
 	r->bpf_ns = live_bpf_ns(l);
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
-		r->user_ns = tv_ns(ru.ru_utime);
-		r->sys_ns = tv_ns(ru.ru_stime);
+		r->user_ns = tv_ns(ru.ru_utime) - WS_MIN(r->user0, tv_ns(ru.ru_utime));
+		r->sys_ns = tv_ns(ru.ru_stime) - WS_MIN(r->sys0, tv_ns(ru.ru_stime));
 		r->max_rss_kb = (uint64_t)ru.ru_maxrss;
+	}
+}
+
+/* What the recorder had spent when capture started (loading the programs). */
+static void rec_start(struct rec_stats *r)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		r->user0 = tv_ns(ru.ru_utime);
+		r->sys0 = tv_ns(ru.ru_stime);
 	}
 }
 
@@ -538,6 +550,7 @@ int cmd_record(int argc, char **argv)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc = 0;
 
+	rec_start(&rs);
 	ws_budget_init(&budget, budget_pct, ncpu > 0 ? (int)ncpu : 1, t_start, own_cpu_ns(l));
 	if (budget_pct > 0 && !live_stats_enabled(l))
 		ws_warn("the CPU budget counts user space only");
