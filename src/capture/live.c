@@ -62,11 +62,11 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	va_copy(ap2, ap);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
-		return 0;
-	if (ws_verbose) /* whole, verifier logs included */
+	if (n >= 0 && ws_verbose) /* whole, verifier logs included */
 		vfprintf(stderr, fmt, ap2);
 	va_end(ap2);
+	if (n < 0)
+		return 0;
 	if ((size_t)n >= sizeof(line))
 		n = sizeof(line) - 1;
 	if (libbpf_log_len + n >= sizeof(libbpf_log))
@@ -508,30 +508,6 @@ void live_drops(struct live *l, uint64_t out[WS_DROP_REASONS])
 	sum_percpu(l, l->skel->maps.drops, WS_DROP_REASONS, out);
 }
 
-uint64_t live_recursion_misses(struct live *l)
-{
-	struct bpf_program *prog;
-	uint64_t total = 0;
-
-	bpf_object__for_each_program(prog, l->skel->obj)
-	{
-		struct bpf_prog_info info;
-		uint32_t len = sizeof(info);
-		int fd = bpf_program__fd(prog);
-
-		if (fd < 0)
-			continue;
-		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-			total += info.recursion_misses;
-	}
-	return total;
-}
-
-int live_ncpus(const struct live *l) { return l->ncpus; }
-
-bool live_stats_enabled(const struct live *l) { return l->stats_fd >= 0; }
-
 static bool prog_info(const struct bpf_program *prog, struct bpf_prog_info *info)
 {
 	uint32_t len = sizeof(*info);
@@ -540,6 +516,22 @@ static bool prog_info(const struct bpf_program *prog, struct bpf_prog_info *info
 	memset(info, 0, sizeof(*info));
 	return fd >= 0 && bpf_obj_get_info_by_fd(fd, info, &len) == 0;
 }
+
+uint64_t live_recursion_misses(struct live *l)
+{
+	struct bpf_program *prog;
+	struct bpf_prog_info info;
+	uint64_t total = 0;
+
+	bpf_object__for_each_program(prog, l->skel->obj)
+		if (prog_info(prog, &info))
+			total += info.recursion_misses;
+	return total;
+}
+
+int live_ncpus(const struct live *l) { return l->ncpus; }
+
+bool live_stats_enabled(const struct live *l) { return l->stats_fd >= 0; }
 
 size_t live_prog_stats(struct live *l, struct live_prog_stat *out, size_t max)
 {

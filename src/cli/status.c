@@ -108,7 +108,8 @@ static void report_shedding(sqlite3 *db, const struct rec_row *r, bool json, str
 {
 	sqlite3_stmt *q;
 	double budget = -1;
-	int level = 0, changes = 0;
+	int level = 0, rows = 0;
+	char action[96] = "";
 
 	if (sqlite3_prepare_v2(db,
 			       "SELECT ts_ns, level, cpu_pct, budget_pct, action FROM shedding WHERE recording_id = ? "
@@ -124,6 +125,7 @@ static void report_shedding(sqlite3 *db, const struct rec_row *r, bool json, str
 		char when[64];
 		level = sqlite3_column_int(q, 1);
 		budget = sqlite3_column_double(q, 3);
+		ws_strlcpy(action, col(q, 4), sizeof(action));
 		if (json) {
 			wj_obj_begin(j);
 			wj_kint(j, "ts_ns", sqlite3_column_int64(q, 0));
@@ -131,7 +133,7 @@ static void report_shedding(sqlite3 *db, const struct rec_row *r, bool json, str
 			wj_knum3(j, "cpu_pct", sqlite3_column_double(q, 2));
 			wj_kstr(j, "action", col(q, 4));
 			wj_obj_end(j);
-		} else if (changes++) { /* the first row only states the budget */
+		} else if (rows++) { /* the first row only states the budget */
 			printf("  %s  %s at %.1f%% CPU\n", ws_fmt_clock((uint64_t)sqlite3_column_int64(q, 0), when, sizeof(when)),
 			       col(q, 4), sqlite3_column_double(q, 2));
 		}
@@ -142,8 +144,11 @@ static void report_shedding(sqlite3 *db, const struct rec_row *r, bool json, str
 		if (budget >= 0)
 			wj_knum3(j, "cpu_budget_pct", budget);
 		wj_kint(j, "shed_level", level);
+	} else if (budget > 0) {
+		printf("  CPU budget %g%% of the host; %s: %s\n", budget, rows > 1 ? "last level" : "never exceeded", action);
+	} else if (budget == 0) {
+		printf("  no CPU budget (--cpu-budget 0)\n");
 	}
-	(void)changes;
 }
 
 static void report_programs(sqlite3 *db, const struct rec_row *r, bool json, struct ws_json *j)
