@@ -655,7 +655,7 @@ static __always_inline bool shed(const struct kconn *c)
 
 	if (level < 2)
 		return false;
-	if (level >= WS_SHED_MAX)
+	if (level >= WS_SHED_NODATA)
 		return true;
 	__u64 h = (c->id * 0x9E3779B97F4A7C15ull) >> 40;
 	return (h & ((1u << (level - 1)) - 1)) != 0;

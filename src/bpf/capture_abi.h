@@ -169,8 +169,11 @@ enum ws_kcounter {
  *          and are never captured whole
  *   2..5   and only 1/2, 1/4, 1/8, 1/16 of connections have their data
  *          captured (chosen by a hash of the connection id)
- *   6      no data is captured (connections and TCP facts still are) */
-#define WS_SHED_MAX 6
+ *   6      no data is captured (connections and TCP facts still are)
+ *   7      and the data syscall programs are detached (user space only:
+ *          nothing runs for them at all until the level falls) */
+#define WS_SHED_NODATA 6
+#define WS_SHED_MAX 7
 #define WS_SHED_PAYLOAD 256
 
 /* Packets the kernel dropped on this host, per skb drop reason (a per-CPU

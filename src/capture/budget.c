@@ -7,6 +7,10 @@
 #include "util/util.h"
 
 #define CALM_WINDOWS 2
+/* Detached, the recorder sees nothing of the load: it waits longer before
+ * trying again, and tries the level below first (a duty cycle when the
+ * load stays: mostly detached, a second attached now and then). */
+#define DETACHED_CALM_WINDOWS 5
 #define HEADROOM 0.8 /* step down only to a level predicted under 80% of the budget */
 
 void ws_budget_init(struct ws_budget *b, double pct, int ncpus, uint64_t now_ns, uint64_t cpu_ns)
@@ -35,6 +39,11 @@ bool ws_budget_sample(struct ws_budget *b, uint64_t now_ns, uint64_t cpu_ns)
 		b->over++;
 		b->calm = 0;
 		b->level = b->level + step > WS_SHED_MAX ? WS_SHED_MAX : b->level + step;
+	} else if (b->level == WS_SHED_MAX) {
+		if (++b->calm >= DETACHED_CALM_WINDOWS) {
+			b->level--;
+			b->calm = 0;
+		}
 	} else if (b->level > 0) {
 		/* the lowest level whose predicted cost fits the headroom:
 		 * each level down roughly doubles what is captured */
@@ -66,6 +75,7 @@ const char *ws_budget_action(unsigned level)
 		"sampling 1/8 of connections",
 		"sampling 1/16 of connections",
 		"no payload capture (connections and TCP facts only)",
+		"data syscalls not traced (their programs detached)",
 	};
 	return what[level > WS_SHED_MAX ? WS_SHED_MAX : level];
 }

@@ -8,7 +8,9 @@
  * as many as it takes to halve the cost under the budget; after two
  * windows in a row where even the next lower level would fit in 80% of the
  * budget (each level about halves the data captured), it steps down to the
- * lowest level predicted to fit. Pure arithmetic: no clock, no kernel. */
+ * lowest level predicted to fit. From the last level (programs detached,
+ * so the load is not seen) it steps down one level after five windows.
+ * Pure arithmetic: no clock, no kernel. */
 #ifndef WIRESPAN_BUDGET_H
 #define WIRESPAN_BUDGET_H
 

@@ -203,6 +203,43 @@ static void load_error(int rc, const char *step, char *err, size_t errlen)
 		fprintf(stderr, "%s", libbpf_log);
 }
 
+/* Programs of the syscalls that move data (not connect, accept, close):
+ * the ones the last shed level detaches. */
+static bool data_prog(const struct bpf_program *prog)
+{
+	static const char *const lifecycle[] = {"connect", "accept", "accept4", "close"};
+	const char *sec = bpf_program__section_name(prog), *name;
+
+	if (strncmp(sec, "tracepoint/syscalls/sys_", 24) != 0 || !(name = strchr(sec + 24, '_')))
+		return false;
+	for (size_t i = 0; i < WS_ARRAY_SIZE(lifecycle); i++)
+		if (strcmp(name + 1, lifecycle[i]) == 0)
+			return false;
+	return true;
+}
+
+/* Attach the programs not yet attached (only_data: the data syscalls'),
+ * exits before entries: an entry seen without its exit would leave a note
+ * that a later syscall of the thread could take for its own. */
+static int attach_progs(struct live *l, bool only_data)
+{
+	struct bpf_object_skeleton *sk = l->skel->skeleton;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < sk->prog_cnt; i++) {
+			struct bpf_program *prog = *sk->progs[i].prog;
+			bool entry = strncmp(bpf_program__section_name(prog), "tracepoint/syscalls/sys_enter_", 30) == 0;
+			if (entry != (pass == 1) || !bpf_program__autoload(prog) || *sk->progs[i].link ||
+			    (only_data && !data_prog(prog)))
+				continue;
+			*sk->progs[i].link = bpf_program__attach(prog);
+			if (!*sk->progs[i].link)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struct live **out, char *err,
 	      size_t errlen)
 {
@@ -285,22 +322,10 @@ int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struc
 		}
 	}
 
-	/* Exits before entries: an entry seen without its exit would leave a
-	 * note that a later syscall of the thread could take for its own. */
-	struct bpf_object_skeleton *sk = skel->skeleton;
-	for (int pass = 0; pass < 2; pass++) {
-		for (int i = 0; i < sk->prog_cnt; i++) {
-			struct bpf_program *prog = *sk->progs[i].prog;
-			bool entry = strncmp(bpf_program__section_name(prog), "tracepoint/syscalls/sys_enter_", 30) == 0;
-			if (entry != (pass == 1) || !bpf_program__autoload(prog))
-				continue;
-			*sk->progs[i].link = bpf_program__attach(prog);
-			if (!*sk->progs[i].link) {
-				l->attached = true; /* detach what is attached */
-				load_error(errno, "attaching BPF programs to tracepoints", err, errlen);
-				goto fail;
-			}
-		}
+	if (attach_progs(l, false)) {
+		l->attached = true; /* detach what is attached */
+		load_error(errno, "attaching BPF programs to tracepoints", err, errlen);
+		goto fail;
 	}
 	l->attached = true;
 	/* our own cost, measured: on while the fd is open (restored to the
@@ -461,18 +486,16 @@ static void *destroy_link(void *arg)
 /* Detaching a syscall tracepoint waits for an RCU-tasks grace period
  * (about 70 ms here); tearing the links down in parallel lets those waits
  * overlap instead of adding up to seconds. */
-void live_detach(struct live *l)
+static void detach_progs(struct live *l, bool only_data)
 {
 	struct bpf_object_skeleton *sk = l->skel->skeleton;
 	pthread_t *threads;
 	int n = 0;
 
-	if (!l->attached)
-		return;
 	threads = ws_calloc(sk->prog_cnt, sizeof(*threads));
 	for (int i = 0; i < sk->prog_cnt; i++) {
 		struct bpf_link **link = sk->progs[i].link;
-		if (!link || !*link)
+		if (!link || !*link || (only_data && !data_prog(*sk->progs[i].prog)))
 			continue;
 		if (pthread_create(&threads[n], NULL, destroy_link, *link) == 0)
 			n++;
@@ -483,7 +506,36 @@ void live_detach(struct live *l)
 	for (int i = 0; i < n; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
+}
+
+void live_detach(struct live *l)
+{
+	if (!l->attached)
+		return;
+	detach_progs(l, false);
 	l->attached = false;
+}
+
+int live_trace_data(struct live *l, bool on)
+{
+	if (!l->attached)
+		return 0;
+	if (on)
+		return attach_progs(l, true) ? -errno : 0;
+	detach_progs(l, true);
+	/* notes of data syscalls entered before: their exits were not seen,
+	 * and must not be taken for later ones' once attached again */
+	int fd = bpf_map__fd(l->skel->maps.inflight);
+	uint64_t key, next;
+	struct ws_inflight f;
+	void *prev = NULL;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &f) == 0 && f.sys != WS_SYS_CONNECT)
+			bpf_map_delete_elem(fd, &key);
+	}
+	return 0;
 }
 
 /* Sum the n per-CPU values of each slot of a per-CPU array map. */

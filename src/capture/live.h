@@ -69,6 +69,10 @@ size_t live_prog_stats(struct live *l, struct live_prog_stat *out, size_t max);
 uint64_t live_bpf_ns(struct live *l);
 /* Shed level for data capture (0 .. WS_SHED_MAX, see capture_abi.h). */
 void live_set_shed(struct live *l, unsigned level);
+/* Attach (on) or detach the programs of the data syscalls (reads and
+ * writes, not connect, accept or close); the last shed level. Returns 0
+ * or -errno. */
+int live_trace_data(struct live *l, bool on);
 /* Entries now in the kernel's connection table. */
 uint64_t live_conn_entries(struct live *l);
 /* Kernel memory held by the maps and ring buffers, in bytes. */

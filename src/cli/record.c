@@ -115,9 +115,10 @@ struct rec_stats {
 	uint64_t user0, sys0;             /* spent before: loading, verifying */
 	uint64_t max_rss_kb, kernel_bytes;
 	unsigned shed_max;
+	uint64_t detached_ns, detached_since; /* time at the last shed level */
 };
 
-#define REC_COUNTERS 22
+#define REC_COUNTERS 23
 
 /* The counters stored with a recording and printed at its end. */
 static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct pipeline_counter *rows)
@@ -136,6 +137,8 @@ static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct
 		{"lost", "decode_errors", p->decode_errors},
 		{"shed", "shed_syscalls", kc[WS_KC_SHED]},
 		{"shed", "shed_level_max", r->shed_max},
+		{"shed", "detached_ms", (r->detached_ns + (r->detached_since ? ws_now_mono_ns() - r->detached_since : 0)) /
+					       1000000},
 		{"stat", "kernel_events", kc[WS_KC_EVENTS]},
 		{"stat", "payload_cut", kc[WS_KC_PAYLOAD_CUT]},
 		{"stat", "kernel_conns_added", kc[WS_KC_CONN_ADDED]},
@@ -259,10 +262,13 @@ static void print_summary(struct pipeline *p, double secs, const struct rec_stat
 			fprintf(stderr, " conns_evicted %llu", (unsigned long long)cs->conns_evicted);
 		fputc('\n', stderr);
 	}
-	if (r->kc[WS_KC_SHED])
-		fprintf(stderr,
-			"wirespan: over the CPU budget, data of %llu syscalls was not captured (shed level up to %u: %s)\n",
-			(unsigned long long)r->kc[WS_KC_SHED], r->shed_max, ws_budget_action(r->shed_max));
+	if (r->kc[WS_KC_SHED] || r->shed_max) {
+		fprintf(stderr, "wirespan: over the CPU budget, data of %llu syscalls was not captured",
+			(unsigned long long)r->kc[WS_KC_SHED]);
+		if (r->detached_ns)
+			fprintf(stderr, " and data syscalls were not traced for %.1fs", r->detached_ns / 1e9);
+		fprintf(stderr, " (shed level up to %u: %s)\n", r->shed_max, ws_budget_action(r->shed_max));
+	}
 	if (cs->incomplete_at_end)
 		fprintf(stderr, "wirespan: %llu exchanges were still in progress when recording stopped (not stored)\n",
 			(unsigned long long)cs->incomplete_at_end);
@@ -327,6 +333,21 @@ static void budget_tick(struct pipeline *p, struct live *l, struct ws_budget *b,
 	if (!ws_budget_sample(b, ws_now_mono_ns(), own_cpu_ns(l)))
 		return;
 	live_set_shed(l, b->level);
+	if ((b->level == WS_SHED_MAX) != (old == WS_SHED_MAX)) {
+		uint64_t now = ws_now_mono_ns();
+		int err = live_trace_data(l, b->level != WS_SHED_MAX);
+		if (b->level == WS_SHED_MAX) {
+			r->detached_since = now;
+		} else {
+			r->detached_ns += now - r->detached_since;
+			r->detached_since = 0;
+		}
+		if (err) {
+			ws_warn("cannot attach the data syscall programs again (%s); data is not captured", strerror(-err));
+			b->level = WS_SHED_MAX; /* stay */
+			r->detached_since = now;
+		}
+	}
 	if (b->level > r->shed_max)
 		r->shed_max = b->level;
 	if (!p->store_failed && ws_store_add_shed(p->store, p->rec_id, ws_now_real_ns(), b->level, b->used_pct, b->pct,

@@ -55,9 +55,11 @@ def test_budget_sheds_and_recovers(env):
     levels = [s["level"] for s in during["shedding"]]
     check_eq(levels[0], 0, "the first row states the budget")
     check(all(b > a for a, b in zip(levels, levels[1:])), f"only up while the load lasts: {levels}")
-    check(during["shed"]["shed_syscalls"] > 0, f"shed syscalls counted: {during['shed']}")
-    # load gone: back to full capture within a few seconds
-    wait_for("recovery to full capture", lambda: status(db)["shed_level"] == 0, 12)
+    check(during["shed"]["shed_syscalls"] > 0 or during["shed"]["detached_ms"] > 0,
+          f"shed syscalls counted: {during['shed']}")
+    # load gone: back to full capture within seconds (five from the last
+    # level, where the programs are detached, then two)
+    wait_for("recovery to full capture", lambda: status(db)["shed_level"] == 0, 20)
     after = status(db)["shedding"]
     check(after[-1]["cpu_pct"] < 1, f"under the budget when it recovered: {after[-1]}")
     # after recovery every new connection is captured, payload and all

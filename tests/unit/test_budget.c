@@ -99,6 +99,23 @@ int main(void)
 	}
 	CHECK_INT(b.level, WS_SHED_MAX);
 	CHECK(!ws_budget_sample(&b, t, cpu + SEC), "a window of no time changed the level");
+
+	/* 7: detached (the last level), the recorder sees no load: five calm
+	 * windows before it tries the level below, then the usual rule */
+	for (int i = 0; i < 4; i++) {
+		cpu += SEC / 1000;
+		t += SEC;
+		CHECK(!ws_budget_sample(&b, t, cpu), "left the detached level after %d calm windows", i + 1);
+	}
+	cpu += SEC / 1000;
+	t += SEC;
+	CHECK(ws_budget_sample(&b, t, cpu), "still detached after five calm windows");
+	CHECK_INT(b.level, WS_SHED_MAX - 1);
+	/* the load is still there: straight back */
+	cpu += SEC / 2;
+	t += SEC;
+	CHECK(ws_budget_sample(&b, t, cpu), "did not detach again under load");
+	CHECK_INT(b.level, WS_SHED_MAX);
 	CHECK_STR(ws_budget_action(0), "full capture");
 	CHECK_STR(ws_budget_action(3), "sampling 1/4 of connections");
 	CHECK_STR(ws_budget_action(99), ws_budget_action(WS_SHED_MAX));
