@@ -215,6 +215,9 @@ static void report_text(sqlite3 *db, const struct rec_row *r, const char *state)
 	printf("\n  shed:");
 	report_counters(db, r, "shed", NULL, false, NULL);
 	putchar('\n');
+	int64_t cut = counter(db, r->id, "payload_cut");
+	if (cut)
+		printf("  payload cut to the prefix copied: %lld events (--payload-bytes)\n", (long long)cut);
 	report_shedding(db, r, false, NULL);
 	int64_t user = counter(db, r->id, "agent_user_ns"), sys = counter(db, r->id, "agent_sys_ns"),
 		bpf = counter(db, r->id, "bpf_run_ns");

@@ -95,6 +95,34 @@ def test_budget_sheds_and_recovers(env):
     check_eq(sqlite(db, "SELECT count(*) FROM spans WHERE parent_span_id != ''"), linked, "links after `link`")
 
 
+def test_lost_events_counted_by_cause(env):
+    """Rings far too small for the load: the events that did not fit are
+    counted as ringbuf_full, in the exit summary, in the store and in
+    `wirespan status`, and the total is the sum of the causes."""
+    port = 18122
+    prefix = env.nginx(port)
+    with open(os.path.join(prefix, "www", "big.bin"), "wb") as f:
+        f.write(os.urandom(12000))
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port), "--ring-kb", "64", "--payload-bytes", "16384")
+    subprocess.run(["wrk", "-t", "2", "-c", "32", "-d", "3s", f"http://127.0.0.1:{port}/big.bin"],
+                   capture_output=True, timeout=60)
+    rc, err = rec.stop()
+    check_eq(rc, 0, f"exit status ({err})")
+    st = status(db)
+    by_cause = st["lost_by_cause"]
+    check(by_cause["ringbuf_full"] > 0, f"ring buffer overflow counted: {by_cause}")
+    # exchanges cut off by the end of the recording are counted apart
+    check_eq(st["lost"], sum(v for k, v in by_cause.items() if k != "incomplete_at_end"),
+             "the total is the sum of the causes")
+    check(f"ringbuf_full {by_cause['ringbuf_full']}" in err, f"printed at exit: {err}")
+    check(f"events lost: {st['lost']}" in err, f"total printed at exit: {err}")
+    text = run([WIRESPAN, "status", "--db", db]).stdout
+    check(f"ringbuf_full {by_cause['ringbuf_full']}" in text, text)
+    check_eq(sqlite(db, "SELECT value FROM counters WHERE kind = 'lost' AND name = 'ringbuf_full'").strip(),
+             str(by_cause["ringbuf_full"]), "stored")
+
+
 def test_status_needs_a_recording(env):
     db = env.path("none.db")
     p = run([WIRESPAN, "status", "--db", db], check_rc=False)
