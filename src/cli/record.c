@@ -120,6 +120,12 @@ struct rec_stats {
 
 #define REC_COUNTERS 23
 
+/* Time the data syscall programs were detached (the last shed level). */
+static uint64_t detached_ns(const struct rec_stats *r)
+{
+	return r->detached_ns + (r->detached_since ? ws_now_mono_ns() - r->detached_since : 0);
+}
+
 /* The counters stored with a recording and printed at its end. */
 static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct pipeline_counter *rows)
 {
@@ -137,8 +143,7 @@ static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct
 		{"lost", "decode_errors", p->decode_errors},
 		{"shed", "shed_syscalls", kc[WS_KC_SHED]},
 		{"shed", "shed_level_max", r->shed_max},
-		{"shed", "detached_ms", (r->detached_ns + (r->detached_since ? ws_now_mono_ns() - r->detached_since : 0)) /
-					       1000000},
+		{"shed", "detached_ms", detached_ns(r) / 1000000},
 		{"stat", "kernel_events", kc[WS_KC_EVENTS]},
 		{"stat", "payload_cut", kc[WS_KC_PAYLOAD_CUT]},
 		{"stat", "kernel_conns_added", kc[WS_KC_CONN_ADDED]},
@@ -265,8 +270,8 @@ static void print_summary(struct pipeline *p, double secs, const struct rec_stat
 	if (r->kc[WS_KC_SHED] || r->shed_max) {
 		fprintf(stderr, "wirespan: over the CPU budget, data of %llu syscalls was not captured",
 			(unsigned long long)r->kc[WS_KC_SHED]);
-		if (r->detached_ns)
-			fprintf(stderr, " and data syscalls were not traced for %.1fs", r->detached_ns / 1e9);
+		if (detached_ns(r))
+			fprintf(stderr, " and data syscalls were not traced for %.1fs", detached_ns(r) / 1e9);
 		fprintf(stderr, " (shed level up to %u: %s)\n", r->shed_max, ws_budget_action(r->shed_max));
 	}
 	if (cs->incomplete_at_end)
