@@ -3,7 +3,7 @@
 
     sudo bench/overhead.py [http] [redis] [agent] [kernel] [cores]   (default: all)
 
-Environment: REPS (3), SECONDS (5 per wrk run), REDIS_N (200000),
+Environment: REPS (3), RUN_SECONDS (5, per wrk run), REDIS_N (200000),
 CORES ("1 2 4 ..." up to the CPUs online), WIRESPAN (build/wirespan).
 
 Every benchmark runs the baseline and wirespan in the same invocation,
@@ -30,7 +30,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIRESPAN = os.environ.get("WIRESPAN", os.path.join(ROOT, "build", "wirespan"))
 REPS = int(os.environ.get("REPS", "3"))
-SECS = int(os.environ.get("SECONDS_PER_RUN", os.environ.get("SECONDS", "5")))
+SECS = int(os.environ.get("RUN_SECONDS", "5"))
 REDIS_N = int(os.environ.get("REDIS_N", "200000"))
 NCPU = os.cpu_count() or 1
 HTTP_PORT, REDIS_PORT = 18180, 18181
