@@ -57,6 +57,10 @@ const volatile __u64 cfg_wakeup_bytes = 1 << 20;
 
 /* Set by user space while the programs run (WS_SHED_*). */
 volatile __u32 shed_level = 0;
+/* Bumped by user space each time the per-packet and scheduler programs
+ * are attached again after the last shed level: what they noted before
+ * (arrival times, when a thread left the CPU) is stale. */
+volatile __u32 hook_epoch = 0;
 
 extern unsigned int CONFIG_HZ __kconfig __weak;
 
@@ -117,6 +121,7 @@ struct kconn {
 	__u8 whole;      /* copy up to WS_PAYLOAD_MAX of each syscall */
 	__u8 traced;     /* a traced task used it: its TCP facts are reported */
 	__u8 small;      /* opened while shedding: WS_SHED_PAYLOAD-byte prefix */
+	__u32 rq_epoch;  /* hook_epoch when rq_first/rq_last were written */
 };
 
 struct {
@@ -136,6 +141,7 @@ struct tsched {
 	__u64 runq;     /* cumulative runnable but not running */
 	__u64 offcpu;   /* cumulative sleeping or blocked */
 	__u8 runnable;  /* it left the CPU runnable (preempted, throttled) */
+	__u32 epoch;    /* hook_epoch when out/woken were written */
 };
 
 struct {
@@ -634,7 +640,7 @@ static __always_inline void fill_timing(struct ws_kevent *ev, const struct ws_in
 		return;
 	__u64 key = f->sk;
 	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
-	if (!c || !c->rq_first)
+	if (!c || !c->rq_first || c->rq_epoch != hook_epoch)
 		return;
 	const struct tcp_sock *tp = KCAST(struct tcp_sock, f->sk);
 	ev->arr_first = c->rq_first;
@@ -1120,9 +1126,11 @@ int BPF_PROG(tcp_probe, struct sock *sk, const struct sk_buff *skb)
 	if (end == seq || (__s32)(end - nxt) <= 0)
 		return 0; /* no new bytes: an ACK or a duplicate */
 	__u64 now = bpf_ktime_get_ns();
-	if (!c->rq_first || tp->copied_seq == nxt)
+	__u32 epoch = hook_epoch;
+	if (!c->rq_first || c->rq_epoch != epoch || tp->copied_seq == nxt)
 		c->rq_first = now;
 	c->rq_last = now;
+	c->rq_epoch = epoch;
 	return 0;
 }
 
@@ -1222,17 +1230,20 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u32 tid = prev->pid;
+	__u32 tid = prev->pid, epoch = hook_epoch;
 	struct tsched *t = bpf_map_lookup_elem(&threads, &tid);
 
 	if (t) {
 		t->out = now;
 		t->woken = 0;
 		t->runnable = preempt || prev_state == TASK_RUNNING;
+		t->epoch = epoch;
 	}
 	tid = next->pid;
 	t = bpf_map_lookup_elem(&threads, &tid);
-	if (t && t->out) {
+	if (t && t->out && t->epoch != epoch) {
+		t->out = 0; /* it left the CPU while this program was detached: unknown */
+	} else if (t && t->out) {
 		if (t->runnable) {
 			t->runq += now - t->out;
 		} else if (t->woken >= t->out) {
@@ -1252,7 +1263,7 @@ int BPF_PROG(sched_wakeup, struct task_struct *p)
 	__u32 tid = p->pid;
 	struct tsched *t = bpf_map_lookup_elem(&threads, &tid);
 
-	if (t && t->out && !t->runnable && !t->woken)
+	if (t && t->out && !t->runnable && !t->woken && t->epoch == hook_epoch)
 		t->woken = bpf_ktime_get_ns();
 	return 0;
 }

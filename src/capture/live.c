@@ -203,13 +203,18 @@ static void load_error(int rc, const char *step, char *err, size_t errlen)
 		fprintf(stderr, "%s", libbpf_log);
 }
 
-/* Programs of the syscalls that move data (not connect, accept, close):
- * the ones the last shed level detaches. */
+/* The programs the last shed level detaches: those of the syscalls that
+ * move data (not connect, accept, close), and the per-packet and scheduler
+ * hooks, which only time data. Connection lifecycle and TCP facts stay. */
 static bool data_prog(const struct bpf_program *prog)
 {
 	static const char *const lifecycle[] = {"connect", "accept", "accept4", "close"};
+	static const char *const timing[] = {"tp_btf/tcp_probe", "tp_btf/sched_switch", "tp_btf/sched_wakeup"};
 	const char *sec = bpf_program__section_name(prog), *name;
 
+	for (size_t i = 0; i < WS_ARRAY_SIZE(timing); i++)
+		if (strcmp(sec, timing[i]) == 0)
+			return true;
 	if (strncmp(sec, "tracepoint/syscalls/sys_", 24) != 0 || !(name = strchr(sec + 24, '_')))
 		return false;
 	for (size_t i = 0; i < WS_ARRAY_SIZE(lifecycle); i++)
@@ -520,8 +525,10 @@ int live_trace_data(struct live *l, bool on)
 {
 	if (!l->attached)
 		return 0;
-	if (on)
+	if (on) {
+		l->skel->bss->hook_epoch++; /* what the timing hooks noted before is stale */
 		return attach_progs(l, true) ? -errno : 0;
+	}
 	detach_progs(l, true);
 	/* notes of data syscalls entered before: their exits were not seen,
 	 * and must not be taken for later ones' once attached again */

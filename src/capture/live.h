@@ -70,8 +70,8 @@ uint64_t live_bpf_ns(struct live *l);
 /* Shed level for data capture (0 .. WS_SHED_MAX, see capture_abi.h). */
 void live_set_shed(struct live *l, unsigned level);
 /* Attach (on) or detach the programs of the data syscalls (reads and
- * writes, not connect, accept or close); the last shed level. Returns 0
- * or -errno. */
+ * writes, not connect, accept or close) and the per-packet and scheduler
+ * hooks that time them; the last shed level. Returns 0 or -errno. */
 int live_trace_data(struct live *l, bool on);
 /* Entries now in the kernel's connection table. */
 uint64_t live_conn_entries(struct live *l);
