@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,17 +577,22 @@ static bool prog_info(const struct bpf_program *prog, struct bpf_prog_info *info
 	return fd >= 0 && bpf_obj_get_info_by_fd(fd, info, &len) == 0;
 }
 
-uint64_t live_recursion_misses(struct live *l)
+/* One 64-bit field of bpf_prog_info (at offset off), summed over our programs. */
+static uint64_t prog_sum(struct live *l, size_t off)
 {
 	struct bpf_program *prog;
 	struct bpf_prog_info info;
-	uint64_t total = 0;
+	uint64_t total = 0, v;
 
 	bpf_object__for_each_program(prog, l->skel->obj)
-		if (prog_info(prog, &info))
-			total += info.recursion_misses;
+		if (prog_info(prog, &info)) {
+			memcpy(&v, (const char *)&info + off, sizeof(v));
+			total += v;
+		}
 	return total;
 }
+
+uint64_t live_recursion_misses(struct live *l) { return prog_sum(l, offsetof(struct bpf_prog_info, recursion_misses)); }
 
 int live_ncpus(const struct live *l) { return l->ncpus; }
 
@@ -614,17 +620,7 @@ size_t live_prog_stats(struct live *l, struct live_prog_stat *out, size_t max)
 	return n;
 }
 
-uint64_t live_bpf_ns(struct live *l)
-{
-	struct bpf_program *prog;
-	struct bpf_prog_info info;
-	uint64_t total = 0;
-
-	bpf_object__for_each_program(prog, l->skel->obj)
-		if (prog_info(prog, &info))
-			total += info.run_time_ns;
-	return total;
-}
+uint64_t live_bpf_ns(struct live *l) { return prog_sum(l, offsetof(struct bpf_prog_info, run_time_ns)); }
 
 void live_set_shed(struct live *l, unsigned level)
 {
