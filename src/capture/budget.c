@@ -28,7 +28,6 @@ bool ws_budget_sample(struct ws_budget *b, uint64_t now_ns, uint64_t cpu_ns)
 	b->used_pct = 100.0 * (double)dcpu / ((double)(now_ns - b->t) * b->ncpus);
 	b->t = now_ns;
 	b->cpu = cpu_ns;
-	b->windows++;
 	if (b->pct <= 0)
 		return false;
 	if (b->used_pct > b->pct) {

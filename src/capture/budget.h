@@ -25,7 +25,7 @@ struct ws_budget {
 	uint64_t t, cpu;    /* start of the window: time and CPU ns so far */
 	double used_pct;    /* measured over the last window */
 	unsigned calm;      /* windows in a row with room to step down */
-	uint64_t windows, over; /* windows measured; of those over budget */
+	uint64_t over;      /* windows over budget */
 };
 
 void ws_budget_init(struct ws_budget *b, double pct, int ncpus, uint64_t now_ns, uint64_t cpu_ns);

@@ -536,12 +536,14 @@ int live_trace_data(struct live *l, bool on)
 	int fd = bpf_map__fd(l->skel->maps.inflight);
 	uint64_t key, next;
 	struct ws_inflight f;
-	void *prev = NULL;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
+	/* step past a key before deleting it: the next key of a deleted one
+	 * is the first of the map again */
+	bool more = bpf_map_get_next_key(fd, NULL, &key) == 0;
+	while (more) {
+		more = bpf_map_get_next_key(fd, &key, &next) == 0;
 		if (bpf_map_lookup_elem(fd, &key, &f) == 0 && f.sys != WS_SYS_CONNECT)
 			bpf_map_delete_elem(fd, &key);
+		key = next;
 	}
 	return 0;
 }

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "capture/budget.h"
@@ -180,8 +179,6 @@ static void rec_sample(struct rec_stats *r, struct live *l)
 {
 	struct rusage ru;
 
-	if (!l)
-		return;
 	live_counters(l, r->kc);
 	r->bpf_ns = live_bpf_ns(l);
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
@@ -202,15 +199,9 @@ static void rec_start(struct rec_stats *r)
 	}
 }
 
-/* CPU ns the recorder has used so far: its process, every thread, plus
- * its BPF programs in the kernel. */
-static uint64_t own_cpu_ns(struct live *l)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + live_bpf_ns(l);
-}
+/* CPU ns the recorder has used since capture started, as of the last
+ * sample: its process (every thread) plus its BPF programs in the kernel. */
+static uint64_t own_cpu_ns(const struct rec_stats *r) { return r->user_ns + r->sys_ns + r->bpf_ns; }
 
 static int store_counters(struct pipeline *p, const struct rec_stats *r, const char *status)
 {
@@ -329,13 +320,14 @@ static void status_line(struct pipeline *p, uint64_t elapsed_ns, uint64_t lost, 
 	fflush(stderr);
 }
 
-/* Once a second: measure our cost against the budget and shed or recover. */
+/* Once a second, after rec_sample(): our cost against the budget; shed or
+ * recover. */
 static void budget_tick(struct pipeline *p, struct live *l, struct ws_budget *b, struct rec_stats *r, bool quiet,
 			bool tty)
 {
 	unsigned old = b->level;
 
-	if (!ws_budget_sample(b, ws_now_mono_ns(), own_cpu_ns(l)))
+	if (!ws_budget_sample(b, ws_now_mono_ns(), own_cpu_ns(r)))
 		return;
 	live_set_shed(l, b->level);
 	if ((b->level == WS_SHED_MAX) != (old == WS_SHED_MAX)) {
@@ -353,8 +345,7 @@ static void budget_tick(struct pipeline *p, struct live *l, struct ws_budget *b,
 			r->detached_since = now;
 		}
 	}
-	if (b->level > r->shed_max)
-		r->shed_max = b->level;
+	r->shed_max = b->max_level;
 	if (!p->store_failed && ws_store_add_shed(p->store, p->rec_id, ws_now_real_ns(), b->level, b->used_pct, b->pct,
 						  ws_budget_action(b->level)))
 		p->store_failed = true;
@@ -577,7 +568,9 @@ int cmd_record(int argc, char **argv)
 	int rc = 0;
 
 	rec_start(&rs);
-	ws_budget_init(&budget, budget_pct, ncpu > 0 ? (int)ncpu : 1, t_start, own_cpu_ns(l));
+	rec_sample(&rs, l);
+	rs.kernel_bytes = live_kernel_bytes(l); /* maps and rings are sized at load time */
+	ws_budget_init(&budget, budget_pct, ncpu > 0 ? (int)ncpu : 1, t_start, own_cpu_ns(&rs));
 	if (budget_pct > 0 && !live_stats_enabled(l))
 		ws_warn("the CPU budget counts user space only");
 	if (ws_store_add_shed(p.store, p.rec_id, ws_now_real_ns(), 0, 0, budget_pct, ws_budget_action(0)))
@@ -608,9 +601,8 @@ int cmd_record(int argc, char **argv)
 		ws_reorder_release(&p.ro, wm, on_ordered, &p);
 		ct_advance(p.ct, wm + p.mono_to_real);
 		if (t0 - last_tick >= TICK_NS) {
-			budget_tick(&p, l, &budget, &rs, quiet, tty);
 			rec_sample(&rs, l);
-			rs.kernel_bytes = live_kernel_bytes(l);
+			budget_tick(&p, l, &budget, &rs, quiet, tty);
 			if (!p.store_failed && store_counters(&p, &rs, NULL))
 				p.store_failed = true;
 			if (tty)
@@ -643,7 +635,6 @@ int cmd_record(int argc, char **argv)
 	ct_flush(p.ct);
 	rec_sample(&rs, l);
 	rs.misses = live_recursion_misses(l);
-	rs.kernel_bytes = live_kernel_bytes(l);
 	/* entries added and never removed, and no longer in the table, were
 	 * evicted (LRU) to make room */
 	uint64_t left = live_conn_entries(l), in = rs.kc[WS_KC_CONN_ADDED] - rs.kc[WS_KC_CONN_REMOVED];
