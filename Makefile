@@ -18,7 +18,7 @@ B        := build
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
 CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(B)
-LDLIBS   := -lbpf -lelf -lz -lsqlite3 -lpcap -lm -lpthread
+LDLIBS   := -lbpf -ldw -lelf -lz -lsqlite3 -lpcap -lcapstone -lm -lpthread
 
 # Pipeline code shared by the binary, the tests and the fuzzers. It knows
 # nothing of eBPF, so tests and fuzzers link it without the kernel half.
@@ -27,17 +27,17 @@ CORE_SRCS := \
 	src/stream/conntrack.c src/stream/reorder.c \
 	src/proto/detect.c src/proto/http1.c src/proto/redis.c \
 	src/span/exchange.c src/span/span_json.c \
-	src/store/store.c src/capture/kevent.c src/trace/link.c src/trace/phases.c \
+	src/store/store.c src/capture/kevent.c src/trace/link.c src/trace/inproc.c src/trace/loop.c src/trace/phases.c \
 	src/pcap/decode.c src/pcap/tcpan.c src/pcap/offline.c src/pcap/pktmatch.c \
-	src/capture/budget.c
+	src/capture/budget.c src/capture/gobin.c
 
-BIN_SRCS := src/cli/main.c src/cli/pipeline.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/cli/tcp.c src/cli/pcap.c src/cli/status.c src/capture/live.c
+BIN_SRCS := src/cli/main.c src/cli/pipeline.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/cli/tcp.c src/cli/pcap.c src/cli/status.c src/capture/live.c src/capture/runtimes.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o)
 
-UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases test_pcap test_budget
-FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream fuzz_pcap
+UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases test_pcap test_budget test_gobin
+FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream fuzz_pcap fuzz_gobin
 
 .PHONY: all deps demo test unit asan fuzz e2e clean format
 all: $(B)/wirespan
@@ -96,6 +96,38 @@ $(B)/wsdrop: tests/tools/wsdrop.c $(B)/wsdrop.skel.h
 $(B)/test_%: tests/unit/test_%.c tests/unit/harness.h $(CORE_OBJS)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) -o $@ $< $(CORE_OBJS) $(LDLIBS)
 
+# Go executables for test_gobin, built from tests/data/go/ (binaries are not
+# committed) into $(B)/go/: the system Go's build of a small server as is,
+# without DWARF (-w), stripped (-s -w), as a stripped PIE linked by the
+# system linker (no pclntab section), and for arm64; `go tool objdump` of
+# the runtime functions probed; tiny synthetic ones of other Go versions;
+# esbuild's (other Go versions, stripped) from npm when the registry answers.
+GO       ?= go
+GO_ENV   := GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-buildvcs=false
+GO_BINS  := httpd httpd-nodwarf httpd-stripped httpd-extpie-stripped httpd-arm64
+GO_BUILD  = cd tests/data/go/httpd && $(GO_ENV) $(GO_XENV) $(GO) build -o $(abspath $@)
+
+$(B)/go/httpd: tests/data/go/httpd/main.go tests/data/go/httpd/go.mod
+	@mkdir -p $(dir $@)
+	$(GO_BUILD) .
+$(B)/go/httpd-nodwarf: $(B)/go/httpd
+	$(GO_BUILD) -ldflags=-w .
+$(B)/go/httpd-stripped: $(B)/go/httpd
+	$(GO_BUILD) -ldflags="-s -w" .
+$(B)/go/httpd-extpie-stripped: $(B)/go/httpd
+	$(GO_BUILD) -buildmode=pie -ldflags="-linkmode=external -s -w" .
+$(B)/go/httpd-arm64: GO_XENV := GOARCH=arm64 CGO_ENABLED=0
+$(B)/go/httpd-arm64: $(B)/go/httpd
+	$(GO_BUILD) .
+$(B)/go/httpd.objdump: $(B)/go/httpd
+	$(GO) tool objdump -s '^runtime\.(newproc1|newproc\.func1|chansend|selectgo|goexit1)$$' $< > $@.tmp && mv $@.tmp $@
+$(B)/go/synth.stamp: tests/data/go/synth.py
+	python3 $< $(dir $@) && touch $@
+$(B)/go/esbuild.stamp: tests/data/go/fetch-esbuild.sh
+	$< $(dir $@)
+
+$(B)/test_gobin: $(GO_BINS:%=$(B)/go/%) $(B)/go/httpd.objdump $(B)/go/synth.stamp $(B)/go/esbuild.stamp
+
 # The same unit tests under AddressSanitizer and UBSan.
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
@@ -108,7 +140,7 @@ fuzz: $(FUZZERS:%=build-fuzz/%)
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p build-fuzz
-	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lsqlite3 -lpcap -lm
+	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lsqlite3 -lpcap -ldw -lelf -lcapstone -lm
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

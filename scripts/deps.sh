@@ -3,10 +3,11 @@
 # Installs only what is missing; as non-root it says what to install.
 set -euo pipefail
 
-# build: compiler for BPF, libbpf + bpftool (skeletons), SQLite
-# demo and tests: real servers and clients, network namespaces
+# build: compiler for BPF, libbpf + bpftool (skeletons), SQLite, libdw and
+#   capstone (reading Go executables: DWARF, disassembly)
+# demo and tests: real servers and clients, network namespaces, Go (test programs)
 PKGS=(
-	clang llvm make gcc libbpf-dev bpftool libelf-dev zlib1g-dev libsqlite3-dev
+	clang llvm make gcc libbpf-dev bpftool libelf-dev zlib1g-dev libsqlite3-dev libdw-dev libcapstone-dev golang-go
 	libclang-rt-14-dev sqlite3 python3 curl wrk nginx-light redis-server redis-tools
 	iproute2 util-linux procps linux-libc-dev libpcap-dev tcpdump tshark wireshark-common
 )

@@ -3,7 +3,8 @@
 connection, send REQUESTS GET requests in all to URL_PREFIX + a unique
 number, so that every request (and every span it causes) can be told apart.
 
-usage: load.py URL_PREFIX CONCURRENCY REQUESTS
+usage: load.py URL_PREFIX CONCURRENCY REQUESTS [FIRST]
+(numbers FIRST .. FIRST+REQUESTS-1; FIRST defaults to 0)
 Prints the number of requests that did not answer 200; exits 1 if any.
 """
 import http.client
@@ -14,6 +15,7 @@ import urllib.parse
 
 def main():
     prefix, conc, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     u = urllib.parse.urlsplit(prefix)
     lock = threading.Lock()
     state = {"next": 0, "bad": 0}
@@ -27,7 +29,7 @@ def main():
                     break
                 state["next"] += 1
             try:
-                conn.request("GET", f"{u.path}{n}")
+                conn.request("GET", f"{u.path}{first + n}")
                 r = conn.getresponse()
                 r.read()
                 ok = r.status == 200

@@ -10,9 +10,11 @@
 //
 // usage: node nodesvc.js NAME BIND PORT ROUTES_JSON TRUTH_FILE
 //   ROUTES_JSON as for pychain.py: {"/api": ["redis://198.18.2.4:16410/GET k:{n}", "http://..."]}
+//   ({n}: the request's last path segment; {h:TAG}: first 12 hex digits of sha1("TAG:" + n))
 'use strict';
 
 const [name, bind, portArg, routesArg, truthPath] = process.argv.slice(2);
+const crypto = require('crypto');
 const fs = require('fs');
 const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
 const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
@@ -96,7 +98,9 @@ for (const [prefix, calls] of Object.entries(routes)) {
     let status = 200;
     try {
       for (let call of calls) {
-        call = call.replaceAll('{n}', req.params.n);
+        const n = req.params.n;
+        call = call.replaceAll('{n}', n).replace(/\{h:([^}]*)\}/g,
+          (_, tag) => crypto.createHash('sha1').update(`${tag}:${n}`).digest('hex').slice(0, 12));
         if (call.startsWith('redis://')) {
           const u = new URL(call);
           const [cmd, ...args] = decodeURIComponent(u.pathname.slice(1)).split(' ');

@@ -9,7 +9,9 @@ usage: pychain.py NAME BIND PORT ROUTES_JSON [--truth FILE] [--propagate]
 
 ROUTES_JSON maps a path to the calls it makes, in order:
   {"/order": ["http://198.18.1.2:18201/price", "redis://198.18.1.4:16400/GET stock"]}
-A call's path may use {n}: the last path segment of the request.
+A call's path may use {n}: the last path segment of the request, and
+{h:TAG}: the first 12 hex digits of sha1("TAG:" + n), so that the call
+carries no id the request carried.
 
 --truth FILE   write this service's own spans (what an OpenTelemetry SDK would
                record: server spans, and client spans under them) as JSON lines
@@ -17,10 +19,12 @@ A call's path may use {n}: the last path segment of the request.
 --propagate    send W3C traceparent on outbound HTTP (to match spans)
 --no-pool      a new connection per call instead of pooled keep-alive ones
 """
+import hashlib
 import http.client
 import http.server
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -187,7 +191,9 @@ def make_handler(name, routes, truth, pool, propagate):
                 n = path.rstrip("/").rsplit("/", 1)[-1]
                 try:
                     for call in route:
-                        call = call.replace("{n}", n)
+                        call = re.sub(r"\{h:([^}]*)\}",
+                                      lambda m: hashlib.sha1(f"{m.group(1)}:{n}".encode()).hexdigest()[:12],
+                                      call.replace("{n}", n))
                         if call.startswith("redis://"):
                             self.call_redis(call, ctx)
                         else:

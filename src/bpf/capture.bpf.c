@@ -142,6 +142,12 @@ struct tsched {
 	__u64 offcpu;   /* cumulative sleeping or blocked */
 	__u8 runnable;  /* it left the CPU runnable (preempted, throttled) */
 	__u32 epoch;    /* hook_epoch when out/woken were written */
+	/* the read whose consequences it carries: its own last read, or the
+	 * one the thread of its process that woke it since carried (a task
+	 * handed to a pool thread, a selector woken to write): which thread
+	 * made it, and when it returned (0: none) */
+	__u32 tok_tid;
+	__u64 tok_ts;
 };
 
 struct {
@@ -150,6 +156,37 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tsched);
 } threads SEC(".maps");
+
+/* Go processes whose runtime is probed: where their runtime keeps the
+ * goroutine id and thread (written by user space; see ws_goproc). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ws_goproc);
+} goprocs SEC(".maps");
+
+/* The last goroutine that made each goroutine runnable, and when: what a
+ * worker goroutine (an HTTP client's writer, say) was handed work by. LRU:
+ * entries of goroutines whose end was missed go first; the probe at
+ * goexit1 removes the rest. */
+struct gkey {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 goid;
+};
+
+struct gwake {
+	__u64 waker;
+	__u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct gkey);
+	__type(value, struct gwake);
+} gwakes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -603,6 +640,9 @@ static __always_inline void fill_header(struct ws_kevent *ev, const struct ws_in
 	ev->rto_us = 0;
 	ev->reason = 0;
 	ev->retrans = 0;
+	ev->goid = f->goid;
+	ev->waker = f->waker;
+	ev->wake_ts = f->wake_ts;
 }
 
 /* The thread's scheduler times; created (when `create`) the first time it
@@ -631,6 +671,10 @@ static __always_inline void fill_timing(struct ws_kevent *ev, const struct ws_in
 	if (t) {
 		ev->runq_ns[1] = t->runq;
 		ev->offcpu_ns[1] = t->offcpu;
+		if (f->dir == WS_DIR_RECV && ret > 0) { /* what it does next follows from this read */
+			t->tok_tid = (__u32)pid_tgid;
+			t->tok_ts = ev->ts_exit;
+		}
 	}
 	if (f->flags & WS_KF_RECOVERED) { /* entry times unknown: no interval */
 		ev->runq_ns[0] = ev->runq_ns[1];
@@ -647,6 +691,62 @@ static __always_inline void fill_timing(struct ws_kevent *ev, const struct ws_in
 	ev->arr_last = c->rq_last;
 	/* what stays queued arrived no later than the newest byte */
 	c->rq_first = tp->copied_seq == tp->rcv_nxt ? 0 : c->rq_last;
+}
+
+/* ---- who a syscall is made for: goroutines and wake-ups ---- */
+
+/* A word of the traced process's memory (0 when unreadable). */
+static __always_inline __u64 user_word(__u64 addr)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_user(&v, sizeof(v), (const void *)addr);
+	return v;
+}
+
+/* The id of the user goroutine thread `tid` runs, given a g the runtime
+ * keeps in R14 (the goroutine itself, or the thread's g0 on the system
+ * stack): g.m.curg, checked against the thread (m.procid) so that a
+ * register holding something else (C code called through cgo) gives 0. */
+static __always_inline __u64 go_current(const struct ws_goproc *gp, __u64 g, __u32 tid)
+{
+	if (!g)
+		return 0;
+	__u64 m = user_word(g + gp->g_m);
+	if (!m || (__u32)user_word(m + gp->m_procid) != tid)
+		return 0;
+	__u64 curg = user_word(m + gp->m_curg);
+	return curg ? user_word(curg + gp->g_goid) : 0;
+}
+
+/* Note who the data syscall is made for: in a Go process with runtime
+ * probes, its goroutine and the goroutine that last made it runnable; in
+ * others, the thread of the same process that last woke the thread. */
+static __always_inline void note_context(struct ws_inflight *f, __u64 pid_tgid, const struct tsched *t)
+{
+	__u32 tgid = pid_tgid >> 32;
+	const struct ws_goproc *gp = bpf_map_lookup_elem(&goprocs, &tgid);
+
+	if (!gp) {
+		if (t && t->tok_ts) {
+			f->waker = t->tok_tid;
+			f->wake_ts = t->tok_ts;
+		}
+		return;
+	}
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct gkey k = {.tgid = tgid, .goid = go_current(gp, regs->r14, (__u32)pid_tgid)};
+	if (!k.goid) {
+		count(WS_KC_GO_BAD_G);
+		return;
+	}
+	f->goid = k.goid;
+	f->flags |= WS_KF_GOROUTINE;
+	struct gwake *w = bpf_map_lookup_elem(&gwakes, &k);
+	if (w) {
+		f->waker = w->waker;
+		f->wake_ts = w->ts;
+	}
 }
 
 /* ---- data syscalls: entry records the socket and seq, exit emits ---- */
@@ -712,6 +812,7 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 		f.runq_ns = t->runq;
 		f.offcpu_ns = t->offcpu;
 	}
+	note_context(&f, pid_tgid, t);
 	if (bpf_map_update_elem(&inflight, &pid_tgid, &f, BPF_ANY))
 		count(WS_KC_INFLIGHT_FULL);
 	return 0;
@@ -1262,9 +1363,26 @@ int BPF_PROG(sched_wakeup, struct task_struct *p)
 {
 	__u32 tid = p->pid;
 	struct tsched *t = bpf_map_lookup_elem(&threads, &tid);
+	__u64 now = bpf_ktime_get_ns();
 
 	if (t && t->out && !t->runnable && !t->woken && t->epoch == hook_epoch)
-		t->woken = bpf_ktime_get_ns();
+		t->woken = now;
+	/* woken by another thread of its process that carries a read: work
+	 * may have been handed over (a task queued for a pool thread, a
+	 * selector woken to write), and with it that read's consequences */
+	__u64 cur = bpf_get_current_pid_tgid();
+	if (cur >> 32 != (__u32)p->tgid || (__u32)cur == tid)
+		return 0;
+	__u32 waker = (__u32)cur;
+	const struct tsched *w = bpf_map_lookup_elem(&threads, &waker);
+	if (!w || !w->tok_ts)
+		return 0;
+	if (!t)
+		t = thread_get(tid, true);
+	if (t) {
+		t->tok_tid = w->tok_tid;
+		t->tok_ts = w->tok_ts;
+	}
 	return 0;
 }
 
@@ -1276,5 +1394,96 @@ int BPF_PROG(destroy_sock, struct sock *sk)
 
 	if (bpf_map_delete_elem(&conns, &key) == 0)
 		count(WS_KC_CONN_REMOVED);
+	return 0;
+}
+
+/* ---- the Go runtime: goroutines created, made runnable, ended ---- */
+
+static __always_inline void emit_task(__u8 what, __u64 pid_tgid, __u64 goid, __u64 parent)
+{
+	struct ws_kevent ev = {};
+
+	ev.type = WS_KEV_TASK;
+	ev.sys = what;
+	ev.pid = pid_tgid >> 32;
+	ev.tid = (__u32)pid_tgid;
+	ev.ts_enter = ev.ts_exit = bpf_ktime_get_ns();
+	ev.goid = goid;
+	ev.waker = parent;
+	read_comm(ev.comm);
+	emit(&ev, sizeof(ev));
+}
+
+/* One program for every probe site; the attach cookie says which
+ * (enum ws_go_site). At the runqput call in newproc the runtime runs on
+ * the thread's system stack: R14 holds g0, and g0.m.curg is the goroutine
+ * that created the one in BX; at the send calls of a channel send, R14 is
+ * the sender and BX the sudog of the receiver it hands the value to. */
+SEC("uprobe")
+int go_runtime(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), site = bpf_get_attach_cookie(ctx);
+	__u32 tgid = pid_tgid >> 32;
+	const struct ws_goproc *gp = bpf_map_lookup_elem(&goprocs, &tgid);
+
+	if (!gp)
+		return 0;
+	__u64 cur = go_current(gp, ctx->r14, (__u32)pid_tgid);
+	struct gkey k = {.tgid = tgid};
+	if (site == WS_GO_SITE_EXIT) {
+		k.goid = cur;
+		if (cur && bpf_map_delete_elem(&gwakes, &k) == 0)
+			count(WS_KC_GO_WAKE_REMOVED);
+		return 0;
+	}
+	__u64 g = site == WS_GO_SITE_SPAWN ? ctx->bx : user_word(ctx->bx); /* sudog.g */
+	k.goid = g ? user_word(g + gp->g_goid) : 0;
+	if (!k.goid)
+		return 0;
+	if (site == WS_GO_SITE_SPAWN) {
+		count(WS_KC_GO_SPAWNS);
+		emit_task(WS_TASK_GO_SPAWN, pid_tgid, k.goid, cur);
+		return 0;
+	}
+	/* SEND: handed a value by another goroutine */
+	if (!cur || cur == k.goid)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	struct gwake *e = bpf_map_lookup_elem(&gwakes, &k);
+	if (e) {
+		e->waker = cur;
+		e->ts = now;
+	} else {
+		struct gwake w = {.waker = cur, .ts = now};
+		if (bpf_map_update_elem(&gwakes, &k, &w, BPF_NOEXIST) == 0)
+			count(WS_KC_GO_WAKE_ADDED);
+	}
+	count(WS_KC_GO_WAKES);
+	return 0;
+}
+
+/* A traced process executed a new program: user space looks at it (a Go
+ * binary gets the runtime probes). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!task_wanted(pid_tgid))
+		return 0;
+	__u32 tgid = pid_tgid >> 32;
+	bpf_map_delete_elem(&goprocs, &tgid); /* the old program's, if it was Go */
+	emit_task(WS_TASK_EXEC, pid_tgid, 0, 0);
+	return 0;
+}
+
+/* A process ended: its probe settings go (its pid may be reused). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+
+	if (p->pid == p->tgid)
+		bpf_map_delete_elem(&goprocs, &tgid);
 	return 0;
 }

@@ -9,7 +9,7 @@
 #ifndef WIRESPAN_CAPTURE_ABI_H
 #define WIRESPAN_CAPTURE_ABI_H
 
-#define WS_ABI_VERSION 2
+#define WS_ABI_VERSION 3
 
 /* Largest payload prefix one event may carry, and the tail kept from the
  * end of a syscall's bytes when the middle was not copied (it lets the user
@@ -30,6 +30,15 @@ enum ws_kev_type {
 	WS_KEV_CLOSE = 3, /* a traced process called close() on the socket */
 	WS_KEV_STATE = 4, /* TCP state change of a socket we track */
 	WS_KEV_TCP = 5,   /* a TCP fact of a tracked socket; sys holds enum ws_tcp_ev */
+	WS_KEV_TASK = 6,  /* a fact about a traced task; sys holds enum ws_task_ev */
+};
+
+/* What a WS_KEV_TASK event reports (in ws_kevent.sys). */
+enum ws_task_ev {
+	WS_TASK_EXEC = 1, /* the process executed a new program (pid, comm): user
+			   * space looks at it (a Go binary gets runtime probes) */
+	WS_TASK_GO_SPAWN, /* goroutine `goid` was created by goroutine `waker`
+			   * (`ts_exit`: when; pid, tid: where) */
 };
 
 /* What a WS_KEV_TCP event reports (in ws_kevent.sys). */
@@ -72,6 +81,9 @@ enum ws_sys {
 #define WS_KF_READFAIL (1u << 3)  /* copying the user buffer failed */
 #define WS_KF_CLIENT (1u << 4)    /* OPEN: the local side connected */
 #define WS_KF_SERVER (1u << 5)    /* OPEN: the local side accepted */
+#define WS_KF_GOROUTINE (1u << 6) /* DATA: goid and waker are goroutine ids (a Go
+				   * process with runtime probes); otherwise waker is
+				   * a thread id */
 #define WS_KF_RECOVERED (1u << 7) /* the syscall began before recording started:
 				   * ts_enter is when recording started */
 
@@ -122,6 +134,39 @@ struct ws_kevent {
 	__u32 rto_us;    /* TCP: retransmission timeout */
 	__u32 reason;    /* TCP DROP: skb drop reason; RETRANS: TCP flags | ca_state << 8 */
 	__u32 retrans;   /* TCP: retransmissions of the socket so far (total_retrans) */
+	/* ABI 3: who the syscall was made for, when the thread is shared */
+	__u64 goid;      /* DATA: the goroutine that made the syscall (0 unknown);
+			  * TASK GO_SPAWN: the new goroutine */
+	__u64 waker;     /* DATA, WS_KF_GOROUTINE: the goroutine that last handed
+			  * the caller a value over a channel (0 none); else the
+			  * thread that made the read whose consequences the caller
+			  * carries: its own last read, or the one carried by the
+			  * thread of its process that last woke it since (0 none).
+			  * TASK GO_SPAWN: the creating goroutine */
+	__u64 wake_ts;   /* DATA: when that hand-off happened, or that read
+			  * returned (CLOCK_MONOTONIC) */
+};
+
+/* Where the Go runtime keeps what the probes read, per Go process (the
+ * `goprocs` map, written by user space from the binary's DWARF or a
+ * per-version table). On amd64 the current goroutine (g) is in R14. */
+struct ws_goproc {
+	__u32 g_goid;   /* runtime.g.goid */
+	__u32 g_m;      /* runtime.g.m */
+	__u32 m_procid; /* runtime.m.procid: the thread id */
+	__u32 m_curg;   /* runtime.m.curg: the user goroutine the thread runs */
+};
+
+/* Go runtime probe sites (the uprobe's attach cookie). Each is a CALL
+ * instruction, which the kernel emulates; a uprobe on most other
+ * instructions is single-stepped, about 30 times dearer. */
+enum ws_go_site {
+	WS_GO_SITE_SPAWN = 1, /* the CALL of runqput in newproc: BX holds the new g */
+	WS_GO_SITE_SEND,      /* the CALLs of send in chansend and selectgo: BX holds the sudog
+			       * of the receiver parked on the channel (its g first), R14 the
+			       * sender: a hand-off over a channel (other wake-ups, by locks,
+			       * timers or the garbage collector, hand no work over) */
+	WS_GO_SITE_EXIT,      /* the CALL of mcall in goexit1: R14 holds the ending g */
 };
 
 /* A traced syscall between entry and exit, keyed by pid_tgid. User space
@@ -142,6 +187,9 @@ struct ws_inflight {
 	__u8 classify; /* first data of the connection: choose its capture size */
 	__u32 cap;     /* payload bytes to copy; 0 = the configured prefix */
 	__u32 _pad;
+	__u64 goid;    /* ws_kevent, ABI 3 */
+	__u64 waker;
+	__u64 wake_ts;
 	__u64 runq_ns;   /* the thread's cumulative times at entry (ws_kevent) */
 	__u64 offcpu_ns;
 };
@@ -160,6 +208,11 @@ enum ws_kcounter {
 	WS_KC_SHED,             /* data syscalls not captured: shed to stay in the CPU budget */
 	WS_KC_CONN_ADDED,       /* connection table entries added */
 	WS_KC_CONN_REMOVED,     /* connection table entries removed (socket destroyed) */
+	WS_KC_GO_SPAWNS,        /* goroutines created in traced Go processes */
+	WS_KC_GO_WAKES,         /* goroutines made runnable by another (noted) */
+	WS_KC_GO_BAD_G,         /* a probe or syscall found no valid goroutine (cgo, g0) */
+	WS_KC_GO_WAKE_ADDED,    /* goroutine wake-up table entries added */
+	WS_KC_GO_WAKE_REMOVED,  /* ... removed (the goroutine ended) */
 	WS_KC_MAX,
 };
 

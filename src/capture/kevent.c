@@ -18,10 +18,15 @@ void ws_kevent_order(const struct ws_kevent *k, uint64_t *key, uint64_t *commit)
 		*key = k->ts_exit;
 }
 
-/* Records of ABI version 1 end where version 2 added its timing fields. */
+/* Records of ABI version 1 end where version 2 added its timing fields,
+ * those of version 2 where version 3 added goroutines and wake-ups. */
 #define KEVENT_V1_SIZE offsetof(struct ws_kevent, arr_first)
+#define KEVENT_V2_SIZE offsetof(struct ws_kevent, goid)
 
-size_t ws_kevent_size(int abi) { return abi == 1 ? KEVENT_V1_SIZE : sizeof(struct ws_kevent); }
+size_t ws_kevent_size(int abi)
+{
+	return abi == 1 ? KEVENT_V1_SIZE : abi == 2 ? KEVENT_V2_SIZE : sizeof(struct ws_kevent);
+}
 
 static uint64_t ts(uint64_t mono, int64_t off) { return mono ? mono + off : 0; }
 
@@ -39,7 +44,7 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct w
 		memcpy(&kv, rec, hdr);
 		k = &kv;
 	}
-	if (k->type < WS_KEV_DATA || k->type > WS_KEV_TCP || hdr + (size_t)k->cap + k->tail > len ||
+	if (k->type < WS_KEV_DATA || k->type > WS_KEV_TASK || hdr + (size_t)k->cap + k->tail > len ||
 	    k->cap > WS_PAYLOAD_MAX || k->tail > WS_TAIL_MAX)
 		return -1;
 	memset(ev, 0, sizeof(*ev));
@@ -77,6 +82,11 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct w
 		ev->flags |= WS_EVF_NOPAYLOAD;
 	if (k->flags & WS_KF_READFAIL)
 		ev->flags |= WS_EVF_READFAIL;
+	if (k->flags & WS_KF_GOROUTINE)
+		ev->flags |= WS_EVF_GOROUTINE;
+	ev->goid = k->goid;
+	ev->waker = k->waker;
+	ev->t_wake = ts(k->wake_ts, off);
 	switch (k->type) {
 	case WS_KEV_DATA:
 		ev->kind = WS_EV_DATA;
@@ -95,6 +105,12 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct w
 		break;
 	case WS_KEV_STATE:
 		ev->kind = WS_EV_STATE;
+		break;
+	case WS_KEV_TASK:
+		ev->kind = WS_EV_TASK;
+		ev->task_what = k->sys;
+		if (ev->task_what == WS_TASKEV_GO_SPAWN)
+			ev->flags |= WS_EVF_GOROUTINE;
 		break;
 	case WS_KEV_TCP:
 		ev->kind = WS_EV_TCP;

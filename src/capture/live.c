@@ -38,6 +38,8 @@ struct live_ring {
 
 struct live {
 	struct capture_bpf *skel;
+	struct bpf_link **uprobes; /* Go runtime probes, per binary */
+	size_t nuprobes;
 	struct live_ring *rings;
 	int epfd;
 	int *ring_fds;
@@ -234,9 +236,10 @@ static int attach_progs(struct live *l, bool only_data)
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; i < sk->prog_cnt; i++) {
 			struct bpf_program *prog = *sk->progs[i].prog;
-			bool entry = strncmp(bpf_program__section_name(prog), "tracepoint/syscalls/sys_enter_", 30) == 0;
+			const char *sec = bpf_program__section_name(prog);
+			bool entry = strncmp(sec, "tracepoint/syscalls/sys_enter_", 30) == 0;
 			if (entry != (pass == 1) || !bpf_program__autoload(prog) || *sk->progs[i].link ||
-			    (only_data && !data_prog(prog)))
+			    (only_data && !data_prog(prog)) || strcmp(sec, "uprobe") == 0 /* per binary: live_go_attach */)
 				continue;
 			*sk->progs[i].link = bpf_program__attach(prog);
 			if (!*sk->progs[i].link)
@@ -519,7 +522,37 @@ void live_detach(struct live *l)
 	if (!l->attached)
 		return;
 	detach_progs(l, false);
+	for (size_t i = 0; i < l->nuprobes; i++)
+		bpf_link__destroy(l->uprobes[i]);
+	free(l->uprobes);
+	l->uprobes = NULL;
+	l->nuprobes = 0;
 	l->attached = false;
+}
+
+int live_go_attach(struct live *l, const char *binary, const uint64_t *offsets, const uint8_t *sites, size_t n)
+{
+	if (!l->attached)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = sites[i]);
+		struct bpf_link *link =
+			bpf_program__attach_uprobe_opts(l->skel->progs.go_runtime, -1, binary, offsets[i], &o);
+		if (!link)
+			return -errno;
+		l->uprobes = ws_realloc(l->uprobes, (l->nuprobes + 1) * sizeof(*l->uprobes));
+		l->uprobes[l->nuprobes++] = link;
+	}
+	return 0;
+}
+
+int live_go_process(struct live *l, uint32_t pid, const struct ws_goproc *gp)
+{
+	int fd = bpf_map__fd(l->skel->maps.goprocs);
+
+	if (!gp)
+		return bpf_map_delete_elem(fd, &pid) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(fd, &pid, gp, BPF_ANY) ? -errno : 0;
 }
 
 int live_trace_data(struct live *l, bool on)
@@ -629,19 +662,26 @@ void live_set_shed(struct live *l, unsigned level)
 	l->skel->bss->shed_level = level > WS_SHED_MAX ? WS_SHED_MAX : level;
 }
 
-uint64_t live_conn_entries(struct live *l)
+static uint64_t map_entries(const struct bpf_map *map)
 {
-	int fd = bpf_map__fd(l->skel->maps.conns);
-	uint64_t key, next, n = 0;
+	int fd = bpf_map__fd(map);
+	uint8_t key[64], next[64];
+	uint64_t n = 0;
 	void *prev = NULL;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
+	if (bpf_map__key_size(map) > sizeof(key))
+		return 0;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, bpf_map__key_size(map));
+		prev = key;
 		n++;
 	}
 	return n;
 }
+
+uint64_t live_conn_entries(struct live *l) { return map_entries(l->skel->maps.conns); }
+
+uint64_t live_gwake_entries(struct live *l) { return map_entries(l->skel->maps.gwakes); }
 
 /* "memlock:" of a map fd, from /proc/self/fdinfo */
 static uint64_t fd_memlock(int fd)

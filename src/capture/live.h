@@ -73,8 +73,18 @@ void live_set_shed(struct live *l, unsigned level);
  * writes, not connect, accept or close) and the per-packet and scheduler
  * hooks that time them; the last shed level. Returns 0 or -errno. */
 int live_trace_data(struct live *l, bool on);
-/* Entries now in the kernel's connection table. */
+/* The Go runtime probes (see capture_abi.h): attach the probe program at
+ * n sites of a binary (file offsets, each with its enum ws_go_site), for
+ * every process that runs it; detached by live_detach(). Returns 0 or
+ * -errno (what attached stays attached). */
+int live_go_attach(struct live *l, const char *binary, const uint64_t *offsets, const uint8_t *sites, size_t n);
+/* Tell the programs where process pid's Go runtime keeps goroutine ids
+ * (gp NULL: forget the process). Returns 0 or -errno. */
+int live_go_process(struct live *l, uint32_t pid, const struct ws_goproc *gp);
+/* Entries now in the kernel's connection table, and its goroutine
+ * wake-up table. */
 uint64_t live_conn_entries(struct live *l);
+uint64_t live_gwake_entries(struct live *l);
 /* Kernel memory held by the maps and ring buffers, in bytes. */
 uint64_t live_kernel_bytes(struct live *l);
 void live_close(struct live *l);

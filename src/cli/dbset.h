@@ -18,6 +18,9 @@ struct dbset {
 	struct ws_phaseset ph;   /* where each span's time went */
 };
 
+/* --min-confidence X: a number from 0 to 1. Returns 0, or 2 (usage) with
+ * a message. */
+int dbset_min_confidence(const char *arg, struct ws_link_opts *lo);
 /* Add a --db path. Returns 0, or 2 (usage) with a message. */
 int dbset_add(struct dbset *d, const char *path);
 /* Open every database (wirespan.db when none was given), load the spans

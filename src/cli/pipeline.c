@@ -60,6 +60,8 @@ static void service_name(struct pipeline *p, struct ws_span *s)
 		return;
 	sn = ws_hashmap_get(&p->services, s->pid);
 	if (!sn || strcmp(sn->comm, s->service) != 0) { /* new, or the pid was reused */
+		if (p->on_process)
+			p->on_process(p->process_ctx, s->pid);
 		if (!sn) {
 			sn = ws_calloc(1, sizeof(*sn));
 			ws_hashmap_put(&p->services, s->pid, sn);
@@ -180,24 +182,44 @@ static void side_facts(struct pipeline *p, const struct ws_event *ev)
 
 void pipeline_debug_event(const struct ws_event *ev)
 {
-	static const char *const kinds[] = {"", "open", "data", "close", "state", "tcp"};
+	static const char *const kinds[] = {"", "open", "data", "close", "state", "tcp", "task", ""};
 	char l[64], r[64];
 
 	fprintf(stderr,
 		"ev %-5s conn=%llx pid=%u tid=%u comm=%s %s:%u %s %s:%u seq=%u len=%u cap=%u tail=%u flags=%x "
-		"arr=%llu..%llu runq=%llu..%llu offcpu=%llu..%llu\n",
+		"arr=%llu..%llu runq=%llu..%llu offcpu=%llu..%llu goid=%llu waker=%s%llu@%llu\n",
 		kinds[ev->kind & 7], (unsigned long long)ev->conn_id, ev->pid, ev->tid, ev->comm,
 		ws_addr_str(&ev->local, l, sizeof(l)), ev->local.port,
 		ev->kind == WS_EV_DATA ? (ev->dir == WS_SEND ? "->" : "<-") : "--", ws_addr_str(&ev->peer, r, sizeof(r)),
 		ev->peer.port, ev->seq, ev->len, ev->head_len, ev->tail_len, ev->flags,
 		(unsigned long long)ev->t_arr_first, (unsigned long long)ev->t_arr_last, (unsigned long long)ev->runq[0],
-		(unsigned long long)ev->runq[1], (unsigned long long)ev->offcpu[0], (unsigned long long)ev->offcpu[1]);
+		(unsigned long long)ev->runq[1], (unsigned long long)ev->offcpu[0], (unsigned long long)ev->offcpu[1],
+		(unsigned long long)ev->goid, (ev->flags & WS_EVF_GOROUTINE) ? "g" : "t", (unsigned long long)ev->waker,
+		(unsigned long long)ev->t_wake);
+}
+
+/* Facts about processes and goroutines: no connection, no span. */
+static void task_fact(struct pipeline *p, const struct ws_event *ev)
+{
+	if (ev->task_what == WS_TASKEV_EXEC) {
+		if (p->on_process)
+			p->on_process(p->process_ctx, ev->pid);
+	} else if (ev->task_what == WS_TASKEV_GO_SPAWN) {
+		p->goroutines++;
+		if (!p->store_failed &&
+		    ws_store_add_goroutine(p->store, p->rec_id, ev->pid, ev->goid, ev->waker, ev->t_exit))
+			p->store_failed = true;
+	}
 }
 
 void pipeline_event(struct pipeline *p, const struct ws_event *ev)
 {
 	if (p->debug_events)
 		pipeline_debug_event(ev);
+	if (ev->kind == WS_EV_TASK) {
+		task_fact(p, ev);
+		return;
+	}
 	if (ev->kind == WS_EV_STATE)
 		side_facts(p, ev); /* before the tracker marks the connection */
 	ct_event(p->ct, ev);
@@ -249,6 +271,7 @@ int pipeline_store_counters(struct pipeline *p, const struct pipeline_counter *r
 		{"stat", "opaque_connections", cs->opaque_conns},
 		{"stat", "tcp_events", p->tcp_events},
 		{"stat", "failed_connects", p->failed_connects},
+		{"stat", "goroutines_created", p->goroutines},
 	};
 
 	if (p->store_failed)

@@ -10,6 +10,7 @@
  */
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "capture/budget.h"
+#include "capture/runtimes.h"
 #include "capture/kevent.h"
 #include "capture/live.h"
 #include "cli/cli.h"
@@ -110,6 +112,7 @@ struct rec_stats {
 	uint64_t kc[WS_KC_MAX];
 	uint64_t misses;       /* BPF program runs skipped by recursion */
 	uint64_t conn_evicted; /* kernel connection entries evicted (known at the end) */
+	uint64_t gwake_evicted; /* goroutine wake-up entries evicted (known at the end) */
 	uint64_t user_ns, sys_ns, bpf_ns; /* since capture started */
 	uint64_t user0, sys0;             /* spent before: loading, verifying */
 	uint64_t max_rss_kb, kernel_bytes;
@@ -117,7 +120,7 @@ struct rec_stats {
 	uint64_t detached_ns, detached_since; /* time at the last shed level */
 };
 
-#define REC_COUNTERS 23
+#define REC_COUNTERS 27
 
 /* Time the data syscall programs were detached (the last shed level). */
 static uint64_t detached_ns(const struct rec_stats *r)
@@ -153,6 +156,10 @@ static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct
 		{"stat", "agent_max_rss_kb", r->max_rss_kb},
 		{"stat", "kernel_memory_bytes", r->kernel_bytes},
 		{"stat", "spans_stored", p->spans_committed},
+		{"stat", "go_spawns", kc[WS_KC_GO_SPAWNS]},
+		{"stat", "go_wakes", kc[WS_KC_GO_WAKES]},
+		{"stat", "go_syscalls_without_goroutine", kc[WS_KC_GO_BAD_G]},
+		{"lost", "go_wake_entries_evicted", r->gwake_evicted},
 	};
 
 	memcpy(rows, all, sizeof(all));
@@ -361,6 +368,90 @@ static void budget_tick(struct pipeline *p, struct live *l, struct ws_budget *b,
 	}
 }
 
+/* ---- what the traced processes run (Go ones get runtime probes) ---- */
+
+struct rt_watch {
+	struct ws_runtimes *rt;
+	struct pipeline *p;
+	const struct live_config *lc;
+	bool quiet;
+	struct ws_hashmap seen; /* pid -> its command name's hash: looked at */
+	uint64_t go, go_traced;
+};
+
+/* Whether --pid, --comm and --netns let the process be traced. */
+static bool process_wanted(const struct live_config *lc, uint32_t pid)
+{
+	char path[64], comm[WS_COMM_LEN] = "";
+	bool ok = !lc->npids;
+
+	for (size_t i = 0; i < lc->npids && !ok; i++)
+		ok = lc->pids[i] == pid;
+	if (!ok)
+		return false;
+	if (lc->ncomms) {
+		snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			return false;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		comm[strcspn(comm, "\n")] = 0;
+		ok = false;
+		for (size_t i = 0; i < lc->ncomms && !ok; i++)
+			ok = strcmp(lc->comms[i], comm) == 0;
+	}
+	if (ok && lc->netns) {
+		struct stat sb;
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+		ok = stat(path, &sb) == 0 && (uint32_t)sb.st_ino == lc->netns;
+	}
+	return ok;
+}
+
+/* Look at a process: when recording starts, when it executes a program,
+ * when it makes its first span. A runtime found is stored and said. */
+static void look_at(void *ctx, uint32_t pid)
+{
+	struct rt_watch *w = ctx;
+	struct ws_procinfo pi;
+
+	if (!process_wanted(w->lc, pid) || ws_runtimes_process(w->rt, pid, &pi) != 1)
+		return;
+	uint64_t key = (uint64_t)pid + 1, h = ws_mix64(pi.runtime[0] ^ ws_mix64(pi.comm[0] | (uint64_t)pi.traced << 8)) | 1;
+	if ((uint64_t)(uintptr_t)ws_hashmap_get(&w->seen, key) == h)
+		return; /* told already */
+	ws_hashmap_put(&w->seen, key, (void *)(uintptr_t)h);
+	bool go = strncmp(pi.runtime, "go", 2) == 0;
+	if (go) {
+		w->go++;
+		w->go_traced += pi.traced;
+	}
+	if ((go && (!w->quiet || !pi.traced)) || ws_verbose)
+		fprintf(stderr, "wirespan: pid %u (%s) runs %s%s: %s%s\n", pid, pi.comm, go ? "Go " : "", pi.runtime,
+			pi.detail, go && !pi.traced ? "; its calls are linked from kernel evidence only, with lower confidence" : "");
+	if (!w->p->store_failed &&
+	    ws_store_add_process(w->p->store, w->p->rec_id, pid, pi.comm, pi.runtime, pi.traced, pi.detail))
+		w->p->store_failed = true;
+}
+
+/* The processes running when recording starts. */
+static void look_at_all(struct rt_watch *w)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		unsigned long long v;
+		if (!ws_parse_uint(e->d_name, 0x7fffffff, &v) && v != (unsigned long long)getpid())
+			look_at(w, (uint32_t)v);
+	}
+	closedir(d);
+}
+
 int cmd_record(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -549,6 +640,11 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	}
 
+	struct rt_watch rw = {.rt = ws_runtimes_new(l), .p = &p, .lc = &lc, .quiet = quiet};
+	ws_hashmap_init(&rw.seen);
+	look_at_all(&rw);
+	p.on_process = look_at;
+	p.process_ctx = &rw;
 	int recovered = live_recover_blocked(l);
 	if (recovered)
 		ws_debug("%d threads were blocked in socket syscalls at start", recovered);
@@ -639,6 +735,9 @@ int cmd_record(int argc, char **argv)
 	 * evicted (LRU) to make room */
 	uint64_t left = live_conn_entries(l), in = rs.kc[WS_KC_CONN_ADDED] - rs.kc[WS_KC_CONN_REMOVED];
 	rs.conn_evicted = rs.kc[WS_KC_CONN_ADDED] >= rs.kc[WS_KC_CONN_REMOVED] && in > left ? in - left : 0;
+	left = live_gwake_entries(l);
+	in = rs.kc[WS_KC_GO_WAKE_ADDED] - rs.kc[WS_KC_GO_WAKE_REMOVED];
+	rs.gwake_evicted = rs.kc[WS_KC_GO_WAKE_ADDED] >= rs.kc[WS_KC_GO_WAKE_REMOVED] && in > left ? in - left : 0;
 	if (!p.store_failed)
 		store_kernel_facts(&p, l);
 	if (p.save) {
@@ -660,6 +759,11 @@ int cmd_record(int argc, char **argv)
 		ws_store_end_recording(p.store, p.rec_id, ws_now_real_ns(), "failed");
 	}
 	print_summary(&p, recorded_s, &rs);
+	if (rw.go)
+		fprintf(stderr, "wirespan: Go processes: %llu, goroutines traced in %llu; %llu goroutines created\n",
+			(unsigned long long)rw.go, (unsigned long long)rw.go_traced, (unsigned long long)p.goroutines);
+	ws_runtimes_free(rw.rt);
+	ws_hashmap_free(&rw.seen);
 	live_close(l);
 	ws_store_close(p.store);
 	pipeline_free(&p);

@@ -87,6 +87,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: wirespan spans [--db FILE]... [--json] [--kind server|client] [--protocol http|redis]\n"
 		   "                      [--service NAME] [--trace ID] [--limit N] [--no-traceparent]\n"
+		   "                      [--min-confidence X]\n"
 		   "\n"
 		   "List stored spans in start order (database by database). --json prints one\n"
 		   "OpenTelemetry-shaped JSON object per line (see docs/schema.md for the attributes).\n"
@@ -105,6 +106,7 @@ int cmd_spans(int argc, char **argv)
 		{"limit", required_argument, NULL, 'l'},
 		{"trace", required_argument, NULL, 't'},
 		{"no-traceparent", no_argument, NULL, 'T'},
+		{"min-confidence", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -131,6 +133,10 @@ int cmd_spans(int argc, char **argv)
 			pc.trace = optarg;
 			break;
 		case 'T': lo.no_traceparent = true; break;
+		case 'C':
+			if ((rc = dbset_min_confidence(optarg, &lo)))
+				return rc;
+			break;
 		case 'k':
 			if (strcmp(optarg, "server") == 0)
 				f.kind = WS_SPAN_SERVER;

@@ -28,6 +28,19 @@ int dbset_add(struct dbset *d, const char *path)
 	return 0;
 }
 
+int dbset_min_confidence(const char *arg, struct ws_link_opts *lo)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || !(v >= 0 && v <= 1)) {
+		ws_err("--min-confidence takes a number from 0 to 1, not '%s'", arg);
+		return 2;
+	}
+	lo->min_confidence = (float)v;
+	return 0;
+}
+
 int dbset_open(struct dbset *d, const struct ws_link_opts *opts)
 {
 	char err[1024];
@@ -292,7 +305,7 @@ static void print_trace_json(const struct ws_lset *set, const int32_t *order, co
 static void usage_traces(FILE *f)
 {
 	fprintf(f, "usage: wirespan traces [--db FILE]... [--slowest N] [--service NAME] [--min-ms X] [--json]\n"
-		   "                       [--no-traceparent]\n"
+		   "                       [--no-traceparent] [--min-confidence X]\n"
 		   "\n"
 		   "One line per distributed trace: id, start, duration, spans, services and the root\n"
 		   "span's service and operation, in start order (--slowest N: the N longest first).\n"
@@ -300,7 +313,8 @@ static void usage_traces(FILE *f)
 		   "recorded on both ends are joined by the connection and TCP sequence numbers.\n"
 		   "  --service NAME     only traces with a span of this service\n"
 		   "  --min-ms X         only traces lasting at least X milliseconds\n"
-		   "  --no-traceparent   link from kernel evidence only, ignoring W3C traceparent headers\n");
+		   "  --no-traceparent   link from kernel evidence only, ignoring W3C traceparent headers\n"
+		   "  --min-confidence X make no link inside a process below confidence X (0 to 1)\n");
 }
 
 int cmd_traces(int argc, char **argv)
@@ -312,6 +326,7 @@ int cmd_traces(int argc, char **argv)
 		{"min-ms", required_argument, NULL, 'm'},
 		{"json", no_argument, NULL, 'j'},
 		{"no-traceparent", no_argument, NULL, 'T'},
+		{"min-confidence", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -348,6 +363,10 @@ int cmd_traces(int argc, char **argv)
 			break;
 		case 'j': json = true; break;
 		case 'T': lo.no_traceparent = true; break;
+		case 'C':
+			if ((rc = dbset_min_confidence(optarg, &lo)))
+				return rc;
+			break;
 		case 'h': usage_traces(stdout); return 0;
 		default: usage_traces(stderr); return 2;
 		}
@@ -720,6 +739,19 @@ static void explain_packets(const struct dbset *d, const struct ws_lspan *l, int
 		free(caps.f[i].v);
 }
 
+/* The requests a call could have been made for, when the evidence did not
+ * decide (or not with the confidence asked for). */
+static void explain_undecided(const struct ws_lset *set, const struct ws_lspan *l, int ind)
+{
+	for (size_t k = 0; k < WS_ARRAY_SIZE(l->undecided) && l->undecided[k] >= 0; k++) {
+		const struct ws_lspan *c = &set->v[l->undecided[k]];
+		char tid[33];
+		ws_hex(c->trace_id, 16, tid);
+		printf("%*s  %s %s: %s (trace %.16s)%s\n", ind, "", k ? "     or" : "could be under", c->service, c->name,
+		       tid, l->parent == l->undecided[k] ? ", as linked" : "");
+	}
+}
+
 static void explain_node(const struct dbset *d, const struct node *nodes, int32_t n, int depth, uint64_t t0,
 			 uint64_t total)
 {
@@ -742,6 +774,7 @@ static void explain_node(const struct dbset *d, const struct node *nodes, int32_
 		draw_bar(bar, 40, t0, total, l->start, l->end);
 		printf("%-56.56s %10s %10s  %-18s %s  %s pid %u%s\n", label, off, dur, link, bar, l->host, l->pid,
 		       l->error ? "  ERROR" : "");
+		explain_undecided(set, l, ind);
 		explain_phases(d, l, ind, t0, total);
 		explain_packets(d, l, ind);
 		explain_node(d, nodes, nodes[n].first_child, depth + 1, t0, total);
@@ -750,13 +783,15 @@ static void explain_node(const struct dbset *d, const struct node *nodes, int32_
 
 static void usage_explain(FILE *f)
 {
-	fprintf(f, "usage: wirespan explain [--db FILE]... [--no-traceparent] TRACE_ID\n"
+	fprintf(f, "usage: wirespan explain [--db FILE]... [--no-traceparent] [--min-confidence X] TRACE_ID\n"
 		   "\n"
 		   "Draw one trace as a waterfall: each span under its parent, with service, operation,\n"
 		   "start offset, duration, how its parent link was inferred and with what confidence;\n"
 		   "under each exchange, where its time went (connect, accept queue, send, in flight,\n"
 		   "socket queues, server processing with its scheduler delays, retransmissions), and\n"
 		   "a last line naming the largest cause.\n"
+		   "A call whose parent the evidence could not decide (or, with --min-confidence X, not\n"
+		   "with confidence X) is a root, with the requests it could belong to listed under it.\n"
 		   "TRACE_ID may be shortened to a unique prefix of at least 8 hex digits.\n");
 }
 
@@ -765,6 +800,7 @@ int cmd_explain(int argc, char **argv)
 	static const struct option opts[] = {
 		{"db", required_argument, NULL, 'd'},
 		{"no-traceparent", no_argument, NULL, 'T'},
+		{"min-confidence", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -780,6 +816,10 @@ int cmd_explain(int argc, char **argv)
 				return rc;
 			break;
 		case 'T': lo.no_traceparent = true; break;
+		case 'C':
+			if ((rc = dbset_min_confidence(optarg, &lo)))
+				return rc;
+			break;
 		case 'h': usage_explain(stdout); return 0;
 		default: usage_explain(stderr); return 2;
 		}

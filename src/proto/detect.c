@@ -300,6 +300,10 @@ void ws_msg_begin(struct ws_msg *m, uint8_t proto, int dir, const struct ws_seg 
 	m->offcpu_first = seg->offcpu[0];
 	m->runq_last = seg->runq[1];
 	m->offcpu_last = seg->offcpu[1];
+	m->goid = m->last_goid = seg->goid;
+	m->waker = seg->waker;
+	m->t_wake = seg->t_wake;
+	m->goroutine_waker = seg->goroutine;
 }
 
 void ws_msg_touch(struct ws_msg *m, const struct ws_seg *seg)
@@ -309,6 +313,7 @@ void ws_msg_touch(struct ws_msg *m, const struct ws_seg *seg)
 	if (!seg->tid) /* 0: a synthetic end (eof, lost framing) */
 		return;
 	m->last_tid = seg->tid;
+	m->last_goid = seg->goid;
 	if (seg->t_arr_last)
 		m->t_arr_last = seg->t_arr_last;
 	m->runq_last = seg->runq[1];

@@ -168,6 +168,12 @@ void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, cons
 	s->tid = x->req.tid;
 	s->req_last_tid = x->req.last_tid;
 	s->resp_last_tid = x->resp.last_tid;
+	s->req_goid = x->req.goid;
+	s->req_last_goid = x->req.last_goid;
+	s->resp_goid = x->resp.goid;
+	s->resp_last_goid = x->resp.last_goid;
+	s->req_waker = x->req.waker;
+	s->req_wake_ns = x->req.t_wake;
 	s->conn_open_ns = c->t_open;
 	s->req_bytes = x->req.bytes;
 	s->resp_bytes = x->resp.bytes;

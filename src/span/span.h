@@ -47,6 +47,13 @@ struct ws_span {
 	 * thread that finished reading a request (or a response) is where its
 	 * consequences are looked for */
 	uint32_t req_last_tid, resp_last_tid;
+	/* in Go processes with runtime probes, the goroutines that moved the
+	 * first and last bytes of request and response (0 unknown); and what
+	 * last woke the mover of the request's first byte before it: a
+	 * goroutine when req_goid is known, else a thread of the process, and
+	 * when (0 unknown) */
+	uint64_t req_goid, req_last_goid, resp_goid, resp_last_goid;
+	uint64_t req_waker, req_wake_ns;
 	uint64_t conn_open_ns; /* connect() entry or accept() return, 0 unknown */
 	char traceparent[64];  /* W3C traceparent the request carried */
 	/* where the time went, as this side saw it (0: unknown) */

@@ -62,6 +62,19 @@ static const char *const v3_alter[] = {
 	"ALTER TABLE connections ADD COLUMN drops INTEGER",
 };
 
+/* columns added by schema version 6 (who a syscall was made for) */
+#define V6_SPAN_COLUMNS                                                                            \
+	",\n  req_goid INTEGER, req_last_goid INTEGER, resp_goid INTEGER, resp_last_goid INTEGER,\n" \
+	"  req_waker INTEGER, req_wake_ns INTEGER"
+static const char *const v6_alter[] = {
+	"ALTER TABLE spans ADD COLUMN req_goid INTEGER",
+	"ALTER TABLE spans ADD COLUMN req_last_goid INTEGER",
+	"ALTER TABLE spans ADD COLUMN resp_goid INTEGER",
+	"ALTER TABLE spans ADD COLUMN resp_last_goid INTEGER",
+	"ALTER TABLE spans ADD COLUMN req_waker INTEGER",
+	"ALTER TABLE spans ADD COLUMN req_wake_ns INTEGER",
+};
+
 /* columns added by schema version 5 (overhead, budget, loss) */
 static const char *const v5_alter[] = {
 	"ALTER TABLE recordings ADD COLUMN pid INTEGER",
@@ -168,10 +181,24 @@ static const char schema[] =
 	"  resp_first_enter_ns INTEGER, resp_first_exit_ns INTEGER,\n"
 	"  resp_last_enter_ns INTEGER, resp_last_exit_ns INTEGER,\n"
 	"  flags INTEGER NOT NULL DEFAULT 0,\n"
-	"  attributes TEXT NOT NULL DEFAULT '{}'" V2_SPAN_COLUMNS V3_SPAN_COLUMNS ");\n"
+	"  attributes TEXT NOT NULL DEFAULT '{}'" V2_SPAN_COLUMNS V3_SPAN_COLUMNS V6_SPAN_COLUMNS ");\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_start ON spans(start_ns);\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id);\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_conn ON spans(recording_id, conn_id);\n"
+	"CREATE TABLE IF NOT EXISTS processes (\n"
+	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
+	"  pid INTEGER NOT NULL,\n"
+	"  comm TEXT NOT NULL,\n"
+	"  runtime TEXT NOT NULL,\n"
+	"  traced INTEGER NOT NULL,\n"
+	"  detail TEXT NOT NULL,\n"
+	"  PRIMARY KEY (recording_id, pid));\n"
+	"CREATE TABLE IF NOT EXISTS goroutines (\n"
+	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
+	"  pid INTEGER NOT NULL,\n"
+	"  goid INTEGER NOT NULL,\n"
+	"  parent_goid INTEGER NOT NULL,\n"
+	"  ts_ns INTEGER NOT NULL);\n"
 	"CREATE TABLE IF NOT EXISTS packets (\n"
 	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
 	"  host TEXT NOT NULL,\n"
@@ -197,15 +224,18 @@ static const char schema[] =
 	"link_confidence, link_candidates"
 #define SPAN_COLS_V3 SPAN_COLS_V2 ", req_arr_first_ns, req_arr_last_ns, resp_arr_first_ns, resp_arr_last_ns, " \
 	"sched_runq_ns, sched_offcpu_ns, conn_estab_ns, srtt_us"
+#define SPAN_COLS_V6 SPAN_COLS_V3 ", req_goid, req_last_goid, resp_goid, resp_last_goid, req_waker, req_wake_ns"
 /* what older databases answer for them */
+#define V6_AS_NULL ", 0, 0, 0, 0, 0, 0"
 #define V3_AS_NULL ", 0, 0, 0, 0, NULL, NULL, 0, 0"
-#define SPAN_COLS_V2_AS_V3 SPAN_COLS_V2 V3_AS_NULL
-#define SPAN_COLS_V1_AS_V3 SPAN_COLS ", 0, 0, 0, NULL, '', 0, 0" V3_AS_NULL
+#define SPAN_COLS_V3_AS_V6 SPAN_COLS_V3 V6_AS_NULL
+#define SPAN_COLS_V2_AS_V6 SPAN_COLS_V2 V3_AS_NULL V6_AS_NULL
+#define SPAN_COLS_V1_AS_V6 SPAN_COLS ", 0, 0, 0, NULL, '', 0, 0" V3_AS_NULL V6_AS_NULL
 
 struct ws_store {
 	sqlite3 *db;
 	bool writing;
-	sqlite3_stmt *ins_span, *ins_conn, *set_counter, *ins_tcp, *ins_pkts;
+	sqlite3_stmt *ins_span, *ins_conn, *set_counter, *ins_tcp, *ins_pkts, *ins_goroutine;
 	char path[4096];
 	int version; /* schema version of the file */
 	/* WAL checkpoints (page copies and fsync) run in their own thread, on
@@ -320,6 +350,9 @@ static int upgrade(struct ws_store *st, char **msg)
 	for (size_t i = 0; st->version < 5 && i < WS_ARRAY_SIZE(v5_alter); i++)
 		if (sqlite3_exec(st->db, v5_alter[i], NULL, NULL, msg) != SQLITE_OK)
 			return -1;
+	for (size_t i = 0; st->version < 6 && i < WS_ARRAY_SIZE(v6_alter); i++)
+		if (sqlite3_exec(st->db, v6_alter[i], NULL, NULL, msg) != SQLITE_OK)
+			return -1;
 	return 0;
 }
 
@@ -400,13 +433,14 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 			return -EIO;
 		}
 		st->version = WS_STORE_SCHEMA_VERSION;
-		if (prepare(st, "INSERT INTO spans (" SPAN_COLS_V3 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-				"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		if (prepare(st, "INSERT INTO spans (" SPAN_COLS_V6 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+				"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			    &st->ins_span) ||
 		    prepare(st, "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
 				"?,?,?,?,?,?,?,?)",
 			    &st->ins_conn) ||
 		    prepare(st, "INSERT INTO tcp_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st->ins_tcp) ||
+		    prepare(st, "INSERT INTO goroutines VALUES (?,?,?,?,?)", &st->ins_goroutine) ||
 		    prepare(st, "INSERT OR REPLACE INTO counters VALUES (?,?,?,?)", &st->set_counter)) {
 			snprintf(err, errlen, "cannot prepare database %s", path);
 			ws_store_close(st);
@@ -449,6 +483,7 @@ void ws_store_close(struct ws_store *st)
 	sqlite3_finalize(st->ins_conn);
 	sqlite3_finalize(st->set_counter);
 	sqlite3_finalize(st->ins_tcp);
+	sqlite3_finalize(st->ins_goroutine);
 	sqlite3_finalize(st->ins_pkts);
 	if (st->writing)
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
@@ -603,6 +638,12 @@ int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
 	i++;
 	sqlite3_bind_int64(q, i++, (int64_t)s->conn_estab_ns);
 	sqlite3_bind_int64(q, i++, s->srtt_us);
+	sqlite3_bind_int64(q, i++, (int64_t)s->req_goid);
+	sqlite3_bind_int64(q, i++, (int64_t)s->req_last_goid);
+	sqlite3_bind_int64(q, i++, (int64_t)s->resp_goid);
+	sqlite3_bind_int64(q, i++, (int64_t)s->resp_last_goid);
+	sqlite3_bind_int64(q, i++, (int64_t)s->req_waker);
+	sqlite3_bind_int64(q, i++, (int64_t)s->req_wake_ns);
 	return step_done(st, q);
 }
 
@@ -655,6 +696,40 @@ int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, 
 
 static const char *const tcp_kinds[] = {"", "retransmit", "reset-received", "reset-sent", "drop"};
 static const char *const role_names[] = {"", "client", "server"};
+
+int ws_store_add_process(struct ws_store *st, int64_t recording, uint32_t pid, const char *comm, const char *runtime,
+			 bool traced, const char *detail)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (begin_tx(st) || prepare(st, "INSERT OR REPLACE INTO processes VALUES (?,?,?,?,?,?)", &q))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, recording);
+	sqlite3_bind_int64(q, 2, pid);
+	sqlite3_bind_text(q, 3, comm, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 4, runtime, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(q, 5, traced);
+	sqlite3_bind_text(q, 6, detail, -1, SQLITE_TRANSIENT);
+	rc = step_done(st, q);
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int ws_store_add_goroutine(struct ws_store *st, int64_t recording, uint32_t pid, uint64_t goid, uint64_t parent,
+			   uint64_t ts_ns)
+{
+	sqlite3_stmt *q = st->ins_goroutine;
+
+	if (begin_tx(st))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, recording);
+	sqlite3_bind_int64(q, 2, pid);
+	sqlite3_bind_int64(q, 3, (int64_t)goid);
+	sqlite3_bind_int64(q, 4, (int64_t)parent);
+	sqlite3_bind_int64(q, 5, (int64_t)ts_ns);
+	return step_done(st, q);
+}
 
 int ws_store_add_tcp_event(struct ws_store *st, int64_t recording, const char *host, const struct ws_event *ev,
 			   const char *reason_name)
@@ -876,6 +951,12 @@ static void row_to_span(sqlite3_stmt *q, struct ws_span *s)
 	i++;
 	s->conn_estab_ns = (uint64_t)sqlite3_column_int64(q, i++);
 	s->srtt_us = (uint32_t)sqlite3_column_int64(q, i++);
+	s->req_goid = (uint64_t)sqlite3_column_int64(q, i++);
+	s->req_last_goid = (uint64_t)sqlite3_column_int64(q, i++);
+	s->resp_goid = (uint64_t)sqlite3_column_int64(q, i++);
+	s->resp_last_goid = (uint64_t)sqlite3_column_int64(q, i++);
+	s->req_waker = (uint64_t)sqlite3_column_int64(q, i++);
+	s->req_wake_ns = (uint64_t)sqlite3_column_int64(q, i++);
 }
 
 int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
@@ -887,7 +968,10 @@ int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
 	int rc, n = 0;
 
 	n = snprintf(sql, sizeof(sql), "SELECT %s FROM spans WHERE 1",
-		     st->version >= 3 ? SPAN_COLS_V3 : st->version == 2 ? SPAN_COLS_V2_AS_V3 : SPAN_COLS_V1_AS_V3);
+		     st->version >= 6   ? SPAN_COLS_V6
+		     : st->version >= 3 ? SPAN_COLS_V3_AS_V6
+		     : st->version == 2 ? SPAN_COLS_V2_AS_V6
+					: SPAN_COLS_V1_AS_V6);
 	if (f->kind)
 		n += snprintf(sql + n, sizeof(sql) - n, " AND kind = '%s'", ws_span_kind_name(f->kind));
 	if (f->proto)
@@ -923,12 +1007,54 @@ static int add_to_set(void *ctx, const struct ws_span *s)
 	return 0;
 }
 
+/* What each process ran, and its goroutines' creations (schema 6). */
+static int load_processes(struct ws_store *st, struct ws_lset *set)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (st->version < 6)
+		return 0;
+	if (prepare(st, "SELECT r.host, p.pid, p.runtime, p.traced FROM processes p JOIN recordings r ON r.id = "
+			"p.recording_id",
+		    &q))
+		return -EIO;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		char host[64], runtime[64];
+		col_text(q, 0, host, sizeof(host));
+		col_text(q, 2, runtime, sizeof(runtime));
+		ws_lset_set_runtime(set, host, (uint32_t)sqlite3_column_int64(q, 1),
+				    ws_runtime_parse(runtime, sqlite3_column_int(q, 3) != 0));
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	if (prepare(st, "SELECT r.host, g.pid, g.goid, g.parent_goid, g.ts_ns FROM goroutines g JOIN recordings r ON "
+			"r.id = g.recording_id",
+		    &q))
+		return -EIO;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		char host[64];
+		col_text(q, 0, host, sizeof(host));
+		ws_lset_add_spawn(set, host, (uint32_t)sqlite3_column_int64(q, 1), (uint64_t)sqlite3_column_int64(q, 2),
+				  (uint64_t)sqlite3_column_int64(q, 3), (uint64_t)sqlite3_column_int64(q, 4));
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 int ws_store_load_links(struct ws_store *st, struct ws_lset *set, uint16_t db)
 {
 	struct { struct ws_lset *set; uint16_t db; } c = {set, db};
 	struct ws_span_filter all = {0};
 
-	return ws_store_each_span(st, &all, add_to_set, &c);
+	if (ws_store_each_span(st, &all, add_to_set, &c))
+		return -EIO;
+	if (load_processes(st, set)) {
+		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	return 0;
 }
 
 int ws_store_save_links(struct ws_store *st, const struct ws_lset *set, uint16_t db)

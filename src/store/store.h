@@ -14,7 +14,7 @@
 #include "span/span.h"
 #include "stream/conntrack.h"
 
-#define WS_STORE_SCHEMA_VERSION 5
+#define WS_STORE_SCHEMA_VERSION 6
 
 struct ws_store;
 
@@ -39,6 +39,13 @@ int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, 
 /* A TCP fact (retransmission, reset, drop) of a connection. */
 int ws_store_add_tcp_event(struct ws_store *st, int64_t recording, const char *host, const struct ws_event *ev,
 			   const char *reason_name);
+/* A traced process and what it runs ("go1.19.8", "native"); traced: its
+ * runtime is probed; detail says how or why not. */
+int ws_store_add_process(struct ws_store *st, int64_t recording, uint32_t pid, const char *comm, const char *runtime,
+			 bool traced, const char *detail);
+/* A goroutine created at ts_ns in process pid by goroutine parent. */
+int ws_store_add_goroutine(struct ws_store *st, int64_t recording, uint32_t pid, uint64_t goid, uint64_t parent,
+			   uint64_t ts_ns);
 /* Packets the kernel dropped on the host during the recording, by reason. */
 int ws_store_add_drops(struct ws_store *st, int64_t recording, const char *host, uint32_t reason, const char *name,
 		       uint64_t count);

@@ -483,6 +483,10 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 		.t_arr_last = ev->t_arr_last,
 		.runq = {ev->runq[0], ev->runq[1]},
 		.offcpu = {ev->offcpu[0], ev->offcpu[1]},
+		.goid = ev->goid,
+		.waker = ev->waker,
+		.t_wake = ev->t_wake,
+		.goroutine = (ev->flags & WS_EVF_GOROUTINE) != 0,
 	};
 	if (seg.head_len + seg.tail_len > seg.len)
 		seg.tail_len = seg.len - seg.head_len;

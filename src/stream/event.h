@@ -18,6 +18,13 @@ enum ws_ev_kind {
 	WS_EV_CLOSE,    /* the local process closed its socket */
 	WS_EV_STATE,    /* TCP state change */
 	WS_EV_TCP,      /* a TCP fact: retransmission, reset, drop (tcp_what) */
+	WS_EV_TASK,     /* a process or goroutine fact (task_what) */
+};
+
+/* ws_event.task_what */
+enum ws_task_what {
+	WS_TASKEV_EXEC = 1,  /* the process executed a new program */
+	WS_TASKEV_GO_SPAWN,  /* goroutine goid was created by goroutine waker */
 };
 
 /* ws_event.tcp_what */
@@ -35,6 +42,7 @@ enum ws_role { WS_ROLE_UNKNOWN = 0, WS_ROLE_CLIENT, WS_ROLE_SERVER };
 #define WS_EVF_NOPAYLOAD (1u << 2) /* no bytes captured (sendfile, splice) */
 #define WS_EVF_READFAIL (1u << 3)  /* capturing the bytes failed */
 #define WS_EVF_NOSEQ (1u << 4)     /* seq is not known (a front door without one) */
+#define WS_EVF_GOROUTINE (1u << 5) /* goid and waker are goroutine ids (else waker is a thread id) */
 
 /* TCP states, as numbered by Linux */
 #define WS_TCP_ESTABLISHED 1
@@ -68,6 +76,11 @@ struct ws_event {
 	uint32_t reason;  /* TCP: drop reason, or RETRANS: TCP flags | ca_state << 8 */
 	uint32_t retrans; /* TCP: retransmissions of the connection so far */
 	uint8_t tcp_what; /* enum ws_tcp_what */
+	uint8_t task_what; /* enum ws_task_what */
+	/* who a DATA syscall was made for, where threads are shared: the
+	 * goroutine (0 unknown), and what last woke the caller before it (a
+	 * goroutine, or a thread of the process; 0 unknown) and when */
+	uint64_t goid, waker, t_wake;
 };
 
 #endif

@@ -1,5 +1,6 @@
 /* link.c -- see link.h. */
 #include "trace/link.h"
+#include "trace/inproc.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -20,6 +21,15 @@ static const struct {
 	[WS_LINK_READ_ORDER] = {"read-order", 0.8f},
 	[WS_LINK_EARLIER_READ] = {"earlier-read", 0.6f},
 	[WS_LINK_INFLIGHT] = {"inflight", 0.7f},
+	[WS_LINK_GOROUTINE] = {"goroutine", 1.0f},
+	[WS_LINK_GO_SPAWN] = {"go-spawn", 1.0f},
+	[WS_LINK_GO_LINEAGE] = {"go-lineage", 0.9f},
+	[WS_LINK_GO_HANDOFF] = {"go-handoff", 1.0f},
+	[WS_LINK_THREAD_HANDOFF] = {"thread-handoff", 0.9f},
+	[WS_LINK_LOOP_ONLY] = {"loop-only", 0.9f},
+	[WS_LINK_LOOP_ORDER] = {"loop-order", 0.9f},
+	[WS_LINK_LOOP_GUESS] = {"loop-guess", 0.8f},
+	[WS_LINK_POOL_FIFO] = {"pool-fifo", 0.9f},
 };
 
 const char *ws_link_method_name(int m)
@@ -40,6 +50,7 @@ void ws_lset_init(struct ws_lset *set)
 {
 	memset(set, 0, sizeof(*set));
 	ws_hashmap_init(&set->strings);
+	ws_hashmap_init(&set->runtimes);
 }
 
 void ws_lset_free(struct ws_lset *set)
@@ -48,7 +59,9 @@ void ws_lset_free(struct ws_lset *set)
 		free(set->blocks[i]);
 	free(set->blocks);
 	free(set->v);
+	free(set->spawns);
 	ws_hashmap_free(&set->strings);
+	ws_hashmap_free(&set->runtimes);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -188,11 +201,63 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	l->sched_offcpu = s->sched_offcpu;
 	l->conn_estab = s->conn_estab_ns;
 	l->srtt_us = s->srtt_us;
+	l->req_goid = s->req_goid;
+	l->req_last_goid = s->req_last_goid;
+	l->resp_goid = s->resp_goid;
+	l->resp_last_goid = s->resp_last_goid;
+	l->req_waker = s->req_waker;
+	l->req_wake = s->req_wake_ns;
 	if (s->traceparent[0])
 		l->has_tp = ws_traceparent_parse(s->traceparent, l->tp_trace, &l->tp_parent);
 	l->error = s->error[0] != 0;
 	l->parent = -1;
 	return l;
+}
+
+int ws_runtime_parse(const char *name, bool traced)
+{
+	if (strncmp(name, "go", 2) == 0)
+		return traced ? WS_RT_GO : WS_RT_GO_UNPROBED;
+	if (strcmp(name, "node") == 0)
+		return WS_RT_NODE;
+	if (strcmp(name, "python") == 0)
+		return WS_RT_PYTHON;
+	if (strcmp(name, "java") == 0)
+		return WS_RT_JAVA;
+	return WS_RT_NATIVE;
+}
+
+void ws_lset_add_spawn(struct ws_lset *set, const char *host, uint32_t pid, uint64_t goid, uint64_t parent,
+		       uint64_t t)
+{
+	if (set->nspawns == set->capspawns) {
+		set->capspawns = set->capspawns ? set->capspawns * 2 : 1024;
+		set->spawns = ws_realloc(set->spawns, set->capspawns * sizeof(*set->spawns));
+	}
+	set->spawns[set->nspawns++] = (struct ws_lspawn){intern(set, host), pid, goid, parent, t};
+}
+
+static uint64_t proc_key(const char *interned_host, uint32_t pid)
+{
+	return ws_mix64((uint64_t)(uintptr_t)interned_host ^ ws_mix64(pid)) | 1;
+}
+
+void ws_lset_set_runtime(struct ws_lset *set, const char *host, uint32_t pid, int runtime)
+{
+	ws_hashmap_put(&set->runtimes, proc_key(intern(set, host), pid), (void *)(uintptr_t)runtime);
+}
+
+int ws_lset_runtime(const struct ws_lset *set, const char *host, uint32_t pid)
+{
+	uint64_t h = hash_str(host);
+	const char *p;
+
+	/* host is one of the set's interned names, or a name it has not seen */
+	while ((p = ws_hashmap_get((struct ws_hashmap *)&set->strings, h)) && strcmp(p, host) != 0)
+		h = (h + 2) | 1;
+	if (!p)
+		return WS_RT_UNKNOWN;
+	return (int)(uintptr_t)ws_hashmap_get((struct ws_hashmap *)&set->runtimes, proc_key(p, pid));
 }
 
 void ws_lspan_apply(const struct ws_lset *set, const struct ws_lspan *l, struct ws_span *s)
@@ -210,12 +275,6 @@ void ws_lspan_apply(const struct ws_lset *set, const struct ws_lspan *l, struct 
 
 /* ---- linking ---- */
 
-static void set_link(struct ws_lspan *l, int32_t parent, int method)
-{
-	l->parent = parent;
-	l->method = (uint8_t)method;
-	l->confidence = ws_link_method_confidence(method);
-}
 
 static uint64_t exchange_key(const struct ws_lspan *l)
 {
@@ -272,347 +331,9 @@ static void link_across_connections(struct ws_lset *set)
 			continue;
 		uintptr_t c = (uintptr_t)ws_hashmap_get(&clients, exchange_key(s));
 		if (c && same_exchange(&set->v[c - 1], s))
-			set_link(s, (int32_t)(c - 1), WS_LINK_TCP);
+			ws_lspan_set_link(s, (int32_t)(c - 1), WS_LINK_TCP);
 	}
 	ws_hashmap_free(&clients);
-}
-
-static int cmp_by_read(const void *a, const void *b, void *arg)
-{
-	const struct ws_lset *set = arg;
-	const struct ws_lspan *x = &set->v[*(const int32_t *)a], *y = &set->v[*(const int32_t *)b];
-
-	if (x->req_t[WS_T_LAST_EXIT] != y->req_t[WS_T_LAST_EXIT])
-		return x->req_t[WS_T_LAST_EXIT] < y->req_t[WS_T_LAST_EXIT] ? -1 : 1;
-	return *(const int32_t *)a - *(const int32_t *)b;
-}
-
-/* Inside one process: replay what each thread did, in time order.
- *
- * Every span gives the thread that served or called two events: the read
- * that completed a message (a request read by a server, a response read
- * by a client) and a write (a client's request; a server's response). A
- * completed read makes a context ready on its thread: the server span it
- * belongs to (for a response, the server span its call was made for). The
- * next writes on that thread are what the context caused. On an event loop
- * one read may complete several messages (replies to calls of different
- * requests on one Redis connection): their continuations then run in the
- * order of the replies, so the writes that follow are handed the contexts
- * of that read in order, and a response written for a context uses it up. */
-enum { EV_READ, EV_WRITE_RESPONSE, EV_WRITE_REQUEST };
-
-struct tev {
-	uint64_t t;
-	uint32_t tid;
-	uint8_t kind;
-	int32_t idx;
-};
-
-static int cmp_tev(const void *a, const void *b)
-{
-	const struct tev *x = a, *y = b;
-
-	if (x->t != y->t)
-		return x->t < y->t ? -1 : 1;
-	if (x->tid != y->tid)
-		return x->tid < y->tid ? -1 : 1;
-	if (x->kind != y->kind)
-		return x->kind < y->kind ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-#define READY_MAX 64
-
-/* What one thread has read and not yet acted on, newest read first. */
-struct thread_state {
-	int32_t ctx[READY_MAX]; /* server span index, -1: a call of no request */
-	size_t n;
-	uint64_t last_read_t;
-	size_t head_n;  /* contexts of the newest read still ready */
-	size_t head_total; /* contexts the newest read made ready */
-};
-
-struct proc_ctx {
-	struct ws_lset *set;
-	const struct ws_link_opts *opts;
-	struct ws_hashmap first_on_conn; /* conn -> index+1 of its earliest client span */
-	struct ws_hashmap threads;       /* tid -> struct thread_state */
-};
-
-static uint64_t conn_key(const struct ws_lspan *l)
-{
-	return ws_mix64(ws_mix64((uint64_t)l->db << 48 ^ (uint64_t)l->recording_id) ^ l->conn_id) | 1;
-}
-
-static uint64_t write_time(const struct ws_lspan *c) { return c->req_t[WS_T_FIRST_ENTER] ? c->req_t[WS_T_FIRST_ENTER] : c->start; }
-
-/* When the thread decided to make the call: the write, or for the first
- * request on a connection opened for it, the connect() (the write may
- * wait for the handshake while the thread serves others). */
-static uint64_t call_time(struct proc_ctx *pc, int32_t ci)
-{
-	const struct ws_lspan *c = &pc->set->v[ci];
-	uint64_t w = write_time(c);
-	uintptr_t first = (uintptr_t)ws_hashmap_get(&pc->first_on_conn, conn_key(c));
-
-	if (first == (uintptr_t)ci + 1 && c->conn_open && c->conn_open <= w)
-		return c->conn_open;
-	return w;
-}
-
-/* The server span a completed read stands for (-1: none). */
-static int32_t read_context(const struct ws_lset *set, int32_t idx)
-{
-	const struct ws_lspan *l = &set->v[idx];
-
-	if (l->kind == WS_SPAN_SERVER)
-		return idx;
-	if (l->parent >= 0 && set->v[l->parent].kind == WS_SPAN_SERVER)
-		return l->parent;
-	return -1;
-}
-
-static struct thread_state *thread_of(struct proc_ctx *pc, uint32_t tid)
-{
-	uint64_t k = (uint64_t)tid + 1;
-	struct thread_state *ts = ws_hashmap_get(&pc->threads, k);
-
-	if (!ts) {
-		ts = ws_calloc(1, sizeof(*ts));
-		ws_hashmap_put(&pc->threads, k, ts);
-	}
-	return ts;
-}
-
-static void ready_remove(struct thread_state *ts, size_t i)
-{
-	if (i < ts->head_n)
-		ts->head_n--;
-	memmove(&ts->ctx[i], &ts->ctx[i + 1], (ts->n - i - 1) * sizeof(ts->ctx[0]));
-	ts->n--;
-}
-
-static void on_read(struct proc_ctx *pc, const struct tev *e)
-{
-	struct thread_state *ts = thread_of(pc, e->tid);
-	int32_t ctx = read_context(pc->set, e->idx);
-
-	if (e->t != ts->last_read_t || !ts->n) { /* a new read syscall */
-		ts->head_n = ts->head_total = 0;
-		ts->last_read_t = e->t;
-	}
-	for (size_t i = 0; i < ts->head_n; i++)
-		if (ts->ctx[i] == ctx)
-			return; /* two calls of one request answered at once: one continuation */
-	if (ts->n == READY_MAX) {
-		if (ts->head_n == ts->n)
-			return; /* one read completed more than we keep */
-		ts->n--; /* forget the oldest */
-	}
-	/* insert at the end of the newest batch, ahead of older reads */
-	memmove(&ts->ctx[ts->head_n + 1], &ts->ctx[ts->head_n], (ts->n - ts->head_n) * sizeof(ts->ctx[0]));
-	ts->ctx[ts->head_n] = ctx;
-	ts->head_n++;
-	ts->head_total++;
-	ts->n++;
-}
-
-static void on_response_write(struct proc_ctx *pc, const struct tev *e)
-{
-	struct thread_state *ts = thread_of(pc, e->tid);
-
-	for (size_t i = 0; i < ts->n; i++)
-		if (ts->ctx[i] == e->idx) { /* the request is answered: its context is used up */
-			ready_remove(ts, i);
-			return;
-		}
-}
-
-static bool in_set(const int32_t *k, size_t n, int32_t x)
-{
-	for (size_t i = 0; i < n; i++)
-		if (k[i] == x)
-			return true;
-	return false;
-}
-
-static void on_request_write(struct proc_ctx *pc, const struct tev *e, const int32_t *cand, size_t ncand)
-{
-	struct ws_lset *set = pc->set;
-	int32_t ci = e->idx;
-	struct ws_lspan *c = &set->v[ci];
-	int32_t k[256], kt = -1;
-	size_t nk = 0, nkt = 0;
-
-	for (size_t i = 0; i < ncand && nk < WS_ARRAY_SIZE(k); i++) {
-		const struct ws_lspan *s = &set->v[cand[i]];
-		if (s->req_t[WS_T_LAST_EXIT] > e->t)
-			continue; /* its request was not yet read */
-		if (!pc->opts->no_traceparent && c->has_tp && s->has_tp && memcmp(c->tp_trace, s->tp_trace, 16) != 0)
-			continue; /* the application says: another trace */
-		k[nk++] = cand[i];
-	}
-	c->candidates = (uint16_t)WS_MIN(nk, 65535);
-	if (!nk)
-		return;
-
-	/* the application propagated the trace id it received */
-	if (!pc->opts->no_traceparent && c->has_tp) {
-		int32_t match = -1;
-		size_t nmatch = 0;
-		for (size_t i = 0; i < nk; i++)
-			if (set->v[k[i]].has_tp) {
-				match = k[i];
-				nmatch++;
-			}
-		if (nmatch == 1) {
-			set_link(c, match, WS_LINK_TRACEPARENT);
-			return;
-		}
-	}
-
-	/* thread-per-request: the writing thread serves exactly one request */
-	for (size_t i = 0; i < nk; i++) {
-		const struct ws_lspan *s = &set->v[k[i]];
-		if (s->req_last_tid == c->tid || s->tid == c->tid) {
-			kt = k[i];
-			nkt++;
-		}
-	}
-	if (nkt == 1) {
-		set_link(c, kt, WS_LINK_THREAD);
-		return;
-	}
-
-	/* an event loop: what did this thread read last? */
-	struct thread_state *ts = thread_of(pc, e->tid);
-	for (size_t i = 0; i < ts->n; i++) {
-		int32_t ctx = ts->ctx[i];
-		bool newest = i < ts->head_n;
-		if (ctx < 0) {
-			if (newest && ts->head_total == 1)
-				return; /* a reply to a call that belonged to no request */
-			continue;
-		}
-		if (!in_set(k, nk, ctx))
-			continue;
-		if (!newest) {
-			set_link(c, ctx, WS_LINK_EARLIER_READ);
-		} else if (ts->head_total == 1) {
-			set_link(c, ctx, WS_LINK_LAST_READ); /* may cause several calls */
-		} else {
-			set_link(c, ctx, WS_LINK_READ_ORDER); /* one continuation each */
-			ready_remove(ts, i);
-		}
-		return;
-	}
-	if (nk == 1)
-		set_link(c, k[0], WS_LINK_INFLIGHT);
-}
-
-/* Link the client spans of one process; idx holds its spans. */
-static void link_process(struct proc_ctx *pc, int32_t *idx, size_t n)
-{
-	struct ws_lset *set = pc->set;
-	struct tev *ev = ws_malloc((3 * n + 1) * sizeof(*ev));
-	int32_t *servers = ws_malloc((n + 1) * sizeof(*servers)), *active = ws_malloc((n + 1) * sizeof(*active));
-	size_t nev = 0, ns = 0, nactive = 0;
-	uint64_t k;
-	void *v;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct ws_lspan *l = &set->v[idx[i]];
-		if (l->kind == WS_SPAN_CLIENT) {
-			uint64_t ck = conn_key(l);
-			uintptr_t f = (uintptr_t)ws_hashmap_get(&pc->first_on_conn, ck);
-			if (!f || write_time(&set->v[f - 1]) > write_time(l))
-				ws_hashmap_put(&pc->first_on_conn, ck, (void *)(uintptr_t)(idx[i] + 1));
-		} else {
-			servers[ns++] = idx[i];
-		}
-	}
-	if (!ns) /* nothing served here: every call is a root */
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const struct ws_lspan *l = &set->v[idx[i]];
-		if (l->kind == WS_SPAN_SERVER) {
-			ev[nev++] = (struct tev){l->req_t[WS_T_LAST_EXIT], l->req_last_tid, EV_READ, idx[i]};
-			ev[nev++] = (struct tev){l->resp_t[WS_T_FIRST_ENTER], l->resp_last_tid, EV_WRITE_RESPONSE, idx[i]};
-		} else {
-			ev[nev++] = (struct tev){call_time(pc, idx[i]), l->tid, EV_WRITE_REQUEST, idx[i]};
-			ev[nev++] = (struct tev){l->resp_t[WS_T_LAST_EXIT], l->resp_last_tid, EV_READ, idx[i]};
-		}
-	}
-	qsort(ev, nev, sizeof(*ev), cmp_tev);
-	/* server spans in flight: their request read, their response not
-	 * yet written in full (kept by the time the request was read) */
-	qsort_r(servers, ns, sizeof(*servers), cmp_by_read, set);
-	size_t next = 0;
-	for (size_t i = 0; i < nev; i++) {
-		const struct tev *e = &ev[i];
-		if (e->kind == EV_READ) {
-			on_read(pc, e);
-		} else if (e->kind == EV_WRITE_RESPONSE) {
-			on_response_write(pc, e);
-		} else {
-			while (next < ns && set->v[servers[next]].req_t[WS_T_LAST_EXIT] <= e->t)
-				active[nactive++] = servers[next++];
-			for (size_t a = 0; a < nactive;) {
-				if (set->v[active[a]].end < e->t)
-					active[a] = active[--nactive];
-				else
-					a++;
-			}
-			on_request_write(pc, e, active, nactive);
-		}
-	}
-out:
-	for (size_t i = 0; ws_hashmap_next(&pc->threads, &i, &k, &v);)
-		free(v);
-	ws_hashmap_free(&pc->threads);
-	ws_hashmap_init(&pc->threads);
-	free(ev);
-	free(servers);
-	free(active);
-}
-
-static int cmp_proc(const void *a, const void *b, void *arg)
-{
-	const struct ws_lset *set = arg;
-	const struct ws_lspan *x = &set->v[*(const int32_t *)a], *y = &set->v[*(const int32_t *)b];
-	int r = strcmp(x->host, y->host);
-
-	if (r)
-		return r;
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	return *(const int32_t *)a - *(const int32_t *)b;
-}
-
-static void link_inside_processes(struct ws_lset *set, const struct ws_link_opts *opts)
-{
-	int32_t *idx = ws_malloc((set->n + 1) * sizeof(*idx));
-	struct proc_ctx pc = {.set = set, .opts = opts};
-	size_t n = 0;
-
-	ws_hashmap_init(&pc.first_on_conn);
-	ws_hashmap_init(&pc.threads);
-	for (size_t i = 0; i < set->n; i++)
-		if (set->v[i].kind && set->v[i].pid)
-			idx[n++] = (int32_t)i;
-	qsort_r(idx, n, sizeof(*idx), cmp_proc, set);
-	for (size_t i = 0, j; i < n; i = j) {
-		const struct ws_lspan *a = &set->v[idx[i]];
-		for (j = i + 1; j < n; j++) {
-			const struct ws_lspan *b = &set->v[idx[j]];
-			if (b->pid != a->pid || b->host != a->host)
-				break;
-		}
-		link_process(&pc, idx + i, j - i);
-	}
-	ws_hashmap_free(&pc.first_on_conn);
-	ws_hashmap_free(&pc.threads);
-	free(idx);
 }
 
 /* Order spans parents first; break any cycle (inconsistent input). */
@@ -634,7 +355,7 @@ static int32_t *parents_first(struct ws_lset *set)
 			if (p < 0)
 				break;
 			if (depth[p] == -1) { /* a cycle: cut it here */
-				set_link(&set->v[x], -1, WS_LINK_NONE);
+				ws_lspan_set_link(&set->v[x], -1, WS_LINK_NONE);
 				break;
 			}
 			x = p;
@@ -660,7 +381,7 @@ static int32_t *parents_first(struct ws_lset *set)
 
 static void cut(struct ws_lspan *l)
 {
-	set_link(l, -1, WS_LINK_NONE);
+	ws_lspan_set_link(l, -1, WS_LINK_NONE);
 	if (l->kind == WS_SPAN_SERVER && l->has_tp) {
 		l->ext_parent = l->tp_parent;
 		l->method = WS_LINK_TRACEPARENT;
@@ -741,6 +462,8 @@ void ws_link(struct ws_lset *set, const struct ws_link_opts *opts)
 		l->method = WS_LINK_NONE;
 		l->confidence = 0;
 		l->candidates = 0;
+		for (size_t k = 0; k < WS_ARRAY_SIZE(l->undecided); k++)
+			l->undecided[k] = -1;
 	}
 	dedupe(set);
 	link_across_connections(set);
@@ -752,6 +475,6 @@ void ws_link(struct ws_lset *set, const struct ws_link_opts *opts)
 			l->confidence = 1.0f;
 		}
 	}
-	link_inside_processes(set, opts);
+	ws_link_inside_processes(set, opts);
 	assign_traces(set, !opts->no_traceparent);
 }

@@ -56,7 +56,31 @@ enum ws_link_method {
 	WS_LINK_READ_ORDER,
 	WS_LINK_EARLIER_READ,
 	WS_LINK_INFLIGHT,
+	WS_LINK_GOROUTINE,  /* the goroutine that wrote the call had read the request */
+	WS_LINK_GO_SPAWN,   /* ... was created while serving the request, by the one that did */
+	WS_LINK_GO_LINEAGE, /* ... by a goroutine created for it (a client's connection writer) */
+	WS_LINK_GO_HANDOFF, /* ... was handed the call by a goroutine serving the request */
+	WS_LINK_THREAD_HANDOFF, /* the writing thread was woken, through threads of the process,
+				 * by the read of the request (or of a reply to its call) */
+	WS_LINK_LOOP_ONLY,  /* event loop (loop.h): the one context ready */
+	WS_LINK_LOOP_ORDER, /* event loop: the oldest context of the class that makes such calls */
+	WS_LINK_LOOP_GUESS, /* event loop: the same, with several classes that make such calls */
+	WS_LINK_POOL_FIFO,  /* event loop: the oldest waiting call, handed a connection given back */
+	WS_LINK_METHODS,
 };
+
+/* The runtime of a traced process, as the recorder found it. */
+enum ws_runtime {
+	WS_RT_UNKNOWN = 0, /* not recorded (older databases, pcap) */
+	WS_RT_NATIVE,      /* not Go: threads are what the kernel shows */
+	WS_RT_GO,          /* Go, with runtime probes: goroutine ids on every syscall */
+	WS_RT_GO_UNPROBED, /* Go without probes: goroutines move between threads */
+	WS_RT_NODE,        /* Node.js: one event-loop thread runs every callback */
+	WS_RT_PYTHON,      /* CPython: asyncio's loop, or threads */
+	WS_RT_JAVA,        /* the JVM: thread pools */
+};
+/* The runtime a recorded name ("go1.19.8", "node", ...) stands for. */
+int ws_runtime_parse(const char *name, bool traced);
 
 const char *ws_link_method_name(int method);
 /* The confidence each method carries (0..1). */
@@ -89,6 +113,10 @@ struct ws_lspan {
 	int64_t sched_runq, sched_offcpu;
 	uint64_t conn_estab;
 	uint32_t srtt_us;
+	/* goroutines (Go processes with runtime probes; 0 unknown), and
+	 * what last woke the writer of the request before it, and when */
+	uint64_t req_goid, req_last_goid, resp_goid, resp_last_goid;
+	uint64_t req_waker, req_wake;
 	bool has_tp;       /* a valid traceparent was seen on the request */
 	uint8_t tp_trace[16];
 	uint64_t tp_parent;
@@ -100,24 +128,45 @@ struct ws_lspan {
 	uint8_t method;      /* enum ws_link_method of the parent link */
 	float confidence;
 	uint16_t candidates; /* in-flight server spans considered */
+	/* when no link was made for lack of deciding evidence: the requests
+	 * it could have been made for (-1: none) */
+	int32_t undecided[4];
+};
+
+/* A goroutine created in a traced Go process. */
+struct ws_lspawn {
+	const char *host; /* interned, as ws_lspan.host */
+	uint32_t pid;
+	uint64_t goid, parent; /* created, and by which goroutine (0 unknown) */
+	uint64_t t;
 };
 
 struct ws_lset {
 	struct ws_lspan *v;
 	size_t n, cap;
 	struct ws_hashmap strings; /* interned host and service names */
+	struct ws_lspawn *spawns;  /* goroutines created */
+	size_t nspawns, capspawns;
+	struct ws_hashmap runtimes; /* host and pid -> enum ws_runtime */
 	char **blocks;             /* string storage */
 	size_t nblocks, block_used;
 };
 
 struct ws_link_opts {
 	bool no_traceparent; /* link from kernel evidence only */
+	float min_confidence; /* links below this confidence are not made */
 };
 
 void ws_lset_init(struct ws_lset *set);
 void ws_lset_free(struct ws_lset *set);
 /* Add a span (copied; its strings are stored in the set). */
 struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint16_t db);
+/* A goroutine of process pid on host was created at t by goroutine parent. */
+void ws_lset_add_spawn(struct ws_lset *set, const char *host, uint32_t pid, uint64_t goid, uint64_t parent,
+		       uint64_t t);
+/* What runtime process pid on host runs (enum ws_runtime). */
+void ws_lset_set_runtime(struct ws_lset *set, const char *host, uint32_t pid, int runtime);
+int ws_lset_runtime(const struct ws_lset *set, const char *host, uint32_t pid);
 /* Parse a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"). */
 bool ws_traceparent_parse(const char *tp, uint8_t trace[16], uint64_t *parent);
 

@@ -210,6 +210,84 @@ int main(void)
 		(void)s1, (void)s2;
 	}
 
+	t_context = "goroutines: a handler's own call, a fan-out child's, a connection writer's";
+	reset();
+	{
+		/* net/http: each request served by its connection's goroutine (11,
+		 * 12); the handler of s1 calls out itself, s2's creates a child (21)
+		 * that makes its call through a client whose connection writer (31)
+		 * it dialled (30 creates 31) */
+		int s1 = server("g", 60, 100, 40001, 1, 100, 100, 900, 900);
+		int s2 = server("g", 60, 101, 40002, 2, 110, 110, 910, 910);
+		set.v[s1].req_last_goid = set.v[s1].resp_goid = 11;
+		set.v[s2].req_last_goid = set.v[s2].resp_goid = 12;
+		ws_lset_add_spawn(&set, "g", 60, 21, 12, 115 * US);
+		ws_lset_add_spawn(&set, "g", 60, 30, 21, 116 * US);
+		ws_lset_add_spawn(&set, "g", 60, 31, 30, 117 * US);
+		ws_lset_set_runtime(&set, "g", 60, WS_RT_GO);
+		/* the thread ids say the opposite of the goroutines */
+		int own = client("g", 60, 101, 50001, 9, 120, 200);
+		set.v[own].req_goid = set.v[own].resp_last_goid = 11;
+		int dialled = client("g", 60, 100, 50002, 9, 130, 300);
+		set.v[dialled].req_goid = 31;
+		set.v[dialled].resp_last_goid = 32;
+		/* the writer is handed s1's next call over a channel by 11 */
+		int handed = client("g", 60, 100, 50002, 19, 310, 400);
+		set.v[handed].req_goid = 31;
+		set.v[handed].req_waker = 11;
+		set.v[handed].req_wake = 305 * US;
+		/* and writes again with no new hand-off: its wake is used up, and
+		 * the request it was dialled for (s2) is over by then */
+		set.v[s2].end = 450 * US;
+		int stale = client("g", 60, 100, 50002, 29, 500, 600);
+		set.v[stale].req_goid = 31;
+		set.v[stale].req_waker = 11;
+		set.v[stale].req_wake = 305 * US;
+		ws_link(&set, NULL);
+		check_parent(own, s1, WS_LINK_GOROUTINE);
+		check_parent(dialled, s2, WS_LINK_GO_LINEAGE);
+		check_parent(handed, s1, WS_LINK_GO_HANDOFF);
+		CHECK(set.v[stale].parent != s2, "a creation's request over: not inherited");
+		CHECK(set.v[stale].method != WS_LINK_GO_HANDOFF, "a used-up hand-off is not evidence");
+	}
+
+	t_context = "goroutines: a pool hands a connection another request gave back";
+	reset();
+	{
+		int s1 = server("g", 60, 100, 40001, 1, 100, 100, 900, 900);
+		int s2 = server("g", 60, 101, 40002, 2, 110, 110, 910, 910);
+		set.v[s1].req_last_goid = set.v[s1].resp_goid = 11;
+		set.v[s2].req_last_goid = set.v[s2].resp_goid = 12;
+		ws_lset_add_spawn(&set, "g", 60, 21, 11, 105 * US); /* s1's handler creates 21 */
+		ws_lset_set_runtime(&set, "g", 60, WS_RT_GO);
+		/* 21 waits for a pooled connection; 12 (serving s2) gives one back
+		 * and wakes it */
+		int c = client("g", 60, 101, 6379, 9, 200, 300);
+		set.v[c].req_goid = 21;
+		set.v[c].req_waker = 12;
+		set.v[c].req_wake = 199 * US;
+		ws_link(&set, NULL);
+		check_parent(c, s1, WS_LINK_GO_SPAWN);
+		CHECK(set.v[c].undecided[0] == s1 && set.v[c].undecided[1] == s2, "the hand-off that disagreed is shown");
+		struct ws_link_opts strict = {.no_traceparent = true, .min_confidence = 1.01f};
+		ws_link(&set, &strict);
+		check_parent(c, -1, WS_LINK_NONE);
+		CHECK(set.v[c].undecided[0] == s1, "--min-confidence: the link it did not make is shown");
+	}
+
+	t_context = "goroutines unknown in a Go process: thread evidence is not certain";
+	reset();
+	{
+		int s1 = server("u", 61, 100, 40001, 1, 100, 100, 900, 900);
+		int s2 = server("u", 61, 101, 40002, 2, 105, 105, 900, 900);
+		int c = client("u", 61, 100, 50001, 9, 120, 200);
+		ws_lset_set_runtime(&set, "u", 61, WS_RT_GO_UNPROBED);
+		ws_link(&set, NULL);
+		check_parent(c, s1, WS_LINK_THREAD);
+		CHECK(set.v[c].confidence < 0.9f, "a thread in Go says little (%.2f)", set.v[c].confidence);
+		(void)s2;
+	}
+
 	t_context = "traceparent";
 	reset();
 	{

@@ -1,0 +1,202 @@
+/* runtimes.c -- see runtimes.h. */
+#include "capture/runtimes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capture/gobin.h"
+#include "util/hashmap.h"
+#include "util/util.h"
+
+/* One executable file, read once. */
+struct exe {
+	char runtime[32]; /* "" native */
+	bool go;
+	int go_result;    /* 0: probes attached */
+	struct ws_goproc offsets;
+	char detail[256];
+};
+
+struct ws_runtimes {
+	struct live *l;
+	struct ws_hashmap exes; /* device and inode -> struct exe */
+};
+
+struct ws_runtimes *ws_runtimes_new(struct live *l)
+{
+	struct ws_runtimes *rt = ws_calloc(1, sizeof(*rt));
+
+	rt->l = l;
+	ws_hashmap_init(&rt->exes);
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		ws_warn("libelf: %s", elf_errmsg(-1));
+	return rt;
+}
+
+void ws_runtimes_free(struct ws_runtimes *rt)
+{
+	uint64_t k;
+	void *v;
+
+	if (!rt)
+		return;
+	for (size_t i = 0; ws_hashmap_next(&rt->exes, &i, &k, &v);)
+		free(v);
+	ws_hashmap_free(&rt->exes);
+	free(rt);
+}
+
+/* Attach the Go runtime probes to the file (through /proc/PID/exe: the
+ * kernel resolves it to the file, which every process running it shares). */
+static void go_exe(struct ws_runtimes *rt, struct exe *x, const struct ws_gobin *b, int rc, const char *err,
+		   uint32_t pid)
+{
+	char path[64];
+
+	x->go = true;
+	x->go_result = rc;
+	ws_strlcpy(x->runtime, b->version[0] ? b->version : "go", sizeof(x->runtime));
+	if (rc) {
+		snprintf(x->detail, sizeof(x->detail), "%s", err[0] ? err : strerror(-rc));
+		return;
+	}
+	const uint64_t sites[] = {b->spawn_site, b->send_sites[0], b->send_sites[1], b->exit_site};
+	const uint8_t kinds[] = {WS_GO_SITE_SPAWN, WS_GO_SITE_SEND, WS_GO_SITE_SEND, WS_GO_SITE_EXIT};
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	rc = live_go_attach(rt->l, path, sites, kinds, WS_ARRAY_SIZE(sites));
+	if (rc) {
+		x->go_result = rc;
+		snprintf(x->detail, sizeof(x->detail), "cannot attach the runtime probes: %s", strerror(-rc));
+		return;
+	}
+	x->offsets = (struct ws_goproc){b->g_goid, b->g_m, b->m_procid, b->m_curg};
+	snprintf(x->detail, sizeof(x->detail), "goroutines traced (%s, %s, offsets from %s)", b->arch,
+		 b->stripped ? "stripped" : "with symbols", b->dwarf ? "DWARF" : "the version table");
+}
+
+/* An event loop or interpreter the executable carries: a symbol of its
+ * dynamic symbol table tells (libuv's uv_run in node, Py_Initialize in
+ * python). */
+static const char *exe_runtime(int fd)
+{
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	const char *found = "";
+	Elf_Scn *scn = NULL;
+
+	while (e && !found[0] && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize && !found[0]; i++) {
+			GElf_Sym sym;
+			const char *n = gelf_getsym(d, (int)i, &sym) ? elf_strptr(e, sh.sh_link, sym.st_name) : NULL;
+			if (!n || sym.st_shndx == SHN_UNDEF)
+				continue;
+			if (strcmp(n, "uv_run") == 0)
+				found = "node";
+			else if (strcmp(n, "Py_Initialize") == 0)
+				found = "python";
+		}
+	}
+	if (e)
+		elf_end(e);
+	return found;
+}
+
+static struct exe *look_at_exe(struct ws_runtimes *rt, int fd, uint32_t pid)
+{
+	struct exe *x = ws_calloc(1, sizeof(*x));
+	struct ws_gobin b;
+	char err[256] = "";
+	int rc = ws_gobin_inspect(fd, &b, err, sizeof(err));
+
+	if (rc != -ENOEXEC && rc != -EIO)
+		go_exe(rt, x, &b, rc, err, pid);
+	else
+		ws_strlcpy(x->runtime, exe_runtime(fd), sizeof(x->runtime));
+	return x;
+}
+
+/* A runtime the process loaded as a library: the JVM (the java launcher
+ * is a small C program), an embedded CPython, Node as libnode. */
+static const char *mapped_runtime(uint32_t pid)
+{
+	static const struct {
+		const char *lib, *runtime;
+	} libs[] = {{"/libjvm.so", "java"}, {"/libpython3", "python"}, {"/libnode.so", "node"}};
+	char path[64], line[512];
+	const char *found = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	if (!(f = fopen(path, "re")))
+		return "";
+	while (!found[0] && fgets(line, sizeof(line), f))
+		for (size_t i = 0; i < WS_ARRAY_SIZE(libs); i++)
+			if (strstr(line, libs[i].lib)) {
+				found = libs[i].runtime;
+				break;
+			}
+	fclose(f);
+	return found;
+}
+
+static void read_comm(uint32_t pid, char *comm, size_t n)
+{
+	char p[64];
+	FILE *f;
+
+	comm[0] = 0;
+	snprintf(p, sizeof(p), "/proc/%u/comm", pid);
+	if (!(f = fopen(p, "re")))
+		return;
+	if (fgets(comm, (int)n, f))
+		comm[strcspn(comm, "\n")] = 0;
+	fclose(f);
+}
+
+int ws_runtimes_process(struct ws_runtimes *rt, uint32_t pid, struct ws_procinfo *info)
+{
+	char path[64];
+	struct stat sb;
+	int fd;
+
+	memset(info, 0, sizeof(*info));
+	info->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno; /* gone, or a kernel thread */
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	uint64_t key = ws_mix64((uint64_t)sb.st_dev ^ ws_mix64((uint64_t)sb.st_ino)) | 1;
+	struct exe *x = ws_hashmap_get(&rt->exes, key);
+	if (!x) {
+		x = look_at_exe(rt, fd, pid);
+		ws_hashmap_put(&rt->exes, key, x);
+	}
+	close(fd);
+	if (!x->go)
+		live_go_process(rt->l, pid, NULL); /* a pid reused by another program */
+	ws_strlcpy(info->runtime, x->go || x->runtime[0] ? x->runtime : mapped_runtime(pid), sizeof(info->runtime));
+	if (!info->runtime[0])
+		return 0;
+	read_comm(pid, info->comm, sizeof(info->comm));
+	info->traced = x->go && x->go_result == 0 && live_go_process(rt->l, pid, &x->offsets) == 0;
+	if (x->go)
+		ws_strlcpy(info->detail, x->detail, sizeof(info->detail));
+	else
+		snprintf(info->detail, sizeof(info->detail), "%s runtime: its event loop and thread pools are modelled",
+			 info->runtime);
+	return 1;
+}

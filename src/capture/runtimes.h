@@ -1,0 +1,40 @@
+/* runtimes.h -- what each traced process runs, and for Go the runtime
+ * probes, so that trace assembly knows how the process schedules its work.
+ *
+ * A process is looked at when recording starts and whenever a traced
+ * process executes a new program. Its executable is read once per file:
+ *  - Go (gobin.c): a supported binary gets the runtime probes, attached
+ *    once per file for every process running it, and each of its
+ *    processes is told to the kernel half with the runtime's field offsets;
+ *  - Node.js (libuv's event loop), CPython, the JVM: told apart by symbols
+ *    of the executable or the libraries the process maps; their threads
+ *    are what the kernel shows, but the linker models their event loops
+ *    and thread pools.
+ * Anything else is "native": threads as the kernel shows them. */
+#ifndef WIRESPAN_RUNTIMES_H
+#define WIRESPAN_RUNTIMES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capture/live.h"
+
+struct ws_runtimes;
+
+/* What was found for one process. */
+struct ws_procinfo {
+	uint32_t pid;
+	char comm[16];
+	char runtime[32]; /* "go1.19.8" ("go": version unknown), "node", "python", "java" */
+	bool traced;      /* Go: its goroutines are traced */
+	char detail[256]; /* how, or why not */
+};
+
+struct ws_runtimes *ws_runtimes_new(struct live *l);
+void ws_runtimes_free(struct ws_runtimes *rt);
+/* Look at process pid. Returns 1 when it runs one of the runtimes above
+ * (info filled), 0 when it is native, -errno when it could not be looked
+ * at (gone already). An executable seen before is not read again. */
+int ws_runtimes_process(struct ws_runtimes *rt, uint32_t pid, struct ws_procinfo *info);
+
+#endif

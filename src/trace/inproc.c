@@ -1,0 +1,704 @@
+/* inproc.c -- see inproc.h.
+ *
+ * Inside one process, what its executors did is replayed in time order.
+ * An executor is a thread, or in a Go process with runtime probes a
+ * goroutine (Go moves goroutines between threads at every blocking call,
+ * so there a thread says nothing about who a syscall was made for).
+ *
+ * Every span gives its executors two events: the read that completed a
+ * message (a request read by a server, a response read by a client) and a
+ * write (a client's request; a server's response). A completed read makes
+ * a context ready on its executor: the server span it belongs to (for a
+ * response, the server span its call was made for). The next calls it
+ * writes are what the context caused. On an event loop one read may
+ * complete several messages (replies to calls of different requests on
+ * one Redis connection): their continuations then run in the order of the
+ * replies, so the writes that follow are handed the contexts of that read
+ * in order, and a response written for a context uses it up.
+ *
+ * Goroutines add two facts the runtime probes record: which goroutine
+ * created which (a handler's `go func()` serves the handler's request),
+ * and which goroutine last made a goroutine runnable before it wrote (an
+ * HTTP client's connection writer is handed each request over a channel
+ * by the goroutine that made the call). See decide_go().
+ */
+#include "trace/inproc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace/loop.h"
+#include "util/util.h"
+
+void ws_lspan_set_link(struct ws_lspan *l, int32_t parent, int method)
+{
+	l->parent = parent;
+	l->method = (uint8_t)method;
+	l->confidence = ws_link_method_confidence(method);
+}
+
+enum { EV_READ, EV_WRITE_RESPONSE, EV_SPAWN, EV_WAKE, EV_WRITE_REQUEST };
+
+/* Executors: a thread id, or a goroutine id with the top bit set. */
+#define GO_UNIT (1ull << 63)
+
+struct tev {
+	uint64_t t;
+	uint64_t unit;
+	uint8_t kind;
+	int32_t idx; /* the span; EV_SPAWN: the spawn */
+};
+
+static int cmp_tev(const void *a, const void *b)
+{
+	const struct tev *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	if (x->unit != y->unit)
+		return x->unit < y->unit ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+#define READY_MAX 64
+
+/* What one executor has read and not yet acted on, newest read first; a
+ * goroutine also carries the request it was created for. */
+struct unit {
+	int32_t ctx[READY_MAX]; /* server span index, -1: a call of no request */
+	size_t n;
+	uint64_t last_read_t;
+	size_t head_n;     /* contexts of the newest read still ready */
+	size_t head_total; /* contexts the newest read made ready */
+	int32_t inherited; /* the request its creator served then, -1 none */
+	uint8_t depth;     /* creations between it and the goroutine that read it */
+	uint64_t last_call_t; /* its last call written: a wake-up before is used up */
+	struct ws_loop *loop; /* the thread runs an event loop (Node, asyncio) */
+};
+
+/* A goroutine's context as seen by others (its creator's at creation, its
+ * waker's at a wake-up). */
+struct goctx {
+	int32_t ctx;
+	uint8_t depth;
+};
+
+struct proc_ctx {
+	struct ws_lset *set;
+	const struct ws_link_opts *opts;
+	struct ws_hashmap first_on_conn; /* conn -> index+1 of its earliest client span */
+	struct ws_hashmap units;         /* executor -> struct unit */
+	struct goctx *waker_ctx;         /* per span: its writer's waker's context */
+	struct ws_hashmap reads;         /* thread and time of a read -> span index + 1 */
+	struct ws_hashmap shared;        /* connections carrying several requests at once -> 1 */
+	int runtime;                     /* enum ws_runtime of the process */
+};
+
+static uint64_t conn_key(const struct ws_lspan *l)
+{
+	return ws_mix64(ws_mix64((uint64_t)l->db << 48 ^ (uint64_t)l->recording_id) ^ l->conn_id) | 1;
+}
+
+/* The peer a client span called (its server end). */
+static uint64_t peer_key(const struct ws_lspan *l)
+{
+	uint64_t w[2];
+
+	memcpy(w, l->server.addr, 16);
+	return ws_mix64(ws_mix64(w[0] ^ 0x5045) ^ w[1] ^ (uint64_t)l->server.port << 48) | 1;
+}
+
+static uint64_t write_time(const struct ws_lspan *c) { return c->req_t[WS_T_FIRST_ENTER] ? c->req_t[WS_T_FIRST_ENTER] : c->start; }
+
+/* When the executor decided to make the call: the write, or for the first
+ * request on a connection opened for it, the connect() (the write may
+ * wait for the handshake while the thread serves others). */
+static uint64_t call_time(struct proc_ctx *pc, int32_t ci)
+{
+	const struct ws_lspan *c = &pc->set->v[ci];
+	uint64_t w = write_time(c);
+	uintptr_t first = (uintptr_t)ws_hashmap_get(&pc->first_on_conn, conn_key(c));
+
+	if (first == (uintptr_t)ci + 1 && c->conn_open && c->conn_open <= w)
+		return c->conn_open;
+	return w;
+}
+
+/* The server span a completed read stands for (-1: none). */
+static int32_t read_context(const struct ws_lset *set, int32_t idx)
+{
+	const struct ws_lspan *l = &set->v[idx];
+
+	if (l->kind == WS_SPAN_SERVER)
+		return idx;
+	if (l->parent >= 0 && set->v[l->parent].kind == WS_SPAN_SERVER)
+		return l->parent;
+	return -1;
+}
+
+static struct unit *unit_of(struct proc_ctx *pc, uint64_t key)
+{
+	struct unit *u = ws_hashmap_get(&pc->units, key | 1ull << 62);
+
+	if (!u) {
+		u = ws_calloc(1, sizeof(*u));
+		u->inherited = -1;
+		if (!(key & GO_UNIT) && (pc->runtime == WS_RT_NODE || pc->runtime == WS_RT_PYTHON)) {
+			u->loop = ws_malloc(sizeof(*u->loop));
+			ws_loop_init(u->loop, pc->runtime == WS_RT_NODE ? WS_LOOP_TICK : WS_LOOP_QUEUE);
+		}
+		ws_hashmap_put(&pc->units, key | 1ull << 62, u);
+	}
+	return u;
+}
+
+static void ready_remove(struct unit *u, size_t i)
+{
+	if (i < u->head_n)
+		u->head_n--;
+	memmove(&u->ctx[i], &u->ctx[i + 1], (u->n - i - 1) * sizeof(u->ctx[0]));
+	u->n--;
+}
+
+/* Read and not yet answered in full at t. */
+static bool in_flight(const struct ws_lset *set, int32_t s, uint64_t t)
+{
+	return s >= 0 && set->v[s].req_t[WS_T_LAST_EXIT] <= t && set->v[s].end >= t;
+}
+
+/* Whether context ctx can still make calls at the time the argument says. */
+struct flight_arg {
+	const struct ws_lset *set;
+	uint64_t t;
+};
+
+static bool ctx_in_flight(void *arg, int32_t ctx)
+{
+	const struct flight_arg *f = arg;
+
+	return ctx < 0 || in_flight(f->set, ctx, f->t);
+}
+
+static void on_read(struct proc_ctx *pc, const struct tev *e)
+{
+	struct unit *u = unit_of(pc, e->unit);
+	int32_t ctx = read_context(pc->set, e->idx);
+	const struct ws_lspan *l = &pc->set->v[e->idx];
+
+	if (u->loop)
+		ws_loop_read(u->loop, e->t, ctx, l->kind == WS_SPAN_CLIENT ? peer_key(l) : ws_mix64(l->server.port) | 1);
+
+	if (e->t != u->last_read_t || !u->n) { /* a new read syscall */
+		u->head_n = u->head_total = 0;
+		u->last_read_t = e->t;
+	}
+	for (size_t i = 0; i < u->head_n; i++)
+		if (u->ctx[i] == ctx)
+			return; /* two calls of one request answered at once: one continuation */
+	if (u->n == READY_MAX) {
+		if (u->head_n == u->n)
+			return; /* one read completed more than we keep */
+		u->n--; /* forget the oldest */
+	}
+	/* insert at the end of the newest batch, ahead of older reads */
+	memmove(&u->ctx[u->head_n + 1], &u->ctx[u->head_n], (u->n - u->head_n) * sizeof(u->ctx[0]));
+	u->ctx[u->head_n] = ctx;
+	u->head_n++;
+	u->head_total++;
+	u->n++;
+}
+
+static void on_response_write(struct proc_ctx *pc, const struct tev *e)
+{
+	struct unit *u = unit_of(pc, e->unit);
+
+	if (u->loop)
+		ws_loop_respond(u->loop, e->idx);
+
+	for (size_t i = 0; i < u->n; i++)
+		if (u->ctx[i] == e->idx) { /* the request is answered: its context is used up */
+			ready_remove(u, i);
+			return;
+		}
+}
+
+/* The request a goroutine serves at t: one it read itself, else the one
+ * it was created for, while either is in flight. */
+static struct goctx go_context(struct proc_ctx *pc, uint64_t goid, uint64_t t)
+{
+	struct unit *u = unit_of(pc, goid | GO_UNIT);
+
+	for (size_t i = 0; i < u->n; i++)
+		if (in_flight(pc->set, u->ctx[i], t))
+			return (struct goctx){u->ctx[i], 0};
+	if (in_flight(pc->set, u->inherited, t))
+		return (struct goctx){u->inherited, u->depth};
+	return (struct goctx){-1, 0};
+}
+
+static void on_spawn(struct proc_ctx *pc, const struct tev *e)
+{
+	const struct ws_lspawn *sp = &pc->set->spawns[e->idx];
+	struct goctx g = sp->parent ? go_context(pc, sp->parent, e->t) : (struct goctx){-1, 0};
+	struct unit *child = unit_of(pc, sp->goid | GO_UNIT);
+
+	child->inherited = g.ctx;
+	child->depth = g.ctx >= 0 ? (uint8_t)WS_MIN(g.depth + 1, 255) : 0;
+}
+
+/* The writer of span idx was last woken at e->t: note its waker's context then. */
+static void on_wake(struct proc_ctx *pc, const struct tev *e)
+{
+	pc->waker_ctx[e->idx] = go_context(pc, pc->set->v[e->idx].req_waker, e->t);
+}
+
+static bool in_set(const int32_t *k, size_t n, int32_t x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (k[i] == x)
+			return true;
+	return false;
+}
+
+static void undecided(struct ws_lspan *c, int32_t a, int32_t b)
+{
+	c->undecided[0] = a;
+	c->undecided[1] = b;
+}
+
+/* A Go process with runtime probes: the goroutine that wrote the call.
+ *  - it read the request itself (a net/http handler, or a client library
+ *    that writes in the caller's goroutine): `goroutine`;
+ *  - it was created while serving a request, by the goroutine that did (a
+ *    handler's `go func()`): `go-spawn`, while that request is in flight;
+ *    by one created for it in turn (a client's connection writer, created
+ *    by the goroutine that dialled for the call): `go-lineage`, less
+ *    certain, as a connection dialled for one call may be handed to
+ *    another that waited longer;
+ *  - it was made runnable, since its last call, by a goroutine serving a
+ *    request (net/http's connection writer is handed each request over a
+ *    channel): `go-handoff`.
+ * When creation and hand-off disagree, a goroutine the handler created
+ * itself keeps its request (what woke it was a pool handing it a
+ * connection another request gave back); one created further down (a
+ * client's connection writer, dialled for one request and handed
+ * another's) follows the hand-off. */
+static void decide_go(struct proc_ctx *pc, const struct tev *e, const int32_t *k, size_t nk)
+{
+	struct ws_lspan *c = &pc->set->v[e->idx];
+	struct unit *u = unit_of(pc, e->unit);
+	int32_t inh = in_set(k, nk, u->inherited) ? u->inherited : -1, wk = -1;
+	struct goctx w = pc->waker_ctx[e->idx];
+	bool fresh = c->req_waker && c->req_wake > u->last_call_t;
+
+	u->last_call_t = e->t;
+	for (size_t i = 0; i < u->n; i++)
+		if (u->ctx[i] >= 0 && in_set(k, nk, u->ctx[i])) {
+			ws_lspan_set_link(c, u->ctx[i], WS_LINK_GOROUTINE);
+			return;
+		}
+	if (fresh && in_set(k, nk, w.ctx))
+		wk = w.ctx;
+	if (inh >= 0 && (wk < 0 || wk == inh || u->depth <= 1)) {
+		ws_lspan_set_link(c, inh, u->depth <= 1 ? WS_LINK_GO_SPAWN : WS_LINK_GO_LINEAGE);
+		if (wk >= 0 && wk != inh)
+			undecided(c, inh, wk);
+	} else if (wk >= 0) {
+		ws_lspan_set_link(c, wk, WS_LINK_GO_HANDOFF);
+		if (inh >= 0)
+			undecided(c, wk, inh);
+	} else if (nk == 1) {
+		ws_lspan_set_link(c, k[0], WS_LINK_INFLIGHT);
+	}
+}
+
+static uint64_t read_key(uint32_t tid, uint64_t t) { return ws_mix64(t ^ ws_mix64(tid)) | 1; }
+
+/* The context of the read a thread made at t (-1: not a read that
+ * completed a message). */
+static int32_t token_context(struct proc_ctx *pc, uint32_t tid, uint64_t t)
+{
+	uintptr_t i = (uintptr_t)ws_hashmap_get(&pc->reads, read_key(tid, t));
+
+	return i ? read_context(pc->set, (int32_t)(i - 1)) : -1;
+}
+
+/* Threads: the writer's own reads (see the file's opening comment), and
+ * what it was handed by other threads of the process: the read whose
+ * consequences the kernel half saw carried to it from thread to thread,
+ * through the wake-ups (a request read by a pool thread, queued for an
+ * HTTP client's selector thread, which wakes a worker to write it). */
+/* What an event loop's model says of the call (loop.h). */
+struct loop_answer {
+	enum ws_loop_why why;
+	int32_t ctx;
+};
+
+static void decide_thread(struct proc_ctx *pc, const struct tev *e, const int32_t *k, size_t nk,
+			  const struct loop_answer *la)
+{
+	struct ws_lset *set = pc->set;
+	struct ws_lspan *c = &set->v[e->idx];
+	int32_t kt = -1;
+	size_t nkt = 0;
+
+	/* thread-per-request: the writing thread serves exactly one request */
+	for (size_t i = 0; i < nk; i++) {
+		const struct ws_lspan *s = &set->v[k[i]];
+		if (s->req_last_tid == c->tid || s->tid == c->tid) {
+			kt = k[i];
+			nkt++;
+		}
+	}
+	if (nkt == 1) {
+		ws_lspan_set_link(c, kt, WS_LINK_THREAD);
+		return;
+	}
+	if (c->req_waker && c->req_waker != c->tid) {
+		int32_t ctx = token_context(pc, (uint32_t)c->req_waker, c->req_wake);
+		if (ctx >= 0 && in_set(k, nk, ctx)) {
+			ws_lspan_set_link(c, ctx, WS_LINK_THREAD_HANDOFF);
+			return;
+		}
+	}
+	if (la->why != WS_LOOP_NONE) { /* a modelled event loop */
+		static const int method[] = {[WS_LOOP_ONLY] = WS_LINK_LOOP_ONLY,
+					     [WS_LOOP_ORDER] = WS_LINK_LOOP_ORDER,
+					     [WS_LOOP_GUESS] = WS_LINK_LOOP_GUESS,
+					     [WS_LOOP_POOL] = WS_LINK_POOL_FIFO};
+		if (la->ctx >= 0 && in_set(k, nk, la->ctx))
+			ws_lspan_set_link(c, la->ctx, method[la->why]);
+		return;
+	}
+	struct unit *u = unit_of(pc, e->unit);
+	if (u->loop) { /* no context ready: nothing says */
+		if (nk == 1)
+			ws_lspan_set_link(c, k[0], WS_LINK_INFLIGHT);
+		return;
+	}
+
+	/* another event loop: what did this thread read last? */
+	for (size_t i = 0; i < u->n; i++) {
+		int32_t ctx = u->ctx[i];
+		bool newest = i < u->head_n;
+		if (ctx < 0) {
+			if (newest && u->head_total == 1)
+				return; /* a reply to a call that belonged to no request */
+			continue;
+		}
+		if (!in_set(k, nk, ctx))
+			continue;
+		if (!newest) {
+			ws_lspan_set_link(c, ctx, WS_LINK_EARLIER_READ);
+		} else if (u->head_total == 1) {
+			ws_lspan_set_link(c, ctx, WS_LINK_LAST_READ); /* may cause several calls */
+		} else {
+			ws_lspan_set_link(c, ctx, WS_LINK_READ_ORDER); /* one continuation each */
+			ready_remove(u, i);
+		}
+		return;
+	}
+	if (nk == 1)
+		ws_lspan_set_link(c, k[0], WS_LINK_INFLIGHT);
+}
+
+/* How far thread evidence is believed in a Go process without runtime
+ * probes (or a syscall whose goroutine could not be read): goroutines
+ * move between threads, so a thread's reads are a weak hint there. */
+#define GO_THREAD_CONFIDENCE 0.5f
+
+
+static void on_request_write(struct proc_ctx *pc, const struct tev *e, const int32_t *cand, size_t ncand)
+{
+	struct ws_lset *set = pc->set;
+	struct ws_lspan *c = &set->v[e->idx];
+	struct loop_answer la = {WS_LOOP_NONE, -1};
+	int32_t k[256];
+	size_t nk = 0;
+
+	if (!(e->unit & GO_UNIT)) { /* the loop's bookkeeping sees every call */
+		struct unit *u = unit_of(pc, e->unit);
+		struct flight_arg fa = {set, e->t};
+		uint64_t ck = conn_key(c);
+		if (u->loop)
+			la.why = ws_loop_call(u->loop, ck, ws_hashmap_get(&pc->shared, ck) != NULL, peer_key(c), &la.ctx,
+					      ctx_in_flight, &fa);
+	}
+
+	for (size_t i = 0; i < ncand && nk < WS_ARRAY_SIZE(k); i++) {
+		const struct ws_lspan *s = &set->v[cand[i]];
+		if (s->req_t[WS_T_LAST_EXIT] > e->t)
+			continue; /* its request was not yet read */
+		if (!pc->opts->no_traceparent && c->has_tp && s->has_tp && memcmp(c->tp_trace, s->tp_trace, 16) != 0)
+			continue; /* the application says: another trace */
+		k[nk++] = cand[i];
+	}
+	c->candidates = (uint16_t)WS_MIN(nk, 65535);
+	if (!nk)
+		return;
+
+	/* the application propagated the trace id it received */
+	if (!pc->opts->no_traceparent && c->has_tp) {
+		int32_t match = -1;
+		size_t nmatch = 0;
+		for (size_t i = 0; i < nk; i++)
+			if (set->v[k[i]].has_tp) {
+				match = k[i];
+				nmatch++;
+			}
+		if (nmatch == 1) {
+			ws_lspan_set_link(c, match, WS_LINK_TRACEPARENT);
+			return;
+		}
+	}
+	if (e->unit & GO_UNIT) {
+		decide_go(pc, e, k, nk);
+		return;
+	}
+	decide_thread(pc, e, k, nk, &la);
+	if (pc->runtime == WS_RT_GO || pc->runtime == WS_RT_GO_UNPROBED)
+		c->confidence = WS_MIN(c->confidence, GO_THREAD_CONFIDENCE);
+}
+
+/* The executor of one of a span's events: its goroutine when known. */
+static uint64_t executor(uint64_t goid, uint32_t tid) { return goid ? goid | GO_UNIT : tid; }
+
+/* A process's events, in time order: the spans' reads and writes, its
+ * goroutines' creation, and the wake-ups before calls. */
+static struct tev *process_events(struct proc_ctx *pc, const int32_t *idx, size_t n, size_t sp0, size_t sp1,
+				  size_t *nev)
+{
+	struct ws_lset *set = pc->set;
+	struct tev *ev = ws_malloc((3 * n + (sp1 - sp0) + 1) * sizeof(*ev));
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ws_lspan *l = &set->v[idx[i]];
+		if (l->kind == WS_SPAN_SERVER) {
+			ev[m++] = (struct tev){l->req_t[WS_T_LAST_EXIT], executor(l->req_last_goid, l->req_last_tid), EV_READ,
+					       idx[i]};
+			ev[m++] = (struct tev){l->resp_t[WS_T_FIRST_ENTER], executor(l->resp_goid, l->resp_last_tid),
+					       EV_WRITE_RESPONSE, idx[i]};
+			continue;
+		}
+		/* a goroutine is known: its write is when it made the call */
+		uint64_t t = l->req_goid ? write_time(l) : call_time(pc, idx[i]);
+		ev[m++] = (struct tev){t, executor(l->req_goid, l->tid), EV_WRITE_REQUEST, idx[i]};
+		ev[m++] = (struct tev){l->resp_t[WS_T_LAST_EXIT], executor(l->resp_last_goid, l->resp_last_tid), EV_READ,
+				       idx[i]};
+		pc->waker_ctx[idx[i]] = (struct goctx){-1, 0};
+		if (l->req_goid && l->req_waker && l->req_wake)
+			ev[m++] = (struct tev){l->req_wake, l->req_waker | GO_UNIT, EV_WAKE, idx[i]};
+	}
+	for (size_t i = sp0; i < sp1; i++)
+		ev[m++] = (struct tev){set->spawns[i].t, set->spawns[i].goid | GO_UNIT, EV_SPAWN, (int32_t)i};
+	qsort(ev, m, sizeof(*ev), cmp_tev);
+	*nev = m;
+	return ev;
+}
+
+static int cmp_by_read(const void *a, const void *b, void *arg)
+{
+	const struct ws_lset *set = arg;
+	const struct ws_lspan *x = &set->v[*(const int32_t *)a], *y = &set->v[*(const int32_t *)b];
+
+	if (x->req_t[WS_T_LAST_EXIT] != y->req_t[WS_T_LAST_EXIT])
+		return x->req_t[WS_T_LAST_EXIT] < y->req_t[WS_T_LAST_EXIT] ? -1 : 1;
+	return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+static void free_units(struct proc_ctx *pc)
+{
+	uint64_t k;
+	void *v;
+
+	for (size_t i = 0; ws_hashmap_next(&pc->units, &i, &k, &v);) {
+		struct unit *u = v;
+		if (u->loop) {
+			ws_loop_free(u->loop);
+			free(u->loop);
+		}
+		free(u);
+	}
+	ws_hashmap_free(&pc->units);
+	ws_hashmap_init(&pc->units);
+}
+
+static int cmp_by_conn_write(const void *a, const void *b, void *arg)
+{
+	const struct ws_lset *set = arg;
+	const struct ws_lspan *x = &set->v[*(const int32_t *)a], *y = &set->v[*(const int32_t *)b];
+	uint64_t kx = conn_key(x), ky = conn_key(y);
+
+	if (kx != ky)
+		return kx < ky ? -1 : 1;
+	if (write_time(x) != write_time(y))
+		return write_time(x) < write_time(y) ? -1 : 1;
+	return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+/* Connections that carry a request while another is unanswered (one
+ * Redis connection shared and pipelined): not pooled. */
+static void mark_shared(struct proc_ctx *pc, const int32_t *idx, size_t n)
+{
+	int32_t *c = ws_malloc((n + 1) * sizeof(*c));
+	size_t nc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (pc->set->v[idx[i]].kind == WS_SPAN_CLIENT)
+			c[nc++] = idx[i];
+	qsort_r(c, nc, sizeof(*c), cmp_by_conn_write, pc->set);
+	for (size_t i = 1; i < nc; i++) {
+		const struct ws_lspan *a = &pc->set->v[c[i - 1]], *b = &pc->set->v[c[i]];
+		if (conn_key(a) == conn_key(b) && write_time(b) < a->resp_t[WS_T_LAST_EXIT])
+			ws_hashmap_put(&pc->shared, conn_key(a), (void *)1);
+	}
+	free(c);
+}
+
+/* Link the client spans of one process; idx holds its spans, spawns
+ * [sp0, sp1) its goroutines' creations. */
+static void link_process(struct proc_ctx *pc, int32_t *idx, size_t n, size_t sp0, size_t sp1)
+{
+	struct ws_lset *set = pc->set;
+	int32_t *servers = ws_malloc((n + 1) * sizeof(*servers)), *active = ws_malloc((n + 1) * sizeof(*active));
+	size_t nev, ns = 0, nactive = 0;
+	struct tev *ev = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ws_lspan *l = &set->v[idx[i]];
+		if (l->kind == WS_SPAN_CLIENT) {
+			uint64_t ck = conn_key(l);
+			uintptr_t f = (uintptr_t)ws_hashmap_get(&pc->first_on_conn, ck);
+			if (!f || write_time(&set->v[f - 1]) > write_time(l))
+				ws_hashmap_put(&pc->first_on_conn, ck, (void *)(uintptr_t)(idx[i] + 1));
+		} else {
+			servers[ns++] = idx[i];
+		}
+	}
+	if (!ns) /* nothing served here: every call is a root */
+		goto out;
+	mark_shared(pc, idx, n);
+	for (size_t i = 0; i < n; i++) { /* the reads that completed messages */
+		const struct ws_lspan *l = &set->v[idx[i]];
+		uint32_t tid = l->kind == WS_SPAN_SERVER ? l->req_last_tid : l->resp_last_tid;
+		uint64_t t = l->kind == WS_SPAN_SERVER ? l->req_t[WS_T_LAST_EXIT] : l->resp_t[WS_T_LAST_EXIT];
+		if (t && !ws_hashmap_get(&pc->reads, read_key(tid, t)))
+			ws_hashmap_put(&pc->reads, read_key(tid, t), (void *)(uintptr_t)(idx[i] + 1));
+	}
+	ev = process_events(pc, idx, n, sp0, sp1, &nev);
+	/* server spans in flight: their request read, their response not
+	 * yet written in full (kept by the time the request was read) */
+	qsort_r(servers, ns, sizeof(*servers), cmp_by_read, set);
+	size_t next = 0;
+	for (size_t i = 0; i < nev; i++) {
+		const struct tev *e = &ev[i];
+		switch (e->kind) {
+		case EV_READ: on_read(pc, e); break;
+		case EV_WRITE_RESPONSE: on_response_write(pc, e); break;
+		case EV_SPAWN: on_spawn(pc, e); break;
+		case EV_WAKE: on_wake(pc, e); break;
+		default:
+			while (next < ns && set->v[servers[next]].req_t[WS_T_LAST_EXIT] <= e->t)
+				active[nactive++] = servers[next++];
+			for (size_t a = 0; a < nactive;) {
+				if (set->v[active[a]].end < e->t)
+					active[a] = active[--nactive];
+				else
+					a++;
+			}
+			on_request_write(pc, e, active, nactive);
+		}
+	}
+out:
+	free_units(pc);
+	ws_hashmap_free(&pc->reads);
+	ws_hashmap_init(&pc->reads);
+	ws_hashmap_free(&pc->shared);
+	ws_hashmap_init(&pc->shared);
+	free(ev);
+	free(servers);
+	free(active);
+}
+
+static int cmp_proc(const void *a, const void *b, void *arg)
+{
+	const struct ws_lset *set = arg;
+	const struct ws_lspan *x = &set->v[*(const int32_t *)a], *y = &set->v[*(const int32_t *)b];
+
+	if (x->host != y->host)
+		return strcmp(x->host, y->host);
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+static int cmp_spawn(const void *a, const void *b)
+{
+	const struct ws_lspawn *x = a, *y = b;
+
+	if (x->host != y->host)
+		return strcmp(x->host, y->host);
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+/* Links below the confidence asked for are not made: the request they
+ * would have gone to is kept as undecided. */
+static void apply_min_confidence(struct ws_lset *set, float min)
+{
+	for (size_t i = 0; i < set->n && min > 0; i++) {
+		struct ws_lspan *l = &set->v[i];
+		if (l->kind != WS_SPAN_CLIENT || l->parent < 0 || l->confidence >= min)
+			continue;
+		if (l->undecided[0] < 0)
+			l->undecided[0] = l->parent;
+		ws_lspan_set_link(l, -1, WS_LINK_NONE);
+	}
+}
+
+void ws_link_inside_processes(struct ws_lset *set, const struct ws_link_opts *opts)
+{
+	int32_t *idx = ws_malloc((set->n + 1) * sizeof(*idx));
+	struct proc_ctx pc = {.set = set, .opts = opts};
+	size_t n = 0, sp = 0;
+
+	pc.waker_ctx = ws_calloc(set->n + 1, sizeof(*pc.waker_ctx));
+	ws_hashmap_init(&pc.first_on_conn);
+	ws_hashmap_init(&pc.units);
+	ws_hashmap_init(&pc.reads);
+	ws_hashmap_init(&pc.shared);
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i].kind && set->v[i].pid)
+			idx[n++] = (int32_t)i;
+	qsort_r(idx, n, sizeof(*idx), cmp_proc, set);
+	qsort(set->spawns, set->nspawns, sizeof(*set->spawns), cmp_spawn);
+	for (size_t i = 0, j; i < n; i = j) {
+		const struct ws_lspan *a = &set->v[idx[i]];
+		for (j = i + 1; j < n; j++) {
+			const struct ws_lspan *b = &set->v[idx[j]];
+			if (b->pid != a->pid || b->host != a->host)
+				break;
+		}
+		/* the process's goroutine creations (both lists are in host, pid order) */
+		while (sp < set->nspawns && (strcmp(set->spawns[sp].host, a->host) < 0 ||
+					     (set->spawns[sp].host == a->host && set->spawns[sp].pid < a->pid)))
+			sp++;
+		size_t sp1 = sp;
+		while (sp1 < set->nspawns && set->spawns[sp1].host == a->host && set->spawns[sp1].pid == a->pid)
+			sp1++;
+		pc.runtime = ws_lset_runtime(set, a->host, a->pid);
+		link_process(&pc, idx + i, j - i, sp, sp1);
+		sp = sp1;
+	}
+	apply_min_confidence(set, opts->min_confidence);
+	ws_hashmap_free(&pc.first_on_conn);
+	ws_hashmap_free(&pc.units);
+	ws_hashmap_free(&pc.reads);
+	ws_hashmap_free(&pc.shared);
+	free(pc.waker_ctx);
+	free(idx);
+}

@@ -1,0 +1,3 @@
+module wirespan.test/httpd
+
+go 1.17
