@@ -33,6 +33,33 @@ N is "GET /front/N" at the service, its calls, and the leaves' server spans
   nginx:      nginx reverse proxy (2 workers), upstream keepalive 16, to
               GET /b1/ID
 
+and chains the in-process linker was not tuned on, other styles of the same
+runtimes, to see whether the results hold:
+
+  node-fanout:   express; GET /b1/ID and GET /b2/ID at once (Promise.all)
+                 through http.Agent({keepAlive, maxSockets: 4}), then
+                 ioredis GET k:ID (one shared connection)
+  node-fetch:    express; Node's built-in fetch (undici, its own pool):
+                 GET /b1/ID, then GET /b2/ID
+  py-gather:     aiohttp server; asyncio.gather(GET /b1/ID, GET /b2/ID)
+                 through one ClientSession (TCPConnector(limit=4)), then
+                 aioredis GET k:ID on one shared connection
+  py-threadpool: python3 ThreadingHTTPServer; each call submitted to one
+                 ThreadPoolExecutor(max_workers=4) and waited for
+                 (submit().result()), http.client keep-alive connections per
+                 worker thread: GET /b1/ID, then GET /b2/ID (the thread that
+                 reads the request never writes the calls)
+  go-workers:    Go net/http; 4 worker goroutines started at program start
+                 take jobs (URL + reply channel) from an unbuffered channel;
+                 the handler sends GET /b1/ID, waits, then GET /b2/ID, waits;
+                 one http.Client on http.DefaultTransport
+  go-nested:     Go net/http; the handler starts one goroutine that starts
+                 two goroutines calling GET /b1/ID and GET /b2/ID through one
+                 http.Client (MaxConnsPerHost 4), WaitGroups
+  java-urlconn:  com.sun.net.httpserver on a fixed pool of 4 threads;
+                 GET /b1/ID then GET /b2/ID with java.net.HttpURLConnection
+                 (keep-alive cache, body read fully, no disconnect())
+
 ids=plain: ID is N. ids=hashed: ID is the first 12 hex digits of
 sha1("b1:N") (b2, k likewise) at every hop, so no id is shared between the
 inbound request and the outbound calls (node and python chains: each hop
@@ -161,7 +188,18 @@ CHAINS = {
     "py-asyncio": {"calls": lambda n, i: [rget(n, i)] + ([b1(n, i)] if n % 2 == 0 else []), "redis": True},
     "java-pool": {"calls": lambda n, i: [b1(n, i), b2(n, i)], "redis": False},
     "nginx": {"calls": lambda n, i: [b1(n, i)], "redis": False},
+    # not tuned on: other styles of the same runtimes
+    "node-fanout": {"calls": lambda n, i: [b1(n, i), b2(n, i), rget(n, i)], "redis": True},
+    "node-fetch": {"calls": lambda n, i: [b1(n, i), b2(n, i)], "redis": False},
+    "py-gather": {"calls": lambda n, i: [b1(n, i), b2(n, i), rget(n, i)], "redis": True},
+    "py-threadpool": {"calls": lambda n, i: [b1(n, i), b2(n, i)], "redis": False},
+    "go-workers": {"calls": lambda n, i: [b1(n, i), b2(n, i)], "redis": False},
+    "go-nested": {"calls": lambda n, i: [b1(n, i), b2(n, i)], "redis": False},
+    "java-urlconn": {"calls": lambda n, i: [b1(n, i), b2(n, i)], "redis": False},
 }
+GO_MODES = {"go-fanout": "fanout", "go-redis": "redis", "go-workers": "workers", "go-nested": "nested"}
+JAVA_CLASSES = {"java-pool": "JavaSvc", "java-urlconn": "JavaUrlConn"}
+BUILT = tuple(GO_MODES) + tuple(JAVA_CLASSES)  # chains whose service build() makes
 OTEL_CHAINS = ("node", "python")
 ALL_CHAINS = list(OTEL_CHAINS) + list(CHAINS)
 
@@ -173,7 +211,8 @@ def build():
                  GOCACHE=os.path.join(BUILD, "gocache"))
     lib.run(["go", "build", "-o", os.path.join(BUILD, "gosvc"), "./bench/accuracy/gosvc"], cwd=ROOT, env=goenv,
             timeout=300)
-    lib.run(["javac", "-d", os.path.join(BUILD, "java"), os.path.join(HERE, "java", "JavaSvc.java")], timeout=300)
+    lib.run(["javac", "-d", os.path.join(BUILD, "java")]
+            + [os.path.join(HERE, "java", c + ".java") for c in JAVA_CLASSES.values()], timeout=300)
 
 
 def write_truth(path, kind, ids, requests):
@@ -257,16 +296,24 @@ def service_cmd(env, kind, ids, requests):
     leaf = f"{LAN['acleaf']}:{LEAF_PORT}"
     redis = f"{LAN['acredis']}:{ACREDIS_PORT}"
     bind = LAN["acsvc"]
-    if kind in ("go-fanout", "go-redis"):
-        cmd = [os.path.join(BUILD, "gosvc"), "fanout" if kind == "go-fanout" else "redis", ids,
-               f"{bind}:{SVC_PORT}", leaf]
+    if kind in GO_MODES:
+        cmd = [os.path.join(BUILD, "gosvc"), GO_MODES[kind], ids, f"{bind}:{SVC_PORT}", leaf]
         return cmd + ([redis] if kind == "go-redis" else [])
     if kind == "node-agent":
         return ["node", os.path.join(HERE, "nodeagent.js"), ids, bind, str(SVC_PORT), leaf, redis]
+    if kind == "node-fanout":
+        return ["node", os.path.join(HERE, "nodefanout.js"), ids, bind, str(SVC_PORT), leaf, redis]
+    if kind == "node-fetch":
+        return ["node", os.path.join(HERE, "nodefetch.js"), ids, bind, str(SVC_PORT), leaf]
     if kind == "py-asyncio":
         return [lib.PYTHON, os.path.join(HERE, "pyasync.py"), ids, bind, str(SVC_PORT), leaf, redis]
-    if kind == "java-pool":
-        return ["java", "-Xmx256m", "-cp", os.path.join(BUILD, "java"), "JavaSvc", ids, bind, str(SVC_PORT), leaf]
+    if kind == "py-gather":
+        return [lib.PYTHON, os.path.join(HERE, "pygather.py"), ids, bind, str(SVC_PORT), leaf, redis]
+    if kind == "py-threadpool":
+        return [lib.PYTHON, os.path.join(HERE, "pythreadpool.py"), ids, bind, str(SVC_PORT), leaf]
+    if kind in JAVA_CLASSES:
+        return ["java", "-Xmx256m", "-cp", os.path.join(BUILD, "java"), JAVA_CLASSES[kind], ids, bind,
+                str(SVC_PORT), leaf]
     if kind == "nginx":
         return proxy_conf(env, ids, requests)
     raise ValueError(kind)

@@ -151,7 +151,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=40)
     ap.add_argument("--raw", help="copy strace's output to FILE")
     a = ap.parse_args()
-    if a.chain in ("go-fanout", "go-redis", "java-pool"):
+    if a.chain in run.BUILT:
         run.build()
     env = lib.Env(f"accuracy-threads-{a.chain}")
     strace = None

@@ -142,12 +142,6 @@ struct tsched {
 	__u64 offcpu;   /* cumulative sleeping or blocked */
 	__u8 runnable;  /* it left the CPU runnable (preempted, throttled) */
 	__u32 epoch;    /* hook_epoch when out/woken were written */
-	/* the read whose consequences it carries: its own last read, or the
-	 * one the thread of its process that woke it since carried (a task
-	 * handed to a pool thread, a selector woken to write): which thread
-	 * made it, and when it returned (0: none) */
-	__u32 tok_tid;
-	__u64 tok_ts;
 };
 
 struct {
@@ -177,8 +171,10 @@ struct gkey {
 };
 
 struct gwake {
-	__u64 waker;
+	__u64 waker; /* the goroutine that last handed it a value */
 	__u64 ts;
+	__u64 waker2; /* and the one that had last handed the waker a value */
+	__u64 ts2;
 };
 
 struct {
@@ -643,6 +639,8 @@ static __always_inline void fill_header(struct ws_kevent *ev, const struct ws_in
 	ev->goid = f->goid;
 	ev->waker = f->waker;
 	ev->wake_ts = f->wake_ts;
+	ev->waker2 = f->waker2;
+	ev->wake2_ts = f->wake2_ts;
 }
 
 /* The thread's scheduler times; created (when `create`) the first time it
@@ -671,10 +669,6 @@ static __always_inline void fill_timing(struct ws_kevent *ev, const struct ws_in
 	if (t) {
 		ev->runq_ns[1] = t->runq;
 		ev->offcpu_ns[1] = t->offcpu;
-		if (f->dir == WS_DIR_RECV && ret > 0) { /* what it does next follows from this read */
-			t->tok_tid = (__u32)pid_tgid;
-			t->tok_ts = ev->ts_exit;
-		}
 	}
 	if (f->flags & WS_KF_RECOVERED) { /* entry times unknown: no interval */
 		ev->runq_ns[0] = ev->runq_ns[1];
@@ -719,21 +713,15 @@ static __always_inline __u64 go_current(const struct ws_goproc *gp, __u64 g, __u
 	return curg ? user_word(curg + gp->g_goid) : 0;
 }
 
-/* Note who the data syscall is made for: in a Go process with runtime
- * probes, its goroutine and the goroutine that last made it runnable; in
- * others, the thread of the same process that last woke the thread. */
-static __always_inline void note_context(struct ws_inflight *f, __u64 pid_tgid, const struct tsched *t)
+/* Note who the data syscall is made for, in a Go process with runtime
+ * probes: its goroutine, and the goroutines that last handed it values. */
+static __always_inline void note_context(struct ws_inflight *f, __u64 pid_tgid)
 {
 	__u32 tgid = pid_tgid >> 32;
 	const struct ws_goproc *gp = bpf_map_lookup_elem(&goprocs, &tgid);
 
-	if (!gp) {
-		if (t && t->tok_ts) {
-			f->waker = t->tok_tid;
-			f->wake_ts = t->tok_ts;
-		}
+	if (!gp)
 		return;
-	}
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	struct gkey k = {.tgid = tgid, .goid = go_current(gp, regs->r14, (__u32)pid_tgid)};
 	if (!k.goid) {
@@ -746,6 +734,8 @@ static __always_inline void note_context(struct ws_inflight *f, __u64 pid_tgid, 
 	if (w) {
 		f->waker = w->waker;
 		f->wake_ts = w->ts;
+		f->waker2 = w->waker2;
+		f->wake2_ts = w->ts2;
 	}
 }
 
@@ -812,7 +802,7 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 		f.runq_ns = t->runq;
 		f.offcpu_ns = t->offcpu;
 	}
-	note_context(&f, pid_tgid, t);
+	note_context(&f, pid_tgid);
 	if (bpf_map_update_elem(&inflight, &pid_tgid, &f, BPF_ANY))
 		count(WS_KC_INFLIGHT_FULL);
 	return 0;
@@ -1363,26 +1353,9 @@ int BPF_PROG(sched_wakeup, struct task_struct *p)
 {
 	__u32 tid = p->pid;
 	struct tsched *t = bpf_map_lookup_elem(&threads, &tid);
-	__u64 now = bpf_ktime_get_ns();
 
 	if (t && t->out && !t->runnable && !t->woken && t->epoch == hook_epoch)
-		t->woken = now;
-	/* woken by another thread of its process that carries a read: work
-	 * may have been handed over (a task queued for a pool thread, a
-	 * selector woken to write), and with it that read's consequences */
-	__u64 cur = bpf_get_current_pid_tgid();
-	if (cur >> 32 != (__u32)p->tgid || (__u32)cur == tid)
-		return 0;
-	__u32 waker = (__u32)cur;
-	const struct tsched *w = bpf_map_lookup_elem(&threads, &waker);
-	if (!w || !w->tok_ts)
-		return 0;
-	if (!t)
-		t = thread_get(tid, true);
-	if (t) {
-		t->tok_tid = w->tok_tid;
-		t->tok_ts = w->tok_ts;
-	}
+		t->woken = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -1401,16 +1374,15 @@ int BPF_PROG(destroy_sock, struct sock *sk)
 
 static __always_inline void emit_task(__u8 what, __u64 pid_tgid, __u64 goid, __u64 parent)
 {
-	struct ws_kevent ev = {};
+	struct ws_ktask ev = {};
 
 	ev.type = WS_KEV_TASK;
 	ev.sys = what;
 	ev.pid = pid_tgid >> 32;
 	ev.tid = (__u32)pid_tgid;
-	ev.ts_enter = ev.ts_exit = bpf_ktime_get_ns();
+	ev.ts = bpf_ktime_get_ns();
 	ev.goid = goid;
-	ev.waker = parent;
-	read_comm(ev.comm);
+	ev.parent = parent;
 	emit(&ev, sizeof(ev));
 }
 
@@ -1448,16 +1420,18 @@ int go_runtime(struct pt_regs *ctx)
 	/* SEND: handed a value by another goroutine */
 	if (!cur || cur == k.goid)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	struct gwake *e = bpf_map_lookup_elem(&gwakes, &k);
-	if (e) {
-		e->waker = cur;
-		e->ts = now;
-	} else {
-		struct gwake w = {.waker = cur, .ts = now};
-		if (bpf_map_update_elem(&gwakes, &k, &w, BPF_NOEXIST) == 0)
-			count(WS_KC_GO_WAKE_ADDED);
+	struct gwake w = {.waker = cur, .ts = bpf_ktime_get_ns()};
+	struct gkey from = {.tgid = tgid, .goid = cur};
+	const struct gwake *prev = bpf_map_lookup_elem(&gwakes, &from);
+	if (prev) { /* what the sender was handed last: a job a worker passes on */
+		w.waker2 = prev->waker;
+		w.ts2 = prev->ts;
 	}
+	struct gwake *e = bpf_map_lookup_elem(&gwakes, &k);
+	if (e)
+		*e = w;
+	else if (bpf_map_update_elem(&gwakes, &k, &w, BPF_NOEXIST) == 0)
+		count(WS_KC_GO_WAKE_ADDED);
 	count(WS_KC_GO_WAKES);
 	return 0;
 }

@@ -37,8 +37,7 @@ enum ws_kev_type {
 enum ws_task_ev {
 	WS_TASK_EXEC = 1, /* the process executed a new program (pid, comm): user
 			   * space looks at it (a Go binary gets runtime probes) */
-	WS_TASK_GO_SPAWN, /* goroutine `goid` was created by goroutine `waker`
-			   * (`ts_exit`: when; pid, tid: where) */
+	WS_TASK_GO_SPAWN, /* a goroutine was created (see ws_ktask) */
 };
 
 /* What a WS_KEV_TCP event reports (in ws_kevent.sys). */
@@ -81,9 +80,8 @@ enum ws_sys {
 #define WS_KF_READFAIL (1u << 3)  /* copying the user buffer failed */
 #define WS_KF_CLIENT (1u << 4)    /* OPEN: the local side connected */
 #define WS_KF_SERVER (1u << 5)    /* OPEN: the local side accepted */
-#define WS_KF_GOROUTINE (1u << 6) /* DATA: goid and waker are goroutine ids (a Go
-				   * process with runtime probes); otherwise waker is
-				   * a thread id */
+#define WS_KF_GOROUTINE (1u << 6) /* DATA: goid is known (a Go process with runtime
+				   * probes) */
 #define WS_KF_RECOVERED (1u << 7) /* the syscall began before recording started:
 				   * ts_enter is when recording started */
 
@@ -135,16 +133,27 @@ struct ws_kevent {
 	__u32 reason;    /* TCP DROP: skb drop reason; RETRANS: TCP flags | ca_state << 8 */
 	__u32 retrans;   /* TCP: retransmissions of the socket so far (total_retrans) */
 	/* ABI 3: who the syscall was made for, when the thread is shared */
-	__u64 goid;      /* DATA: the goroutine that made the syscall (0 unknown);
-			  * TASK GO_SPAWN: the new goroutine */
-	__u64 waker;     /* DATA, WS_KF_GOROUTINE: the goroutine that last handed
-			  * the caller a value over a channel (0 none); else the
-			  * thread that made the read whose consequences the caller
-			  * carries: its own last read, or the one carried by the
-			  * thread of its process that last woke it since (0 none).
-			  * TASK GO_SPAWN: the creating goroutine */
-	__u64 wake_ts;   /* DATA: when that hand-off happened, or that read
-			  * returned (CLOCK_MONOTONIC) */
+	__u64 goid;      /* DATA: the goroutine that made the syscall (0 unknown) */
+	__u64 waker;     /* DATA: the goroutine that last handed the caller a
+			  * value over a channel (0 none) */
+	__u64 wake_ts;   /* DATA: when (CLOCK_MONOTONIC) */
+	__u64 waker2;    /* DATA: the goroutine that had last handed the waker a
+			  * value, when it did (a job passed on by a worker) */
+	__u64 wake2_ts;
+};
+
+/* A WS_KEV_TASK record: short, as goroutines are created by the thousand
+ * (its first byte is the type, as in ws_kevent). */
+struct ws_ktask {
+	__u8 type;  /* WS_KEV_TASK */
+	__u8 sys;   /* enum ws_task_ev */
+	__u16 _pad;
+	__u32 pid;  /* thread group id */
+	__u32 tid;
+	__u32 _pad2;
+	__u64 ts;     /* CLOCK_MONOTONIC ns */
+	__u64 goid;   /* GO_SPAWN: the new goroutine */
+	__u64 parent; /* GO_SPAWN: the goroutine that created it (0 unknown) */
 };
 
 /* Where the Go runtime keeps what the probes read, per Go process (the
@@ -190,6 +199,8 @@ struct ws_inflight {
 	__u64 goid;    /* ws_kevent, ABI 3 */
 	__u64 waker;
 	__u64 wake_ts;
+	__u64 waker2;
+	__u64 wake2_ts;
 	__u64 runq_ns;   /* the thread's cumulative times at entry (ws_kevent) */
 	__u64 offcpu_ns;
 };

@@ -9,8 +9,21 @@
 
 #define EVFILE_MAGIC "WSEVENTS"
 
-void ws_kevent_order(const struct ws_kevent *k, uint64_t *key, uint64_t *commit)
+static bool is_task(const void *rec, int abi) { return abi >= 3 && *(const uint8_t *)rec == WS_KEV_TASK; }
+
+size_t ws_kevent_min_size(const void *rec, int abi)
 {
+	return is_task(rec, abi) ? sizeof(struct ws_ktask) : ws_kevent_size(abi);
+}
+
+void ws_kevent_order(const void *rec, uint64_t *key, uint64_t *commit)
+{
+	const struct ws_kevent *k = rec;
+
+	if (is_task(rec, WS_ABI_VERSION)) {
+		*key = *commit = ((const struct ws_ktask *)rec)->ts;
+		return;
+	}
 	*commit = k->ts_exit;
 	if ((k->type == WS_KEV_DATA && k->dir == WS_DIR_SEND) || (k->type == WS_KEV_OPEN && (k->flags & WS_KF_CLIENT)))
 		*key = k->ts_enter;
@@ -30,9 +43,36 @@ size_t ws_kevent_size(int abi)
 
 static uint64_t ts(uint64_t mono, int64_t off) { return mono ? mono + off : 0; }
 
+/* A task record: a process executed a program, a goroutine was created. */
+static int decode_task(const void *rec, size_t len, int64_t off, struct ws_event *ev)
+{
+	struct ws_ktask t;
+
+	if (len < sizeof(t))
+		return -1;
+	memcpy(&t, rec, sizeof(t));
+	if (t.sys != WS_TASK_EXEC && t.sys != WS_TASK_GO_SPAWN)
+		return -1;
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = WS_EV_TASK;
+	ev->task_what = t.sys;
+	ev->pid = t.pid;
+	ev->tid = t.tid;
+	ev->t_enter = ev->t_exit = t.ts + off;
+	if (t.sys == WS_TASK_GO_SPAWN) {
+		ev->flags |= WS_EVF_GOROUTINE;
+		ev->goid = t.goid;
+		ev->waker = t.parent;
+	}
+	return 0;
+}
+
 int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct ws_event *ev)
 {
 	const size_t hdr = ws_kevent_size(abi);
+
+	if (len >= 1 && is_task(rec, abi))
+		return decode_task(rec, len, off, ev);
 	struct ws_kevent kv;
 	const struct ws_kevent *k = rec;
 	const uint8_t *payload = (const uint8_t *)rec + hdr;
@@ -44,7 +84,7 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct w
 		memcpy(&kv, rec, hdr);
 		k = &kv;
 	}
-	if (k->type < WS_KEV_DATA || k->type > WS_KEV_TASK || hdr + (size_t)k->cap + k->tail > len ||
+	if (k->type < WS_KEV_DATA || k->type > WS_KEV_TCP || hdr + (size_t)k->cap + k->tail > len ||
 	    k->cap > WS_PAYLOAD_MAX || k->tail > WS_TAIL_MAX)
 		return -1;
 	memset(ev, 0, sizeof(*ev));
@@ -87,6 +127,8 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct w
 	ev->goid = k->goid;
 	ev->waker = k->waker;
 	ev->t_wake = ts(k->wake_ts, off);
+	ev->waker2 = k->waker2;
+	ev->t_wake2 = ts(k->wake2_ts, off);
 	switch (k->type) {
 	case WS_KEV_DATA:
 		ev->kind = WS_EV_DATA;
@@ -105,12 +147,6 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct w
 		break;
 	case WS_KEV_STATE:
 		ev->kind = WS_EV_STATE;
-		break;
-	case WS_KEV_TASK:
-		ev->kind = WS_EV_TASK;
-		ev->task_what = k->sys;
-		if (ev->task_what == WS_TASKEV_GO_SPAWN)
-			ev->flags |= WS_EVF_GOROUTINE;
 		break;
 	case WS_KEV_TCP:
 		ev->kind = WS_EV_TCP;

@@ -12,14 +12,18 @@
 
 /* The time a record's bytes became visible (its place in causal order) and
  * the time it was written, both CLOCK_MONOTONIC. A send sorts by its entry:
- * the bytes can be read by the peer before the syscall returns. */
-void ws_kevent_order(const struct ws_kevent *k, uint64_t *key, uint64_t *commit);
+ * the bytes can be read by the peer before the syscall returns. rec holds
+ * at least ws_kevent_min_size() bytes. */
+void ws_kevent_order(const void *rec, uint64_t *key, uint64_t *commit);
+/* The size a record of ABI version abi must have at least, judging by its
+ * first byte (len >= 1): task records are short. */
+size_t ws_kevent_min_size(const void *rec, int abi);
 
 /* Check a raw record of ABI version abi (1 or WS_ABI_VERSION) and describe
  * it as an event (pointing into rec). Returns 0, or -1 for a malformed
  * record. Fields a version-1 record lacks are left unknown (0). */
 int ws_kevent_decode(const void *rec, size_t len, int64_t mono_to_real, int abi, struct ws_event *ev);
-/* Size of the fixed part of a record of that ABI version. */
+/* Size of the fixed part of a (non-task) record of that ABI version. */
 size_t ws_kevent_size(int abi);
 
 /* Saved event streams: an 8-byte magic, the ABI version, the clock offset,

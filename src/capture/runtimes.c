@@ -26,14 +26,16 @@ struct exe {
 
 struct ws_runtimes {
 	struct live *l;
+	bool go_probes;
 	struct ws_hashmap exes; /* device and inode -> struct exe */
 };
 
-struct ws_runtimes *ws_runtimes_new(struct live *l)
+struct ws_runtimes *ws_runtimes_new(struct live *l, bool go_probes)
 {
 	struct ws_runtimes *rt = ws_calloc(1, sizeof(*rt));
 
 	rt->l = l;
+	rt->go_probes = go_probes;
 	ws_hashmap_init(&rt->exes);
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		ws_warn("libelf: %s", elf_errmsg(-1));
@@ -65,6 +67,11 @@ static void go_exe(struct ws_runtimes *rt, struct exe *x, const struct ws_gobin 
 	ws_strlcpy(x->runtime, b->version[0] ? b->version : "go", sizeof(x->runtime));
 	if (rc) {
 		snprintf(x->detail, sizeof(x->detail), "%s", err[0] ? err : strerror(-rc));
+		return;
+	}
+	if (!rt->go_probes) {
+		x->go_result = -ECANCELED;
+		snprintf(x->detail, sizeof(x->detail), "runtime probes off (--no-go-probes)");
 		return;
 	}
 	const uint64_t sites[] = {b->spawn_site, b->send_sites[0], b->send_sites[1], b->exit_site};

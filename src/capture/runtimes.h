@@ -30,7 +30,8 @@ struct ws_procinfo {
 	char detail[256]; /* how, or why not */
 };
 
-struct ws_runtimes *ws_runtimes_new(struct live *l);
+/* go_probes false: Go executables are told apart, but not probed. */
+struct ws_runtimes *ws_runtimes_new(struct live *l, bool go_probes);
 void ws_runtimes_free(struct ws_runtimes *rt);
 /* Look at process pid. Returns 1 when it runs one of the runtimes above
  * (info filled), 0 when it is native, -errno when it could not be looked

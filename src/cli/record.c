@@ -77,7 +77,7 @@ static void on_record(void *ctx, int ring, const void *rec, size_t len)
 	uint64_t key, commit;
 
 	p->records++;
-	if (len < ws_kevent_size(p->abi)) {
+	if (len < 1 || len < ws_kevent_min_size(rec, p->abi)) {
 		p->decode_errors++;
 		return;
 	}
@@ -309,6 +309,8 @@ static void usage_record(FILE *f)
 		"  --cpu-budget PCT     most of the host's CPU (all CPUs, kernel and user side together)\n"
 		"                       wirespan may use before it sheds work (default %g; 0: no limit);\n"
 		"                       see docs/overhead.md for what is shed, in order\n"
+		"  --no-go-probes       no uprobes on the Go runtime: goroutines are not traced, and\n"
+		"                       calls of Go processes are linked from kernel evidence only\n"
 		"  --quiet              no live status line\n"
 		"  --verbose            loader messages and debug output\n"
 		"  --debug-events       print every event to stderr\n",
@@ -466,6 +468,7 @@ int cmd_record(int argc, char **argv)
 		{"host", required_argument, NULL, 'H'},
 		{"save-events", required_argument, NULL, 's'},
 		{"cpu-budget", required_argument, NULL, 'B'},
+		{"no-go-probes", no_argument, NULL, 'G'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug-events", no_argument, NULL, 'D'},
@@ -475,7 +478,7 @@ int cmd_record(int argc, char **argv)
 	struct live_config lc = {.payload = 4096};
 	const char *db = "wirespan.db", *netns_path = NULL, *save_path = NULL, *host = NULL;
 	double duration = 0, budget_pct = DEFAULT_BUDGET_PCT;
-	bool quiet = false, debug_events = false;
+	bool quiet = false, debug_events = false, go_probes = true;
 	unsigned long long v;
 	char err[1024];
 	int c;
@@ -556,6 +559,7 @@ int cmd_record(int argc, char **argv)
 			}
 			break;
 		}
+		case 'G': go_probes = false; break;
 		case 'q': quiet = true; break;
 		case 'v': ws_verbose++; break;
 		case 'D': debug_events = true; break;
@@ -640,7 +644,7 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	}
 
-	struct rt_watch rw = {.rt = ws_runtimes_new(l), .p = &p, .lc = &lc, .quiet = quiet};
+	struct rt_watch rw = {.rt = ws_runtimes_new(l, go_probes), .p = &p, .lc = &lc, .quiet = quiet};
 	ws_hashmap_init(&rw.seen);
 	look_at_all(&rw);
 	p.on_process = look_at;
@@ -841,8 +845,8 @@ int cmd_replay(int argc, char **argv)
 	while ((got = ws_evfile_read(f, &buf, &cap, &len)) == 1) {
 		uint64_t key, commit;
 		on_record(&p, 0, buf, len);
-		if (len >= ws_kevent_size(p.abi)) {
-			ws_kevent_order((const struct ws_kevent *)buf, &key, &commit);
+		if (len >= 1 && len >= ws_kevent_min_size(buf, p.abi)) {
+			ws_kevent_order(buf, &key, &commit);
 			max_commit = WS_MAX(max_commit, commit);
 		}
 		/* the file holds records in drain order: release as live does */

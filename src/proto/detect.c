@@ -303,7 +303,8 @@ void ws_msg_begin(struct ws_msg *m, uint8_t proto, int dir, const struct ws_seg 
 	m->goid = m->last_goid = seg->goid;
 	m->waker = seg->waker;
 	m->t_wake = seg->t_wake;
-	m->goroutine_waker = seg->goroutine;
+	m->waker2 = seg->waker2;
+	m->t_wake2 = seg->t_wake2;
 }
 
 void ws_msg_touch(struct ws_msg *m, const struct ws_seg *seg)

@@ -32,10 +32,9 @@ struct ws_seg {
 	 * off-CPU ns at the syscall's entry [0] and exit [1] */
 	uint64_t t_arr_first, t_arr_last;
 	uint64_t runq[2], offcpu[2];
-	/* who the syscall was made for (see ws_event): goroutine, and what
-	 * last woke the caller and when; goroutine: ids are goroutines' */
-	uint64_t goid, waker, t_wake;
-	bool goroutine;
+	/* who the syscall was made for (see ws_event): goroutine, and the
+	 * goroutines that handed it values last, and when */
+	uint64_t goid, waker, t_wake, waker2, t_wake2;
 };
 
 /* ws_msg.flags */
@@ -86,9 +85,9 @@ struct ws_msg {
 	uint32_t pid, tid; /* who moved the first byte */
 	uint32_t last_tid; /* who moved the last byte */
 	/* goroutines that moved the first and last bytes (0 unknown), and
-	 * what last woke the mover of the first byte before it, and when */
-	uint64_t goid, last_goid, waker, t_wake;
-	bool goroutine_waker; /* waker is a goroutine (else a thread id) */
+	 * the goroutines that last handed the mover of the first byte values
+	 * before it (see ws_event), and when */
+	uint64_t goid, last_goid, waker, t_wake, waker2, t_wake2;
 	/* received messages: when the first and last bytes reached the socket
 	 * (0 unknown) */
 	uint64_t t_arr_first, t_arr_last;

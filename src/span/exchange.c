@@ -174,6 +174,8 @@ void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, cons
 	s->resp_last_goid = x->resp.last_goid;
 	s->req_waker = x->req.waker;
 	s->req_wake_ns = x->req.t_wake;
+	s->req_waker2 = x->req.waker2;
+	s->req_wake2_ns = x->req.t_wake2;
 	s->conn_open_ns = c->t_open;
 	s->req_bytes = x->req.bytes;
 	s->resp_bytes = x->resp.bytes;

@@ -48,12 +48,12 @@ struct ws_span {
 	 * consequences are looked for */
 	uint32_t req_last_tid, resp_last_tid;
 	/* in Go processes with runtime probes, the goroutines that moved the
-	 * first and last bytes of request and response (0 unknown); and what
-	 * last woke the mover of the request's first byte before it: a
-	 * goroutine when req_goid is known, else a thread of the process, and
-	 * when (0 unknown) */
+	 * first and last bytes of request and response (0 unknown); and the
+	 * goroutine that last handed the writer of the request's first byte a
+	 * value over a channel before it, and the one that had last handed
+	 * that one a value, and when (0 unknown) */
 	uint64_t req_goid, req_last_goid, resp_goid, resp_last_goid;
-	uint64_t req_waker, req_wake_ns;
+	uint64_t req_waker, req_wake_ns, req_waker2, req_wake2_ns;
 	uint64_t conn_open_ns; /* connect() entry or accept() return, 0 unknown */
 	char traceparent[64];  /* W3C traceparent the request carried */
 	/* where the time went, as this side saw it (0: unknown) */
@@ -69,6 +69,8 @@ struct ws_span {
 	char link_method[16];  /* "" when there is no parent */
 	float link_confidence;
 	uint32_t link_candidates;
+	uint64_t link_undecided[4]; /* span ids it could have been the child of, when
+				     * the evidence did not decide (0: none) */
 	char attrs[2560]; /* further attributes, a JSON object */
 };
 

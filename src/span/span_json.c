@@ -125,6 +125,21 @@ void ws_span_to_json(const struct ws_span *s, struct ws_json *j)
 	}
 	if (s->link_candidates)
 		wj_kuint(j, "wirespan.link.candidates", s->link_candidates);
+	if (s->link_undecided[0]) {
+		wj_key(j, "wirespan.link.undecided");
+		wj_arr_begin(j);
+		for (size_t k = 0; k < WS_ARRAY_SIZE(s->link_undecided) && s->link_undecided[k]; k++) {
+			uint8_t id[8];
+			char h[17];
+			ws_be64_put(id, s->link_undecided[k]);
+			ws_hex(id, 8, h);
+			wj_str(j, h);
+		}
+		wj_arr_end(j);
+	}
+	uint64_t goid = s->kind == WS_SPAN_SERVER ? s->req_last_goid : s->req_goid;
+	if (goid)
+		wj_kuint(j, "wirespan.goroutine.id", goid);
 	wj_obj_end(j);
 	wj_obj_end(j);
 }

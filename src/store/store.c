@@ -65,7 +65,7 @@ static const char *const v3_alter[] = {
 /* columns added by schema version 6 (who a syscall was made for) */
 #define V6_SPAN_COLUMNS                                                                            \
 	",\n  req_goid INTEGER, req_last_goid INTEGER, resp_goid INTEGER, resp_last_goid INTEGER,\n" \
-	"  req_waker INTEGER, req_wake_ns INTEGER"
+	"  req_waker INTEGER, req_wake_ns INTEGER, req_waker2 INTEGER, req_wake2_ns INTEGER"
 static const char *const v6_alter[] = {
 	"ALTER TABLE spans ADD COLUMN req_goid INTEGER",
 	"ALTER TABLE spans ADD COLUMN req_last_goid INTEGER",
@@ -73,6 +73,8 @@ static const char *const v6_alter[] = {
 	"ALTER TABLE spans ADD COLUMN resp_last_goid INTEGER",
 	"ALTER TABLE spans ADD COLUMN req_waker INTEGER",
 	"ALTER TABLE spans ADD COLUMN req_wake_ns INTEGER",
+	"ALTER TABLE spans ADD COLUMN req_waker2 INTEGER",
+	"ALTER TABLE spans ADD COLUMN req_wake2_ns INTEGER",
 };
 
 /* columns added by schema version 5 (overhead, budget, loss) */
@@ -224,9 +226,10 @@ static const char schema[] =
 	"link_confidence, link_candidates"
 #define SPAN_COLS_V3 SPAN_COLS_V2 ", req_arr_first_ns, req_arr_last_ns, resp_arr_first_ns, resp_arr_last_ns, " \
 	"sched_runq_ns, sched_offcpu_ns, conn_estab_ns, srtt_us"
-#define SPAN_COLS_V6 SPAN_COLS_V3 ", req_goid, req_last_goid, resp_goid, resp_last_goid, req_waker, req_wake_ns"
+#define SPAN_COLS_V6 SPAN_COLS_V3 ", req_goid, req_last_goid, resp_goid, resp_last_goid, req_waker, req_wake_ns, " \
+	"req_waker2, req_wake2_ns"
 /* what older databases answer for them */
-#define V6_AS_NULL ", 0, 0, 0, 0, 0, 0"
+#define V6_AS_NULL ", 0, 0, 0, 0, 0, 0, 0, 0"
 #define V3_AS_NULL ", 0, 0, 0, 0, NULL, NULL, 0, 0"
 #define SPAN_COLS_V3_AS_V6 SPAN_COLS_V3 V6_AS_NULL
 #define SPAN_COLS_V2_AS_V6 SPAN_COLS_V2 V3_AS_NULL V6_AS_NULL
@@ -434,7 +437,7 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 		}
 		st->version = WS_STORE_SCHEMA_VERSION;
 		if (prepare(st, "INSERT INTO spans (" SPAN_COLS_V6 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-				"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			    &st->ins_span) ||
 		    prepare(st, "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
 				"?,?,?,?,?,?,?,?)",
@@ -644,6 +647,8 @@ int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
 	sqlite3_bind_int64(q, i++, (int64_t)s->resp_last_goid);
 	sqlite3_bind_int64(q, i++, (int64_t)s->req_waker);
 	sqlite3_bind_int64(q, i++, (int64_t)s->req_wake_ns);
+	sqlite3_bind_int64(q, i++, (int64_t)s->req_waker2);
+	sqlite3_bind_int64(q, i++, (int64_t)s->req_wake2_ns);
 	return step_done(st, q);
 }
 
@@ -957,6 +962,8 @@ static void row_to_span(sqlite3_stmt *q, struct ws_span *s)
 	s->resp_last_goid = (uint64_t)sqlite3_column_int64(q, i++);
 	s->req_waker = (uint64_t)sqlite3_column_int64(q, i++);
 	s->req_wake_ns = (uint64_t)sqlite3_column_int64(q, i++);
+	s->req_waker2 = (uint64_t)sqlite3_column_int64(q, i++);
+	s->req_wake2_ns = (uint64_t)sqlite3_column_int64(q, i++);
 }
 
 int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,

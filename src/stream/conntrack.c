@@ -486,7 +486,8 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 		.goid = ev->goid,
 		.waker = ev->waker,
 		.t_wake = ev->t_wake,
-		.goroutine = (ev->flags & WS_EVF_GOROUTINE) != 0,
+		.waker2 = ev->waker2,
+		.t_wake2 = ev->t_wake2,
 	};
 	if (seg.head_len + seg.tail_len > seg.len)
 		seg.tail_len = seg.len - seg.head_len;

@@ -42,7 +42,7 @@ enum ws_role { WS_ROLE_UNKNOWN = 0, WS_ROLE_CLIENT, WS_ROLE_SERVER };
 #define WS_EVF_NOPAYLOAD (1u << 2) /* no bytes captured (sendfile, splice) */
 #define WS_EVF_READFAIL (1u << 3)  /* capturing the bytes failed */
 #define WS_EVF_NOSEQ (1u << 4)     /* seq is not known (a front door without one) */
-#define WS_EVF_GOROUTINE (1u << 5) /* goid and waker are goroutine ids (else waker is a thread id) */
+#define WS_EVF_GOROUTINE (1u << 5) /* goid is known */
 
 /* TCP states, as numbered by Linux */
 #define WS_TCP_ESTABLISHED 1
@@ -77,10 +77,11 @@ struct ws_event {
 	uint32_t retrans; /* TCP: retransmissions of the connection so far */
 	uint8_t tcp_what; /* enum ws_tcp_what */
 	uint8_t task_what; /* enum ws_task_what */
-	/* who a DATA syscall was made for, where threads are shared: the
-	 * goroutine (0 unknown), and what last woke the caller before it (a
-	 * goroutine, or a thread of the process; 0 unknown) and when */
-	uint64_t goid, waker, t_wake;
+	/* who a DATA syscall was made for, in a Go process with runtime
+	 * probes: the goroutine (0 unknown), the goroutine that last handed it
+	 * a value over a channel and when, and the one that had last handed
+	 * that one a value, and when (0 unknown) */
+	uint64_t goid, waker, t_wake, waker2, t_wake2;
 };
 
 #endif

@@ -24,6 +24,7 @@
  */
 #include "trace/inproc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +38,7 @@ void ws_lspan_set_link(struct ws_lspan *l, int32_t parent, int method)
 	l->confidence = ws_link_method_confidence(method);
 }
 
-enum { EV_READ, EV_WRITE_RESPONSE, EV_SPAWN, EV_WAKE, EV_WRITE_REQUEST };
+enum { EV_READ, EV_WRITE_RESPONSE, EV_SPAWN, EV_WAKE, EV_WAKE2, EV_WRITE_REQUEST };
 
 /* Executors: a thread id, or a goroutine id with the top bit set. */
 #define GO_UNIT (1ull << 63)
@@ -75,7 +76,17 @@ struct unit {
 	int32_t inherited; /* the request its creator served then, -1 none */
 	uint8_t depth;     /* creations between it and the goroutine that read it */
 	uint64_t last_call_t; /* its last call written: a wake-up before is used up */
-	struct ws_loop *loop; /* the thread runs an event loop (Node, asyncio) */
+	struct ws_loop *loop[2]; /* the thread runs an event loop: its models, by style */
+	uint64_t unanswered[2];  /* calls each model could give no request in flight */
+};
+
+/* What each style of loop model said of a call, kept until the replay
+ * tells which fits the thread. */
+struct loop_pick {
+	struct unit *u;
+	int32_t ctx[2];
+	uint8_t why[2];
+	bool candidate[2]; /* the context was a request in flight */
 };
 
 /* A goroutine's context as seen by others (its creator's at creation, its
@@ -91,8 +102,13 @@ struct proc_ctx {
 	struct ws_hashmap first_on_conn; /* conn -> index+1 of its earliest client span */
 	struct ws_hashmap units;         /* executor -> struct unit */
 	struct goctx *waker_ctx;         /* per span: its writer's waker's context */
-	struct ws_hashmap reads;         /* thread and time of a read -> span index + 1 */
+	struct goctx *waker2_ctx;        /* ... and that of the waker's own waker then */
 	struct ws_hashmap shared;        /* connections carrying several requests at once -> 1 */
+	struct ws_hashmap loops;         /* threads that serve several requests at once -> 1 */
+	struct ws_hashmap readers;       /* threads that read requests -> 1 */
+	struct loop_pick *picks;         /* per span: the loop models' answers */
+	int32_t *deferred;               /* client spans whose link waits for them */
+	size_t ndeferred;
 	int runtime;                     /* enum ws_runtime of the process */
 };
 
@@ -108,6 +124,20 @@ static uint64_t peer_key(const struct ws_lspan *l)
 
 	memcpy(w, l->server.addr, 16);
 	return ws_mix64(ws_mix64(w[0] ^ 0x5045) ^ w[1] ^ (uint64_t)l->server.port << 48) | 1;
+}
+
+/* The kind of a call: its peer, and its operation and route ("GET /b1" of
+ * "GET /b1/7", the command of a Redis call), what a step of a program
+ * calls whatever the ids in it. */
+static uint64_t api_key(const struct ws_lspan *l)
+{
+	const char *n = l->name, *p = strstr(n, " /");
+	size_t len = p ? (size_t)(strchrnul(p + 2, '/') - n) : strcspn(n, " ");
+	uint64_t h = peer_key(l);
+
+	for (size_t i = 0; i < len; i++)
+		h = ws_mix64(h ^ (uint8_t)n[i]);
+	return h | 1;
 }
 
 static uint64_t write_time(const struct ws_lspan *c) { return c->req_t[WS_T_FIRST_ENTER] ? c->req_t[WS_T_FIRST_ENTER] : c->start; }
@@ -145,9 +175,10 @@ static struct unit *unit_of(struct proc_ctx *pc, uint64_t key)
 	if (!u) {
 		u = ws_calloc(1, sizeof(*u));
 		u->inherited = -1;
-		if (!(key & GO_UNIT) && (pc->runtime == WS_RT_NODE || pc->runtime == WS_RT_PYTHON)) {
-			u->loop = ws_malloc(sizeof(*u->loop));
-			ws_loop_init(u->loop, pc->runtime == WS_RT_NODE ? WS_LOOP_TICK : WS_LOOP_QUEUE);
+		if (!(key & GO_UNIT) && (pc->runtime == WS_RT_NODE || pc->runtime == WS_RT_PYTHON) &&
+		    ws_hashmap_get(&pc->loops, key | 1ull << 62)) {
+			u->loop[WS_LOOP_TICK] = ws_loop_new(WS_LOOP_TICK);
+			u->loop[WS_LOOP_QUEUE] = ws_loop_new(WS_LOOP_QUEUE);
 		}
 		ws_hashmap_put(&pc->units, key | 1ull << 62, u);
 	}
@@ -187,8 +218,13 @@ static void on_read(struct proc_ctx *pc, const struct tev *e)
 	int32_t ctx = read_context(pc->set, e->idx);
 	const struct ws_lspan *l = &pc->set->v[e->idx];
 
-	if (u->loop)
-		ws_loop_read(u->loop, e->t, ctx, l->kind == WS_SPAN_CLIENT ? peer_key(l) : ws_mix64(l->server.port) | 1);
+	for (int m = 0; m < 2 && u->loop[0]; m++) {
+		bool reply = l->kind == WS_SPAN_CLIENT;
+		uint64_t ck = reply ? conn_key(l) : 0;
+		ws_loop_read(u->loop[m], e->t, reply ? -1 : e->idx, reply ? e->idx : -1,
+			     reply ? api_key(l) : ws_mix64(l->server.port) | 1,
+			     ck && !ws_hashmap_get(&pc->shared, ck) ? ck : 0);
+	}
 
 	if (e->t != u->last_read_t || !u->n) { /* a new read syscall */
 		u->head_n = u->head_total = 0;
@@ -214,8 +250,8 @@ static void on_response_write(struct proc_ctx *pc, const struct tev *e)
 {
 	struct unit *u = unit_of(pc, e->unit);
 
-	if (u->loop)
-		ws_loop_respond(u->loop, e->idx);
+	for (int m = 0; m < 2 && u->loop[0]; m++)
+		ws_loop_respond(u->loop[m], e->idx);
 
 	for (size_t i = 0; i < u->n; i++)
 		if (u->ctx[i] == e->idx) { /* the request is answered: its context is used up */
@@ -248,10 +284,17 @@ static void on_spawn(struct proc_ctx *pc, const struct tev *e)
 	child->depth = g.ctx >= 0 ? (uint8_t)WS_MIN(g.depth + 1, 255) : 0;
 }
 
-/* The writer of span idx was last woken at e->t: note its waker's context then. */
+/* The writer of span idx was last handed a value at e->t: note its
+ * waker's context then (EV_WAKE2: the context of the goroutine that had
+ * handed the waker a value, when it did). */
 static void on_wake(struct proc_ctx *pc, const struct tev *e)
 {
-	pc->waker_ctx[e->idx] = go_context(pc, pc->set->v[e->idx].req_waker, e->t);
+	const struct ws_lspan *l = &pc->set->v[e->idx];
+
+	if (e->kind == EV_WAKE)
+		pc->waker_ctx[e->idx] = go_context(pc, l->req_waker, e->t);
+	else
+		pc->waker2_ctx[e->idx] = go_context(pc, l->req_waker2, e->t);
 }
 
 static bool in_set(const int32_t *k, size_t n, int32_t x)
@@ -301,6 +344,8 @@ static void decide_go(struct proc_ctx *pc, const struct tev *e, const int32_t *k
 		}
 	if (fresh && in_set(k, nk, w.ctx))
 		wk = w.ctx;
+	else if (fresh && w.ctx < 0 && in_set(k, nk, pc->waker2_ctx[e->idx].ctx))
+		wk = pc->waker2_ctx[e->idx].ctx; /* a worker of no request passed on what it was handed */
 	if (inh >= 0 && (wk < 0 || wk == inh || u->depth <= 1)) {
 		ws_lspan_set_link(c, inh, u->depth <= 1 ? WS_LINK_GO_SPAWN : WS_LINK_GO_LINEAGE);
 		if (wk >= 0 && wk != inh)
@@ -314,30 +359,8 @@ static void decide_go(struct proc_ctx *pc, const struct tev *e, const int32_t *k
 	}
 }
 
-static uint64_t read_key(uint32_t tid, uint64_t t) { return ws_mix64(t ^ ws_mix64(tid)) | 1; }
-
-/* The context of the read a thread made at t (-1: not a read that
- * completed a message). */
-static int32_t token_context(struct proc_ctx *pc, uint32_t tid, uint64_t t)
-{
-	uintptr_t i = (uintptr_t)ws_hashmap_get(&pc->reads, read_key(tid, t));
-
-	return i ? read_context(pc->set, (int32_t)(i - 1)) : -1;
-}
-
-/* Threads: the writer's own reads (see the file's opening comment), and
- * what it was handed by other threads of the process: the read whose
- * consequences the kernel half saw carried to it from thread to thread,
- * through the wake-ups (a request read by a pool thread, queued for an
- * HTTP client's selector thread, which wakes a worker to write it). */
-/* What an event loop's model says of the call (loop.h). */
-struct loop_answer {
-	enum ws_loop_why why;
-	int32_t ctx;
-};
-
-static void decide_thread(struct proc_ctx *pc, const struct tev *e, const int32_t *k, size_t nk,
-			  const struct loop_answer *la)
+/* Threads: the writer's own reads (see the file's opening comment). */
+static void decide_thread(struct proc_ctx *pc, const struct tev *e, const int32_t *k, size_t nk)
 {
 	struct ws_lset *set = pc->set;
 	struct ws_lspan *c = &set->v[e->idx];
@@ -356,24 +379,15 @@ static void decide_thread(struct proc_ctx *pc, const struct tev *e, const int32_
 		ws_lspan_set_link(c, kt, WS_LINK_THREAD);
 		return;
 	}
-	if (c->req_waker && c->req_waker != c->tid) {
-		int32_t ctx = token_context(pc, (uint32_t)c->req_waker, c->req_wake);
-		if (ctx >= 0 && in_set(k, nk, ctx)) {
-			ws_lspan_set_link(c, ctx, WS_LINK_THREAD_HANDOFF);
-			return;
-		}
-	}
-	if (la->why != WS_LOOP_NONE) { /* a modelled event loop */
-		static const int method[] = {[WS_LOOP_ONLY] = WS_LINK_LOOP_ONLY,
-					     [WS_LOOP_ORDER] = WS_LINK_LOOP_ORDER,
-					     [WS_LOOP_GUESS] = WS_LINK_LOOP_GUESS,
-					     [WS_LOOP_POOL] = WS_LINK_POOL_FIFO};
-		if (la->ctx >= 0 && in_set(k, nk, la->ctx))
-			ws_lspan_set_link(c, la->ctx, method[la->why]);
+	struct unit *u = unit_of(pc, e->unit);
+	if (u->loop[0]) { /* a modelled event loop: decided once the replay tells which model fits */
+		pc->deferred[pc->ndeferred++] = e->idx;
 		return;
 	}
-	struct unit *u = unit_of(pc, e->unit);
-	if (u->loop) { /* no context ready: nothing says */
+
+	/* a thread that reads no request (a pool's worker) has no evidence of
+	 * its own: what it read last was the reply to another job's call */
+	if (!ws_hashmap_get(&pc->readers, e->unit | 1ull << 62)) {
 		if (nk == 1)
 			ws_lspan_set_link(c, k[0], WS_LINK_INFLIGHT);
 		return;
@@ -404,6 +418,74 @@ static void decide_thread(struct proc_ctx *pc, const struct tev *e, const int32_
 		ws_lspan_set_link(c, k[0], WS_LINK_INFLIGHT);
 }
 
+/* Both loop models answer the call; the answers wait for the end of the
+ * replay (resolve_loops). */
+static void loop_calls(struct proc_ctx *pc, const struct tev *e, const int32_t *k, size_t nk)
+{
+	struct unit *u = unit_of(pc, e->unit);
+	const struct ws_lspan *c = &pc->set->v[e->idx];
+	struct loop_pick *p = &pc->picks[e->idx];
+	struct flight_arg fa = {pc->set, e->t};
+	uint64_t ck = conn_key(c);
+
+	if (!u->loop[0])
+		return;
+	p->u = u;
+	for (int m = 0; m < 2; m++) {
+		p->why[m] = ws_loop_call(u->loop[m], e->idx, api_key(c), ck, ws_hashmap_get(&pc->shared, ck) != NULL,
+					 &p->ctx[m], ctx_in_flight, &fa);
+		p->candidate[m] = p->ctx[m] >= 0 && in_set(k, nk, p->ctx[m]);
+		u->unanswered[m] += !p->candidate[m];
+	}
+}
+
+/* Contradictions per response above which a loop model is not believed:
+ * where the harness's programs fit a model, none contradicted it; where
+ * they did not (asyncio.gather through a saturated pool), 1% and more. */
+#define LOOP_FIT_MAX 0.002
+
+/* The model that fits the thread: the fewest responses that contradicted
+ * it (then the fewest calls it could not give a request). */
+static int loop_style(const struct unit *u, double *rate)
+{
+	double r[2];
+
+	for (int m = 0; m < 2; m++) {
+		uint64_t resp, bad;
+		ws_loop_fit(u->loop[m], &resp, &bad);
+		r[m] = resp ? (double)bad / resp : 0;
+	}
+	int m = r[WS_LOOP_QUEUE] < r[WS_LOOP_TICK] ||
+			(r[WS_LOOP_QUEUE] == r[WS_LOOP_TICK] && u->unanswered[WS_LOOP_QUEUE] < u->unanswered[WS_LOOP_TICK])
+		? WS_LOOP_QUEUE
+		: WS_LOOP_TICK;
+	*rate = r[m];
+	return m;
+}
+
+/* The calls of event-loop threads, once the replay is over. */
+static void resolve_loops(struct proc_ctx *pc)
+{
+	static const int method[] = {[WS_LOOP_ONLY] = WS_LINK_LOOP_ONLY,
+				     [WS_LOOP_ORDER] = WS_LINK_LOOP_ORDER,
+				     [WS_LOOP_POOL] = WS_LINK_POOL_FIFO};
+
+	for (size_t i = 0; i < pc->ndeferred; i++) {
+		struct ws_lspan *c = &pc->set->v[pc->deferred[i]];
+		const struct loop_pick *p = &pc->picks[pc->deferred[i]];
+		double rate;
+		int m = loop_style(p->u, &rate);
+		if (!p->candidate[m])
+			continue;
+		if (rate > LOOP_FIT_MAX) { /* the thread fits neither model: say what it would be */
+			c->undecided[0] = p->ctx[m];
+			continue;
+		}
+		ws_lspan_set_link(c, p->ctx[m], method[p->why[m]]);
+	}
+	pc->ndeferred = 0;
+}
+
 /* How far thread evidence is believed in a Go process without runtime
  * probes (or a syscall whose goroutine could not be read): goroutines
  * move between threads, so a thread's reads are a weak hint there. */
@@ -414,18 +496,8 @@ static void on_request_write(struct proc_ctx *pc, const struct tev *e, const int
 {
 	struct ws_lset *set = pc->set;
 	struct ws_lspan *c = &set->v[e->idx];
-	struct loop_answer la = {WS_LOOP_NONE, -1};
 	int32_t k[256];
 	size_t nk = 0;
-
-	if (!(e->unit & GO_UNIT)) { /* the loop's bookkeeping sees every call */
-		struct unit *u = unit_of(pc, e->unit);
-		struct flight_arg fa = {set, e->t};
-		uint64_t ck = conn_key(c);
-		if (u->loop)
-			la.why = ws_loop_call(u->loop, ck, ws_hashmap_get(&pc->shared, ck) != NULL, peer_key(c), &la.ctx,
-					      ctx_in_flight, &fa);
-	}
 
 	for (size_t i = 0; i < ncand && nk < WS_ARRAY_SIZE(k); i++) {
 		const struct ws_lspan *s = &set->v[cand[i]];
@@ -436,6 +508,8 @@ static void on_request_write(struct proc_ctx *pc, const struct tev *e, const int
 		k[nk++] = cand[i];
 	}
 	c->candidates = (uint16_t)WS_MIN(nk, 65535);
+	if (!(e->unit & GO_UNIT)) /* the loop models see every call */
+		loop_calls(pc, e, k, nk);
 	if (!nk)
 		return;
 
@@ -457,7 +531,7 @@ static void on_request_write(struct proc_ctx *pc, const struct tev *e, const int
 		decide_go(pc, e, k, nk);
 		return;
 	}
-	decide_thread(pc, e, k, nk, &la);
+	decide_thread(pc, e, k, nk);
 	if (pc->runtime == WS_RT_GO || pc->runtime == WS_RT_GO_UNPROBED)
 		c->confidence = WS_MIN(c->confidence, GO_THREAD_CONFIDENCE);
 }
@@ -471,7 +545,7 @@ static struct tev *process_events(struct proc_ctx *pc, const int32_t *idx, size_
 				  size_t *nev)
 {
 	struct ws_lset *set = pc->set;
-	struct tev *ev = ws_malloc((3 * n + (sp1 - sp0) + 1) * sizeof(*ev));
+	struct tev *ev = ws_malloc((4 * n + (sp1 - sp0) + 1) * sizeof(*ev));
 	size_t m = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -488,9 +562,11 @@ static struct tev *process_events(struct proc_ctx *pc, const int32_t *idx, size_
 		ev[m++] = (struct tev){t, executor(l->req_goid, l->tid), EV_WRITE_REQUEST, idx[i]};
 		ev[m++] = (struct tev){l->resp_t[WS_T_LAST_EXIT], executor(l->resp_last_goid, l->resp_last_tid), EV_READ,
 				       idx[i]};
-		pc->waker_ctx[idx[i]] = (struct goctx){-1, 0};
+		pc->waker_ctx[idx[i]] = pc->waker2_ctx[idx[i]] = (struct goctx){-1, 0};
 		if (l->req_goid && l->req_waker && l->req_wake)
 			ev[m++] = (struct tev){l->req_wake, l->req_waker | GO_UNIT, EV_WAKE, idx[i]};
+		if (l->req_goid && l->req_waker2 && l->req_wake2)
+			ev[m++] = (struct tev){l->req_wake2, l->req_waker2 | GO_UNIT, EV_WAKE2, idx[i]};
 	}
 	for (size_t i = sp0; i < sp1; i++)
 		ev[m++] = (struct tev){set->spawns[i].t, set->spawns[i].goid | GO_UNIT, EV_SPAWN, (int32_t)i};
@@ -516,10 +592,8 @@ static void free_units(struct proc_ctx *pc)
 
 	for (size_t i = 0; ws_hashmap_next(&pc->units, &i, &k, &v);) {
 		struct unit *u = v;
-		if (u->loop) {
-			ws_loop_free(u->loop);
-			free(u->loop);
-		}
+		ws_loop_free(u->loop[0]);
+		ws_loop_free(u->loop[1]);
 		free(u);
 	}
 	ws_hashmap_free(&pc->units);
@@ -537,6 +611,40 @@ static int cmp_by_conn_write(const void *a, const void *b, void *arg)
 	if (write_time(x) != write_time(y))
 		return write_time(x) < write_time(y) ? -1 : 1;
 	return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+static int cmp_by_reader(const void *a, const void *b, void *arg)
+{
+	const struct ws_lset *set = arg;
+	const struct ws_lspan *x = &set->v[*(const int32_t *)a], *y = &set->v[*(const int32_t *)b];
+
+	if (x->req_last_tid != y->req_last_tid)
+		return x->req_last_tid < y->req_last_tid ? -1 : 1;
+	if (x->req_t[WS_T_LAST_EXIT] != y->req_t[WS_T_LAST_EXIT])
+		return x->req_t[WS_T_LAST_EXIT] < y->req_t[WS_T_LAST_EXIT] ? -1 : 1;
+	return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+/* Threads that read a request while one they read before was still
+ * unanswered: event loops (a thread per request, or a pool's worker that
+ * reads no request, is not modelled as one). */
+static void mark_loops(struct proc_ctx *pc, const int32_t *servers, size_t ns)
+{
+	int32_t *s = ws_malloc((ns + 1) * sizeof(*s));
+	uint64_t busy_until = 0;
+
+	memcpy(s, servers, ns * sizeof(*s));
+	qsort_r(s, ns, sizeof(*s), cmp_by_reader, pc->set);
+	for (size_t i = 0; i < ns; i++) {
+		const struct ws_lspan *l = &pc->set->v[s[i]];
+		if (i && l->req_last_tid != pc->set->v[s[i - 1]].req_last_tid)
+			busy_until = 0;
+		ws_hashmap_put(&pc->readers, (uint64_t)l->req_last_tid | 1ull << 62, (void *)1);
+		if (l->req_t[WS_T_LAST_EXIT] < busy_until)
+			ws_hashmap_put(&pc->loops, (uint64_t)l->req_last_tid | 1ull << 62, (void *)1);
+		busy_until = WS_MAX(busy_until, l->end);
+	}
+	free(s);
 }
 
 /* Connections that carry a request while another is unanswered (one
@@ -581,13 +689,7 @@ static void link_process(struct proc_ctx *pc, int32_t *idx, size_t n, size_t sp0
 	if (!ns) /* nothing served here: every call is a root */
 		goto out;
 	mark_shared(pc, idx, n);
-	for (size_t i = 0; i < n; i++) { /* the reads that completed messages */
-		const struct ws_lspan *l = &set->v[idx[i]];
-		uint32_t tid = l->kind == WS_SPAN_SERVER ? l->req_last_tid : l->resp_last_tid;
-		uint64_t t = l->kind == WS_SPAN_SERVER ? l->req_t[WS_T_LAST_EXIT] : l->resp_t[WS_T_LAST_EXIT];
-		if (t && !ws_hashmap_get(&pc->reads, read_key(tid, t)))
-			ws_hashmap_put(&pc->reads, read_key(tid, t), (void *)(uintptr_t)(idx[i] + 1));
-	}
+	mark_loops(pc, servers, ns);
 	ev = process_events(pc, idx, n, sp0, sp1, &nev);
 	/* server spans in flight: their request read, their response not
 	 * yet written in full (kept by the time the request was read) */
@@ -599,7 +701,8 @@ static void link_process(struct proc_ctx *pc, int32_t *idx, size_t n, size_t sp0
 		case EV_READ: on_read(pc, e); break;
 		case EV_WRITE_RESPONSE: on_response_write(pc, e); break;
 		case EV_SPAWN: on_spawn(pc, e); break;
-		case EV_WAKE: on_wake(pc, e); break;
+		case EV_WAKE:
+		case EV_WAKE2: on_wake(pc, e); break;
 		default:
 			while (next < ns && set->v[servers[next]].req_t[WS_T_LAST_EXIT] <= e->t)
 				active[nactive++] = servers[next++];
@@ -612,12 +715,15 @@ static void link_process(struct proc_ctx *pc, int32_t *idx, size_t n, size_t sp0
 			on_request_write(pc, e, active, nactive);
 		}
 	}
+	resolve_loops(pc);
 out:
 	free_units(pc);
-	ws_hashmap_free(&pc->reads);
-	ws_hashmap_init(&pc->reads);
 	ws_hashmap_free(&pc->shared);
 	ws_hashmap_init(&pc->shared);
+	ws_hashmap_free(&pc->loops);
+	ws_hashmap_init(&pc->loops);
+	ws_hashmap_free(&pc->readers);
+	ws_hashmap_init(&pc->readers);
 	free(ev);
 	free(servers);
 	free(active);
@@ -667,10 +773,14 @@ void ws_link_inside_processes(struct ws_lset *set, const struct ws_link_opts *op
 	size_t n = 0, sp = 0;
 
 	pc.waker_ctx = ws_calloc(set->n + 1, sizeof(*pc.waker_ctx));
+	pc.waker2_ctx = ws_calloc(set->n + 1, sizeof(*pc.waker2_ctx));
+	pc.picks = ws_calloc(set->n + 1, sizeof(*pc.picks));
+	pc.deferred = ws_malloc((set->n + 1) * sizeof(*pc.deferred));
 	ws_hashmap_init(&pc.first_on_conn);
 	ws_hashmap_init(&pc.units);
-	ws_hashmap_init(&pc.reads);
 	ws_hashmap_init(&pc.shared);
+	ws_hashmap_init(&pc.loops);
+	ws_hashmap_init(&pc.readers);
 	for (size_t i = 0; i < set->n; i++)
 		if (set->v[i].kind && set->v[i].pid)
 			idx[n++] = (int32_t)i;
@@ -697,8 +807,12 @@ void ws_link_inside_processes(struct ws_lset *set, const struct ws_link_opts *op
 	apply_min_confidence(set, opts->min_confidence);
 	ws_hashmap_free(&pc.first_on_conn);
 	ws_hashmap_free(&pc.units);
-	ws_hashmap_free(&pc.reads);
 	ws_hashmap_free(&pc.shared);
+	ws_hashmap_free(&pc.loops);
+	ws_hashmap_free(&pc.readers);
 	free(pc.waker_ctx);
+	free(pc.waker2_ctx);
+	free(pc.picks);
+	free(pc.deferred);
 	free(idx);
 }

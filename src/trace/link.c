@@ -25,10 +25,8 @@ static const struct {
 	[WS_LINK_GO_SPAWN] = {"go-spawn", 1.0f},
 	[WS_LINK_GO_LINEAGE] = {"go-lineage", 0.9f},
 	[WS_LINK_GO_HANDOFF] = {"go-handoff", 1.0f},
-	[WS_LINK_THREAD_HANDOFF] = {"thread-handoff", 0.9f},
 	[WS_LINK_LOOP_ONLY] = {"loop-only", 0.9f},
 	[WS_LINK_LOOP_ORDER] = {"loop-order", 0.9f},
-	[WS_LINK_LOOP_GUESS] = {"loop-guess", 0.8f},
 	[WS_LINK_POOL_FIFO] = {"pool-fifo", 0.9f},
 };
 
@@ -207,6 +205,8 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	l->resp_last_goid = s->resp_last_goid;
 	l->req_waker = s->req_waker;
 	l->req_wake = s->req_wake_ns;
+	l->req_waker2 = s->req_waker2;
+	l->req_wake2 = s->req_wake2_ns;
 	if (s->traceparent[0])
 		l->has_tp = ws_traceparent_parse(s->traceparent, l->tp_trace, &l->tp_parent);
 	l->error = s->error[0] != 0;
@@ -271,6 +271,8 @@ void ws_lspan_apply(const struct ws_lset *set, const struct ws_lspan *l, struct 
 	ws_strlcpy(s->link_method, ws_link_method_name(l->method), sizeof(s->link_method));
 	s->link_confidence = l->method ? l->confidence : 0;
 	s->link_candidates = l->candidates;
+	for (size_t k = 0; k < WS_ARRAY_SIZE(s->link_undecided); k++)
+		s->link_undecided[k] = l->undecided[k] >= 0 ? set->v[l->undecided[k]].span_id : 0;
 }
 
 /* ---- linking ---- */

@@ -60,11 +60,8 @@ enum ws_link_method {
 	WS_LINK_GO_SPAWN,   /* ... was created while serving the request, by the one that did */
 	WS_LINK_GO_LINEAGE, /* ... by a goroutine created for it (a client's connection writer) */
 	WS_LINK_GO_HANDOFF, /* ... was handed the call by a goroutine serving the request */
-	WS_LINK_THREAD_HANDOFF, /* the writing thread was woken, through threads of the process,
-				 * by the read of the request (or of a reply to its call) */
 	WS_LINK_LOOP_ONLY,  /* event loop (loop.h): the one context ready */
-	WS_LINK_LOOP_ORDER, /* event loop: the oldest context of the class that makes such calls */
-	WS_LINK_LOOP_GUESS, /* event loop: the same, with several classes that make such calls */
+	WS_LINK_LOOP_ORDER, /* event loop: the oldest ready context whose kind of step makes such calls */
 	WS_LINK_POOL_FIFO,  /* event loop: the oldest waiting call, handed a connection given back */
 	WS_LINK_METHODS,
 };
@@ -116,7 +113,7 @@ struct ws_lspan {
 	/* goroutines (Go processes with runtime probes; 0 unknown), and
 	 * what last woke the writer of the request before it, and when */
 	uint64_t req_goid, req_last_goid, resp_goid, resp_last_goid;
-	uint64_t req_waker, req_wake;
+	uint64_t req_waker, req_wake, req_waker2, req_wake2;
 	bool has_tp;       /* a valid traceparent was seen on the request */
 	uint8_t tp_trace[16];
 	uint64_t tp_parent;

@@ -1,31 +1,35 @@
-/* loop.h -- the event loop of one thread (Node.js, Python asyncio), as
- * trace assembly models it: which request each call it writes was made for.
+/* loop.h -- the event loop of one thread (Node.js, Python asyncio, any
+ * thread serving several requests at once), as trace assembly models it:
+ * which request each call the thread writes was made for.
  *
- * A loop reads what is ready and runs, in order, the callbacks the reads
- * made ready. Each read that completes a message makes a context ready:
- * the request read, or the request a reply's call was made for. What runs
- * after a read depends on the kind of read: a request runs its handler at
- * once, a reply may first pass through a client library's reader task (one
- * more trip round the loop in asyncio). So contexts are queued per class
- * of read -- requests on a listening port, replies from one peer -- and
- * each class keeps its order: the next step of a class is that of its
- * oldest context. A call goes to the class whose steps make calls to that
- * peer (learnt as the recording is replayed: after a request the handler
- * calls Redis, after Redis's reply it calls the backend...), the oldest
- * context first.
+ * A loop reads what is ready and runs, in order, the steps the reads made
+ * ready. Each read that completes a message makes a context ready: the
+ * request read, or the request a reply's call was made for -- once every
+ * call it made is answered (a step that awaits two calls at once goes on
+ * after the second reply). Each step writes calls, or the response. Two
+ * styles of loop are modelled, and the replay runs both:
  *
- * A context passed over -- a later one of its class answered first -- made
- * no call in its turn: it waits, for a pooled connection (Node's
- * http.Agent, aiohttp's connector, a Redis pool) or for something not
- * seen. A pool hands a connection given back to the oldest waiting call,
- * first in, first out: a request written on a pooled connection, while
- * contexts wait, is the oldest waiting context's. A connection that
- * carries several requests at once (one Redis connection shared and
- * pipelined) is not pooled: nothing waits for it.
+ *  - tick (Node.js): the steps made ready by one read all run, promise
+ *    jobs included, before the next read. The calls written in between are
+ *    theirs; a step makes the calls its kind of step makes (learnt: after a
+ *    request, b1 and b2; after their replies, Redis), and those it could
+ *    not write wait in the connection pool's queue;
+ *  - queue (asyncio): one queue of ready tasks, run in order, a reply
+ *    possibly a trip later than a request (a client library's reader task).
+ *    Contexts are queued per class of read -- requests on a listening
+ *    port, replies to one kind of call -- and a call goes to the oldest
+ *    context of the class whose steps make such calls, one call of a kind
+ *    per step. A context passed over (a later one of its class answered
+ *    first) is waiting, for a pooled connection or for something unseen.
  *
- * Node runs the callbacks of one read (promise jobs included) before the
- * next read: a context the last read made ready alone makes every call
- * written before the next read (Promise.all of several calls).
+ * A connection pool (Node's http.Agent, aiohttp's connector, a Redis pool)
+ * hands a connection given back to the oldest waiting call, first in,
+ * first out. A connection that carries several requests at once (one
+ * Redis connection shared and pipelined) is not pooled.
+ *
+ * Each model counts what contradicts it: a response written while calls
+ * the model gave that request are unanswered. The replay keeps the style
+ * that fits the thread, and believes it as much as it fits.
  *
  * Pure bookkeeping: the caller (inproc.c) replays a process's events in
  * time order and checks the answers against the requests in flight. */
@@ -39,66 +43,38 @@
 #include "util/hashmap.h"
 
 enum ws_loop_style {
-	WS_LOOP_TICK,  /* Node: a read's callbacks all run before the next read */
+	WS_LOOP_TICK,  /* Node: a read's steps all run before the next read */
 	WS_LOOP_QUEUE, /* asyncio: one queue of ready tasks, run in order */
-};
-
-struct ws_loop_entry {
-	int32_t ctx;    /* a server span index; -1: a reply to a call of no request */
-	uint32_t cls;   /* its class (index into ws_loop.cls) */
-	uint64_t seq;   /* made ready n-th */
-};
-
-struct ws_loop_fifo {
-	struct ws_loop_entry *v;
-	size_t head, n, cap;
-};
-
-struct ws_loop_class {
-	uint64_t key;
-	struct ws_loop_fifo q;
-};
-
-struct ws_loop {
-	enum ws_loop_style style;
-	struct ws_loop_class *cls;
-	size_t ncls;
-	struct ws_hashmap cls_index; /* class key -> index + 1 */
-	struct ws_loop_fifo waiting; /* passed over, oldest first */
-	struct ws_hashmap affinity;  /* class and peer -> calls made */
-	struct ws_hashmap used;      /* connection -> 1: it carried a call */
-	uint64_t seq;
-	/* Node: the last read, and what it made ready */
-	uint64_t last_read_t;
-	unsigned last_read_n;
-	int32_t last_read_ctx;
-	bool called_since_read;
-	uint64_t dropped; /* contexts forgotten: a queue held more than it keeps */
 };
 
 /* How a call was attributed. */
 enum ws_loop_why {
 	WS_LOOP_NONE = 0, /* no context ready */
-	WS_LOOP_ONLY,     /* the one context ready, or the one the last read made ready (Node) */
-	WS_LOOP_ORDER,    /* the oldest context of the class that makes such calls */
-	WS_LOOP_GUESS,    /* the same, with several classes that make such calls */
-	WS_LOOP_POOL,     /* the oldest waiting context, on a pooled connection */
+	WS_LOOP_ONLY,     /* the one context ready (the one the last read made ready) */
+	WS_LOOP_ORDER,    /* the oldest ready context whose kind of step makes such calls */
+	WS_LOOP_POOL,     /* the oldest waiting call, on a pooled connection given back */
 };
 
-/* Whether context ctx can still make calls (the caller's judgement, at
- * the time of the event being replayed). */
-typedef bool (*ws_loop_alive_fn)(void *arg, int32_t ctx);
+struct ws_loop;
 
-void ws_loop_init(struct ws_loop *l, enum ws_loop_style style);
+struct ws_loop *ws_loop_new(enum ws_loop_style style);
 void ws_loop_free(struct ws_loop *l);
-/* A read at t completed a message of context ctx, of class cls_key (the
- * listening port for a request, the peer for a reply). */
-void ws_loop_read(struct ws_loop *l, uint64_t t, int32_t ctx, uint64_t cls_key);
+
+/* A read at t completed request ctx (call < 0), or the reply to call (a
+ * client span index; its context is the one the model gave it), of class
+ * cls (the listening port; the kind of call). pooled_conn: the connection
+ * of a reply on a pooled connection, else 0. */
+void ws_loop_read(struct ws_loop *l, uint64_t t, int32_t ctx, int32_t call, uint64_t cls, uint64_t pooled_conn);
 /* Context ctx wrote its response. */
 void ws_loop_respond(struct ws_loop *l, int32_t ctx);
-/* A call to peer is written on connection conn (shared: it carries several
- * requests at once): the context it was made for goes to *ctx. */
-enum ws_loop_why ws_loop_call(struct ws_loop *l, uint64_t conn, bool shared, uint64_t peer, int32_t *ctx,
-			      ws_loop_alive_fn alive, void *arg);
+/* Call (a client span index) of kind api (its peer, operation and route)
+ * is written on connection conn (shared: it carries several requests at
+ * once): the context the model gives it goes to *ctx (-1: none, or a
+ * context of no request). alive(arg, ctx) tells whether a context can
+ * still make calls. */
+enum ws_loop_why ws_loop_call(struct ws_loop *l, int32_t call, uint64_t api, uint64_t conn, bool shared, int32_t *ctx,
+			      bool (*alive)(void *arg, int32_t ctx), void *arg);
+/* Responses written, and those that contradicted the model. */
+void ws_loop_fit(const struct ws_loop *l, uint64_t *responses, uint64_t *contradictions);
 
 #endif

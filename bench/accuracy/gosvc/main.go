@@ -1,13 +1,25 @@
-// The Go service of the go-fanout and go-redis chains: net/http server whose
-// handler for /front/N starts two goroutines that call an HTTP backend
-// (GET /b1/ID and GET /b2/ID) through one shared http.Client with a small
-// pool, waits for both, then (mode redis) makes a Redis GET k:ID through a
-// small redigo pool, then answers. Every request is served by its own
-// goroutine; goroutines run on whatever OS thread the scheduler gives them.
+// The Go service of the go-fanout, go-redis, go-workers and go-nested
+// chains: net/http server; every request is served by its own goroutine, and
+// goroutines run on whatever OS thread the scheduler gives them. The handler
+// for /front/N, by MODE:
+//
+//	fanout:  starts two goroutines that call an HTTP backend (GET /b1/ID and
+//	         GET /b2/ID) through one shared http.Client with a small pool
+//	         (MaxConnsPerHost 4), waits for both (WaitGroup), then answers
+//	redis:   the same, then a Redis GET k:ID through a small redigo pool
+//	workers: a fixed pool of 4 worker goroutines, started at program start,
+//	         reads jobs (URL + reply channel) from one unbuffered channel;
+//	         the handler sends the job GET /b1/ID, waits for its reply, then
+//	         the job GET /b2/ID, waits, then answers. Workers call Get on one
+//	         shared http.Client with no Transport of its own, i.e. on
+//	         http.DefaultTransport (no connection limit, MaxIdleConnsPerHost 2)
+//	nested:  starts one goroutine, which starts two goroutines, each calling
+//	         the backend (GET /b1/ID, GET /b2/ID) through the MaxConnsPerHost 4
+//	         client; WaitGroups at both levels
 //
 // usage: gosvc MODE IDS BIND:PORT LEAF_HOST:PORT [REDIS_HOST:PORT]
 //
-//	MODE: fanout | redis
+//	MODE: fanout | redis | workers | nested
 //	IDS:  plain (ID = N) | hashed (ID = first 12 hex digits of sha1("b1:N"),
 //	      sha1("b2:N"), sha1("k:N"): no id is shared between the inbound
 //	      request and the outbound calls)
@@ -32,11 +44,33 @@ import (
 )
 
 var (
+	mode   string
 	ids    string
 	leaf   string
 	client *http.Client
 	pool   *redis.Pool
+	jobs   chan job // mode workers: the pool's queue (unbuffered)
 )
+
+// job: one backend call for the worker pool; the worker sends the call's
+// result on reply.
+type job struct {
+	url   string
+	reply chan error
+}
+
+func worker() {
+	for j := range jobs {
+		j.reply <- get(j.url)
+	}
+}
+
+// call runs one backend call in the worker pool and waits for it.
+func call(url string) error {
+	reply := make(chan error, 1)
+	jobs <- job{url, reply}
+	return <-reply
+}
 
 func id(tag, n string) string {
 	if ids == "plain" {
@@ -61,10 +95,9 @@ func get(url string) error {
 	return nil
 }
 
-func front(w http.ResponseWriter, r *http.Request) {
-	n := strings.TrimPrefix(r.URL.Path, "/front/")
+// fanout: two goroutines, one call each
+func fanout(n string, errs []error) {
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
 	for i, tag := range []string{"b1", "b2"} {
 		wg.Add(1)
 		go func(i int, tag string) {
@@ -73,6 +106,27 @@ func front(w http.ResponseWriter, r *http.Request) {
 		}(i, tag)
 	}
 	wg.Wait()
+}
+
+func front(w http.ResponseWriter, r *http.Request) {
+	n := strings.TrimPrefix(r.URL.Path, "/front/")
+	errs := make([]error, 2)
+	switch mode {
+	case "workers": // each call a job for the pool, one after the other
+		for i, tag := range []string{"b1", "b2"} {
+			errs[i] = call(fmt.Sprintf("http://%s/%s/%s", leaf, tag, id(tag, n)))
+		}
+	case "nested": // a goroutine that does the fan-out
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fanout(n, errs)
+		}()
+		wg.Wait()
+	default:
+		fanout(n, errs)
+	}
 	status := 200
 	for _, err := range errs {
 		if err != nil {
@@ -99,8 +153,13 @@ func main() {
 	if len(os.Args) < 5 {
 		log.Fatal("usage: gosvc MODE IDS BIND:PORT LEAF_HOST:PORT [REDIS_HOST:PORT]")
 	}
-	mode, addr := os.Args[1], os.Args[3]
-	ids, leaf = os.Args[2], os.Args[4]
+	addr := os.Args[3]
+	mode, ids, leaf = os.Args[1], os.Args[2], os.Args[4]
+	switch mode {
+	case "fanout", "redis", "workers", "nested":
+	default:
+		log.Fatalf("unknown mode %q", mode)
+	}
 	client = &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
@@ -110,6 +169,13 @@ func main() {
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
 		},
+	}
+	if mode == "workers" { // the default transport, and a fixed pool of 4 goroutines
+		client = &http.Client{Timeout: 10 * time.Second}
+		jobs = make(chan job)
+		for i := 0; i < 4; i++ {
+			go worker()
+		}
 	}
 	if mode == "redis" {
 		raddr := os.Args[5]

@@ -1,0 +1,83 @@
+// The service of the java-urlconn chain: com.sun.net.httpserver.HttpServer on
+// a fixed pool of 4 threads; the handler for /front/N calls an HTTP backend
+// twice, one call after the other (GET /b1/ID, then GET /b2/ID), with
+// java.net.HttpURLConnection: keep-alive (the JDK's KeepAliveCache keeps up
+// to http.maxConnections, 5, idle connections per destination), the body
+// read fully and the stream closed, disconnect() not called, so the
+// connection goes back to the cache for the next call.
+//
+// usage: java -cp DIR JavaUrlConn IDS BIND PORT LEAF_HOST:PORT
+//   IDS: plain (ID = N) | hashed (first 12 hex digits of sha1("b1:N"), ...)
+// Compiled by bench/accuracy/run.py with javac at run time.
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.HttpURLConnection;
+import java.net.InetSocketAddress;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.concurrent.Executors;
+
+public class JavaUrlConn {
+    static String ids;
+    static String leaf;
+
+    static String id(String tag, String n) throws Exception {
+        if (ids.equals("plain")) return n;
+        byte[] d = MessageDigest.getInstance("SHA-1").digest((tag + ":" + n).getBytes(StandardCharsets.UTF_8));
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 6; i++) sb.append(String.format("%02x", d[i] & 0xff));
+        return sb.toString();
+    }
+
+    static int get(String url) throws Exception {
+        HttpURLConnection c = (HttpURLConnection) new URL(url).openConnection();
+        c.setConnectTimeout(5000);
+        c.setReadTimeout(10000);
+        int status = c.getResponseCode();
+        InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
+        if (in != null) {
+            try (InputStream body = in) {
+                body.readAllBytes(); // read to the end: the connection goes back to the keep-alive cache
+            }
+        }
+        return status;
+    }
+
+    static void front(HttpExchange ex) throws IOException {
+        int status = 200;
+        String path = ex.getRequestURI().getPath();
+        try (InputStream in = ex.getRequestBody()) {
+            in.readAllBytes();
+        }
+        try {
+            String n = path.substring("/front/".length());
+            for (String tag : new String[] {"b1", "b2"}) {
+                if (get("http://" + leaf + "/" + tag + "/" + id(tag, n)) >= 500) status = 502;
+            }
+        } catch (Exception e) {
+            System.err.println(path + ": " + e);
+            status = 502;
+        }
+        byte[] body = (System.getenv("OTEL_SERVICE_NAME") + " " + path + " " + status + "\n")
+                .getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "text/plain");
+        ex.sendResponseHeaders(status, body.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        ids = args[0];
+        leaf = args[3];
+        HttpServer server = HttpServer.create(new InetSocketAddress(args[1], Integer.parseInt(args[2])), 256);
+        server.createContext("/front/", JavaUrlConn::front);
+        server.setExecutor(Executors.newFixedThreadPool(4));
+        server.start();
+    }
+}
