@@ -120,7 +120,7 @@ $(B)/go/httpd-arm64: GO_XENV := GOARCH=arm64 CGO_ENABLED=0
 $(B)/go/httpd-arm64: $(B)/go/httpd
 	$(GO_BUILD) .
 $(B)/go/httpd.objdump: $(B)/go/httpd
-	$(GO) tool objdump -s '^runtime\.(newproc1|newproc\.func1|chansend|selectgo|goexit1)$$' $< > $@.tmp && mv $@.tmp $@
+	$(GO) tool objdump -s '^runtime\.(newproc1|newproc\.func1|chansend|chanrecv|selectgo|goexit1)$$' $< > $@.tmp && mv $@.tmp $@
 $(B)/go/synth.stamp: tests/data/go/synth.py
 	python3 $< $(dir $@) && touch $@
 $(B)/go/esbuild.stamp: tests/data/go/fetch-esbuild.sh

@@ -1409,19 +1409,22 @@ int go_runtime(struct pt_regs *ctx)
 		return 0;
 	}
 	__u64 g = site == WS_GO_SITE_SPAWN ? ctx->bx : user_word(ctx->bx); /* sudog.g */
-	k.goid = g ? user_word(g + gp->g_goid) : 0;
-	if (!k.goid)
+	__u64 other = g ? user_word(g + gp->g_goid) : 0;
+	if (!other)
 		return 0;
 	if (site == WS_GO_SITE_SPAWN) {
 		count(WS_KC_GO_SPAWNS);
-		emit_task(WS_TASK_GO_SPAWN, pid_tgid, k.goid, cur);
+		emit_task(WS_TASK_GO_SPAWN, pid_tgid, other, cur);
 		return 0;
 	}
-	/* SEND: handed a value by another goroutine */
-	if (!cur || cur == k.goid)
+	/* a value handed over a channel: from the sender to the receiver,
+	 * whichever of them was parked */
+	__u64 sender = site == WS_GO_SITE_SEND ? cur : other;
+	k.goid = site == WS_GO_SITE_SEND ? other : cur;
+	if (!sender || !k.goid || sender == k.goid)
 		return 0;
-	struct gwake w = {.waker = cur, .ts = bpf_ktime_get_ns()};
-	struct gkey from = {.tgid = tgid, .goid = cur};
+	struct gwake w = {.waker = sender, .ts = bpf_ktime_get_ns()};
+	struct gkey from = {.tgid = tgid, .goid = sender};
 	const struct gwake *prev = bpf_map_lookup_elem(&gwakes, &from);
 	if (prev) { /* what the sender was handed last: a job a worker passes on */
 		w.waker2 = prev->waker;

@@ -175,6 +175,9 @@ enum ws_go_site {
 			       * of the receiver parked on the channel (its g first), R14 the
 			       * sender: a hand-off over a channel (other wake-ups, by locks,
 			       * timers or the garbage collector, hand no work over) */
+	WS_GO_SITE_RECV,      /* the CALLs of recv in chanrecv and selectgo: BX holds the sudog
+			       * of the sender parked on the channel, R14 the receiver: the
+			       * same hand-off, the sender having waited */
 	WS_GO_SITE_EXIT,      /* the CALL of mcall in goexit1: R14 holds the ending g */
 };
 

@@ -48,10 +48,22 @@ static const char BUILDINFO_MAGIC[14] = "\xff Go buildinf:";
  * closure runs newproc1 on the system stack and queues the new g; a channel
  * send (plain, or a case of a select) calls send to hand the value to a
  * receiver parked on the channel, and to make it runnable. */
-enum { F_NEWPROC1, F_GOEXIT1, F_SEND, F_NEWPROC_FUNC1, F_RUNQPUT, F_MCALL, F_CHANSEND, F_SELECTGO, NFUNCS };
+enum {
+	F_NEWPROC1,
+	F_GOEXIT1,
+	F_SEND,
+	F_NEWPROC_FUNC1,
+	F_RUNQPUT,
+	F_MCALL,
+	F_CHANSEND,
+	F_SELECTGO,
+	F_RECV,
+	F_CHANRECV,
+	NFUNCS
+};
 static const char *const FUNC_NAMES[NFUNCS] = {
-	"runtime.newproc1", "runtime.goexit1",  "runtime.send",	    "runtime.newproc.func1",
-	"runtime.runqput",  "runtime.mcall",    "runtime.chansend", "runtime.selectgo"};
+	"runtime.newproc1", "runtime.goexit1",  "runtime.send",	    "runtime.newproc.func1", "runtime.runqput",
+	"runtime.mcall",    "runtime.chansend", "runtime.selectgo", "runtime.recv",	     "runtime.chanrecv"};
 
 struct phdr {
 	uint32_t type, flags;
@@ -895,6 +907,10 @@ static int probe_sites(struct gb *g)
 		rc = call_site(g, off, size, F_CHANSEND, F_SEND, &o->send_sites[0]);
 	if (rc == 0)
 		rc = call_site(g, off, size, F_SELECTGO, F_SEND, &o->send_sites[1]);
+	if (rc == 0)
+		rc = call_site(g, off, size, F_CHANRECV, F_RECV, &o->recv_sites[0]);
+	if (rc == 0)
+		rc = call_site(g, off, size, F_SELECTGO, F_RECV, &o->recv_sites[1]);
 	if (rc == 0)
 		rc = call_site(g, off, size, F_GOEXIT1, F_MCALL, &o->exit_site);
 	return rc;

@@ -43,6 +43,8 @@ struct ws_gobin {
 	uint64_t spawn_site; /* CALL runtime.runqput in runtime.newproc.func1: BX holds the new g */
 	uint64_t send_sites[2]; /* CALL runtime.send in runtime.chansend and runtime.selectgo: BX
 				 * holds the parked receiver's sudog (its g first), R14 the sender */
+	uint64_t recv_sites[2]; /* CALL runtime.recv in runtime.chanrecv and runtime.selectgo: BX
+				 * holds the parked sender's sudog, R14 the receiver */
 	uint64_t exit_site;  /* CALL runtime.mcall in runtime.goexit1: R14 holds the ending g */
 	/* struct offsets in bytes */
 	uint32_t g_goid, g_m, m_procid, m_curg;

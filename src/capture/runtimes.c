@@ -74,8 +74,10 @@ static void go_exe(struct ws_runtimes *rt, struct exe *x, const struct ws_gobin 
 		snprintf(x->detail, sizeof(x->detail), "runtime probes off (--no-go-probes)");
 		return;
 	}
-	const uint64_t sites[] = {b->spawn_site, b->send_sites[0], b->send_sites[1], b->exit_site};
-	const uint8_t kinds[] = {WS_GO_SITE_SPAWN, WS_GO_SITE_SEND, WS_GO_SITE_SEND, WS_GO_SITE_EXIT};
+	const uint64_t sites[] = {b->spawn_site,   b->send_sites[0], b->send_sites[1],
+				  b->recv_sites[0], b->recv_sites[1], b->exit_site};
+	const uint8_t kinds[] = {WS_GO_SITE_SPAWN, WS_GO_SITE_SEND, WS_GO_SITE_SEND,
+				 WS_GO_SITE_RECV,  WS_GO_SITE_RECV, WS_GO_SITE_EXIT};
 	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
 	rc = live_go_attach(rt->l, path, sites, kinds, WS_ARRAY_SIZE(sites));
 	if (rc) {

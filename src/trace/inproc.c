@@ -73,11 +73,14 @@ struct unit {
 	uint64_t last_read_t;
 	size_t head_n;     /* contexts of the newest read still ready */
 	size_t head_total; /* contexts the newest read made ready */
+	int32_t served;    /* the newest request it read itself, -1 none */
 	int32_t inherited; /* the request its creator served then, -1 none */
 	uint8_t depth;     /* creations between it and the goroutine that read it */
 	uint64_t last_call_t; /* its last call written: a wake-up before is used up */
 	struct ws_loop *loop[2]; /* the thread runs an event loop: its models, by style */
 	uint64_t unanswered[2];  /* calls each model could give no request in flight */
+	int style;               /* the model that fits it, -1: not chosen yet */
+	double misfit;           /* the share of its responses that contradicted it */
 };
 
 /* What each style of loop model said of a call, kept until the replay
@@ -174,7 +177,8 @@ static struct unit *unit_of(struct proc_ctx *pc, uint64_t key)
 
 	if (!u) {
 		u = ws_calloc(1, sizeof(*u));
-		u->inherited = -1;
+		u->inherited = u->served = -1;
+		u->style = -1;
 		if (!(key & GO_UNIT) && (pc->runtime == WS_RT_NODE || pc->runtime == WS_RT_PYTHON) &&
 		    ws_hashmap_get(&pc->loops, key | 1ull << 62)) {
 			u->loop[WS_LOOP_TICK] = ws_loop_new(WS_LOOP_TICK);
@@ -218,6 +222,8 @@ static void on_read(struct proc_ctx *pc, const struct tev *e)
 	int32_t ctx = read_context(pc->set, e->idx);
 	const struct ws_lspan *l = &pc->set->v[e->idx];
 
+	if (l->kind == WS_SPAN_SERVER)
+		u->served = e->idx;
 	for (int m = 0; m < 2 && u->loop[0]; m++) {
 		bool reply = l->kind == WS_SPAN_CLIENT;
 		uint64_t ck = reply ? conn_key(l) : 0;
@@ -260,15 +266,16 @@ static void on_response_write(struct proc_ctx *pc, const struct tev *e)
 		}
 }
 
-/* The request a goroutine serves at t: one it read itself, else the one
- * it was created for, while either is in flight. */
+/* The request a goroutine serves at t, as others see it: one it read
+ * itself, else the one it was created for, while either is in flight.
+ * Replies it read do not count: a goroutine that delivers replies (an
+ * HTTP client's connection reader) hands over answers, not work. */
 static struct goctx go_context(struct proc_ctx *pc, uint64_t goid, uint64_t t)
 {
 	struct unit *u = unit_of(pc, goid | GO_UNIT);
 
-	for (size_t i = 0; i < u->n; i++)
-		if (in_flight(pc->set, u->ctx[i], t))
-			return (struct goctx){u->ctx[i], 0};
+	if (in_flight(pc->set, u->served, t))
+		return (struct goctx){u->served, 0};
 	if (in_flight(pc->set, u->inherited, t))
 		return (struct goctx){u->inherited, u->depth};
 	return (struct goctx){-1, 0};
@@ -439,17 +446,24 @@ static void loop_calls(struct proc_ctx *pc, const struct tev *e, const int32_t *
 	}
 }
 
-/* Contradictions per response above which a loop model is not believed:
- * where the harness's programs fit a model, none contradicted it; where
- * they did not (asyncio.gather through a saturated pool), 1% and more. */
-#define LOOP_FIT_MAX 0.002
+/* Contradictions per response above which a loop model is not believed.
+ * None: a model that misreads a thread (asyncio.gather through a
+ * saturated pool) can be contradicted by as few as 0.2% of responses and
+ * still give most calls to the wrong request, so one contradiction is
+ * enough to give no links (the request the model would have chosen is
+ * kept as undecided). */
+#define LOOP_FIT_MAX 0.0
 
 /* The model that fits the thread: the fewest responses that contradicted
  * it (then the fewest calls it could not give a request). */
-static int loop_style(const struct unit *u, double *rate)
+static int loop_style(struct unit *u, double *rate)
 {
 	double r[2];
 
+	if (u->style >= 0) {
+		*rate = u->misfit;
+		return u->style;
+	}
 	for (int m = 0; m < 2; m++) {
 		uint64_t resp, bad;
 		ws_loop_fit(u->loop[m], &resp, &bad);
@@ -459,7 +473,10 @@ static int loop_style(const struct unit *u, double *rate)
 			(r[WS_LOOP_QUEUE] == r[WS_LOOP_TICK] && u->unanswered[WS_LOOP_QUEUE] < u->unanswered[WS_LOOP_TICK])
 		? WS_LOOP_QUEUE
 		: WS_LOOP_TICK;
-	*rate = r[m];
+	*rate = u->misfit = r[m];
+	u->style = m;
+	ws_debug("event loop: tick model contradicted %.2f%% of responses, queue model %.2f%%: %s", 100 * r[0],
+		 100 * r[1], m == WS_LOOP_TICK ? "tick" : "queue");
 	return m;
 }
 
@@ -477,6 +494,10 @@ static void resolve_loops(struct proc_ctx *pc)
 		int m = loop_style(p->u, &rate);
 		if (!p->candidate[m])
 			continue;
+		if (ws_loop_suspect(p->u->loop[m], pc->deferred[i])) { /* contradicted */
+			c->undecided[0] = p->ctx[m];
+			continue;
+		}
 		if (rate > LOOP_FIT_MAX) { /* the thread fits neither model: say what it would be */
 			c->undecided[0] = p->ctx[m];
 			continue;

@@ -42,6 +42,8 @@ struct pool {
 struct ws_loop {
 	enum ws_loop_style style;
 	struct ws_hashmap call_ctx;    /* call + 1 -> the context given it + 2 */
+	struct ws_hashmap open_calls;  /* call + 1 -> 1 while unanswered */
+	struct ws_hashmap suspect;     /* call + 1 -> 1: its context answered before it */
 	struct ws_hashmap outstanding; /* context + 2 -> calls written and unanswered */
 	struct ws_hashmap queued;      /* context + 2 -> calls waiting in a pool (tick) */
 	uint64_t responses, contradictions;
@@ -140,6 +142,8 @@ struct ws_loop *ws_loop_new(enum ws_loop_style style)
 
 	l->style = style;
 	ws_hashmap_init(&l->call_ctx);
+	ws_hashmap_init(&l->open_calls);
+	ws_hashmap_init(&l->suspect);
 	ws_hashmap_init(&l->outstanding);
 	ws_hashmap_init(&l->queued);
 	ws_hashmap_init(&l->sigs);
@@ -167,6 +171,8 @@ void ws_loop_free(struct ws_loop *l)
 	if (!l)
 		return;
 	ws_hashmap_free(&l->call_ctx);
+	ws_hashmap_free(&l->open_calls);
+	ws_hashmap_free(&l->suspect);
 	ws_hashmap_free(&l->outstanding);
 	ws_hashmap_free(&l->queued);
 	free_values(&l->sigs, false);
@@ -177,6 +183,11 @@ void ws_loop_free(struct ws_loop *l)
 	free(l->ready.v);
 	free(l->waiting.v);
 	free(l);
+}
+
+bool ws_loop_suspect(const struct ws_loop *l, int32_t call)
+{
+	return ws_hashmap_get(&l->suspect, (uint64_t)call + 1) != NULL;
 }
 
 void ws_loop_fit(const struct ws_loop *l, uint64_t *responses, uint64_t *contradictions)
@@ -358,6 +369,7 @@ void ws_loop_read(struct ws_loop *l, uint64_t t, int32_t ctx, int32_t call, uint
 			return; /* a call the model gave no context */
 		ctx = (int32_t)((int64_t)c - 2);
 		count_add(&l->outstanding, ctx, -1);
+		ws_hashmap_del(&l->open_calls, (uint64_t)call + 1);
 	}
 	if (l->style == WS_LOOP_TICK && t != l->tick_t) {
 		end_tick(l);
@@ -387,8 +399,16 @@ void ws_loop_read(struct ws_loop *l, uint64_t t, int32_t ctx, int32_t call, uint
 void ws_loop_respond(struct ws_loop *l, int32_t ctx)
 {
 	l->responses++;
-	if (count_get(&l->outstanding, ctx) || count_get(&l->queued, ctx))
-		l->contradictions++; /* done, with calls the model gave it unanswered */
+	if (count_get(&l->outstanding, ctx) || count_get(&l->queued, ctx)) {
+		/* done, with calls the model gave it unanswered: those were
+		 * another's, and are not believed */
+		uint64_t k;
+		void *v;
+		l->contradictions++;
+		for (size_t i = 0; ws_hashmap_next(&l->open_calls, &i, &k, &v);)
+			if ((intptr_t)ws_hashmap_get(&l->call_ctx, k) == (intptr_t)key(ctx))
+				ws_hashmap_put(&l->suspect, k, (void *)1);
+	}
 	if (l->style == WS_LOOP_QUEUE) {
 		for (size_t i = 0; i < l->ready.n; i++)
 			if (l->ready.v[i].ctx == ctx) {
@@ -424,8 +444,10 @@ enum ws_loop_why ws_loop_call(struct ws_loop *l, int32_t call, uint64_t api, uin
 		why = queue_call(l, api, conn, shared, ctx, alive, arg);
 	if (why != WS_LOOP_NONE) {
 		ws_hashmap_put(&l->call_ctx, (uint64_t)call + 1, (void *)(uintptr_t)key(*ctx));
-		if (*ctx >= 0)
+		if (*ctx >= 0) {
 			count_add(&l->outstanding, *ctx, 1);
+			ws_hashmap_put(&l->open_calls, (uint64_t)call + 1, (void *)1);
+		}
 	}
 	return why;
 }

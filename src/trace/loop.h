@@ -74,6 +74,9 @@ void ws_loop_respond(struct ws_loop *l, int32_t ctx);
  * still make calls. */
 enum ws_loop_why ws_loop_call(struct ws_loop *l, int32_t call, uint64_t api, uint64_t conn, bool shared, int32_t *ctx,
 			      bool (*alive)(void *arg, int32_t ctx), void *arg);
+/* Whether the model's answer for call was contradicted: the request it
+ * gave the call answered before the call did. */
+bool ws_loop_suspect(const struct ws_loop *l, int32_t call);
 /* Responses written, and those that contradicted the model. */
 void ws_loop_fit(const struct ws_loop *l, uint64_t *responses, uint64_t *contradictions);
 

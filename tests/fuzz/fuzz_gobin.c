@@ -64,8 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	if (g.n_newproc1_ret == 0 || g.n_newproc1_ret > WS_GOBIN_MAX_RETS)
 		__builtin_trap();
-	if (g.spawn_site + 5 > size || g.send_sites[0] + 5 > size || g.send_sites[1] + 5 > size || g.exit_site + 5 > size ||
-	    data[g.spawn_site] != 0xe8 || data[g.send_sites[0]] != 0xe8 || data[g.send_sites[1]] != 0xe8 || data[g.exit_site] != 0xe8)
+	if (g.spawn_site + 5 > size || g.send_sites[0] + 5 > size || g.send_sites[1] + 5 > size || g.recv_sites[0] + 5 > size ||
+	    g.recv_sites[1] + 5 > size || g.exit_site + 5 > size ||
+	    data[g.spawn_site] != 0xe8 || data[g.send_sites[0]] != 0xe8 || data[g.send_sites[1]] != 0xe8 ||
+	    data[g.recv_sites[0]] != 0xe8 || data[g.recv_sites[1]] != 0xe8 || data[g.exit_site] != 0xe8)
 		__builtin_trap();
 	for (size_t i = 0; i < g.n_newproc1_ret; i++)
 		if (g.newproc1_ret[i] < g.newproc1 || g.newproc1_ret[i] >= g.newproc1_end ||

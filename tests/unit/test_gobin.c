@@ -94,7 +94,8 @@ static int inspect_path(const char *path, struct ws_gobin *g, char *err, size_t 
 static bool same_sites(const struct ws_gobin *a, const struct ws_gobin *b)
 {
 	return a->newproc1 == b->newproc1 && a->goexit1 == b->goexit1 &&
-	       a->spawn_site == b->spawn_site && a->send_sites[0] == b->send_sites[0] && a->send_sites[1] == b->send_sites[1] && a->exit_site == b->exit_site &&
+	       a->spawn_site == b->spawn_site && a->send_sites[0] == b->send_sites[0] && a->send_sites[1] == b->send_sites[1] &&
+	       a->recv_sites[0] == b->recv_sites[0] && a->recv_sites[1] == b->recv_sites[1] && a->exit_site == b->exit_site &&
 	       a->n_newproc1_ret == b->n_newproc1_ret &&
 	       memcmp(a->newproc1_ret, b->newproc1_ret, a->n_newproc1_ret * sizeof(a->newproc1_ret[0])) == 0;
 }
@@ -140,7 +141,8 @@ static void check_sites(const char *what, const struct ws_gobin *g, const uint8_
 		      (unsigned long long)r);
 		CHECK(is_ret(d, n, r, strict), "%s: no RET at %#llx", what, (unsigned long long)r);
 	}
-	const uint64_t calls[4] = {g->spawn_site, g->send_sites[0], g->send_sites[1], g->exit_site};
+	const uint64_t calls[6] = {g->spawn_site,   g->send_sites[0], g->send_sites[1],
+				   g->recv_sites[0], g->recv_sites[1], g->exit_site};
 	for (int i = 0; i < 3; i++)
 		CHECK(calls[i] > 0 && calls[i] + 5 <= n && d[calls[i]] == 0xe8, "%s: no CALL at %#llx", what,
 		      (unsigned long long)calls[i]);
@@ -300,6 +302,8 @@ static void check_objdump(const struct ws_gobin *g)
 	check_od_call(v, nv, delta, "runtime.newproc.func1", "CALL runtime.runqput(SB)", g->spawn_site);
 	check_od_call(v, nv, delta, "runtime.chansend", "CALL runtime.send(SB)", g->send_sites[0]);
 	check_od_call(v, nv, delta, "runtime.selectgo", "CALL runtime.send(SB)", g->send_sites[1]);
+	check_od_call(v, nv, delta, "runtime.chanrecv", "CALL runtime.recv(SB)", g->recv_sites[0]);
+	check_od_call(v, nv, delta, "runtime.selectgo", "CALL runtime.recv(SB)", g->recv_sites[1]);
 	check_od_call(v, nv, delta, "runtime.goexit1", "CALL runtime.mcall(SB)", g->exit_site);
 out:
 	free(d);
@@ -409,9 +413,10 @@ static void check_synth_one(const char *name, const char *version, int want_rc, 
 		CHECK(g.n_newproc1_ret == 4 && memcmp(g.newproc1_ret, rets, sizeof(rets)) == 0, "%zu RETs",
 		      g.n_newproc1_ret);
 		CHECK(g.spawn_site == 0x285 && g.send_sites[0] == 0x262 && g.send_sites[1] == 0x2c0 &&
-			      g.exit_site == 0x241,
-		      "calls %#llx %#llx %#llx %#llx", (unsigned long long)g.spawn_site,
+			      g.recv_sites[0] == 0x2d8 && g.recv_sites[1] == 0x2c5 && g.exit_site == 0x241,
+		      "calls %#llx %#llx %#llx %#llx %#llx %#llx", (unsigned long long)g.spawn_site,
 		      (unsigned long long)g.send_sites[0], (unsigned long long)g.send_sites[1],
+		      (unsigned long long)g.recv_sites[0], (unsigned long long)g.recv_sites[1],
 		      (unsigned long long)g.exit_site);
 		CHECK(g.stripped && !g.dwarf, "stripped %d dwarf %d", g.stripped, g.dwarf);
 	}

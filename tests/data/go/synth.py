@@ -15,8 +15,9 @@ Every file has the same text at file offset 0x200 (virtual 0x400200):
   +0x60 runtime.chansend       CALL runtime.send at +0x62
   +0x80 runtime.newproc.func1  CALL runtime.newproc1 at +0x80, CALL runtime.runqput at +0x85
   +0xa0 runtime.runqput, +0xa8 runtime.send, +0xb0 runtime.mcall
-  +0xc0 runtime.selectgo       CALL runtime.send at +0xc0
-  +0xd0 main.main, ending at +0xe0
+  +0xc0 runtime.selectgo       CALL runtime.send at +0xc0, CALL runtime.recv at +0xc5
+  +0xd0 runtime.recv, +0xd8 runtime.chanrecv (CALL runtime.recv at +0xd8)
+  +0xe0 main.main, ending at +0xf0
 test_gobin.c checks these numbers; keep the two in step.
 """
 import os
@@ -27,8 +28,8 @@ MAGIC = {116: 0xFFFFFFFA, 118: 0xFFFFFFF0, 120: 0xFFFFFFF1}
 TEXT_OFF, TEXT_VA = 0x200, 0x400200
 FUNCS = [("runtime.newproc1", 0x00), ("runtime.goexit1", 0x40), ("runtime.chansend", 0x60),
          ("runtime.newproc.func1", 0x80), ("runtime.runqput", 0xA0), ("runtime.send", 0xA8), ("runtime.mcall", 0xB0),
-         ("runtime.selectgo", 0xC0), ("main.main", 0xD0)]
-TEXT_END = 0xE0
+         ("runtime.selectgo", 0xC0), ("runtime.recv", 0xD0), ("runtime.chanrecv", 0xD8), ("main.main", 0xE0)]
+TEXT_END = 0xF0
 EM_X86_64, EM_AARCH64 = 62, 183
 
 
@@ -46,8 +47,9 @@ def text():
     put(0x40, b"\x90" + call(0x41, 0xB0) + b"\xc3")
     put(0x60, b"\x90\x90" + call(0x62, 0xA8) + b"\xc3")
     put(0x80, call(0x80, 0x00) + call(0x85, 0xA0) + b"\xc3")
-    put(0xC0, call(0xC0, 0xA8) + b"\xc3")
-    for off in (0xA0, 0xA8, 0xB0, 0xD0):
+    put(0xC0, call(0xC0, 0xA8) + call(0xC5, 0xD0) + b"\xc3")
+    put(0xD8, call(0xD8, 0xD0) + b"\xc3")
+    for off in (0xA0, 0xA8, 0xB0, 0xD0, 0xE0):
         t[off] = 0xC3
     return bytes(t) + b"\xcc" * (0x100 - TEXT_END)
 
