@@ -455,10 +455,12 @@ static void loop_calls(struct proc_ctx *pc, const struct tev *e, const int32_t *
 #define LOOP_FIT_MAX 0.0
 
 /* The model that fits the thread: the fewest responses that contradicted
- * it (then the fewest calls it could not give a request). */
+ * it (then the fewest requests it made answer without a call, then the
+ * fewest calls it could not give a request). */
 static int loop_style(struct unit *u, double *rate)
 {
 	double r[2];
+	uint64_t idle[2];
 
 	if (u->style >= 0) {
 		*rate = u->misfit;
@@ -466,13 +468,14 @@ static int loop_style(struct unit *u, double *rate)
 	}
 	for (int m = 0; m < 2; m++) {
 		uint64_t resp, bad;
-		ws_loop_fit(u->loop[m], &resp, &bad);
+		ws_loop_fit(u->loop[m], &resp, &bad, &idle[m]);
 		r[m] = resp ? (double)bad / resp : 0;
 	}
-	int m = r[WS_LOOP_QUEUE] < r[WS_LOOP_TICK] ||
-			(r[WS_LOOP_QUEUE] == r[WS_LOOP_TICK] && u->unanswered[WS_LOOP_QUEUE] < u->unanswered[WS_LOOP_TICK])
-		? WS_LOOP_QUEUE
-		: WS_LOOP_TICK;
+	int q = WS_LOOP_QUEUE, t = WS_LOOP_TICK;
+	int m = r[q] < r[t] || (r[q] == r[t] && (idle[q] < idle[t] ||
+						 (idle[q] == idle[t] && u->unanswered[q] < u->unanswered[t])))
+		? q
+		: t;
 	*rate = u->misfit = r[m];
 	u->style = m;
 	ws_debug("event loop: tick model contradicted %.2f%% of responses, queue model %.2f%%: %s", 100 * r[0],

@@ -44,6 +44,8 @@ struct ws_loop {
 	struct ws_hashmap call_ctx;    /* call + 1 -> the context given it + 2 */
 	struct ws_hashmap open_calls;  /* call + 1 -> 1 while unanswered */
 	struct ws_hashmap suspect;     /* call + 1 -> 1: its context answered before it */
+	struct ws_hashmap callers;     /* context + 2 -> 1: the model gave it a call */
+	uint64_t idle;                 /* responses of contexts the model gave no call */
 	struct ws_hashmap outstanding; /* context + 2 -> calls written and unanswered */
 	struct ws_hashmap queued;      /* context + 2 -> calls waiting in a pool (tick) */
 	uint64_t responses, contradictions;
@@ -144,6 +146,7 @@ struct ws_loop *ws_loop_new(enum ws_loop_style style)
 	ws_hashmap_init(&l->call_ctx);
 	ws_hashmap_init(&l->open_calls);
 	ws_hashmap_init(&l->suspect);
+	ws_hashmap_init(&l->callers);
 	ws_hashmap_init(&l->outstanding);
 	ws_hashmap_init(&l->queued);
 	ws_hashmap_init(&l->sigs);
@@ -173,6 +176,7 @@ void ws_loop_free(struct ws_loop *l)
 	ws_hashmap_free(&l->call_ctx);
 	ws_hashmap_free(&l->open_calls);
 	ws_hashmap_free(&l->suspect);
+	ws_hashmap_free(&l->callers);
 	ws_hashmap_free(&l->outstanding);
 	ws_hashmap_free(&l->queued);
 	free_values(&l->sigs, false);
@@ -190,10 +194,11 @@ bool ws_loop_suspect(const struct ws_loop *l, int32_t call)
 	return ws_hashmap_get(&l->suspect, (uint64_t)call + 1) != NULL;
 }
 
-void ws_loop_fit(const struct ws_loop *l, uint64_t *responses, uint64_t *contradictions)
+void ws_loop_fit(const struct ws_loop *l, uint64_t *responses, uint64_t *contradictions, uint64_t *idle)
 {
 	*responses = l->responses;
 	*contradictions = l->contradictions;
+	*idle = l->idle;
 }
 
 /* ---- tick (Node.js) ---- */
@@ -399,6 +404,8 @@ void ws_loop_read(struct ws_loop *l, uint64_t t, int32_t ctx, int32_t call, uint
 void ws_loop_respond(struct ws_loop *l, int32_t ctx)
 {
 	l->responses++;
+	if (!ws_hashmap_del(&l->callers, key(ctx)))
+		l->idle++;
 	if (count_get(&l->outstanding, ctx) || count_get(&l->queued, ctx)) {
 		/* done, with calls the model gave it unanswered: those were
 		 * another's, and are not believed */
@@ -446,6 +453,7 @@ enum ws_loop_why ws_loop_call(struct ws_loop *l, int32_t call, uint64_t api, uin
 		ws_hashmap_put(&l->call_ctx, (uint64_t)call + 1, (void *)(uintptr_t)key(*ctx));
 		if (*ctx >= 0) {
 			count_add(&l->outstanding, *ctx, 1);
+			ws_hashmap_put(&l->callers, key(*ctx), (void *)1);
 			ws_hashmap_put(&l->open_calls, (uint64_t)call + 1, (void *)1);
 		}
 	}

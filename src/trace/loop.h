@@ -77,7 +77,8 @@ enum ws_loop_why ws_loop_call(struct ws_loop *l, int32_t call, uint64_t api, uin
 /* Whether the model's answer for call was contradicted: the request it
  * gave the call answered before the call did. */
 bool ws_loop_suspect(const struct ws_loop *l, int32_t call);
-/* Responses written, and those that contradicted the model. */
-void ws_loop_fit(const struct ws_loop *l, uint64_t *responses, uint64_t *contradictions);
+/* Responses written, those that contradicted the model, and those of
+ * contexts it gave no call (which tell between models that fit alike). */
+void ws_loop_fit(const struct ws_loop *l, uint64_t *responses, uint64_t *contradictions, uint64_t *idle);
 
 #endif
