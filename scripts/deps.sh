@@ -7,7 +7,7 @@ set -euo pipefail
 #   capstone (reading Go executables: DWARF, disassembly)
 # demo and tests: real servers and clients, network namespaces, Go (test
 #   programs), the runtimes of the accuracy chains the tests run (redigo,
-#   aiohttp, aioredis)
+#   aiohttp, aioredis; npm for the Node chain's locked packages)
 PKGS=(
 	clang llvm make gcc libbpf-dev bpftool libelf-dev zlib1g-dev libsqlite3-dev libdw-dev libcapstone-dev golang-go
 	libclang-rt-14-dev sqlite3 python3 curl wrk nginx-light redis-server redis-tools
@@ -20,6 +20,7 @@ for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0

@@ -56,6 +56,10 @@ runtimes, to see whether the results hold:
   go-nested:     Go net/http; the handler starts one goroutine that starts
                  two goroutines calling GET /b1/ID and GET /b2/ID through one
                  http.Client (MaxConnsPerHost 4), WaitGroups
+  go-spawn:      Go net/http; the handler starts two goroutines: one calls
+                 GET /b1/ID through the http.Client, the other writes Redis
+                 GET k:ID itself through a redigo Pool of 2 (Wait): it waits
+                 for a connection another request's goroutine gives back
   java-urlconn:  com.sun.net.httpserver on a fixed pool of 4 threads;
                  GET /b1/ID then GET /b2/ID with java.net.HttpURLConnection
                  (keep-alive cache, body read fully, no disconnect())
@@ -195,9 +199,11 @@ CHAINS = {
     "py-threadpool": {"calls": lambda n, i: [b1(n, i), b2(n, i)], "redis": False},
     "go-workers": {"calls": lambda n, i: [b1(n, i), b2(n, i)], "redis": False},
     "go-nested": {"calls": lambda n, i: [b1(n, i), b2(n, i)], "redis": False},
+    "go-spawn": {"calls": lambda n, i: [b1(n, i), rget(n, i)], "redis": True},
     "java-urlconn": {"calls": lambda n, i: [b1(n, i), b2(n, i)], "redis": False},
 }
-GO_MODES = {"go-fanout": "fanout", "go-redis": "redis", "go-workers": "workers", "go-nested": "nested"}
+GO_MODES = {"go-fanout": "fanout", "go-redis": "redis", "go-workers": "workers", "go-nested": "nested",
+            "go-spawn": "spawn"}
 JAVA_CLASSES = {"java-pool": "JavaSvc", "java-urlconn": "JavaUrlConn"}
 BUILT = tuple(GO_MODES) + tuple(JAVA_CLASSES)  # chains whose service build() makes
 OTEL_CHAINS = ("node", "python")
@@ -298,7 +304,7 @@ def service_cmd(env, kind, ids, requests):
     bind = LAN["acsvc"]
     if kind in GO_MODES:
         cmd = [os.path.join(BUILD, "gosvc"), GO_MODES[kind], ids, f"{bind}:{SVC_PORT}", leaf]
-        return cmd + ([redis] if kind == "go-redis" else [])
+        return cmd + ([redis] if CHAINS[kind]["redis"] else [])
     if kind == "node-agent":
         return ["node", os.path.join(HERE, "nodeagent.js"), ids, bind, str(SVC_PORT), leaf, redis]
     if kind == "node-fanout":

@@ -25,9 +25,9 @@ static const struct {
 	[WS_LINK_GO_SPAWN] = {"go-spawn", 1.0f},
 	[WS_LINK_GO_LINEAGE] = {"go-lineage", 0.9f},
 	[WS_LINK_GO_HANDOFF] = {"go-handoff", 1.0f},
-	[WS_LINK_LOOP_ONLY] = {"loop-only", 0.9f},
-	[WS_LINK_LOOP_ORDER] = {"loop-order", 0.9f},
-	[WS_LINK_POOL_FIFO] = {"pool-fifo", 0.9f},
+	[WS_LINK_LOOP_ONLY] = {"loop-only", 0.95f},
+	[WS_LINK_LOOP_ORDER] = {"loop-order", 0.95f},
+	[WS_LINK_POOL_FIFO] = {"pool-fifo", 0.95f},
 };
 
 const char *ws_link_method_name(int m)

