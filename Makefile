@@ -104,7 +104,7 @@ $(B)/test_%: tests/unit/test_%.c tests/unit/harness.h $(CORE_OBJS)
 # esbuild's (other Go versions, stripped) from npm when the registry answers.
 GO       ?= go
 GO_ENV   := GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-buildvcs=false
-GO_BINS  := httpd httpd-nodwarf httpd-stripped httpd-extpie-stripped httpd-arm64
+GO_BINS  := httpd httpd-nodwarf httpd-stripped httpd-extpie-stripped httpd-arm64 noselect
 GO_BUILD  = cd tests/data/go/httpd && $(GO_ENV) $(GO_XENV) $(GO) build -o $(abspath $@)
 
 $(B)/go/httpd: tests/data/go/httpd/main.go tests/data/go/httpd/go.mod
@@ -119,6 +119,9 @@ $(B)/go/httpd-extpie-stripped: $(B)/go/httpd
 $(B)/go/httpd-arm64: GO_XENV := GOARCH=arm64 CGO_ENABLED=0
 $(B)/go/httpd-arm64: $(B)/go/httpd
 	$(GO_BUILD) .
+$(B)/go/noselect: tests/data/go/noselect/main.go tests/data/go/noselect/go.mod
+	@mkdir -p $(dir $@)
+	cd tests/data/go/noselect && $(GO_ENV) $(GO) build -o $(abspath $@) .
 $(B)/go/httpd.objdump: $(B)/go/httpd
 	$(GO) tool objdump -s '^runtime\.(newproc1|newproc\.func1|chansend|chanrecv|selectgo|goexit1)$$' $< > $@.tmp && mv $@.tmp $@
 $(B)/go/synth.stamp: tests/data/go/synth.py

@@ -13,9 +13,11 @@ Modes, repetitions interleaved (base, noprobes, probes, base, ...):
   probes    under `wirespan record --cpu-budget 0`: the runtime probes on
             (goroutine created, handed a value over a channel, ended)
 
-micro: bench/goprobes/main.go times N goroutine creations (each ends at
-once) and N channel hand-offs to a parked receiver, in nanoseconds per
-operation; the difference between probes and noprobes is the probes' cost
+micro: bench/goprobes/main.go waits a second (the recorder attaches its
+probes when it sees the program start), then times N goroutine creations
+(each ends at once) and N channel hand-offs to a parked receiver, in
+nanoseconds per operation (a run whose probes saw fewer than N goroutines
+created is an error); the difference between probes and noprobes is the probes' cost
 per goroutine and per hand-off.
 http: bench/accuracy/gosvc (net/http; each request fans out to two calls
 through an http.Client of 4 connections) in front of an nginx on loopback,
@@ -73,12 +75,16 @@ class Recording:
                 break
 
     def stop(self):
-        if self.p:
-            self.p.send_signal(signal.SIGINT)
-            self.p.communicate(timeout=120)
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.exists(self.db + suffix):
-                    os.unlink(self.db + suffix)
+        """Stop it; the goroutines it saw created (None: not recording)."""
+        if not self.p:
+            return None
+        self.p.send_signal(signal.SIGINT)
+        _, err = self.p.communicate(timeout=120)
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(self.db + suffix):
+                os.unlink(self.db + suffix)
+        m = re.search(r"(\d+) goroutines created", err)
+        return int(m.group(1)) if m else 0
 
 
 def micro(out):
@@ -88,9 +94,11 @@ def micro(out):
         for _ in range(REPS):
             for m in MODES:
                 r = Recording(m)
-                # the program starts after the recorder: it is probed from its start
+                # the program waits a second for the probes before it times
                 res[m].append(float(sh([os.path.join(out, "goprobes"), what, str(N)], check=True).stdout))
-                r.stop()
+                seen = r.stop()
+                if m == "probes" and what == "spawn" and seen < N:
+                    sys.exit(f"goprobes: the probes saw {seen} of {N} goroutines created: not attached in time")
         rows[what] = res
     print(f"\n### Micro: ns per operation (median of {REPS}, N={N})\n")
     print("| operation | base | noprobes | probes | probes' cost |")
@@ -131,7 +139,9 @@ http {{ access_log off; keepalive_requests 10000000;
                 res[m].append(wrk())
                 svc.terminate()
                 svc.wait(10)
-                r.stop()
+                seen = r.stop()
+                if m == "probes" and not seen:
+                    sys.exit("goprobes: the service's goroutines were not traced: probes not attached")
     finally:
         sh(["nginx", "-p", prefix, "-c", "nginx.conf", "-s", "stop"])
     b, n, p = (statistics.median(res[m]) for m in MODES)

@@ -843,10 +843,23 @@ cleanup:
 	return rc;
 }
 
-/* The one CALL of callee in fn. */
+/* Functions a program may not have: the linker leaves out the channel
+ * operations it never uses (no select statement: no selectgo), and their
+ * probes are not needed there. */
+static bool optional(int fn)
+{
+	return fn == F_CHANSEND || fn == F_SELECTGO || fn == F_CHANRECV || fn == F_SEND || fn == F_RECV;
+}
+
+/* The one CALL of callee in fn (0: fn is optional and not in the program). */
 static int call_site(struct gb *g, const uint64_t off[NFUNCS], const uint64_t size[NFUNCS], int fn, int callee,
 		     uint64_t *site)
 {
+	*site = 0;
+	if (!off[fn] && optional(fn))
+		return 0;
+	if (!off[callee])
+		return fail(g, -ENOTSUP, "%s was not found", FUNC_NAMES[callee]);
 	struct collect c = {.fn = fn, .target = off[callee], .out = site, .max = 1};
 	int rc = collect(g, off[fn], size[fn], &c);
 
@@ -858,7 +871,7 @@ static int call_site(struct gb *g, const uint64_t off[NFUNCS], const uint64_t si
 static bool all_found(const struct gofunc f[NFUNCS])
 {
 	for (int i = 0; i < NFUNCS; i++)
-		if (!f[i].start)
+		if (!f[i].start && !optional(i))
 			return false;
 	return true;
 }
@@ -875,6 +888,9 @@ static int find_funcs(struct gb *g, uint64_t off[NFUNCS], uint64_t size[NFUNCS])
 	if (rc == 0 && !all_found(f)) /* not all in .symtab with a size */
 		rc = pcln_funcs(g, f);
 	for (int i = 0; rc == 0 && i < NFUNCS; i++) {
+		off[i] = size[i] = 0;
+		if (!f[i].start && optional(i))
+			continue;
 		size[i] = f[i].end - f[i].start;
 		if (!f[i].start)
 			rc = fail(g, -ENOTSUP, "%s was not found", FUNC_NAMES[i]);

@@ -44,7 +44,9 @@ struct ws_gobin {
 	uint64_t send_sites[2]; /* CALL runtime.send in runtime.chansend and runtime.selectgo: BX
 				 * holds the parked receiver's sudog (its g first), R14 the sender */
 	uint64_t recv_sites[2]; /* CALL runtime.recv in runtime.chanrecv and runtime.selectgo: BX
-				 * holds the parked sender's sudog, R14 the receiver */
+				 * holds the parked sender's sudog, R14 the receiver; send and
+				 * receive sites are 0 where the linker left the function out
+				 * (a program with no select statement has no selectgo) */
 	uint64_t exit_site;  /* CALL runtime.mcall in runtime.goexit1: R14 holds the ending g */
 	/* struct offsets in bytes */
 	uint32_t g_goid, g_m, m_procid, m_curg;

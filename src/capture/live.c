@@ -535,6 +535,8 @@ int live_go_attach(struct live *l, const char *binary, const uint64_t *offsets, 
 	if (!l->attached)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
+		if (!offsets[i])
+			continue; /* the program has no such site */
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = sites[i]);
 		struct bpf_link *link =
 			bpf_program__attach_uprobe_opts(l->skel->progs.go_runtime, -1, binary, offsets[i], &o);

@@ -143,9 +143,28 @@ static void check_sites(const char *what, const struct ws_gobin *g, const uint8_
 	}
 	const uint64_t calls[6] = {g->spawn_site,   g->send_sites[0], g->send_sites[1],
 				   g->recv_sites[0], g->recv_sites[1], g->exit_site};
-	for (int i = 0; i < 3; i++)
-		CHECK(calls[i] > 0 && calls[i] + 5 <= n && d[calls[i]] == 0xe8, "%s: no CALL at %#llx", what,
-		      (unsigned long long)calls[i]);
+	for (int i = 0; i < 6; i++) /* send and receive sites: 0 where the function is left out */
+		CHECK((calls[i] == 0 && i >= 1 && i <= 4) || (calls[i] > 0 && calls[i] + 5 <= n && d[calls[i]] == 0xe8),
+		      "%s: no CALL at %#llx", what, (unsigned long long)calls[i]);
+}
+
+/* A program with no select statement: no runtime.selectgo, probed without. */
+static void check_noselect(void)
+{
+	struct ws_gobin g;
+	char err[512];
+	size_t n;
+	uint8_t *d = slurp(gopath("noselect"), &n);
+	int rc = inspect_path(gopath("noselect"), &g, err, sizeof(err));
+
+	t_context = "no select statement";
+	CHECK(rc == 0, "rc %d: %s", rc, err);
+	check_sites("noselect", &g, d, n, true);
+	CHECK(g.send_sites[0] && g.recv_sites[0] && !g.send_sites[1] && !g.recv_sites[1],
+	      "chansend %#llx chanrecv %#llx, none in selectgo: %#llx %#llx", (unsigned long long)g.send_sites[0],
+	      (unsigned long long)g.recv_sites[0], (unsigned long long)g.send_sites[1],
+	      (unsigned long long)g.recv_sites[1]);
+	free(d);
 }
 
 /* An ELF64 section header by name (the test's own files: trusted). */
@@ -603,6 +622,7 @@ int main(void)
 	snprintf(godir, sizeof(godir), "%s/go", self);
 
 	check_system_go(&b);
+	check_noselect();
 	check_synth();
 	check_esbuild();
 	check_not_go();

@@ -1,0 +1,3 @@
+module wirespan.test/noselect
+
+go 1.17
