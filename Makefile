@@ -29,15 +29,15 @@ CORE_SRCS := \
 	src/span/exchange.c src/span/span_json.c \
 	src/store/store.c src/capture/kevent.c src/trace/link.c src/trace/inproc.c src/trace/loop.c src/trace/phases.c \
 	src/pcap/decode.c src/pcap/tcpan.c src/pcap/offline.c src/pcap/pktmatch.c \
-	src/capture/budget.c src/capture/gobin.c
+	src/capture/budget.c src/capture/gobin.c src/capture/pyasync.c
 
 BIN_SRCS := src/cli/main.c src/cli/pipeline.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/cli/tcp.c src/cli/pcap.c src/cli/status.c src/capture/live.c src/capture/runtimes.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o)
 
-UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases test_pcap test_budget test_gobin
-FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream fuzz_pcap fuzz_gobin
+UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases test_pcap test_budget test_gobin test_pyasync
+FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync
 
 .PHONY: all deps demo test unit asan fuzz e2e clean format
 all: $(B)/wirespan

@@ -77,7 +77,7 @@ only) and scored with score.py.
 usage: bench/accuracy/run.py [--chains node,python (default) | all | go-fanout,...]
            [--concurrency 1,4,16,64] [--ids plain,hashed]
            [--requests-per-worker 20] [--min-requests 200]
-           [--json] [--keep DIR] [--no-deps]
+           [--json] [--keep DIR] [--no-deps] [--record-arg=--no-asyncio-probes ...]
 Needs root and the built wirespan (WIRESPAN=PATH for another build);
 installs what it needs with deps.sh (Debian packages, `npm ci`). Go and Java
 services are built at run time into build/accuracy/.
@@ -123,7 +123,7 @@ def chain(kind, ids="plain"):
     ], f"http://{h['wn1']}:{base + 1}/front/"
 
 
-def run_otel_chain(kind, conc, requests, ids, keep=None):
+def run_otel_chain(kind, conc, requests, ids, keep=None, record_args=()):
     env = lib.Env(f"accuracy-{kind}-{conc}")
     try:
         env.add_lan(HOSTS, switch="wnsw")
@@ -143,7 +143,8 @@ def run_otel_chain(kind, conc, requests, ids, keep=None):
                                    stderr=open(env.path(f"{name}.log"), "w")))
         for _, ns, port, _ in services:
             lib.wait_port(HOSTS[ns], port, ns, timeout=30)
-        recs = [(h, lib.Recorder(env, env.path(f"{h}.db"), "--netns", f"/run/netns/{h}")) for h in RECORDED]
+        recs = [(h, lib.Recorder(env, env.path(f"{h}.db"), "--netns", f"/run/netns/{h}", *record_args))
+                for h in RECORDED]
         t0 = time.time()
         load = lib.run(env.in_ns("wlg", [lib.PYTHON, os.path.join(HERE, "load.py"), entry, str(conc), str(requests)]),
                        check_rc=False, timeout=600)
@@ -345,13 +346,14 @@ def start_chain(env, kind, ids, requests):
     return svc, recorded
 
 
-def run_service_chain(kind, conc, requests, ids, keep=None):
+def run_service_chain(kind, conc, requests, ids, keep=None, record_args=()):
     env = lib.Env(f"accuracy-{kind}-{ids}-{conc}")
     try:
         svc, recorded = start_chain(env, kind, ids, requests)
         truth = env.path("truth.jsonl")
         write_truth(truth, kind, ids, requests)
-        recs = [(h, lib.Recorder(env, env.path(f"{h}.db"), "--netns", f"/run/netns/{h}")) for h in recorded]
+        recs = [(h, lib.Recorder(env, env.path(f"{h}.db"), "--netns", f"/run/netns/{h}", *record_args))
+                for h in recorded]
         t0 = time.time()
         load = lib.run(env.in_ns("aclg", [lib.PYTHON, os.path.join(HERE, "load.py"),
                                           f"http://{LAN['acsvc']}:{SVC_PORT}/front/", str(conc), str(requests)]),
@@ -417,6 +419,8 @@ def main():
     ap.add_argument("--json", action="store_true", help="one JSON object per run instead of the tables")
     ap.add_argument("--keep", metavar="DIR", help="keep each run's ground truth, spans, databases and logs in DIR")
     ap.add_argument("--no-deps", action="store_true", help="do not run deps.sh")
+    ap.add_argument("--record-arg", action="append", default=[], metavar="ARG",
+                    help="an argument for every `wirespan record` (repeatable), e.g. --record-arg=--no-asyncio-probes")
     a = ap.parse_args()
     chains = ALL_CHAINS if a.chains == "all" else a.chains.split(",")
     for c in chains:
@@ -441,7 +445,7 @@ def main():
                 n = max(a.min_requests, c * a.requests_per_worker)
                 run = run_otel_chain if kind in OTEL_CHAINS else run_service_chain
                 try:
-                    r = run(kind, c, n, ids, a.keep)
+                    r = run(kind, c, n, ids, a.keep, a.record_arg)
                 except (lib.Failure, subprocess.SubprocessError, OSError) as e:
                     print(f"{kind} ids={ids} concurrency={c}: failed: {e}", file=sys.stderr, flush=True)
                     continue

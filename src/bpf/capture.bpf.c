@@ -184,6 +184,28 @@ struct {
 	__type(value, struct gwake);
 } gwakes SEC(".maps");
 
+/* CPython asyncio: each task's id by its address (LRU: tasks whose end is
+ * not seen go first; an address reused by a new task gets a new id at its
+ * creation), and the task each thread is running a step of. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct gkey); /* tgid, task address */
+	__type(value, __u64);
+} pytask_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* thread id */
+	__type(value, __u64);
+} pycur SEC(".maps");
+
+/* Set once user space attached asyncio probes: data syscalls look up the
+ * thread's task. Ids are handed out from py_next_id. */
+volatile __u32 py_tasks_on = 0;
+__u64 py_next_id = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, WS_DROP_REASONS);
@@ -717,11 +739,17 @@ static __always_inline __u64 go_current(const struct ws_goproc *gp, __u64 g, __u
  * probes: its goroutine, and the goroutines that last handed it values. */
 static __always_inline void note_context(struct ws_inflight *f, __u64 pid_tgid)
 {
-	__u32 tgid = pid_tgid >> 32;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	const struct ws_goproc *gp = bpf_map_lookup_elem(&goprocs, &tgid);
 
-	if (!gp)
+	if (!gp) {
+		const __u64 *task = py_tasks_on ? bpf_map_lookup_elem(&pycur, &tid) : NULL;
+		if (task && *task) {
+			f->goid = *task;
+			f->flags |= WS_KF_GOROUTINE;
+		}
 		return;
+	}
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	struct gkey k = {.tgid = tgid, .goid = go_current(gp, regs->r14, (__u32)pid_tgid)};
 	if (!k.goid) {
@@ -1436,6 +1464,55 @@ int go_runtime(struct pt_regs *ctx)
 	else if (bpf_map_update_elem(&gwakes, &k, &w, BPF_NOEXIST) == 0)
 		count(WS_KC_GO_WAKE_ADDED);
 	count(WS_KC_GO_WAKES);
+	return 0;
+}
+
+/* ---- CPython asyncio: which task runs, which created which ---- */
+
+static __always_inline __u64 py_task_id(__u32 tgid, __u64 task, bool created)
+{
+	struct gkey k = {.tgid = tgid, .goid = task};
+	__u64 *id = created ? NULL : bpf_map_lookup_elem(&pytask_ids, &k);
+
+	if (id)
+		return *id;
+	__u64 n = __sync_fetch_and_add(&py_next_id, 1) + 1;
+	bpf_map_update_elem(&pytask_ids, &k, &n, BPF_ANY);
+	return n;
+}
+
+/* Entry of a task's step (its id becomes the thread's task) or of a
+ * task's creation (the thread's task is its parent); the cookie says
+ * which (enum ws_py_site). */
+SEC("uprobe")
+int py_task(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), site = bpf_get_attach_cookie(ctx);
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u64 task = site == WS_PY_SITE_STEP ? user_word(ctx->di + WS_PY_SW_TASK) : ctx->di;
+
+	if (!task || !task_wanted(pid_tgid))
+		return 0;
+	if (site == WS_PY_SITE_INIT) {
+		const __u64 *parent = bpf_map_lookup_elem(&pycur, &tid);
+		emit_task(WS_TASK_PY_SPAWN, pid_tgid, py_task_id(tgid, task, true), parent ? *parent : 0);
+		count(WS_KC_PY_TASKS);
+		return 0;
+	}
+	__u64 id = py_task_id(tgid, task, false);
+	bpf_map_update_elem(&pycur, &tid, &id, BPF_ANY);
+	count(WS_KC_PY_STEPS);
+	return 0;
+}
+
+/* The step returned: the thread runs no task (the loop's own callbacks,
+ * such as a protocol's reads, run outside tasks). */
+SEC("uretprobe")
+int py_task_ret(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&pycur, &tid);
 	return 0;
 }
 

@@ -38,6 +38,8 @@ enum ws_task_ev {
 	WS_TASK_EXEC = 1, /* the process executed a new program (pid, comm): user
 			   * space looks at it (a Go binary gets runtime probes) */
 	WS_TASK_GO_SPAWN, /* a goroutine was created (see ws_ktask) */
+	WS_TASK_PY_SPAWN, /* an asyncio task was created (goid: its id, parent:
+			   * the task running when it was, 0 none) */
 };
 
 /* What a WS_KEV_TCP event reports (in ws_kevent.sys). */
@@ -133,7 +135,8 @@ struct ws_kevent {
 	__u32 reason;    /* TCP DROP: skb drop reason; RETRANS: TCP flags | ca_state << 8 */
 	__u32 retrans;   /* TCP: retransmissions of the socket so far (total_retrans) */
 	/* ABI 3: who the syscall was made for, when the thread is shared */
-	__u64 goid;      /* DATA: the goroutine that made the syscall (0 unknown) */
+	__u64 goid;      /* DATA: the goroutine that made the syscall (0 unknown);
+			  * in CPython, the asyncio task that was running */
 	__u64 waker;     /* DATA: the goroutine that last handed the caller a
 			  * value over a channel (0 none) */
 	__u64 wake_ts;   /* DATA: when (CLOCK_MONOTONIC) */
@@ -181,6 +184,18 @@ enum ws_go_site {
 	WS_GO_SITE_EXIT,      /* the CALL of mcall in goexit1: R14 holds the ending g */
 };
 
+/* CPython's asyncio (the _asyncio extension module): where a task's step
+ * starts and ends, and where a task is created (the attach cookie of the
+ * py_task program, per probe). The task's id is given when it is created
+ * (or first seen) and is never reused, unlike its address. */
+enum ws_py_site {
+	WS_PY_SITE_STEP = 1, /* TaskStepMethWrapper.__call__: RDI holds the wrapper, whose
+			      * task is WS_PY_SW_TASK bytes in (a task's first step) */
+	WS_PY_SITE_WAKEUP,   /* task_wakeup: RDI holds the task (a step after an await) */
+	WS_PY_SITE_INIT,     /* Task.__init__ (the type's tp_init): RDI holds the new task */
+};
+#define WS_PY_SW_TASK 16 /* after PyObject_HEAD (reference count, type) */
+
 /* A traced syscall between entry and exit, keyed by pid_tgid. User space
  * writes one (flag WS_KF_RECOVERED, sk unknown) for each thread it finds
  * already blocked in a socket read or write when recording starts. */
@@ -227,6 +242,8 @@ enum ws_kcounter {
 	WS_KC_GO_BAD_G,         /* a probe or syscall found no valid goroutine (cgo, g0) */
 	WS_KC_GO_WAKE_ADDED,    /* goroutine wake-up table entries added */
 	WS_KC_GO_WAKE_REMOVED,  /* ... removed (the goroutine ended) */
+	WS_KC_PY_TASKS,         /* asyncio tasks created in traced Python processes */
+	WS_KC_PY_STEPS,         /* asyncio task steps run there */
 	WS_KC_MAX,
 };
 

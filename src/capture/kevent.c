@@ -43,7 +43,12 @@ size_t ws_kevent_size(int abi)
 
 static uint64_t ts(uint64_t mono, int64_t off) { return mono ? mono + off : 0; }
 
-/* A task record: a process executed a program, a goroutine was created. */
+_Static_assert((int)WS_TASK_EXEC == (int)WS_TASKEV_EXEC && (int)WS_TASK_GO_SPAWN == (int)WS_TASKEV_GO_SPAWN &&
+		       (int)WS_TASK_PY_SPAWN == (int)WS_TASKEV_PY_SPAWN,
+	       "task events are passed on as the kernel numbers them");
+
+/* A task record: a process executed a program, a goroutine or an asyncio
+ * task was created. */
 static int decode_task(const void *rec, size_t len, int64_t off, struct ws_event *ev)
 {
 	struct ws_ktask t;
@@ -51,7 +56,7 @@ static int decode_task(const void *rec, size_t len, int64_t off, struct ws_event
 	if (len < sizeof(t))
 		return -1;
 	memcpy(&t, rec, sizeof(t));
-	if (t.sys != WS_TASK_EXEC && t.sys != WS_TASK_GO_SPAWN)
+	if (t.sys != WS_TASK_EXEC && t.sys != WS_TASK_GO_SPAWN && t.sys != WS_TASK_PY_SPAWN)
 		return -1;
 	memset(ev, 0, sizeof(*ev));
 	ev->kind = WS_EV_TASK;
@@ -59,7 +64,7 @@ static int decode_task(const void *rec, size_t len, int64_t off, struct ws_event
 	ev->pid = t.pid;
 	ev->tid = t.tid;
 	ev->t_enter = ev->t_exit = t.ts + off;
-	if (t.sys == WS_TASK_GO_SPAWN) {
+	if (t.sys == WS_TASK_GO_SPAWN || t.sys == WS_TASK_PY_SPAWN) {
 		ev->flags |= WS_EVF_GOROUTINE;
 		ev->goid = t.goid;
 		ev->waker = t.parent;

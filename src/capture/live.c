@@ -239,7 +239,8 @@ static int attach_progs(struct live *l, bool only_data)
 			const char *sec = bpf_program__section_name(prog);
 			bool entry = strncmp(sec, "tracepoint/syscalls/sys_enter_", 30) == 0;
 			if (entry != (pass == 1) || !bpf_program__autoload(prog) || *sk->progs[i].link ||
-			    (only_data && !data_prog(prog)) || strcmp(sec, "uprobe") == 0 /* per binary: live_go_attach */)
+			    (only_data && !data_prog(prog)) || strcmp(sec, "uprobe") == 0 ||
+			    strcmp(sec, "uretprobe") == 0 /* per binary: live_go_attach, live_py_attach */)
 				continue;
 			*sk->progs[i].link = bpf_program__attach(prog);
 			if (!*sk->progs[i].link)
@@ -530,6 +531,19 @@ void live_detach(struct live *l)
 	l->attached = false;
 }
 
+static int add_uprobe(struct live *l, struct bpf_program *prog, const char *binary, uint64_t offset, uint64_t cookie,
+		      bool ret)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookie, .retprobe = ret);
+	struct bpf_link *link = bpf_program__attach_uprobe_opts(prog, -1, binary, offset, &o);
+
+	if (!link)
+		return -errno;
+	l->uprobes = ws_realloc(l->uprobes, (l->nuprobes + 1) * sizeof(*l->uprobes));
+	l->uprobes[l->nuprobes++] = link;
+	return 0;
+}
+
 int live_go_attach(struct live *l, const char *binary, const uint64_t *offsets, const uint8_t *sites, size_t n)
 {
 	if (!l->attached)
@@ -537,14 +551,32 @@ int live_go_attach(struct live *l, const char *binary, const uint64_t *offsets, 
 	for (size_t i = 0; i < n; i++) {
 		if (!offsets[i])
 			continue; /* the program has no such site */
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = sites[i]);
-		struct bpf_link *link =
-			bpf_program__attach_uprobe_opts(l->skel->progs.go_runtime, -1, binary, offsets[i], &o);
-		if (!link)
-			return -errno;
-		l->uprobes = ws_realloc(l->uprobes, (l->nuprobes + 1) * sizeof(*l->uprobes));
-		l->uprobes[l->nuprobes++] = link;
+		int rc = add_uprobe(l, l->skel->progs.go_runtime, binary, offsets[i], sites[i], false);
+		if (rc)
+			return rc;
 	}
+	return 0;
+}
+
+int live_py_attach(struct live *l, const char *binary, uint64_t step, uint64_t wakeup, uint64_t init)
+{
+	size_t before;
+	int rc;
+
+	if (!l->attached)
+		return -EINVAL;
+	before = l->nuprobes;
+	struct bpf_program *p = l->skel->progs.py_task, *r = l->skel->progs.py_task_ret;
+	/* the ends first: a step seen starting is always seen ending */
+	if ((rc = add_uprobe(l, r, binary, step, 0, true)) || (rc = add_uprobe(l, r, binary, wakeup, 0, true)) ||
+	    (rc = add_uprobe(l, p, binary, step, WS_PY_SITE_STEP, false)) ||
+	    (rc = add_uprobe(l, p, binary, wakeup, WS_PY_SITE_WAKEUP, false)) ||
+	    (rc = add_uprobe(l, p, binary, init, WS_PY_SITE_INIT, false))) {
+		while (l->nuprobes > before) /* all or none: a step seen without its end would stay */
+			bpf_link__destroy(l->uprobes[--l->nuprobes]);
+		return rc;
+	}
+	l->skel->bss->py_tasks_on = 1;
 	return 0;
 }
 

@@ -78,6 +78,10 @@ int live_trace_data(struct live *l, bool on);
  * every process that runs it; detached by live_detach(). Returns 0 or
  * -errno (what attached stays attached). */
 int live_go_attach(struct live *l, const char *binary, const uint64_t *offsets, const uint8_t *sites, size_t n);
+/* Attach the asyncio task probes to CPython's _asyncio module (file
+ * offsets: TaskStepMethWrapper's call, task_wakeup, Task's tp_init; see
+ * pyasync.h), for every process that maps it; all or none. */
+int live_py_attach(struct live *l, const char *binary, uint64_t step, uint64_t wakeup, uint64_t init);
 /* Tell the programs where process pid's Go runtime keeps goroutine ids
  * (gp NULL: forget the process). Returns 0 or -errno. */
 int live_go_process(struct live *l, uint32_t pid, const struct ws_goproc *gp);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "capture/gobin.h"
+#include "capture/pyasync.h"
 #include "util/hashmap.h"
 #include "util/util.h"
 
@@ -24,19 +25,28 @@ struct exe {
 	char detail[256];
 };
 
-struct ws_runtimes {
-	struct live *l;
-	bool go_probes;
-	struct ws_hashmap exes; /* device and inode -> struct exe */
+/* One _asyncio module file, read once. */
+struct pymod {
+	int result; /* 0: probes attached */
+	char detail[200];
 };
 
-struct ws_runtimes *ws_runtimes_new(struct live *l, bool go_probes)
+struct ws_runtimes {
+	struct live *l;
+	bool go_probes, py_probes;
+	struct ws_hashmap exes; /* device and inode -> struct exe */
+	struct ws_hashmap pymods; /* device and inode -> struct pymod */
+};
+
+struct ws_runtimes *ws_runtimes_new(struct live *l, bool go_probes, bool py_probes)
 {
 	struct ws_runtimes *rt = ws_calloc(1, sizeof(*rt));
 
 	rt->l = l;
 	rt->go_probes = go_probes;
+	rt->py_probes = py_probes;
 	ws_hashmap_init(&rt->exes);
+	ws_hashmap_init(&rt->pymods);
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		ws_warn("libelf: %s", elf_errmsg(-1));
 	return rt;
@@ -52,6 +62,9 @@ void ws_runtimes_free(struct ws_runtimes *rt)
 	for (size_t i = 0; ws_hashmap_next(&rt->exes, &i, &k, &v);)
 		free(v);
 	ws_hashmap_free(&rt->exes);
+	for (size_t i = 0; ws_hashmap_next(&rt->pymods, &i, &k, &v);)
+		free(v);
+	ws_hashmap_free(&rt->pymods);
 	free(rt);
 }
 
@@ -158,6 +171,80 @@ static const char *mapped_runtime(uint32_t pid)
 	return found;
 }
 
+/* The first mapping of CPython's _asyncio module in the process: its
+ * address range (as /proc/PID/map_files names it) and file name. */
+static bool asyncio_mapping(uint32_t pid, char *range, size_t rlen, char *name, size_t nlen)
+{
+	char path[64], line[768];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *file = strchr(line, '/'), *slash, *sp;
+		if (!file)
+			continue;
+		file[strcspn(file, "\n")] = 0;
+		slash = strrchr(file, '/');
+		if (strncmp(slash + 1, "_asyncio.cpython-", 17) != 0 || !strstr(slash + 1, ".so") ||
+		    !(sp = strchr(line, ' ')))
+			continue;
+		*sp = 0;
+		ws_strlcpy(range, line, rlen);
+		ws_strlcpy(name, slash + 1, nlen);
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* CPython: the asyncio task probes on the _asyncio module it loaded (once
+ * per module file, through the kernel's link to the mapped file). */
+static void python_tasks(struct ws_runtimes *rt, uint32_t pid, struct ws_procinfo *info)
+{
+	char range[64], name[96], path[128];
+	struct stat sb;
+	int fd;
+
+	if (!asyncio_mapping(pid, range, sizeof(range), name, sizeof(name))) {
+		snprintf(info->detail, sizeof(info->detail),
+			 "python runtime, asyncio not loaded: its event loops and thread pools are modelled");
+		return;
+	}
+	info->asyncio = true;
+	snprintf(path, sizeof(path), "/proc/%u/map_files/%s", pid, range);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb)) {
+		snprintf(info->detail, sizeof(info->detail), "cannot open its %s: %s", name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	uint64_t key = ws_mix64((uint64_t)sb.st_dev ^ ws_mix64((uint64_t)sb.st_ino ^ 0x7079)) | 1;
+	struct pymod *m = ws_hashmap_get(&rt->pymods, key);
+	if (!m) {
+		struct ws_pyasync a;
+		char err[96];
+		m = ws_calloc(1, sizeof(*m));
+		m->result = ws_pyasync_inspect(fd, name, &a, err, sizeof(err));
+		if (m->result)
+			snprintf(m->detail, sizeof(m->detail), "%s: %s", name, err);
+		else if (!rt->py_probes)
+			m->result = -ECANCELED, snprintf(m->detail, sizeof(m->detail), "asyncio probes off (--no-asyncio-probes)");
+		else if ((m->result = live_py_attach(rt->l, path, a.step, a.wakeup, a.init)))
+			snprintf(m->detail, sizeof(m->detail), "cannot attach the asyncio probes: %s", strerror(-m->result));
+		else
+			snprintf(m->detail, sizeof(m->detail), "asyncio tasks traced (%s, CPython 3.%d)", name, a.minor);
+		ws_hashmap_put(&rt->pymods, key, m);
+	}
+	close(fd);
+	info->traced = m->result == 0;
+	snprintf(info->detail, sizeof(info->detail), "%s%s", m->detail,
+		 m->result ? "; its event loops and thread pools are modelled" : "");
+}
+
 static void read_comm(uint32_t pid, char *comm, size_t n)
 {
 	char p[64];
@@ -204,6 +291,8 @@ int ws_runtimes_process(struct ws_runtimes *rt, uint32_t pid, struct ws_procinfo
 	info->traced = x->go && x->go_result == 0 && live_go_process(rt->l, pid, &x->offsets) == 0;
 	if (x->go)
 		ws_strlcpy(info->detail, x->detail, sizeof(info->detail));
+	else if (strcmp(info->runtime, "python") == 0)
+		python_tasks(rt, pid, info);
 	else
 		snprintf(info->detail, sizeof(info->detail), "%s runtime: its event loop and thread pools are modelled",
 			 info->runtime);

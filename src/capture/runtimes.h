@@ -6,6 +6,9 @@
  *  - Go (gobin.c): a supported binary gets the runtime probes, attached
  *    once per file for every process running it, and each of its
  *    processes is told to the kernel half with the runtime's field offsets;
+ *  - CPython with asyncio loaded: its _asyncio module (pyasync.c) gets
+ *    the task probes, attached once per module file, so that each syscall
+ *    says which task it was made for;
  *  - Node.js (libuv's event loop), CPython, the JVM: told apart by symbols
  *    of the executable or the libraries the process maps; their threads
  *    are what the kernel shows, but the linker models their event loops
@@ -26,12 +29,14 @@ struct ws_procinfo {
 	uint32_t pid;
 	char comm[16];
 	char runtime[32]; /* "go1.19.8" ("go": version unknown), "node", "python", "java" */
-	bool traced;      /* Go: its goroutines are traced */
+	bool traced;      /* Go: its goroutines are traced; CPython: its asyncio tasks */
+	bool asyncio;     /* CPython with asyncio's C module loaded */
 	char detail[256]; /* how, or why not */
 };
 
-/* go_probes false: Go executables are told apart, but not probed. */
-struct ws_runtimes *ws_runtimes_new(struct live *l, bool go_probes);
+/* go_probes (py_probes) false: Go executables (CPython's asyncio) are told
+ * apart, but not probed. */
+struct ws_runtimes *ws_runtimes_new(struct live *l, bool go_probes, bool py_probes);
 void ws_runtimes_free(struct ws_runtimes *rt);
 /* Look at process pid. Returns 1 when it runs one of the runtimes above
  * (info filled), 0 when it is native, -errno when it could not be looked

@@ -204,8 +204,11 @@ static void task_fact(struct pipeline *p, const struct ws_event *ev)
 	if (ev->task_what == WS_TASKEV_EXEC) {
 		if (p->on_process)
 			p->on_process(p->process_ctx, ev->pid);
-	} else if (ev->task_what == WS_TASKEV_GO_SPAWN) {
-		p->goroutines++;
+	} else if (ev->task_what == WS_TASKEV_GO_SPAWN || ev->task_what == WS_TASKEV_PY_SPAWN) {
+		if (ev->task_what == WS_TASKEV_GO_SPAWN)
+			p->goroutines++;
+		else
+			p->py_tasks++;
 		if (!p->store_failed &&
 		    ws_store_add_goroutine(p->store, p->rec_id, ev->pid, ev->goid, ev->waker, ev->t_exit))
 			p->store_failed = true;
@@ -272,6 +275,7 @@ int pipeline_store_counters(struct pipeline *p, const struct pipeline_counter *r
 		{"stat", "tcp_events", p->tcp_events},
 		{"stat", "failed_connects", p->failed_connects},
 		{"stat", "goroutines_created", p->goroutines},
+		{"stat", "asyncio_tasks_created", p->py_tasks},
 	};
 
 	if (p->store_failed)

@@ -32,7 +32,7 @@ struct pipeline {
 	bool live;                /* processes are on this machine: ask /proc */
 	struct ws_hashmap services; /* pid -> struct service_name */
 	int abi;                    /* ABI version of the records */
-	uint64_t tcp_events, failed_connects, goroutines;
+	uint64_t tcp_events, failed_connects, goroutines, py_tasks;
 	/* a process to look at (live capture): it executed a new program, or
 	 * its first span was made */
 	void (*on_process)(void *ctx, uint32_t pid);

@@ -120,7 +120,7 @@ struct rec_stats {
 	uint64_t detached_ns, detached_since; /* time at the last shed level */
 };
 
-#define REC_COUNTERS 27
+#define REC_COUNTERS 29
 
 /* Time the data syscall programs were detached (the last shed level). */
 static uint64_t detached_ns(const struct rec_stats *r)
@@ -160,6 +160,8 @@ static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct
 		{"stat", "go_wakes", kc[WS_KC_GO_WAKES]},
 		{"stat", "go_syscalls_without_goroutine", kc[WS_KC_GO_BAD_G]},
 		{"lost", "go_wake_entries_evicted", r->gwake_evicted},
+		{"stat", "py_task_creations", kc[WS_KC_PY_TASKS]},
+		{"stat", "py_task_steps", kc[WS_KC_PY_STEPS]},
 	};
 
 	memcpy(rows, all, sizeof(all));
@@ -311,6 +313,8 @@ static void usage_record(FILE *f)
 		"                       see docs/overhead.md for what is shed, in order\n"
 		"  --no-go-probes       no uprobes on the Go runtime: goroutines are not traced, and\n"
 		"                       calls of Go processes are linked from kernel evidence only\n"
+		"  --no-asyncio-probes  no uprobes on CPython's asyncio: tasks are not traced, and\n"
+		"                       asyncio event loops are modelled from kernel evidence\n"
 		"  --quiet              no live status line\n"
 		"  --verbose            loader messages and debug output\n"
 		"  --debug-events       print every event to stderr\n",
@@ -378,7 +382,7 @@ struct rt_watch {
 	const struct live_config *lc;
 	bool quiet;
 	struct ws_hashmap seen; /* pid -> its command name's hash: looked at */
-	uint64_t go, go_traced;
+	uint64_t go, go_traced, py, py_traced;
 };
 
 /* Whether --pid, --comm and --netns let the process be traced. */
@@ -429,8 +433,11 @@ static void look_at(void *ctx, uint32_t pid)
 	if (go) {
 		w->go++;
 		w->go_traced += pi.traced;
+	} else if (pi.asyncio) {
+		w->py++;
+		w->py_traced += pi.traced;
 	}
-	if ((go && (!w->quiet || !pi.traced)) || ws_verbose)
+	if (((go || pi.asyncio) && (!w->quiet || !pi.traced)) || ws_verbose)
 		fprintf(stderr, "wirespan: pid %u (%s) runs %s%s: %s%s\n", pid, pi.comm, go ? "Go " : "", pi.runtime,
 			pi.detail, go && !pi.traced ? "; its calls are linked from kernel evidence only, with lower confidence" : "");
 	if (!w->p->store_failed &&
@@ -469,6 +476,7 @@ int cmd_record(int argc, char **argv)
 		{"save-events", required_argument, NULL, 's'},
 		{"cpu-budget", required_argument, NULL, 'B'},
 		{"no-go-probes", no_argument, NULL, 'G'},
+		{"no-asyncio-probes", no_argument, NULL, 'A'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug-events", no_argument, NULL, 'D'},
@@ -478,7 +486,7 @@ int cmd_record(int argc, char **argv)
 	struct live_config lc = {.payload = 4096};
 	const char *db = "wirespan.db", *netns_path = NULL, *save_path = NULL, *host = NULL;
 	double duration = 0, budget_pct = DEFAULT_BUDGET_PCT;
-	bool quiet = false, debug_events = false, go_probes = true;
+	bool quiet = false, debug_events = false, go_probes = true, py_probes = true;
 	unsigned long long v;
 	char err[1024];
 	int c;
@@ -560,6 +568,7 @@ int cmd_record(int argc, char **argv)
 			break;
 		}
 		case 'G': go_probes = false; break;
+		case 'A': py_probes = false; break;
 		case 'q': quiet = true; break;
 		case 'v': ws_verbose++; break;
 		case 'D': debug_events = true; break;
@@ -644,7 +653,7 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	}
 
-	struct rt_watch rw = {.rt = ws_runtimes_new(l, go_probes), .p = &p, .lc = &lc, .quiet = quiet};
+	struct rt_watch rw = {.rt = ws_runtimes_new(l, go_probes, py_probes), .p = &p, .lc = &lc, .quiet = quiet};
 	ws_hashmap_init(&rw.seen);
 	look_at_all(&rw);
 	p.on_process = look_at;
@@ -766,6 +775,9 @@ int cmd_record(int argc, char **argv)
 	if (rw.go)
 		fprintf(stderr, "wirespan: Go processes: %llu, goroutines traced in %llu; %llu goroutines created\n",
 			(unsigned long long)rw.go, (unsigned long long)rw.go_traced, (unsigned long long)p.goroutines);
+	if (rw.py)
+		fprintf(stderr, "wirespan: asyncio processes: %llu, tasks traced in %llu; %llu tasks created\n",
+			(unsigned long long)rw.py, (unsigned long long)rw.py_traced, (unsigned long long)p.py_tasks);
 	ws_runtimes_free(rw.rt);
 	ws_hashmap_free(&rw.seen);
 	live_close(l);

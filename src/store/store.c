@@ -1022,8 +1022,10 @@ static int load_processes(struct ws_store *st, struct ws_lset *set)
 
 	if (st->version < 6)
 		return 0;
+	/* a process looked at more than once (before it loaded asyncio, say):
+	 * the row that says it was traced counts */
 	if (prepare(st, "SELECT r.host, p.pid, p.runtime, p.traced FROM processes p JOIN recordings r ON r.id = "
-			"p.recording_id",
+			"p.recording_id ORDER BY p.traced",
 		    &q))
 		return -EIO;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {

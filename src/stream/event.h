@@ -25,6 +25,7 @@ enum ws_ev_kind {
 enum ws_task_what {
 	WS_TASKEV_EXEC = 1,  /* the process executed a new program */
 	WS_TASKEV_GO_SPAWN,  /* goroutine goid was created by goroutine waker */
+	WS_TASKEV_PY_SPAWN,  /* asyncio task goid was created while task waker ran (0: none) */
 };
 
 /* ws_event.tcp_what */

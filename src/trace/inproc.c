@@ -369,6 +369,18 @@ static void undecided(struct ws_lspan *c, int32_t a, int32_t b)
  * connection another request gave back); one created further down (a
  * client's connection writer, dialled for one request and handed
  * another's) follows the hand-off. */
+/* The method as named for the process's kind of executor: goroutines, or
+ * asyncio tasks (which hand nothing over: no hand-off). */
+static int exec_method(const struct proc_ctx *pc, int m)
+{
+	if (pc->runtime != WS_RT_PYTHON_TASKS)
+		return m;
+	return m == WS_LINK_GOROUTINE ? WS_LINK_TASK
+	       : m == WS_LINK_GO_SPAWN	? WS_LINK_TASK_SPAWN
+	       : m == WS_LINK_GO_LINEAGE ? WS_LINK_TASK_LINEAGE
+					 : m;
+}
+
 static void decide_go(struct proc_ctx *pc, const struct tev *e, const int32_t *k, size_t nk)
 {
 	struct ws_lspan *c = &pc->set->v[e->idx];
@@ -380,7 +392,7 @@ static void decide_go(struct proc_ctx *pc, const struct tev *e, const int32_t *k
 	u->last_call_t = e->t;
 	for (size_t i = 0; i < u->n; i++)
 		if (u->ctx[i] >= 0 && in_set(k, nk, u->ctx[i])) {
-			ws_lspan_set_link(c, u->ctx[i], WS_LINK_GOROUTINE);
+			ws_lspan_set_link(c, u->ctx[i], exec_method(pc, WS_LINK_GOROUTINE));
 			return;
 		}
 	if (fresh && in_set(k, nk, w.ctx))
@@ -388,7 +400,7 @@ static void decide_go(struct proc_ctx *pc, const struct tev *e, const int32_t *k
 	else if (fresh && w.ctx < 0 && in_set(k, nk, pc->waker2_ctx[e->idx].ctx))
 		wk = pc->waker2_ctx[e->idx].ctx; /* a worker of no request passed on what it was handed */
 	if (inh >= 0 && (wk < 0 || wk == inh || u->depth <= 1)) {
-		ws_lspan_set_link(c, inh, u->depth <= 1 ? WS_LINK_GO_SPAWN : WS_LINK_GO_LINEAGE);
+		ws_lspan_set_link(c, inh, exec_method(pc, u->depth <= 1 ? WS_LINK_GO_SPAWN : WS_LINK_GO_LINEAGE));
 		if (wk >= 0 && wk != inh)
 			undecided(c, inh, wk);
 	} else if (wk >= 0) {
@@ -420,6 +432,8 @@ static void decide_thread(struct proc_ctx *pc, const struct tev *e, const int32_
 		ws_lspan_set_link(c, kt, WS_LINK_THREAD);
 		return;
 	}
+	if (pc->runtime == WS_RT_PYTHON_TASKS && ws_hashmap_get(&pc->loops, e->unit | 1ull << 62))
+		return; /* written by the loop outside any task: no evidence */
 	struct unit *u = unit_of(pc, e->unit);
 	if (u->loop[0]) { /* a modelled event loop: decided once the replay tells which model fits */
 		pc->deferred[pc->ndeferred++] = e->idx;
@@ -616,8 +630,11 @@ static struct tev *process_events(struct proc_ctx *pc, const int32_t *idx, size_
 	for (size_t i = 0; i < n; i++) {
 		const struct ws_lspan *l = &set->v[idx[i]];
 		if (l->kind == WS_SPAN_SERVER) {
-			ev[m++] = (struct tev){l->req_t[WS_T_LAST_EXIT], executor(l->req_last_goid, l->req_last_tid), EV_READ,
-					       idx[i]};
+			/* asyncio reads a request in the loop's own callback, outside
+			 * any task: the task that answers it is the one serving it */
+			uint64_t reader = !l->req_last_goid && pc->runtime == WS_RT_PYTHON_TASKS ? l->resp_goid
+												 : l->req_last_goid;
+			ev[m++] = (struct tev){l->req_t[WS_T_LAST_EXIT], executor(reader, l->req_last_tid), EV_READ, idx[i]};
 			ev[m++] = (struct tev){l->resp_t[WS_T_FIRST_ENTER], executor(l->resp_goid, l->resp_last_tid),
 					       EV_WRITE_RESPONSE, idx[i]};
 			continue;
@@ -851,7 +868,8 @@ void ws_link_inside_processes(struct ws_lset *set, const struct ws_link_opts *op
 		if (set->v[i].kind && set->v[i].pid)
 			idx[n++] = (int32_t)i;
 	qsort_r(idx, n, sizeof(*idx), cmp_proc, set);
-	qsort(set->spawns, set->nspawns, sizeof(*set->spawns), cmp_spawn);
+	if (set->nspawns)
+		qsort(set->spawns, set->nspawns, sizeof(*set->spawns), cmp_spawn);
 	for (size_t i = 0, j; i < n; i = j) {
 		const struct ws_lspan *a = &set->v[idx[i]];
 		for (j = i + 1; j < n; j++) {

@@ -28,6 +28,9 @@ static const struct {
 	[WS_LINK_LOOP_ONLY] = {"loop-only", 0.95f},
 	[WS_LINK_LOOP_ORDER] = {"loop-order", 0.95f},
 	[WS_LINK_POOL_FIFO] = {"pool-fifo", 0.95f},
+	[WS_LINK_TASK] = {"task", 1.0f},
+	[WS_LINK_TASK_SPAWN] = {"task-spawn", 1.0f},
+	[WS_LINK_TASK_LINEAGE] = {"task-lineage", 0.9f},
 };
 
 const char *ws_link_method_name(int m)
@@ -221,7 +224,7 @@ int ws_runtime_parse(const char *name, bool traced)
 	if (strcmp(name, "node") == 0)
 		return WS_RT_NODE;
 	if (strcmp(name, "python") == 0)
-		return WS_RT_PYTHON;
+		return traced ? WS_RT_PYTHON_TASKS : WS_RT_PYTHON;
 	if (strcmp(name, "java") == 0)
 		return WS_RT_JAVA;
 	return WS_RT_NATIVE;

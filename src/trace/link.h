@@ -63,6 +63,9 @@ enum ws_link_method {
 	WS_LINK_LOOP_ONLY,  /* event loop (loop.h): the one context ready */
 	WS_LINK_LOOP_ORDER, /* event loop: the oldest ready context whose kind of step makes such calls */
 	WS_LINK_POOL_FIFO,  /* event loop: the oldest waiting call, handed a connection given back */
+	WS_LINK_TASK,       /* the asyncio task that wrote the call answered the request */
+	WS_LINK_TASK_SPAWN, /* ... was created while serving the request, by the task that did */
+	WS_LINK_TASK_LINEAGE, /* ... by a task created for it in turn */
 	WS_LINK_METHODS,
 };
 
@@ -74,6 +77,7 @@ enum ws_runtime {
 	WS_RT_GO_UNPROBED, /* Go without probes: goroutines move between threads */
 	WS_RT_NODE,        /* Node.js: one event-loop thread runs every callback */
 	WS_RT_PYTHON,      /* CPython: asyncio's loop, or threads */
+	WS_RT_PYTHON_TASKS, /* CPython with asyncio probes: the task on every syscall */
 	WS_RT_JAVA,        /* the JVM: thread pools */
 };
 /* The runtime a recorded name ("go1.19.8", "node", ...) stands for. */

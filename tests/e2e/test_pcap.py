@@ -37,7 +37,7 @@ class Tcpdump:
         self.proc.send_signal(signal.SIGINT)
         err = self.proc.communicate(timeout=20)[1]
         m = re.search(r"(\d+) packets? dropped by kernel", err)
-        check(m is not None and m.group(1) == "0", f"tcpdump dropped packets: {err}")
+        check(m is not None and m.group(1) == "0", f"tcpdump dropped packets ({self.path}): {err}")
         return self.path
 
 

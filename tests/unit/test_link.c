@@ -404,6 +404,32 @@ int main(void)
 		(void)s2;
 	}
 
+	t_context = "asyncio tasks: the task that answers, its children, the loop outside tasks";
+	reset();
+	{
+		/* aiohttp: the loop thread (80) reads both requests in a protocol
+		 * callback, outside any task; a task per request (501, 502,
+		 * created by the connections' tasks 401, 402) answers each */
+		int s1 = server("p", 80, 80, 40001, 1, 100, 100, 900, 900);
+		int s2 = server("p", 80, 80, 40002, 2, 110, 110, 910, 910);
+		set.v[s1].resp_goid = 501;
+		set.v[s2].resp_goid = 502;
+		ws_lset_add_spawn(&set, "p", 80, 501, 401, 101 * US);
+		ws_lset_add_spawn(&set, "p", 80, 502, 402, 111 * US);
+		ws_lset_add_spawn(&set, "p", 80, 601, 501, 125 * US); /* s1's handler gathers: a child task */
+		ws_lset_set_runtime(&set, "p", 80, WS_RT_PYTHON_TASKS);
+		int own = client("p", 80, 80, 50001, 9, 120, 200); /* s2's task writes it */
+		set.v[own].req_goid = 502;
+		int child = client("p", 80, 80, 50002, 9, 130, 210);
+		set.v[child].req_goid = 601;
+		int loop = client("p", 80, 80, 50003, 9, 140, 220); /* the loop itself, in no task */
+		ws_link(&set, NULL);
+		check_parent(own, s2, WS_LINK_TASK);
+		check_parent(child, s1, WS_LINK_TASK_SPAWN);
+		check_parent(loop, -1, WS_LINK_NONE);
+		CHECK(set.v[own].confidence == 1.0f, "a task's own call is certain");
+	}
+
 	t_context = "traceparent";
 	reset();
 	{
