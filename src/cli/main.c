@@ -1,6 +1,5 @@
 /* main.c -- the wirespan command: dispatch to subcommands. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -36,7 +35,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[1];
-	if (getenv("WS_TMPDEBUG")) ws_verbose = 1; /* TEMPORARY */
 	if (strcmp(cmd, "record") == 0)
 		return cmd_record(argc - 1, argv + 1);
 	if (strcmp(cmd, "pcap") == 0)
