@@ -189,7 +189,7 @@ def asyncio_bench(out):
     try:
         time.sleep(0.5)
         # even request numbers make both calls
-        service("asyncio service", ["/usr/bin/python3", os.path.join(ROOT, "bench", "accuracy", "pyasync.py"), "plain",
+        service("asyncio service", ["/usr/bin/python3", os.path.join(ROOT, "bench", "accuracy", "pyasync.py"), "await", "plain",
                                     "127.0.0.1", str(SVC_PORT), f"127.0.0.1:{LEAF_PORT}", f"127.0.0.1:{REDIS_PORT}"],
                 "/front/2", "--no-asyncio-probes", ["py_task_steps", "py_task_creations"])
     finally:

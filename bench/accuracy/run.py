@@ -205,8 +205,8 @@ CHAINS = {
 }
 GO_MODES = {"go-fanout": "fanout", "go-redis": "redis", "go-workers": "workers", "go-nested": "nested",
             "go-spawn": "spawn"}
-JAVA_CLASSES = {"java-pool": "JavaSvc", "java-urlconn": "JavaUrlConn"}
-BUILT = tuple(GO_MODES) + tuple(JAVA_CLASSES)  # chains whose service build() makes
+JAVA_MODES = {"java-pool": "httpclient", "java-urlconn": "urlconn"}
+BUILT = tuple(GO_MODES) + tuple(JAVA_MODES)  # chains whose service build() makes
 OTEL_CHAINS = ("node", "python")
 ALL_CHAINS = list(OTEL_CHAINS) + list(CHAINS)
 
@@ -219,7 +219,7 @@ def build():
     lib.run(["go", "build", "-o", os.path.join(BUILD, "gosvc"), "./bench/accuracy/gosvc"], cwd=ROOT, env=goenv,
             timeout=300)
     lib.run(["javac", "-d", os.path.join(BUILD, "java")]
-            + [os.path.join(HERE, "java", c + ".java") for c in JAVA_CLASSES.values()], timeout=300)
+            + [os.path.join(HERE, "java", "JavaSvc.java")], timeout=300)
 
 
 def write_truth(path, kind, ids, requests):
@@ -306,20 +306,15 @@ def service_cmd(env, kind, ids, requests):
     if kind in GO_MODES:
         cmd = [os.path.join(BUILD, "gosvc"), GO_MODES[kind], ids, f"{bind}:{SVC_PORT}", leaf]
         return cmd + ([redis] if CHAINS[kind]["redis"] else [])
-    if kind == "node-agent":
-        return ["node", os.path.join(HERE, "nodeagent.js"), ids, bind, str(SVC_PORT), leaf, redis]
-    if kind == "node-fanout":
-        return ["node", os.path.join(HERE, "nodefanout.js"), ids, bind, str(SVC_PORT), leaf, redis]
-    if kind == "node-fetch":
-        return ["node", os.path.join(HERE, "nodefetch.js"), ids, bind, str(SVC_PORT), leaf]
-    if kind == "py-asyncio":
-        return [lib.PYTHON, os.path.join(HERE, "pyasync.py"), ids, bind, str(SVC_PORT), leaf, redis]
-    if kind == "py-gather":
-        return [lib.PYTHON, os.path.join(HERE, "pygather.py"), ids, bind, str(SVC_PORT), leaf, redis]
+    if kind in ("node-agent", "node-fanout", "node-fetch"):
+        return ["node", os.path.join(HERE, "nodeloop.js"), kind[5:], ids, bind, str(SVC_PORT), leaf, redis]
+    if kind in ("py-asyncio", "py-gather"):
+        mode = "await" if kind == "py-asyncio" else "gather"
+        return [lib.PYTHON, os.path.join(HERE, "pyasync.py"), mode, ids, bind, str(SVC_PORT), leaf, redis]
     if kind == "py-threadpool":
         return [lib.PYTHON, os.path.join(HERE, "pythreadpool.py"), ids, bind, str(SVC_PORT), leaf]
-    if kind in JAVA_CLASSES:
-        return ["java", "-Xmx256m", "-cp", os.path.join(BUILD, "java"), JAVA_CLASSES[kind], ids, bind,
+    if kind in JAVA_MODES:
+        return ["java", "-Xmx256m", "-cp", os.path.join(BUILD, "java"), "JavaSvc", JAVA_MODES[kind], ids, bind,
                 str(SVC_PORT), leaf]
     if kind == "nginx":
         return proxy_conf(env, ids, requests)

@@ -115,7 +115,8 @@ static const char *exe_runtime(int fd)
 	while (e && !found[0] && (scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
 		Elf_Data *d;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize ||
+		    !(d = elf_getdata(scn, NULL)))
 			continue;
 		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize && !found[0]; i++) {
 			GElf_Sym sym;
@@ -232,11 +233,17 @@ static void python_tasks(struct ws_runtimes *rt, uint32_t pid, struct ws_procinf
 		if (m->result)
 			snprintf(m->detail, sizeof(m->detail), "%s: %s", name, err);
 		else if (!rt->py_probes)
-			m->result = -ECANCELED, snprintf(m->detail, sizeof(m->detail), "asyncio probes off (--no-asyncio-probes)");
-		else if ((m->result = live_py_attach(rt->l, path, a.step, a.wakeup, a.init)))
-			snprintf(m->detail, sizeof(m->detail), "cannot attach the asyncio probes: %s", strerror(-m->result));
+			m->result = -ECANCELED;
 		else
-			snprintf(m->detail, sizeof(m->detail), "asyncio tasks traced (%s, CPython 3.%d)", name, a.minor);
+			m->result = live_py_attach(rt->l, path, a.step, a.wakeup, a.init);
+		if (m->result == -ECANCELED)
+			snprintf(m->detail, sizeof(m->detail), "asyncio probes off (--no-asyncio-probes)");
+		else if (m->result && !m->detail[0])
+			snprintf(m->detail, sizeof(m->detail), "cannot attach the asyncio probes: %s",
+				 strerror(-m->result));
+		else if (!m->result)
+			snprintf(m->detail, sizeof(m->detail), "asyncio tasks traced (%s, CPython 3.%d)", name,
+				 a.minor);
 		ws_hashmap_put(&rt->pymods, key, m);
 	}
 	close(fd);

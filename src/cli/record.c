@@ -425,7 +425,8 @@ static void look_at(void *ctx, uint32_t pid)
 
 	if (!process_wanted(w->lc, pid) || ws_runtimes_process(w->rt, pid, &pi) != 1)
 		return;
-	uint64_t key = (uint64_t)pid + 1, h = ws_mix64(pi.runtime[0] ^ ws_mix64(pi.comm[0] | (uint64_t)pi.traced << 8)) | 1;
+	uint64_t key = (uint64_t)pid + 1,
+		 h = ws_mix64(pi.runtime[0] ^ ws_mix64(pi.comm[0] | (uint64_t)pi.traced << 8)) | 1;
 	if ((uint64_t)(uintptr_t)ws_hashmap_get(&w->seen, key) == h)
 		return; /* told already */
 	ws_hashmap_put(&w->seen, key, (void *)(uintptr_t)h);
@@ -439,7 +440,9 @@ static void look_at(void *ctx, uint32_t pid)
 	}
 	if (((go || pi.asyncio) && (!w->quiet || !pi.traced)) || ws_verbose)
 		fprintf(stderr, "wirespan: pid %u (%s) runs %s%s: %s%s\n", pid, pi.comm, go ? "Go " : "", pi.runtime,
-			pi.detail, go && !pi.traced ? "; its calls are linked from kernel evidence only, with lower confidence" : "");
+			pi.detail,
+			go && !pi.traced ? "; its calls are linked from kernel evidence only, with lower confidence"
+					 : "");
 	if (!w->p->store_failed &&
 	    ws_store_add_process(w->p->store, w->p->rec_id, pid, pi.comm, pi.runtime, pi.traced, pi.detail))
 		w->p->store_failed = true;

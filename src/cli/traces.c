@@ -747,8 +747,8 @@ static void explain_undecided(const struct ws_lset *set, const struct ws_lspan *
 		const struct ws_lspan *c = &set->v[l->undecided[k]];
 		char tid[33];
 		ws_hex(c->trace_id, 16, tid);
-		printf("%*s  %s %s: %s (trace %.16s)%s\n", ind, "", k ? "     or" : "could be under", c->service, c->name,
-		       tid, l->parent == l->undecided[k] ? ", as linked" : "");
+		printf("%*s  %s %s: %s (trace %.16s)%s\n", ind, "", k ? "     or" : "could be under", c->service,
+		       c->name, tid, l->parent == l->undecided[k] ? ", as linked" : "");
 	}
 }
 

@@ -31,13 +31,6 @@
 #include "trace/loop.h"
 #include "util/util.h"
 
-void ws_lspan_set_link(struct ws_lspan *l, int32_t parent, int method)
-{
-	l->parent = parent;
-	l->method = (uint8_t)method;
-	l->confidence = ws_link_method_confidence(method);
-}
-
 enum { EV_READ, EV_WRITE_RESPONSE, EV_SPAWN, EV_WAKE, EV_WAKE2, EV_WRITE_REQUEST };
 
 /* Executors: a thread id, or a goroutine id with the top bit set. */
@@ -152,7 +145,10 @@ static uint64_t api_key(const struct ws_lspan *l)
 	return h | 1;
 }
 
-static uint64_t write_time(const struct ws_lspan *c) { return c->req_t[WS_T_FIRST_ENTER] ? c->req_t[WS_T_FIRST_ENTER] : c->start; }
+static uint64_t write_time(const struct ws_lspan *c)
+{
+	return c->req_t[WS_T_FIRST_ENTER] ? c->req_t[WS_T_FIRST_ENTER] : c->start;
+}
 
 /* When the executor decided to make the call: the write, or for the first
  * request on a connection opened for it, the connect() (the write may
@@ -634,7 +630,8 @@ static struct tev *process_events(struct proc_ctx *pc, const int32_t *idx, size_
 			 * any task: the task that answers it is the one serving it */
 			uint64_t reader = !l->req_last_goid && pc->runtime == WS_RT_PYTHON_TASKS ? l->resp_goid
 												 : l->req_last_goid;
-			ev[m++] = (struct tev){l->req_t[WS_T_LAST_EXIT], executor(reader, l->req_last_tid), EV_READ, idx[i]};
+			ev[m++] =
+			    (struct tev){l->req_t[WS_T_LAST_EXIT], executor(reader, l->req_last_tid), EV_READ, idx[i]};
 			ev[m++] = (struct tev){l->resp_t[WS_T_FIRST_ENTER], executor(l->resp_goid, l->resp_last_tid),
 					       EV_WRITE_RESPONSE, idx[i]};
 			continue;
@@ -642,8 +639,8 @@ static struct tev *process_events(struct proc_ctx *pc, const int32_t *idx, size_
 		/* a goroutine is known: its write is when it made the call */
 		uint64_t t = l->req_goid ? write_time(l) : call_time(pc, idx[i]);
 		ev[m++] = (struct tev){t, executor(l->req_goid, l->tid), EV_WRITE_REQUEST, idx[i]};
-		ev[m++] = (struct tev){l->resp_t[WS_T_LAST_EXIT], executor(l->resp_last_goid, l->resp_last_tid), EV_READ,
-				       idx[i]};
+		ev[m++] = (struct tev){l->resp_t[WS_T_LAST_EXIT], executor(l->resp_last_goid, l->resp_last_tid),
+				       EV_READ, idx[i]};
 		pc->waker_ctx[idx[i]] = pc->waker2_ctx[idx[i]] = (struct goctx){-1, 0};
 		if (l->req_goid && l->req_waker && l->req_wake)
 			ev[m++] = (struct tev){l->req_wake, l->req_waker | GO_UNIT, EV_WAKE, idx[i]};

@@ -11,7 +11,4 @@
  * connections (a reply read stands for the request its call was made for). */
 void ws_link_inside_processes(struct ws_lset *set, const struct ws_link_opts *opts);
 
-/* Set a span's parent, method and the method's confidence. */
-void ws_lspan_set_link(struct ws_lspan *l, int32_t parent, int method);
-
 #endif

@@ -170,6 +170,8 @@ void ws_lset_set_runtime(struct ws_lset *set, const char *host, uint32_t pid, in
 int ws_lset_runtime(const struct ws_lset *set, const char *host, uint32_t pid);
 /* Parse a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"). */
 bool ws_traceparent_parse(const char *tp, uint8_t trace[16], uint64_t *parent);
+/* Set a span's parent, method and the method's confidence. */
+void ws_lspan_set_link(struct ws_lspan *l, int32_t parent, int method);
 
 /* Link every span of the set: fill the output fields. */
 void ws_link(struct ws_lset *set, const struct ws_link_opts *opts);

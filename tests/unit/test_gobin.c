@@ -93,10 +93,10 @@ static int inspect_path(const char *path, struct ws_gobin *g, char *err, size_t 
  * pclntab at the next function.) */
 static bool same_sites(const struct ws_gobin *a, const struct ws_gobin *b)
 {
-	return a->newproc1 == b->newproc1 && a->goexit1 == b->goexit1 &&
-	       a->spawn_site == b->spawn_site && a->send_sites[0] == b->send_sites[0] && a->send_sites[1] == b->send_sites[1] &&
-	       a->recv_sites[0] == b->recv_sites[0] && a->recv_sites[1] == b->recv_sites[1] && a->exit_site == b->exit_site &&
-	       a->n_newproc1_ret == b->n_newproc1_ret &&
+	return a->newproc1 == b->newproc1 && a->goexit1 == b->goexit1 && a->spawn_site == b->spawn_site &&
+	       a->send_sites[0] == b->send_sites[0] && a->send_sites[1] == b->send_sites[1] &&
+	       a->recv_sites[0] == b->recv_sites[0] && a->recv_sites[1] == b->recv_sites[1] &&
+	       a->exit_site == b->exit_site && a->n_newproc1_ret == b->n_newproc1_ret &&
 	       memcmp(a->newproc1_ret, b->newproc1_ret, a->n_newproc1_ret * sizeof(a->newproc1_ret[0])) == 0;
 }
 

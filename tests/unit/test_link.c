@@ -268,7 +268,8 @@ int main(void)
 		set.v[c].req_wake = 199 * US;
 		ws_link(&set, NULL);
 		check_parent(c, s1, WS_LINK_GO_SPAWN);
-		CHECK(set.v[c].undecided[0] == s1 && set.v[c].undecided[1] == s2, "the hand-off that disagreed is shown");
+		CHECK(set.v[c].undecided[0] == s1 && set.v[c].undecided[1] == s2,
+		      "the hand-off that disagreed is shown");
 		struct ws_link_opts strict = {.no_traceparent = true, .min_confidence = 1.01f};
 		ws_link(&set, &strict);
 		check_parent(c, -1, WS_LINK_NONE);
@@ -359,7 +360,8 @@ int main(void)
 			uint64_t t = 1000 + 1000 * (uint64_t)i;
 			int health = server("n", 72, 72, (uint16_t)(41000 + 2 * i), 10 + 2 * i, t, t, t + 30, t + 30);
 			set.v[health].server.port = 8081; /* another kind of request: answered at once */
-			owner[i] = server("n", 72, 72, (uint16_t)(41001 + 2 * i), 11 + 2 * i, t + 10, t + 10, t + 60, t + 60);
+			owner[i] =
+			    server("n", 72, 72, (uint16_t)(41001 + 2 * i), 11 + 2 * i, t + 10, t + 10, t + 60, t + 60);
 			later[i] = client("n", 72, 72, (uint16_t)(52000 + i), 9, t + 20, t + 50);
 		}
 		ws_lset_set_runtime(&set, "n", 72, WS_RT_NODE);

@@ -49,7 +49,8 @@ static bool check_interpreter(const char *python, char *module, size_t len, stru
 	snprintf(cmd, sizeof(cmd), "%s tests/data/py/asyncio_offsets.py 2>/dev/null", python);
 	if (!(p = popen(cmd, "r")))
 		return false;
-	bool ok = fgets(line, sizeof(line), p) && sscanf(line, "%511s %llx %llx %llx", module, &step, &wakeup, &init) == 4;
+	bool ok =
+	    fgets(line, sizeof(line), p) && sscanf(line, "%511s %llx %llx %llx", module, &step, &wakeup, &init) == 4;
 	pclose(p);
 	if (!ok) {
 		printf("test_pyasync: %s cannot be asked (not CPython 3 with _asyncio, or absent)\n", python);

@@ -1,9 +1,17 @@
-// The service of the java-pool chain: com.sun.net.httpserver.HttpServer on a
-// fixed pool of 4 threads; the handler for /front/N calls an HTTP backend
-// twice, one call after the other (GET /b1/ID, then GET /b2/ID), with one
-// shared java.net.http.HttpClient forced to HTTP/1.1 and its blocking send().
+// The service of the java-pool and java-urlconn chains:
+// com.sun.net.httpserver.HttpServer on a fixed pool of 4 threads; the handler
+// for /front/N calls an HTTP backend twice, one call after the other
+// (GET /b1/ID, then GET /b2/ID), by MODE:
 //
-// usage: java -cp DIR JavaSvc IDS BIND PORT LEAF_HOST:PORT
+//   httpclient: with one shared java.net.http.HttpClient forced to HTTP/1.1
+//               and its blocking send() (the client's own threads write)
+//   urlconn:    with java.net.HttpURLConnection: keep-alive (the JDK's
+//               KeepAliveCache keeps up to http.maxConnections, 5, idle
+//               connections per destination), the body read fully and the
+//               stream closed, disconnect() not called, so the connection
+//               goes back to the cache for the next call
+//
+// usage: java -cp DIR JavaSvc MODE IDS BIND PORT LEAF_HOST:PORT
 //   IDS: plain (ID = N) | hashed (first 12 hex digits of sha1("b1:N"), ...)
 // Compiled by bench/accuracy/run.py with javac at run time.
 
@@ -12,8 +20,10 @@ import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.HttpURLConnection;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.URL;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -25,7 +35,7 @@ import java.util.concurrent.Executors;
 public class JavaSvc {
     static String ids;
     static String leaf;
-    static HttpClient client;
+    static HttpClient client; // mode httpclient
 
     static String id(String tag, String n) throws Exception {
         if (ids.equals("plain")) return n;
@@ -36,9 +46,21 @@ public class JavaSvc {
     }
 
     static int get(String url) throws Exception {
-        HttpRequest req = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).GET().build();
-        HttpResponse<byte[]> resp = client.send(req, HttpResponse.BodyHandlers.ofByteArray());
-        return resp.statusCode();
+        if (client != null) {
+            HttpRequest req = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).GET().build();
+            return client.send(req, HttpResponse.BodyHandlers.ofByteArray()).statusCode();
+        }
+        HttpURLConnection c = (HttpURLConnection) new URL(url).openConnection();
+        c.setConnectTimeout(5000);
+        c.setReadTimeout(10000);
+        int status = c.getResponseCode();
+        InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
+        if (in != null) {
+            try (InputStream body = in) {
+                body.readAllBytes(); // read to the end: the connection goes back to the keep-alive cache
+            }
+        }
+        return status;
     }
 
     static void front(HttpExchange ex) throws IOException {
@@ -66,13 +88,19 @@ public class JavaSvc {
     }
 
     public static void main(String[] args) throws Exception {
-        ids = args[0];
-        leaf = args[3];
-        client = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(5))
-                .build();
-        HttpServer server = HttpServer.create(new InetSocketAddress(args[1], Integer.parseInt(args[2])), 256);
+        String mode = args[0];
+        ids = args[1];
+        leaf = args[4];
+        if (mode.equals("httpclient")) {
+            client = HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .connectTimeout(Duration.ofSeconds(5))
+                    .build();
+        } else if (!mode.equals("urlconn")) {
+            System.err.println("JavaSvc: unknown mode " + mode);
+            System.exit(2);
+        }
+        HttpServer server = HttpServer.create(new InetSocketAddress(args[2], Integer.parseInt(args[3])), 256);
         server.createContext("/front/", JavaSvc::front);
         server.setExecutor(Executors.newFixedThreadPool(4));
         server.start();
