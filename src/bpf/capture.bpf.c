@@ -663,6 +663,27 @@ static __always_inline void fill_header(struct ws_kevent *ev, const struct ws_in
 	ev->wake_ts = f->wake_ts;
 	ev->waker2 = f->waker2;
 	ev->wake2_ts = f->wake2_ts;
+	/* a recovered write began before its entry was seen: its fence is unknown */
+	if (f->dir == WS_DIR_RECV) {
+		ev->fence = KCAST(struct tcp_sock, f->sk)->write_seq;
+		ev->seq_flags = WS_KSEQ_FENCE;
+	} else {
+		ev->fence = f->fence;
+		ev->seq_flags = (f->flags & WS_KF_RECOVERED) ? 0 : WS_KSEQ_FENCE;
+	}
+	ev->sent_seq = 0;
+	ev->read_seq = 0;
+}
+
+/* Where both directions of an established stream stand: lets user space
+ * tell that the last bytes of a direction were never reported. */
+static __always_inline void stream_seqs(struct ws_kevent *ev, const struct sock *sk)
+{
+	const struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
+
+	ev->sent_seq = tp->write_seq;
+	ev->read_seq = tp->copied_seq;
+	ev->seq_flags |= WS_KSEQ_STREAM;
 }
 
 /* The thread's scheduler times; created (when `create`) the first time it
@@ -825,6 +846,8 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 	f.cap = conn_cap(c);
 	f.classify = !c->classified && !c->small;
 	f.seq = dir == WS_DIR_SEND ? tp->write_seq : tp->copied_seq;
+	if (dir == WS_DIR_SEND)
+		f.fence = tp->rcv_nxt;
 	struct tsched *t = thread_get((__u32)pid_tgid, true);
 	if (t) {
 		f.runq_ns = t->runq;
@@ -1085,6 +1108,11 @@ static __always_inline void emit_lifecycle(struct sock *sk, struct kconn *c, __u
 	ev.srtt_us = srtt_us((__u64)sk);
 	read_tuple((__u64)sk, &ev.tuple);
 	read_comm(ev.comm);
+	/* a stream that was established (its sequence numbers are set) */
+	__u8 st = KCAST(struct sock, sk)->__sk_common.skc_state;
+	if (!(flags & WS_KF_ERROR) && st != TCP_SYN_SENT && st != TCP_SYN_RECV && st != TCP_LISTEN &&
+	    (st == TCP_ESTABLISHED || c->estab))
+		stream_seqs(&ev, sk);
 	emit(&ev, sizeof(ev));
 }
 
@@ -1221,6 +1249,11 @@ int BPF_PROG(state_change, const struct sock *sk, const int oldstate, const int 
 		ev.newstate = newstate;
 		ev.srtt_us = srtt_us((__u64)sk);
 		read_tuple((__u64)sk, &ev.tuple);
+		/* established (copied_seq is set before the change), or closed
+		 * after it was */
+		if (newstate == TCP_ESTABLISHED ||
+		    (newstate == TCP_CLOSE && oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV))
+			stream_seqs(&ev, sk);
 		emit(&ev, sizeof(ev));
 	}
 	return 0;

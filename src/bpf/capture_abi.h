@@ -9,7 +9,7 @@
 #ifndef WIRESPAN_CAPTURE_ABI_H
 #define WIRESPAN_CAPTURE_ABI_H
 
-#define WS_ABI_VERSION 3
+#define WS_ABI_VERSION 4
 
 /* Largest payload prefix one event may carry, and the tail kept from the
  * end of a syscall's bytes when the middle was not copied (it lets the user
@@ -143,7 +143,18 @@ struct ws_kevent {
 	__u64 waker2;    /* DATA: the goroutine that had last handed the waker a
 			  * value, when it did (a job passed on by a worker) */
 	__u64 wake2_ts;
+	/* ABI 4: where both directions of the stream stood, to pair requests
+	 * with responses by sequence number when records were lost */
+	__u32 fence;     /* DATA send: the socket's rcv_nxt at entry (no byte received
+			  * before the write began can answer it); DATA recv: write_seq
+			  * at exit (no byte written before the read returned answers it) */
+	__u32 sent_seq;  /* OPEN, CLOSE, STATE: write_seq (after the last byte written) */
+	__u32 read_seq;  /* OPEN, CLOSE, STATE: copied_seq (after the last byte read) */
+	__u32 seq_flags; /* WS_KSEQ_*: which of the three are known */
 };
+
+#define WS_KSEQ_FENCE (1u << 0)  /* fence is known */
+#define WS_KSEQ_STREAM (1u << 1) /* sent_seq and read_seq are known */
 
 /* A WS_KEV_TASK record: short, as goroutines are created by the thousand
  * (its first byte is the type, as in ws_kevent). */
@@ -213,7 +224,7 @@ struct ws_inflight {
 	__u8 flags;
 	__u8 classify; /* first data of the connection: choose its capture size */
 	__u32 cap;     /* payload bytes to copy; 0 = the configured prefix */
-	__u32 _pad;
+	__u32 fence;   /* send: rcv_nxt at entry (ws_kevent, ABI 4) */
 	__u64 goid;    /* ws_kevent, ABI 3 */
 	__u64 waker;
 	__u64 wake_ts;

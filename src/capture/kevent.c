@@ -32,13 +32,18 @@ void ws_kevent_order(const void *rec, uint64_t *key, uint64_t *commit)
 }
 
 /* Records of ABI version 1 end where version 2 added its timing fields,
- * those of version 2 where version 3 added goroutines and wake-ups. */
+ * those of version 2 where version 3 added goroutines and wake-ups, those
+ * of version 3 where version 4 added the streams' sequence numbers. */
 #define KEVENT_V1_SIZE offsetof(struct ws_kevent, arr_first)
 #define KEVENT_V2_SIZE offsetof(struct ws_kevent, goid)
+#define KEVENT_V3_SIZE offsetof(struct ws_kevent, fence)
 
 size_t ws_kevent_size(int abi)
 {
-	return abi == 1 ? KEVENT_V1_SIZE : abi == 2 ? KEVENT_V2_SIZE : sizeof(struct ws_kevent);
+	return abi == 1 ? KEVENT_V1_SIZE
+	       : abi == 2 ? KEVENT_V2_SIZE
+	       : abi == 3 ? KEVENT_V3_SIZE
+			  : sizeof(struct ws_kevent);
 }
 
 static uint64_t ts(uint64_t mono, int64_t off) { return mono ? mono + off : 0; }
@@ -127,6 +132,15 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct w
 		ev->flags |= WS_EVF_NOPAYLOAD;
 	if (k->flags & WS_KF_READFAIL)
 		ev->flags |= WS_EVF_READFAIL;
+	if (k->seq_flags & WS_KSEQ_FENCE) {
+		ev->fence = k->fence;
+		ev->flags |= WS_EVF_FENCE;
+	}
+	if (k->seq_flags & WS_KSEQ_STREAM) {
+		ev->sent_seq = k->sent_seq;
+		ev->read_seq = k->read_seq;
+		ev->flags |= WS_EVF_STREAM;
+	}
 	if (k->flags & WS_KF_GOROUTINE)
 		ev->flags |= WS_EVF_GOROUTINE;
 	ev->goid = k->goid;

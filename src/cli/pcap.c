@@ -157,6 +157,11 @@ static void print_file_summary(const char *path, struct pcap_run *r, const struc
 	if (ct->incomplete_at_end)
 		fprintf(stderr, "wirespan:   %llu exchanges were still in progress when the capture ended (not stored)\n",
 			(unsigned long long)ct->incomplete_at_end);
+	if (ct->unpaired_lost)
+		fprintf(stderr,
+			"wirespan:   %llu requests and responses could not be paired for certain after packets were "
+			"lost (not stored)\n",
+			(unsigned long long)ct->unpaired_lost);
 }
 
 static int store_file_results(struct pcap_run *r, const struct ws_capfile *cf, const struct ws_offline *o,

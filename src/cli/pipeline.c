@@ -261,6 +261,9 @@ int pipeline_store_counters(struct pipeline *p, const struct pipeline_counter *r
 	const struct pipeline_counter own[] = {
 		{"lost", "conns_evicted", cs->conns_evicted},
 		{"lost", "incomplete_at_end", cs->incomplete_at_end},
+		{"lost", "unpaired_after_loss", cs->unpaired_lost},
+		{"stat", "requests_without_response", cs->aborted},
+		{"stat", "stream_tails_lost", cs->lost_tails},
 		{"stat", "events", p->records},
 		{"stat", "bytes", cs->bytes},
 		{"stat", "connections", cs->conns},

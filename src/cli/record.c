@@ -277,6 +277,11 @@ static void print_summary(struct pipeline *p, double secs, const struct rec_stat
 	if (cs->incomplete_at_end)
 		fprintf(stderr, "wirespan: %llu exchanges were still in progress when recording stopped (not stored)\n",
 			(unsigned long long)cs->incomplete_at_end);
+	if (cs->unpaired_lost)
+		fprintf(stderr,
+			"wirespan: %llu requests and responses could not be paired for certain after records were "
+			"lost (not stored)\n",
+			(unsigned long long)cs->unpaired_lost);
 	if (p->live) {
 		double agent_s = (r->user_ns + r->sys_ns) / 1e9, bpf_s = r->bpf_ns / 1e9;
 		fprintf(stderr, "wirespan: own cost: %.2fs CPU in user space, %.2fs in BPF programs", agent_s, bpf_s);

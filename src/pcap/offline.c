@@ -475,6 +475,10 @@ struct flow {
 	bool has_syn;
 	uint32_t isn, synack_seq;
 	uint64_t t_syn, t_synack, t_ack, last_ts;
+	/* per end: the sequence number after the highest byte it was seen to
+	 * send (the fence of the other end's data, see ws_event.fence) */
+	uint32_t hi[2];
+	bool hi_known[2];
 	struct ws_tcpan an;
 	struct ws_flowpkts pk;
 	uint32_t cap;
@@ -760,9 +764,20 @@ static void packet_events(struct ws_offline *o, struct flow *f, const struct ws_
 				.head = p->payload,
 				.head_len = p->caplen,
 			};
+			if (f->hi_known[to]) {
+				ev.fence = f->hi[to];
+				ev.flags |= WS_EVF_FENCE;
+			}
 			if (e != from)
 				ev.t_arr_first = ev.t_arr_last = ts;
 			emit(o, f, e, &ev, ts);
+		}
+	}
+	{
+		uint32_t end = p->seq + p->len + ((p->flags & WS_TH_SYN) ? 1 : 0);
+		if (!f->hi_known[from] || (int32_t)(end - f->hi[from]) > 0) {
+			f->hi[from] = end;
+			f->hi_known[from] = true;
 		}
 	}
 	if ((a->flags & WS_TA_RETRANS) && f->local[from] && !f->closed[from]) {

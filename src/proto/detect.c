@@ -305,6 +305,10 @@ void ws_msg_begin(struct ws_msg *m, uint8_t proto, int dir, const struct ws_seg 
 	m->t_wake = seg->t_wake;
 	m->waker2 = seg->waker2;
 	m->t_wake2 = seg->t_wake2;
+	if (seg->fence_known) {
+		m->fence = seg->fence;
+		m->flags |= WS_MSGF_FENCE;
+	}
 }
 
 void ws_msg_touch(struct ws_msg *m, const struct ws_seg *seg)
@@ -323,11 +327,37 @@ void ws_msg_touch(struct ws_msg *m, const struct ws_seg *seg)
 
 /* ---- request/response pairing ---- */
 
+/*
+ * In step, responses answer requests first-in first-out. Once records are
+ * lost, a response may answer a request whose record was lost, or the
+ * answers of some waiting requests may be in the lost bytes: queue order
+ * proves nothing. Each message carries a fence: the other direction's
+ * sequence number when its first byte was moved (on a client, the bytes
+ * received before the request was written; on a server, the bytes written
+ * before the request was read). No answer to a request starts before its
+ * fence, and on a connection that does not pipeline, the answer to the
+ * latest request is the first byte after its fence. So out of step:
+ *  - the requests that were waiting when requests (not responses) were
+ *    lost are still answered in order;
+ *  - otherwise a response pairs with the latest waiting request only if it
+ *    starts exactly at that request's fence, the connection was never seen
+ *    to pipeline, and the request starts exactly where the requests stood
+ *    when the response before it was moved (a response's fence), so that
+ *    no lost request can share its answer; the requests before it were
+ *    answered in lost bytes; this brings the pairer back in step;
+ *  - anything else is counted as lost (WS_MSGF_LOST), with the waiting
+ *    requests the response proves answered already.
+ * In step, a response that starts before its request's fence proves an
+ * unseen loss, and puts the pairer out of step.
+ */
+
+static int32_t seqdiff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
+
 void ws_pairer_init(struct ws_pairer *p, const struct proto_sink *sink, unsigned cap)
 {
+	memset(p, 0, sizeof(*p));
 	ws_msgq_init(&p->pending, cap);
 	p->sink = *sink;
-	p->answered = false;
 }
 
 void ws_pairer_free(struct ws_pairer *p) { ws_msgq_free(&p->pending); }
@@ -338,32 +368,117 @@ void ws_pairer_unmatched(struct ws_pairer *p, const struct ws_msg *m)
 		p->sink.unmatched(p->sink.ctx, m);
 }
 
+static void lost(struct ws_pairer *p, const struct ws_msg *m)
+{
+	struct ws_msg c = *m;
+
+	c.flags |= WS_MSGF_LOST;
+	ws_pairer_unmatched(p, &c);
+}
+
 static void pair(struct ws_pairer *p, const struct ws_msg *req, const struct ws_msg *resp)
 {
 	struct ws_exchange x;
 
+	memset(&x, 0, sizeof(x));
 	x.req = *req;
 	x.resp = *resp;
 	if (p->sink.exchange)
 		p->sink.exchange(p->sink.ctx, &x);
 }
 
+void ws_pairer_gap(struct ws_pairer *p, bool req)
+{
+	if (req) {
+		if (!p->desync)
+			p->sure = p->pending.len;
+	} else {
+		p->sure = 0;
+	}
+	p->desync = true;
+}
+
 void ws_pairer_request(struct ws_pairer *p, const struct ws_msg *req)
 {
 	struct ws_msg dropped;
+	bool fk = req->flags & WS_MSGF_FENCE;
 
 	if (p->answered) {
 		p->answered = false;
 		return;
 	}
-	if (ws_msgq_push(&p->pending, req, &dropped))
+	/* nothing came back between two waiting requests: pipelining (a
+	 * response lost in between would have moved the fence) */
+	if (p->pending.len && fk && p->last_fence_known && req->fence == p->last_fence)
+		p->pipelined = true;
+	p->last_fence = req->fence;
+	p->last_fence_known = fk;
+	struct ws_msg m = *req;
+	if (p->resp_fence_known && m.seq == p->resp_fence)
+		m.flags |= WS_MSGF_ADJOINS;
+	if (ws_msgq_push(&p->pending, &m, &dropped)) {
+		if (p->sure)
+			p->sure--;
 		ws_pairer_unmatched(p, &dropped);
+	}
+}
+
+static bool before_fence(const struct ws_msg *req, const struct ws_msg *resp)
+{
+	return (req->flags & WS_MSGF_FENCE) && seqdiff(resp->seq, req->fence) < 0;
+}
+
+static void out_of_step(struct ws_pairer *p, const struct ws_msg *resp)
+{
+	struct ws_msgq *q = &p->pending;
+
+	if (p->sure) {
+		const struct ws_msg *req = ws_msgq_front(q);
+		if (!before_fence(req, resp)) {
+			pair(p, req, resp);
+			ws_msgq_pop(q);
+			p->sure--;
+			return;
+		}
+		p->sure = 0;
+	}
+	if (q->len) {
+		const struct ws_msg *last = &q->items[(q->head + q->len - 1) % q->cap];
+		if (!p->pipelined && (last->flags & WS_MSGF_FENCE) && (last->flags & WS_MSGF_ADJOINS) &&
+		    last->fence == resp->seq) {
+			while (q->len > 1) {
+				lost(p, ws_msgq_front(q));
+				ws_msgq_pop(q);
+			}
+			pair(p, ws_msgq_front(q), resp);
+			ws_msgq_pop(q);
+			p->desync = false;
+			return;
+		}
+	}
+	/* unprovable: the response is lost, and so is every waiting request
+	 * it cannot precede the answer of */
+	lost(p, resp);
+	while (q->len && !before_fence(ws_msgq_front(q), resp) && !p->pipelined) {
+		lost(p, ws_msgq_front(q));
+		ws_msgq_pop(q);
+	}
 }
 
 void ws_pairer_response(struct ws_pairer *p, const struct ws_msg *resp, const struct ws_msg *in_progress)
 {
 	struct ws_msg *req = ws_msgq_front(&p->pending);
 
+	if (resp->flags & WS_MSGF_FENCE) {
+		p->resp_fence = resp->fence;
+		p->resp_fence_known = true;
+	}
+	if (!p->desync && req && before_fence(req, resp) && !(resp->flags & WS_MSGF_PUSH))
+		ws_pairer_gap(p, false); /* an answer from before its question: records were lost */
+	if (p->desync) {
+		out_of_step(p, resp);
+		return;
+	}
 	if (req) {
 		pair(p, req, resp);
 		ws_msgq_pop(&p->pending);
@@ -374,6 +489,30 @@ void ws_pairer_response(struct ws_pairer *p, const struct ws_msg *resp, const st
 		p->answered = true;
 	} else {
 		ws_pairer_unmatched(p, resp);
+	}
+}
+
+void ws_pairer_abort(struct ws_pairer *p, uint8_t why, uint64_t t_end)
+{
+	struct ws_msgq *q = &p->pending;
+
+	while (q->len) {
+		const struct ws_msg *req = ws_msgq_front(q);
+		if (p->desync) {
+			lost(p, req);
+		} else {
+			struct ws_exchange x;
+			memset(&x, 0, sizeof(x));
+			x.req = *req;
+			x.resp.proto = req->proto;
+			x.resp.dir = !req->dir;
+			x.resp.t_first_enter = x.resp.t_first_exit = WS_MAX(t_end, req->t_last_exit);
+			x.resp.t_last_enter = x.resp.t_last_exit = x.resp.t_first_exit;
+			x.aborted = why;
+			if (p->sink.exchange)
+				p->sink.exchange(p->sink.ctx, &x);
+		}
+		ws_msgq_pop(q);
 	}
 }
 

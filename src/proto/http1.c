@@ -586,6 +586,8 @@ static void h1_feed(void *st, int dir, const struct ws_seg *seg)
 
 	if (D->st == H_TUNNEL)
 		return;
+	if (seg->gap_before)
+		ws_pairer_gap(&h->pairer, dir == h->req_dir);
 	if (seg->gap_before && D->st != H_LOST && D->st != H_BODY_EOF)
 		lose(h, dir);
 	if (D->st == H_LOST && seg->head_len && starts_message(h, dir, seg)) {
@@ -653,6 +655,8 @@ static unsigned h1_pending(void *st)
 	return h->pairer.pending.len + h->d[0].in_msg + h->d[1].in_msg;
 }
 
+static struct ws_pairer *h1_pairer(void *st) { return &((struct h1 *)st)->pairer; }
+
 const struct proto_ops ws_http1_ops = {
 	.id = WS_PROTO_HTTP1,
 	.name = "http",
@@ -662,4 +666,5 @@ const struct proto_ops ws_http1_ops = {
 	.finish = h1_finish,
 	.destroy = h1_destroy,
 	.pending = h1_pending,
+	.pairer = h1_pairer,
 };

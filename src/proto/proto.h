@@ -27,6 +27,10 @@ struct ws_seg {
 	uint64_t t_enter, t_exit;
 	uint32_t pid, tid;
 	bool gap_before; /* bytes before this run were lost */
+	bool fence_known;
+	/* the other direction's sequence number before which no answer to
+	 * these bytes can start (see ws_event.fence) */
+	uint32_t fence;
 	/* received runs: when their oldest and newest bytes reached the
 	 * socket (0 unknown); the thread's cumulative runnable-not-running and
 	 * off-CPU ns at the syscall's entry [0] and exit [1] */
@@ -42,6 +46,10 @@ struct ws_seg {
 #define WS_MSGF_HEAD_CUT (1u << 1)     /* headers were not fully captured */
 #define WS_MSGF_INCOMPLETE (1u << 2)   /* the message had not ended */
 #define WS_MSGF_PUSH (1u << 3)         /* unsolicited (Redis push, pub/sub) */
+#define WS_MSGF_FENCE (1u << 4)        /* fence is known */
+#define WS_MSGF_LOST (1u << 5)         /* not paired: records were lost and no pairing is certain */
+#define WS_MSGF_ADJOINS (1u << 6)      /* a request that starts where the requests stood when the
+					* last response was moved: no request bytes were lost since */
 
 /* Secret-bearing headers seen in a message (their values are never kept). */
 #define WS_HDR_AUTHORIZATION (1u << 0)
@@ -78,6 +86,7 @@ struct ws_msg {
 	uint8_t dir; /* direction it travelled, seen locally */
 	uint16_t flags;
 	uint32_t seq; /* sequence number of its first byte */
+	uint32_t fence; /* of the syscall that moved its first byte (ws_seg) */
 	uint64_t bytes;
 	uint64_t body_bytes;
 	/* the syscalls that carried its first and last bytes */
@@ -100,8 +109,18 @@ struct ws_msg {
 	} u;
 };
 
+/* Why a request has no response (ws_exchange.aborted). */
+enum ws_abort {
+	WS_ABORT_NONE = 0,
+	WS_ABORT_RESET,       /* the connection was reset */
+	WS_ABORT_PEER_CLOSED, /* the peer closed it (a client's request) */
+	WS_ABORT_CLOSED,      /* it closed before the response was sent */
+};
+
 struct ws_exchange {
 	struct ws_msg req, resp;
+	/* WS_ABORT_*: no response came; resp holds only when it was given up */
+	uint8_t aborted;
 };
 
 struct proto_sink {
@@ -124,6 +143,8 @@ struct proto_ops {
 	void (*destroy)(void *st);
 	/* exchanges waiting for their response, messages in flight */
 	unsigned (*pending)(void *st);
+	/* the parser's request/response pairer */
+	struct ws_pairer *(*pairer)(void *st);
 };
 
 extern const struct proto_ops ws_http1_ops;
@@ -165,14 +186,36 @@ void ws_msgq_pop(struct ws_msgq *q);
 /* Pairs requests with responses first-in first-out. A response that
  * arrives while its request is still being received pairs with that request
  * (marked WS_MSGF_INCOMPLETE), which is then not reported again. */
+/*
+ * Records lost (bytes missing before a run, in either direction) make
+ * queue position prove nothing: the pairer is then out of step, and pairs
+ * only what the sequence numbers prove (see detect.c), counting the rest
+ * as lost (WS_MSGF_LOST) instead of pairing a request with another's
+ * response. */
 struct ws_pairer {
 	struct ws_msgq pending; /* complete requests waiting for a response */
 	struct proto_sink sink;
-	bool answered; /* the request in progress was already paired */
+	bool answered;  /* the request in progress was already paired */
+	bool desync;    /* records were lost: queue order proves nothing */
+	bool pipelined; /* a request was sent before the previous one's answer began */
+	unsigned sure;  /* while out of step: pending requests, from the front, that
+			 * are still answered in order (sent before requests were lost,
+			 * with no response lost) */
+	uint32_t last_fence; /* of the last request queued */
+	bool last_fence_known;
+	uint32_t resp_fence; /* of the last response: where the requests stood */
+	bool resp_fence_known;
 };
 
 void ws_pairer_init(struct ws_pairer *p, const struct proto_sink *sink, unsigned cap);
 void ws_pairer_free(struct ws_pairer *p);
+/* Bytes were lost before a run in the request direction (req true) or in
+ * the response direction. */
+void ws_pairer_gap(struct ws_pairer *p, bool req);
+/* The connection ended: requests still waiting get no response. Reported
+ * as exchanges with `aborted` set (resp holds the end's time), unless the
+ * pairer is out of step (then counted as lost). */
+void ws_pairer_abort(struct ws_pairer *p, uint8_t why, uint64_t t_end);
 void ws_pairer_request(struct ws_pairer *p, const struct ws_msg *req);
 /* in_progress: the request being received now, or NULL */
 void ws_pairer_response(struct ws_pairer *p, const struct ws_msg *resp, const struct ws_msg *in_progress);

@@ -519,6 +519,8 @@ static void redis_feed(void *st, int dir, const struct ws_seg *seg)
 	struct redis *r = st;
 	struct rdir *D = &r->d[dir];
 
+	if (seg->gap_before)
+		ws_pairer_gap(&r->pairer, dir == r->req_dir);
 	if (seg->gap_before && D->st != R_LOST)
 		lose(r, dir);
 	if (D->st == R_LOST && seg->head_len && starts_message(r, dir, seg)) {
@@ -579,6 +581,8 @@ static unsigned redis_pending(void *st)
 	return r->pairer.pending.len + r->d[0].in_msg + r->d[1].in_msg;
 }
 
+static struct ws_pairer *redis_pairer(void *st) { return &((struct redis *)st)->pairer; }
+
 const struct proto_ops ws_redis_ops = {
 	.id = WS_PROTO_REDIS,
 	.name = "redis",
@@ -588,4 +592,5 @@ const struct proto_ops ws_redis_ops = {
 	.finish = redis_finish,
 	.destroy = redis_destroy,
 	.pending = redis_pending,
+	.pairer = redis_pairer,
 };

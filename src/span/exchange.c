@@ -200,6 +200,18 @@ void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, cons
 		http_fields(s, x, &a);
 	else
 		redis_fields(s, x, &a);
+	if (x->aborted) {
+		/* no response: the span ends when the connection gave up */
+		static const char *const why[] = {
+			[WS_ABORT_RESET] = "connection reset",
+			[WS_ABORT_PEER_CLOSED] = "peer closed the connection",
+			[WS_ABORT_CLOSED] = "connection closed",
+		};
+		s->status = 0;
+		ws_strlcpy(s->error, x->aborted == WS_ABORT_RESET ? "ECONNRESET" : "no_response", sizeof(s->error));
+		if (x->aborted < WS_ARRAY_SIZE(why) && why[x->aborted])
+			wj_kstr(&a, "wirespan.response.missing", why[x->aborted]);
+	}
 	if (s->flags & WS_MSGF_FRAMING_LOST)
 		wj_kbool(&a, "wirespan.framing_lost", true);
 	if (s->flags & WS_MSGF_INCOMPLETE)

@@ -36,10 +36,14 @@ struct ct_dir {
 	struct det_buf *det;
 	bool started;
 	bool gap_next; /* the next run follows lost bytes */
+	bool gap_undetected; /* bytes were lost before the protocol was known */
 	uint32_t next_seq;
 	unsigned nooo;
 	struct ooo_seg *ooo; /* OOO_MAX slots, allocated when first needed */
 	uint64_t ooo_since; /* event time the oldest early run arrived */
+	bool end_known;
+	uint32_t end_seq; /* where the kernel last said the direction stood */
+	uint64_t t_eof;   /* the peer's end was read (receive direction) */
 };
 
 struct ct_conn {
@@ -126,7 +130,10 @@ static void on_unmatched(void *ctx, const struct ws_msg *m)
 {
 	struct ct_conn *c = ctx;
 
-	(void)m;
+	if (m->flags & WS_MSGF_LOST) {
+		c->ct->st.unpaired_lost++;
+		return;
+	}
 	c->info.unmatched++;
 	c->ct->st.unmatched++;
 }
@@ -151,16 +158,53 @@ static void closing_unlink(struct conntrack *ct, struct ct_conn *c)
 	c->cprev = c->cnext = NULL;
 }
 
+static int32_t seq_diff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
+
+/* Why requests still waiting at the end of a closed connection got no
+ * response, and when the connection gave up on them. */
+static uint8_t abort_why(const struct ct_conn *c, uint64_t *t)
+{
+	int resp_dir = c->info.role == WS_ROLE_CLIENT ? WS_RECV : WS_SEND;
+
+	*t = c->info.t_close ? c->info.t_close : c->info.t_last;
+	if ((c->info.flags & CT_RESET) || c->info.resets_rx || c->info.resets_tx)
+		return WS_ABORT_RESET;
+	if (resp_dir == WS_RECV && c->dir[WS_RECV].t_eof) {
+		*t = c->dir[WS_RECV].t_eof;
+		return WS_ABORT_PEER_CLOSED;
+	}
+	return WS_ABORT_CLOSED;
+}
+
 static void conn_end(struct conntrack *ct, struct ct_conn *c, bool closed)
 {
 	drain_ooo(c, WS_SEND, true);
 	drain_ooo(c, WS_RECV, true);
 	if (c->ops) {
+		struct ws_pairer *p = c->ops->pairer ? c->ops->pairer(c->pst) : NULL;
+		/* bytes the kernel moved past the last run reported: their
+		 * records were lost, and with them maybe the answers waiting (a
+		 * FIN sent or read takes one sequence number of its own) */
+		for (int d = 0; d < 2; d++) {
+			struct ct_dir *D = &c->dir[d];
+			if (D->end_known && D->started && seq_diff(D->end_seq, D->next_seq) > 1) {
+				ct->st.lost_tails++;
+				if (p)
+					ws_pairer_gap(p, d == (c->info.role == WS_ROLE_CLIENT ? WS_SEND : WS_RECV));
+			}
+		}
 		if (closed) {
 			c->ops->eof(c->pst, WS_SEND);
 			c->ops->eof(c->pst, WS_RECV);
 		}
 		c->ops->finish(c->pst);
+		if (closed && p) {
+			uint64_t t;
+			uint8_t why = abort_why(c, &t);
+			uint64_t before = c->info.exchanges;
+			ws_pairer_abort(p, why, t);
+			ct->st.aborted += c->info.exchanges - before;
+		}
 		if (!closed)
 			ct->st.incomplete_at_end += c->ops->pending(c->pst);
 		c->ops->destroy(c->pst);
@@ -213,7 +257,9 @@ static void update_info(struct ct_conn *c, const struct ws_event *ev)
 {
 	struct ct_conn_info *ci = &c->info;
 
-	if (ev->local.family) {
+	/* a closed socket has given its local port back (the kernel reports
+	 * 0): keep the ends it had */
+	if (ev->local.family && (ev->local.port || !ci->local.family)) {
 		ci->local = ev->local;
 		ci->peer = ev->peer;
 	}
@@ -302,6 +348,12 @@ static bool detect(struct ct_conn *c, int dir, struct ws_seg *seg)
 	}
 	if (p != WS_PROTO_NONE) {
 		start_parser(c, dir, p);
+		/* records lost before: the pairer must not trust queue order */
+		if (seg->gap_before)
+			D->gap_undetected = true;
+		for (int d = 0; d < 2; d++)
+			if (c->dir[d].gap_undetected && c->ops->pairer)
+				ws_pairer_gap(c->ops->pairer(c->pst), d == dir);
 		if (B) {
 			for (unsigned i = 0; i < B->nsegs; i++)
 				c->ops->feed(c->pst, dir, &B->segs[i]);
@@ -344,13 +396,15 @@ static void deliver(struct ct_conn *c, int dir, struct ws_seg *seg)
 	c->info.bytes[dir] += seg->len;
 	c->info.segs[dir]++;
 
-	if (!c->ops && !c->opaque && !detect(c, dir, seg))
-		return;
+	if (!c->ops && !c->opaque) {
+		if (seg->gap_before)
+			D->gap_undetected = true;
+		if (!detect(c, dir, seg))
+			return;
+	}
 	if (c->ops)
 		c->ops->feed(c->pst, dir, seg);
 }
-
-static int32_t seq_diff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
 
 static void hold(struct ct_conn *c, int dir, const struct ws_seg *seg, uint64_t now)
 {
@@ -459,6 +513,8 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 		return;
 	}
 	if (ev->flags & WS_EVF_EOF) {
+		if (!D->t_eof)
+			D->t_eof = ev->t_exit;
 		drain_ooo(c, dir, true); /* the end comes after everything held */
 		if (c->ops)
 			c->ops->eof(c->pst, dir);
@@ -488,6 +544,8 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 		.t_wake = ev->t_wake,
 		.waker2 = ev->waker2,
 		.t_wake2 = ev->t_wake2,
+		.fence = ev->fence,
+		.fence_known = (ev->flags & WS_EVF_FENCE) != 0,
 	};
 	if (seg.head_len + seg.tail_len > seg.len)
 		seg.tail_len = seg.len - seg.head_len;
@@ -498,6 +556,13 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 		D->started = true;
 		D->next_seq = seg.seq;
 	}
+	/* Bytes the other direction holds from before this run came first:
+	 * what they wait for was lost (the conversation has moved on).
+	 * Deliver them now, so that a request is parsed before the response
+	 * that answers it, even when this run must wait too. */
+	struct ct_dir *O = &c->dir[!dir];
+	if (O->nooo && O->ooo[0].seg.t_exit <= seg.t_enter)
+		drain_ooo(c, !dir, true);
 	int32_t d = seq_diff(seg.seq, D->next_seq);
 	if (d > 0 && D->nooo == OOO_MAX) {
 		release_lowest(c, dir); /* make room: its missing bytes are lost */
@@ -512,12 +577,6 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 		if (!seg.len)
 			return;
 	}
-	/* Bytes the other direction holds from before this run came first:
-	 * what they wait for was lost. Deliver them now, so that a request is
-	 * parsed before the response that answers it. */
-	struct ct_dir *O = &c->dir[!dir];
-	if (O->nooo && O->ooo[0].seg.t_exit <= seg.t_enter)
-		drain_ooo(c, !dir, true);
 	deliver(c, dir, &seg);
 	drain_ooo(c, dir, false);
 }
@@ -541,6 +600,24 @@ static void on_tcp(struct ct_conn *c, const struct ws_event *ev)
 	}
 }
 
+/* Where the kernel says each direction stands: the start of a direction
+ * not seen yet (so that its first lost records show as a gap), and its
+ * end (checked when the connection ends). */
+static void stream_seqs(struct ct_conn *c, const struct ws_event *ev)
+{
+	uint32_t at[2] = {[WS_SEND] = ev->sent_seq, [WS_RECV] = ev->read_seq};
+
+	for (int d = 0; d < 2; d++) {
+		struct ct_dir *D = &c->dir[d];
+		if (!D->started) {
+			D->started = true;
+			D->next_seq = at[d];
+		}
+		D->end_known = true;
+		D->end_seq = at[d];
+	}
+}
+
 void ct_event(struct conntrack *ct, const struct ws_event *ev)
 {
 	struct ct_conn *c;
@@ -554,6 +631,8 @@ void ct_event(struct conntrack *ct, const struct ws_event *ev)
 		return;
 	}
 	update_info(c, ev);
+	if (ev->kind != WS_EV_DATA && (ev->flags & WS_EVF_STREAM))
+		stream_seqs(c, ev);
 	if (ev->srtt_us)
 		c->info.srtt_us = ev->srtt_us;
 	switch (ev->kind) {

@@ -60,6 +60,9 @@ struct ct_stats {
 	uint64_t opaque_conns;    /* connections of a protocol we do not parse */
 	uint64_t gaps, overlaps, reordered;
 	uint64_t incomplete_at_end; /* requests still open when recording ended */
+	uint64_t unpaired_lost;     /* messages not paired: records lost, no pairing certain */
+	uint64_t aborted;           /* requests whose connection ended with no response */
+	uint64_t lost_tails;        /* directions whose last bytes were never reported */
 };
 
 struct ct_config {

@@ -44,6 +44,8 @@ enum ws_role { WS_ROLE_UNKNOWN = 0, WS_ROLE_CLIENT, WS_ROLE_SERVER };
 #define WS_EVF_READFAIL (1u << 3)  /* capturing the bytes failed */
 #define WS_EVF_NOSEQ (1u << 4)     /* seq is not known (a front door without one) */
 #define WS_EVF_GOROUTINE (1u << 5) /* goid is known */
+#define WS_EVF_FENCE (1u << 6)     /* DATA: fence is known */
+#define WS_EVF_STREAM (1u << 7)    /* OPEN, CLOSE, STATE: sent_seq and read_seq are known */
 
 /* TCP states, as numbered by Linux */
 #define WS_TCP_ESTABLISHED 1
@@ -83,6 +85,13 @@ struct ws_event {
 	 * a value over a channel and when, and the one that had last handed
 	 * that one a value, and when (0 unknown) */
 	uint64_t goid, waker, t_wake, waker2, t_wake2;
+	/* DATA: the other direction's sequence number that no answer to these
+	 * bytes can precede: on a send, the bytes received before it began;
+	 * on a receive, the bytes written before it returned */
+	uint32_t fence;
+	/* OPEN, CLOSE, STATE: where each direction stood (the sequence number
+	 * after the last byte written, and read, by the application) */
+	uint32_t sent_seq, read_seq;
 };
 
 #endif

@@ -8,10 +8,13 @@ fault-injection tests (thread per connection, like ThreadingHTTPServer):
   GET /big/BYTES/N    answers with BYTES bytes
   GET /pause/MS/N     answers at once, then the server stops calling
                       accept() for MS ms (connections wait in the backlog)
+  GET /die/N          the server is killed (SIGKILL) before it answers
 
 usage: faultserver.py BIND PORT
 """
 import http.server
+import os
+import signal
 import socket
 import sys
 import threading
@@ -27,6 +30,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         parts = self.path.strip("/").split("/")
         body = b"ok\n"
+        if parts[0] == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
         if parts[0] == "sleep":
             time.sleep(int(parts[1]) / 1000)
         elif parts[0] == "burn":

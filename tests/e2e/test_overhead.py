@@ -123,6 +123,51 @@ def test_lost_events_counted_by_cause(env):
              str(by_cause["ringbuf_full"]), "stored")
 
 
+def test_ring_loss_never_mispairs(env):
+    """Rings far too small for wrk against nginx: every response says
+    which request it answers (/sNNN answers with status NNN), so a request
+    paired with another's response shows. Many records are lost; no span
+    pairs the wrong response, what could not be paired for certain is
+    counted, and an answer lost is not reported as an answer missing."""
+    port = 18124
+    codes = [c for c in range(400, 452) if c not in (444, 418)]
+    prefix = env.nginx(port, "\n".join(f'location = /s{c} {{ return {c} "answer {c}\\n"; }}' for c in codes))
+    script = env.path("paths.lua")
+    with open(script, "w") as f:
+        f.write("n = 0\ncodes = {%s}\n" % ",".join(map(str, codes)) +
+                "request = function()\n  n = n + 1\n"
+                "  return wrk.format(\"GET\", \"/s\" .. codes[(n %% %d) + 1])\nend\n" % len(codes))
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port), "--ring-kb", "64", "--cpu-budget", "0")
+    subprocess.run(["wrk", "-t", "2", "-c", "16", "-d", "4s", "-s", script, f"http://127.0.0.1:{port}/"],
+                   capture_output=True, timeout=60, check=True)
+    rc, err = rec.stop()
+    check_eq(rc, 0, f"exit status ({err})")
+    st = status(db)
+    by_cause = st["lost_by_cause"]
+    check(by_cause["ringbuf_full"] > 1000, f"the rings overflowed: {by_cause}")
+    check(by_cause.get("unpaired_after_loss", 0) > 0, f"unpaired messages counted: {by_cause}")
+    check("could not be paired for certain" in err, f"said at exit: {err}")
+    got = spans(db)
+    kinds = {"client": 0, "server": 0}
+    wrong, missing = [], {"client": 0, "server": 0}
+    for s in got:
+        kinds[s["kind"]] += 1
+        if s["attributes"].get("wirespan.response.missing"):
+            missing[s["kind"]] += 1
+            continue
+        want = int(s["name"].split("/s")[1])
+        if s["attributes"].get("http.response.status_code") != want:
+            wrong.append((s["kind"], s["name"], s["attributes"].get("http.response.status_code")))
+    check(kinds["client"] > 500 and kinds["server"] > 500, f"spans kept: {kinds}")
+    check_eq(wrong[:5], [], f"spans pairing another request's response ({len(wrong)} of {len(got)})")
+    # wrk stops with at most one request in flight per connection
+    check(missing["client"] <= 16 and missing["server"] <= 16, f"spans with no response: {missing}")
+    if os.environ.get("WS_TEST_REPORT"):
+        print(f"ring loss: {kinds} spans, {len(wrong)} mispaired, {missing} with no response, "
+              f"ringbuf_full {by_cause['ringbuf_full']}, unpaired {by_cause.get('unpaired_after_loss')}")
+
+
 def test_status_needs_a_recording(env):
     db = env.path("none.db")
     p = run([WIRESPAN, "status", "--db", db], check_rc=False)

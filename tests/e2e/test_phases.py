@@ -240,3 +240,35 @@ def test_fault_accept_backlog(env):
     for path in ("/ok/0", "/pause/400/x", "/ok/2"):
         c, s = exchange(all_spans, path)
         check(phase(s, "accept_queue") < 50 * MS, f"{path}: accept queue {phase(s, 'accept_queue') / MS:.0f} ms")
+
+
+def test_server_killed_mid_request(env):
+    """The server is killed after reading a request and before answering:
+    the request is not lost silently. The client's span ends when the
+    connection did, as an error that says the peer closed it (or reset
+    it); the server's own span says it closed with no response; the
+    request before it is whole, and nothing is counted as lost."""
+    recs = setup(env)
+    get("/ok/1")
+    p = subprocess.run(env.in_ns("wsa", ["curl", "-sS", "-o", "/dev/null", "--max-time", "10",
+                                         f"http://{SRV}:{PORT}/die/1"]), capture_output=True, text=True)
+    check(p.returncode != 0, f"curl should fail: {p.stderr}")
+    time.sleep(0.3)
+    dbs, all_spans = finish(env, recs)
+    exchange(all_spans, "/ok/1")
+    cli = [s for s in all_spans if s["kind"] == "client" and s["name"] == "GET /die/1"]
+    srv = [s for s in all_spans if s["kind"] == "server" and s["name"] == "GET /die/1"]
+    check_eq((len(cli), len(srv)), (1, 1), "spans of the killed request")
+    why = attr(cli[0], "wirespan.response.missing")
+    check(why in ("peer closed the connection", "connection reset"), f"client: {cli[0]['attributes']}")
+    check(attr(cli[0], "error.type") in ("no_response", "ECONNRESET"), f"client error: {cli[0]['attributes']}")
+    check_eq(attr(cli[0], "http.response.status_code"), None, "no status")
+    check(attr(srv[0], "wirespan.response.missing") in ("connection closed", "connection reset"),
+          f"server: {srv[0]['attributes']}")
+    check_eq(srv[0]["parent_span_id"], cli[0]["span_id"], "the server span under the client's")
+    dur = int(cli[0]["end_time_unix_nano"]) - int(cli[0]["start_time_unix_nano"])
+    check(0 < dur < 5000 * MS, f"the client span ends when the connection did: {dur / MS:.1f} ms")
+    for db in (env.path("wsa.db"), env.path("wsb.db")):
+        n = run(["sqlite3", db, "SELECT value FROM counters WHERE name = 'requests_without_response'"]).stdout
+        check_eq(n.strip(), "1", f"{db}: requests without response")
+
