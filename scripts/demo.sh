@@ -70,7 +70,9 @@ for _ in $(seq 200); do grep -q "recording to" "$work/record.log" && break; slee
 
 echo "== traffic: curl x3 -> python, curl keep-alive x3 -> nginx, redis-cli, redis-benchmark"
 for _ in 1 2 3; do curl -s -o /dev/null "http://127.0.0.1:$HTTP10/hello.txt"; done
-curl -s -o /dev/null "http://127.0.0.1:$NGINX/" "http://127.0.0.1:$NGINX/blob.bin" "http://127.0.0.1:$NGINX/nope"
+# one keep-alive connection; -o applies to one URL each, so each gets its own
+curl -s -o /dev/null "http://127.0.0.1:$NGINX/" -o /dev/null "http://127.0.0.1:$NGINX/blob.bin" \
+	-o /dev/null "http://127.0.0.1:$NGINX/nope"
 redis-cli -p "$REDIS" SET greeting hello >/dev/null
 redis-cli -p "$REDIS" GET greeting >/dev/null
 redis-cli -p "$REDIS" INCR visits >/dev/null

@@ -249,12 +249,24 @@ static void print_summary(struct pipeline *p, double secs, const struct rec_stat
 	size_t n = rec_counters(r, p, rows);
 	uint64_t lost = total_lost(p, r);
 
+	/* the headline says how much was captured, not only what was lost */
+	char missed[256] = "";
+	size_t m = 0;
+	if (r->kc[WS_KC_SHED])
+		m += (size_t)snprintf(missed + m, sizeof(missed) - m, "; not captured: data of %llu syscalls (CPU budget)",
+				      (unsigned long long)r->kc[WS_KC_SHED]);
+	if (detached_ns(r) && m < sizeof(missed))
+		m += (size_t)snprintf(missed + m, sizeof(missed) - m, "%s data syscalls not traced for %.1fs",
+				      m ? "," : "; not captured:", detached_ns(r) / 1e9);
+	if (cs->unpaired_lost && m < sizeof(missed))
+		snprintf(missed + m, sizeof(missed) - m, "; %llu messages not paired after losses",
+			 (unsigned long long)cs->unpaired_lost);
 	fprintf(stderr,
 		"wirespan: recorded %.1fs: %llu events, %llu spans (%llu server, %llu client), %llu connections; "
-		"events lost: %llu\n",
+		"events lost: %llu%s\n",
 		secs, (unsigned long long)p->records, (unsigned long long)p->spans,
 		(unsigned long long)p->spans_server, (unsigned long long)p->spans_client,
-		(unsigned long long)cs->conns, (unsigned long long)lost);
+		(unsigned long long)cs->conns, (unsigned long long)lost, missed);
 	if (p->store_failed)
 		fprintf(stderr, "wirespan: %llu of those spans are in the database; the rest could not be written\n",
 			(unsigned long long)p->spans_committed);
@@ -320,7 +332,7 @@ static void usage_record(FILE *f)
 		"                       calls of Go processes are linked from kernel evidence only\n"
 		"  --no-asyncio-probes  no uprobes on CPython's asyncio: tasks are not traced, and\n"
 		"                       asyncio event loops are modelled from kernel evidence\n"
-		"  --quiet              no live status line\n"
+		"  --quiet              no live status line (the line saying capture began is kept)\n"
 		"  --verbose            loader messages and debug output\n"
 		"  --debug-events       print every event to stderr\n",
 		WS_MAX_COMMS, WS_MAX_PORTS, WS_PAYLOAD_MAX, WS_TAIL_MAX, DEFAULT_BUDGET_PCT);
@@ -499,6 +511,8 @@ int cmd_record(int argc, char **argv)
 	char err[1024];
 	int c;
 
+	uint64_t t_invoked = ws_now_mono_ns();
+
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -629,7 +643,10 @@ int cmd_record(int argc, char **argv)
 	}
 	char *cmdline = join_args(argc, argv);
 	uint64_t started = ws_now_real_ns();
-	struct ws_recording r = {.source = "live", .host = p.host, .command = cmdline, .started_ns = started};
+	char boot[64];
+	ws_boot_id(boot, sizeof(boot));
+	struct ws_recording r = {.source = "live", .host = p.host, .command = cmdline, .started_ns = started,
+				 .boot_id = boot[0] ? boot : NULL};
 	p.rec_id = ws_store_begin_recording(p.store, &r);
 	free(cmdline);
 	if (p.rec_id < 0 || ws_store_commit(p.store)) {
@@ -692,9 +709,14 @@ int cmd_record(int argc, char **argv)
 		ws_warn("the CPU budget counts user space only");
 	if (ws_store_add_shed(p.store, p.rec_id, ws_now_real_ns(), 0, 0, budget_pct, ws_budget_action(0)))
 		p.store_failed = true;
-	if (!quiet)
-		fprintf(stderr, "wirespan: recording to %s%s\n", db,
+	/* every program is attached: what is sent from now on is captured.
+	 * Said even with --quiet: scripts wait for this line. */
+	{
+		char when[64];
+		fprintf(stderr, "wirespan: capturing since %s (%.0f ms after start); recording to %s%s\n",
+			ws_fmt_clock(ws_now_real_ns(), when, sizeof(when)), (ws_now_mono_ns() - t_invoked) / 1e6, db,
 			duration > 0 ? "" : "; press Ctrl-C to stop");
+	}
 	int nrings = live_ncpus(l);
 	bool *partial = ws_calloc(nrings, sizeof(*partial)), more = false;
 	ring_last = ws_calloc(nrings, sizeof(*ring_last));

@@ -15,6 +15,19 @@
 #include "util/json.h"
 #include "util/util.h"
 
+/* A step's failure (a damaged or unreadable file) is remembered: the
+ * command then says so and exits non-zero instead of printing less. */
+static int step_failed;
+
+static bool row(sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE && !step_failed)
+		step_failed = rc;
+	return rc == SQLITE_ROW;
+}
+
 /* A running recorder writes every second; one silent for longer than this
  * is taken to have died (killed, crashed, host down). */
 #define STALE_NS (10 * 1000000000ull)
@@ -71,7 +84,7 @@ static int report_counters(sqlite3 *db, const struct rec_row *r, const char *kin
 		wj_key(j, key);
 		wj_obj_begin(j);
 	}
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (row(q)) {
 		int64_t v = sqlite3_column_int64(q, 1);
 		if (json) {
 			wj_kint(j, col(q, 0), v);
@@ -98,7 +111,7 @@ static int64_t counter(sqlite3 *db, int64_t id, const char *name)
 		return 0;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
+	if (row(q))
 		v = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	return v;
@@ -115,13 +128,13 @@ static void report_shedding(sqlite3 *db, const struct rec_row *r, bool json, str
 			       "SELECT ts_ns, level, cpu_pct, budget_pct, action FROM shedding WHERE recording_id = ? "
 			       "ORDER BY rowid",
 			       -1, &q, NULL) != SQLITE_OK)
-		return;
+		return; /* an older file, without the table */
 	sqlite3_bind_int64(q, 1, r->id);
 	if (json) {
 		wj_key(j, "shedding");
 		wj_arr_begin(j);
 	}
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (row(q)) {
 		char when[64];
 		level = sqlite3_column_int(q, 1);
 		budget = sqlite3_column_double(q, 3);
@@ -160,13 +173,13 @@ static void report_programs(sqlite3 *db, const struct rec_row *r, bool json, str
 			       "SELECT name, hook, runs, run_ns FROM bpf_programs WHERE recording_id = ? "
 			       "ORDER BY run_ns DESC",
 			       -1, &q, NULL) != SQLITE_OK)
-		return;
+		return; /* an older file, without the table */
 	sqlite3_bind_int64(q, 1, r->id);
 	if (json) {
 		wj_key(j, "bpf_programs");
 		wj_arr_begin(j);
 	}
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (row(q)) {
 		int64_t runs = sqlite3_column_int64(q, 2), ns = sqlite3_column_int64(q, 3);
 		double per = runs ? (double)ns / runs : 0;
 		if (json) {
@@ -193,6 +206,23 @@ static void report_programs(sqlite3 *db, const struct rec_row *r, bool json, str
 	sqlite3_finalize(q);
 }
 
+/* Spans in the file for the recording: the recorder's own total lags
+ * (it is written once a second) and is never written when the disk
+ * fills up; the rows are the truth. */
+static int64_t stored_spans(sqlite3 *db, int64_t id)
+{
+	sqlite3_stmt *q;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM spans WHERE recording_id = ?", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(q, 1, id);
+	if (row(q))
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
 static void report_text(sqlite3 *db, const struct rec_row *r, const char *state)
 {
 	char t0[64], d[32], upd[32];
@@ -208,8 +238,14 @@ static void report_text(sqlite3 *db, const struct rec_row *r, const char *state)
 		       "%lld spans as of %s\n",
 		       (long long)r->spans, ws_fmt_clock(r->updated ? r->updated : r->started, upd, sizeof(upd)));
 	printf("  command: %s\n", r->command);
-	printf("  events %llu, spans %llu, connections %lld, lost %llu\n", (unsigned long long)r->events,
-	       (unsigned long long)r->spans, (long long)counter(db, r->id, "connections"), (unsigned long long)r->lost);
+	int64_t stored = stored_spans(db, r->id);
+	if (stored >= 0 && (uint64_t)stored != r->spans && strcmp(state, "running") != 0)
+		printf("  the recorder's last totals (written %s) are behind what it stored: %lld spans are in the "
+		       "file; its counts of events and losses stop there too\n",
+		       ws_fmt_clock(r->updated ? r->updated : r->started, upd, sizeof(upd)), (long long)stored);
+	printf("  events %llu, spans %lld, connections %lld, lost %llu\n", (unsigned long long)r->events,
+	       stored >= 0 ? (long long)stored : (long long)r->spans, (long long)counter(db, r->id, "connections"),
+	       (unsigned long long)r->lost);
 	printf("  lost by cause:");
 	report_counters(db, r, "lost", NULL, false, NULL);
 	printf("\n  shed:");
@@ -246,7 +282,9 @@ static void report_json(sqlite3 *db, const struct rec_row *r, const char *state,
 	wj_kuint(j, "ended_ns", r->ended);
 	wj_kuint(j, "updated_ns", r->updated);
 	wj_kuint(j, "events", r->events);
-	wj_kuint(j, "spans", r->spans);
+	int64_t stored = stored_spans(db, r->id);
+	wj_kuint(j, "spans", stored >= 0 ? (uint64_t)stored : r->spans);
+	wj_kuint(j, "spans_counted", r->spans);
 	wj_kuint(j, "lost", r->lost);
 	report_counters(db, r, "lost", "lost_by_cause", true, j);
 	report_counters(db, r, "shed", "shed", true, j);
@@ -316,7 +354,7 @@ int cmd_status(int argc, char **argv)
 		sqlite3_bind_int64(q, 1, (int64_t)id);
 	struct ws_json j;
 	wj_init(&j);
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (row(q)) {
 		struct rec_row r = {0};
 		r.id = sqlite3_column_int64(q, 0);
 		ws_strlcpy(r.source, col(q, 1), sizeof(r.source));
@@ -342,6 +380,12 @@ int cmd_status(int argc, char **argv)
 	}
 	sqlite3_finalize(q);
 	wj_free(&j);
+	if (step_failed) {
+		ws_err("cannot read %s: %s (the file is damaged or not a wirespan database)", path,
+		       sqlite3_errstr(step_failed));
+		ws_store_close(st);
+		return 1;
+	}
 	if (!n) {
 		ws_err(id ? "%s has no recording %llu" : "%s holds no recordings yet", path, id);
 		rc = 1;

@@ -12,6 +12,19 @@
 #include "util/json.h"
 #include "util/util.h"
 
+/* A step's failure (a damaged or unreadable file) is remembered: the
+ * command then says so and exits non-zero instead of printing less. */
+static int step_failed;
+
+static bool row(sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE && !step_failed)
+		step_failed = rc;
+	return rc == SQLITE_ROW;
+}
+
 /* group by: the peer (its address, and its port when it is the server), a
  * connection, or the recording host */
 static const char *const group_sql[] = {
@@ -57,7 +70,7 @@ static int report(struct ws_store *st, const char *path, int by, bool json, stru
 		       "RETRANS", "SYN", "RST_RX", "RST_TX", "DROPS", "MAX_RTO", "SRTT", "FAILED");
 		*header = true;
 	}
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (row(q)) {
 		const char *host = (const char *)sqlite3_column_text(q, 0);
 		const char *peer = (const char *)sqlite3_column_text(q, 1);
 		char rto[32] = "-", srtt[32] = "-";
@@ -99,7 +112,7 @@ static int report(struct ws_store *st, const char *path, int by, bool json, stru
 		ws_err("database %s: %s", path, sqlite3_errmsg(db));
 		return 1;
 	}
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (row(q)) {
 		const char *host = (const char *)sqlite3_column_text(q, 0);
 		const char *name = (const char *)sqlite3_column_text(q, 2);
 		if (json) {
@@ -174,7 +187,13 @@ int cmd_tcp(int argc, char **argv)
 			rc = 1;
 			break;
 		}
+		step_failed = 0;
 		rc = report(st, dbs[i], by, json, &j, &header);
+		if (!rc && step_failed) {
+			ws_err("cannot read %s: %s (the file is damaged or not a wirespan database)", dbs[i],
+			       sqlite3_errstr(step_failed));
+			rc = 1;
+		}
 		ws_store_close(st);
 	}
 	wj_free(&j);

@@ -851,6 +851,36 @@ int cmd_explain(int argc, char **argv)
 			matches++;
 		}
 	}
+	/* An id shown before names the trace its top span led then: a span
+	 * that has since gained a parent (its caller's span was recorded
+	 * later, or another database was added) leads no trace of its own
+	 * now, but its old id still finds the trace it is in. */
+	if (!matches) {
+		const uint8_t *via = NULL;
+		for (size_t i = 0; i < d.set.n; i++) {
+			const struct ws_lspan *l = &d.set.v[i];
+			uint8_t old[16];
+			char id[33];
+			if (!l->kind || l->parent < 0)
+				continue;
+			ws_be64_put(old, ws_mix64(l->span_id) | 1);
+			ws_be64_put(old + 8, l->span_id);
+			ws_hex(old, 16, id);
+			if (strncasecmp(id, want, wl) == 0 && (!via || memcmp(via, l->trace_id, 16) != 0)) {
+				via = l->trace_id;
+				matches++;
+			}
+		}
+		for (size_t i = 0; via && matches == 1 && i < nt; i++)
+			if (memcmp(t[i].id, via, 16) == 0)
+				found = &t[i];
+		if (found) {
+			char now[33];
+			ws_hex(found->id, 16, now);
+			fprintf(stderr, "wirespan: trace %s grew: its first span now has a caller; it is part of trace %s\n",
+				want, now);
+		}
+	}
 	rc = 0;
 	if (!found) {
 		ws_err("no trace %s in %s%s", want, d.path[0], d.n > 1 ? " and the other databases" : "");
@@ -898,6 +928,11 @@ int cmd_explain(int argc, char **argv)
 			char o[32], dl[32];
 			ws_fmt_duration((uint64_t)(ck->offset_ns < 0 ? -ck->offset_ns : ck->offset_ns), o, sizeof(o));
 			ws_fmt_duration((uint64_t)ck->delay_ns, dl, sizeof(dl));
+			if (ck->shared) {
+				printf("\nclock: %s and %s share one clock (one machine: the same boot id)",
+				       ck->client_host, ck->server_host);
+				continue;
+			}
 			printf("\nclock: %s is %s %s %s (from %u exchanges seen by both, best round-trip slack %s)",
 			       ck->server_host, o, ck->offset_ns < 0 ? "behind" : "ahead of", ck->client_host, ck->samples,
 			       dl);

@@ -611,6 +611,12 @@ static void h1_eof(void *st, int dir)
 		complete(h, dir, &last);
 	} else if (D->st == H_LOST && D->in_msg) {
 		end_lost(h, dir);
+	} else if (dir != h->req_dir && D->in_msg && D->st != H_TUNNEL && !(D->st == H_HEAD && D->first_line)) {
+		/* a response cut short by the end of its connection: its status
+		 * is known, its end is not */
+		struct ws_seg last = {.t_enter = D->cur.t_last_enter, .t_exit = D->cur.t_last_exit};
+		D->cur.flags |= WS_MSGF_INCOMPLETE;
+		complete(h, dir, &last);
 	}
 }
 

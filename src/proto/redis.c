@@ -65,6 +65,21 @@ static const char *const containers[] = {
 };
 
 /* Commands whose arguments are credentials. */
+/* Commands that wait for data (or replicas) by design, until a timeout. */
+static const char *const blocking[] = {
+	"BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF",
+};
+
+bool ws_redis_blocking_command(const char *command)
+{
+	size_t n = strcspn(command, " "); /* a name may go on with the key */
+
+	for (size_t i = 0; i < WS_ARRAY_SIZE(blocking); i++)
+		if (strlen(blocking[i]) == n && strncmp(command, blocking[i], n) == 0)
+			return true;
+	return false;
+}
+
 static bool secret_command(const char *cmd) { return strcmp(cmd, "AUTH") == 0 || strcmp(cmd, "HELLO") == 0; }
 
 static bool is_container(const char *cmd)

@@ -2,6 +2,14 @@
 #ifndef WIRESPAN_REDIS_H
 #define WIRESPAN_REDIS_H
 
+#include <stdbool.h>
+
 #include "proto/proto.h"
+
+/* Whether a command (as a span names it: upper case, maybe followed by
+ * its key) blocks by design
+ * until data arrives or its timeout passes (BLPOP, BZPOPMIN, WAIT...):
+ * its server time is waiting as asked, not a slow server. */
+bool ws_redis_blocking_command(const char *command);
 
 #endif

@@ -214,8 +214,10 @@ void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, cons
 	}
 	if (s->flags & WS_MSGF_FRAMING_LOST)
 		wj_kbool(&a, "wirespan.framing_lost", true);
-	if (s->flags & WS_MSGF_INCOMPLETE)
+	if (x->req.flags & WS_MSGF_INCOMPLETE)
 		wj_kbool(&a, "wirespan.request.incomplete", true);
+	if (x->resp.flags & WS_MSGF_INCOMPLETE)
+		wj_kbool(&a, "wirespan.response.incomplete", true);
 	if (s->flags & WS_MSGF_HEAD_CUT)
 		wj_kbool(&a, "wirespan.headers_cut", true);
 	wj_obj_end(&a);

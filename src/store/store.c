@@ -77,6 +77,11 @@ static const char *const v6_alter[] = {
 	"ALTER TABLE spans ADD COLUMN req_wake2_ns INTEGER",
 };
 
+/* columns added by schema version 7 (one machine, one clock) */
+static const char *const v7_alter[] = {
+	"ALTER TABLE recordings ADD COLUMN boot_id TEXT",
+};
+
 /* columns added by schema version 5 (overhead, budget, loss) */
 static const char *const v5_alter[] = {
 	"ALTER TABLE recordings ADD COLUMN pid INTEGER",
@@ -98,7 +103,7 @@ static const char schema[] =
 	"  events INTEGER NOT NULL DEFAULT 0,\n"
 	"  spans INTEGER NOT NULL DEFAULT 0,\n"
 	"  lost INTEGER NOT NULL DEFAULT 0,\n"
-	"  pid INTEGER, updated_ns INTEGER);\n"
+	"  pid INTEGER, updated_ns INTEGER, boot_id TEXT);\n"
 	"CREATE TABLE IF NOT EXISTS shedding (\n"
 	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
 	"  ts_ns INTEGER NOT NULL,\n"
@@ -356,6 +361,9 @@ static int upgrade(struct ws_store *st, char **msg)
 	for (size_t i = 0; st->version < 6 && i < WS_ARRAY_SIZE(v6_alter); i++)
 		if (sqlite3_exec(st->db, v6_alter[i], NULL, NULL, msg) != SQLITE_OK)
 			return -1;
+	for (size_t i = 0; st->version < 7 && i < WS_ARRAY_SIZE(v7_alter); i++)
+		if (sqlite3_exec(st->db, v7_alter[i], NULL, NULL, msg) != SQLITE_OK)
+			return -1;
 	return 0;
 }
 
@@ -539,8 +547,8 @@ int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording 
 	int64_t id;
 
 	if (prepare(st,
-		    "INSERT INTO recordings (source, host, command, started_ns, status, pid, updated_ns) "
-		    "VALUES (?,?,?,?,'recording',?,?)",
+		    "INSERT INTO recordings (source, host, command, started_ns, status, pid, updated_ns, boot_id) "
+		    "VALUES (?,?,?,?,'recording',?,?,?)",
 		    &q))
 		return -EIO;
 	sqlite3_bind_text(q, 1, r->source, -1, SQLITE_TRANSIENT);
@@ -549,6 +557,8 @@ int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording 
 	sqlite3_bind_int64(q, 4, (int64_t)r->started_ns);
 	sqlite3_bind_int64(q, 5, getpid());
 	sqlite3_bind_int64(q, 6, (int64_t)r->started_ns);
+	if (r->boot_id)
+		sqlite3_bind_text(q, 7, r->boot_id, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(q) != SQLITE_DONE) {
 		sqlite3_finalize(q);
 		return -EIO;
@@ -1023,6 +1033,19 @@ static int load_processes(struct ws_store *st, struct ws_lset *set)
 	sqlite3_stmt *q;
 	int rc;
 
+	if (st->version >= 7) {
+		if (prepare(st, "SELECT host, boot_id FROM recordings WHERE boot_id IS NOT NULL", &q))
+			return -EIO;
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			char host[64], boot[64];
+			col_text(q, 0, host, sizeof(host));
+			col_text(q, 1, boot, sizeof(boot));
+			ws_lset_set_boot(set, host, boot);
+		}
+		sqlite3_finalize(q);
+		if (rc != SQLITE_DONE)
+			return -EIO;
+	}
 	if (st->version < 6)
 		return 0;
 	/* a process looked at more than once (before it loaded asyncio, say):

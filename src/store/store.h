@@ -14,7 +14,7 @@
 #include "span/span.h"
 #include "stream/conntrack.h"
 
-#define WS_STORE_SCHEMA_VERSION 6
+#define WS_STORE_SCHEMA_VERSION 7
 
 struct ws_store;
 
@@ -31,6 +31,7 @@ struct ws_recording {
 	const char *host;
 	const char *command;
 	uint64_t started_ns;
+	const char *boot_id; /* the kernel's boot id (one machine, one clock), or NULL */
 };
 
 int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording *r);

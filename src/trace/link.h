@@ -149,6 +149,7 @@ struct ws_lset {
 	struct ws_lspawn *spawns;  /* goroutines created */
 	size_t nspawns, capspawns;
 	struct ws_hashmap runtimes; /* host and pid -> enum ws_runtime */
+	struct ws_hashmap boots;    /* host -> the boot id its recordings ran under */
 	char **blocks;             /* string storage */
 	size_t nblocks, block_used;
 };
@@ -168,6 +169,11 @@ void ws_lset_add_spawn(struct ws_lset *set, const char *host, uint32_t pid, uint
 /* What runtime process pid on host runs (enum ws_runtime). */
 void ws_lset_set_runtime(struct ws_lset *set, const char *host, uint32_t pid, int runtime);
 int ws_lset_runtime(const struct ws_lset *set, const char *host, uint32_t pid);
+/* Host recorded under the kernel boot boot_id (/proc/sys/kernel/random/
+ * boot_id): hosts with one boot id are one machine, with one clock. */
+void ws_lset_set_boot(struct ws_lset *set, const char *host, const char *boot_id);
+/* Whether two hosts (interned names) are known to share one clock. */
+bool ws_lset_same_clock(const struct ws_lset *set, const char *a, const char *b);
 /* Parse a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"). */
 bool ws_traceparent_parse(const char *tp, uint8_t trace[16], uint64_t *parent);
 /* Set a span's parent, method and the method's confidence. */

@@ -54,6 +54,7 @@ void ws_lset_init(struct ws_lset *set)
 	memset(set, 0, sizeof(*set));
 	ws_hashmap_init(&set->strings);
 	ws_hashmap_init(&set->runtimes);
+	ws_hashmap_init(&set->boots);
 }
 
 void ws_lset_free(struct ws_lset *set)
@@ -65,6 +66,7 @@ void ws_lset_free(struct ws_lset *set)
 	free(set->spawns);
 	ws_hashmap_free(&set->strings);
 	ws_hashmap_free(&set->runtimes);
+	ws_hashmap_free(&set->boots);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -263,6 +265,28 @@ int ws_lset_runtime(const struct ws_lset *set, const char *host, uint32_t pid)
 	if (!p)
 		return WS_RT_UNKNOWN;
 	return (int)(uintptr_t)ws_hashmap_get((struct ws_hashmap *)&set->runtimes, proc_key(p, pid));
+}
+
+/* a host seen under two boot ids (a database across a reboot): unknown */
+static const char boot_conflict[] = "";
+
+void ws_lset_set_boot(struct ws_lset *set, const char *host, const char *boot_id)
+{
+	if (!boot_id[0])
+		return;
+	uint64_t k = (uint64_t)(uintptr_t)intern(set, host) | 1;
+	const char *b = intern(set, boot_id), *had = ws_hashmap_get(&set->boots, k);
+
+	ws_hashmap_put(&set->boots, k, (void *)(had && had != b ? boot_conflict : b));
+}
+
+bool ws_lset_same_clock(const struct ws_lset *set, const char *a, const char *b)
+{
+	if (a == b)
+		return true;
+	const char *ba = ws_hashmap_get((struct ws_hashmap *)&set->boots, (uint64_t)(uintptr_t)a | 1);
+	const char *bb = ws_hashmap_get((struct ws_hashmap *)&set->boots, (uint64_t)(uintptr_t)b | 1);
+	return ba && ba == bb && ba != boot_conflict;
 }
 
 void ws_lspan_apply(const struct ws_lset *set, const struct ws_lspan *l, struct ws_span *s)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/redis.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -184,7 +185,10 @@ static void exchange_phases(const struct ws_lset *set, const struct ws_phaseset 
 		if (!p->srtt_us)
 			p->srtt_us = s->srtt_us;
 	}
-	if (c && s && clock_get(ps, c->host, s->host, &off)) {
+	bool one_clock = c && s && ws_lset_same_clock(set, c->host, s->host);
+	if (one_clock)
+		off = 0; /* one machine: one clock, by fact */
+	if (c && s && (one_clock || clock_get(ps, c->host, s->host, &off))) {
 		p->offset_known = true;
 		p->offset_ns = off;
 		if (s->req_arr[1])
@@ -320,8 +324,12 @@ void ws_phases_compute(const struct ws_lset *set, const struct ws_tcpevs *evs, s
 			continue;
 		server_of[l->parent] = (int32_t)i;
 		const struct ws_lspan *c = &set->v[l->parent];
-		if (c->host != l->host && ntp_sample(c, l, &off, &delay))
+		if (c->host != l->host && ws_lset_same_clock(set, c->host, l->host)) {
+			clock_add(ps, c->host, l->host, 0, 0);
+			clock_find(ps, WS_MIN(c->host, l->host), WS_MAX(c->host, l->host))->shared = true;
+		} else if (c->host != l->host && ntp_sample(c, l, &off, &delay)) {
 			clock_add(ps, c->host, l->host, off, delay);
+		}
 	}
 	/* TCP events, per side */
 	struct ws_phaseset tmp = {.v = tcp};
@@ -509,8 +517,14 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 					ws_fmt_duration((uint64_t)p->offcpu, d1, sizeof(d1));
 					snprintf(sched, sizeof(sched), ", %s of it off CPU (sleeping or blocked)", d1);
 				}
-				snprintf(t, sizeof(t), "server processing at %s after the request was read%s",
-					 who(s, w1, sizeof(w1)), sched);
+				if (ws_redis_blocking_command(s->name))
+					snprintf(t, sizeof(t),
+						 "%s waiting as %.*s asks (a blocking command: the server waits for "
+						 "data by design, it is not slow)",
+						 who(s, w1, sizeof(w1)), (int)strcspn(s->name, " "), s->name);
+				else
+					snprintf(t, sizeof(t), "server processing at %s after the request was read%s",
+						 who(s, w1, sizeof(w1)), sched);
 				break;
 			}
 			case WS_PH_RESP_SEND:
@@ -529,8 +543,14 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 					 who(c, w1, sizeof(w1)));
 				break;
 			case WS_PH_SRV_AND_NET:
-				snprintf(t, sizeof(t), "waiting for %s:%u (server and network; its side was not recorded%s)",
-					 c->name, c->server.port, retr);
+				if (ws_redis_blocking_command(c->name))
+					snprintf(t, sizeof(t), "waiting as %.*s asks at :%u (a blocking command: the "
+						 "server waits for data by design)", (int)strcspn(c->name, " "), c->name,
+						 c->server.port);
+				else
+					snprintf(t, sizeof(t),
+						 "waiting for %s:%u (server and network; its side was not recorded%s)",
+						 c->name, c->server.port, retr);
 				break;
 			}
 			consider(&best, v, t);

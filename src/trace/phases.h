@@ -98,6 +98,7 @@ struct ws_clock {
 	int64_t offset_ns;                     /* server minus client */
 	int64_t delay_ns;                      /* round-trip slack of the best sample */
 	uint32_t samples;
+	bool shared; /* one machine (same boot id): one clock, offset 0 by fact */
 };
 
 struct ws_phaseset {

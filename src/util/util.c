@@ -288,3 +288,17 @@ int ws_parse_uint(const char *s, unsigned long long max, unsigned long long *out
 	*out = v;
 	return 0;
 }
+
+void ws_boot_id(char *buf, size_t n)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	if (n)
+		buf[0] = 0;
+	if (!f)
+		return;
+	if (!fgets(buf, (int)n, f))
+		buf[0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}

@@ -94,4 +94,8 @@ const char *ws_fmt_duration(uint64_t ns, char *out, size_t n);
 /* Format unix ns as local "HH:MM:SS.uuuuuu". */
 const char *ws_fmt_clock(uint64_t unix_ns, char *out, size_t n);
 
+/* The kernel's boot id (/proc/sys/kernel/random/boot_id), or "" when
+ * it cannot be read. Recordings that share it share one clock. */
+void ws_boot_id(char *buf, size_t n);
+
 #endif

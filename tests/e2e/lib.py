@@ -214,7 +214,7 @@ class Recorder:
     def _read(self):
         for line in self.proc.stderr:
             self.lines.append(line)
-            if "recording to" in line:
+            if line.startswith("wirespan: capturing since "):  # every program is attached
                 self.ready.set()
         self.ready.set()
 

@@ -198,5 +198,34 @@ def test_disk_full(env):
         n = len(on_port(spans(db), port))
         check(n >= 20, f"spans kept: {n} ({err})")
         check_eq(sqlite(db, "PRAGMA integrity_check").strip(), "ok", "integrity")
+        # status tells what the file holds, not the totals the recorder
+        # could no longer write
+        st = json.loads(run([WIRESPAN, "status", "--db", db, "--json"]).stdout.splitlines()[-1])
+        check_eq(st["spans"], int(sqlite(db, "SELECT count(*) FROM spans").strip()), "status: spans in the file")
+        text = run([WIRESPAN, "status", "--db", db]).stdout
+        check(f"spans {st['spans']}," in text and "behind what it stored" in text, text)
     finally:
         subprocess.run(["umount", "-l", small], capture_output=True)
+
+
+def test_damaged_database(env):
+    """A database whose pages were overwritten: every reader says the
+    file cannot be read and exits non-zero, instead of printing part of
+    it as if that were all."""
+    port = 18102
+    env.python_http(port)
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port))
+    for n in range(40):
+        curl(f"http://127.0.0.1:{port}/?n={n}")
+    rec.stop_ok()
+    check_eq(len(on_port(spans(db), port)), 80, "spans before the damage")
+    size = os.path.getsize(db)
+    with open(db, "r+b") as f:  # keep the header page, overwrite the rest
+        f.seek(4096)
+        f.write(bytes([0xA5]) * (size - 4096))
+    for cmd in (["status"], ["tcp"], ["spans"], ["traces"]):
+        p = run([WIRESPAN] + cmd + ["--db", db], check_rc=False)
+        check(p.returncode == 1, f"{cmd[0]}: exit status {p.returncode} ({p.stderr.strip()})")
+        check(db in p.stderr, f"{cmd[0]}: the message names the file: {p.stderr!r}")
+

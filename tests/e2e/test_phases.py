@@ -272,3 +272,29 @@ def test_server_killed_mid_request(env):
         n = run(["sqlite3", db, "SELECT value FROM counters WHERE name = 'requests_without_response'"]).stdout
         check_eq(n.strip(), "1", f"{db}: requests without response")
 
+
+
+def test_two_recorders_one_machine_share_a_clock(env):
+    """Two recorders on one machine, each calling it a host of its own
+    (--host edge for curl, --host app for the python3 server): they share
+    the kernel's boot id, so the clock offset between them is 0 by fact,
+    not an estimate, and no made-up flight time comes of it."""
+    port = 18431
+    env.python_http(port)
+    recs = [Recorder(env, env.path("edge.db"), "--host", "edge", "--comm", "curl", "--port", str(port)),
+            Recorder(env, env.path("app.db"), "--host", "app", "--comm", "python3", "--port", str(port))]
+    for n in range(5):
+        curl(f"http://127.0.0.1:{port}/?n={n}")
+    for r in recs:
+        r.stop_ok()
+    dbs = ["--db", env.path("edge.db"), "--db", env.path("app.db")]
+    got = spans(env.path("edge.db"), "--db", env.path("app.db"))
+    srv = [s for s in got if s["kind"] == "server"]
+    check_eq(len(srv), 5, "server spans")
+    for s in srv:
+        check_eq(attr(s, "host.name"), "app", "server host")
+        check_eq(attr(s, "wirespan.link.method"), "tcp", "joined to curl's span")
+        check_eq(attr(s, "wirespan.clock.offset_ns"), 0, "offset between edge and app")
+    _, out = verdict(dbs, srv[0]["trace_id"])
+    check("clock: edge and app share one clock" in out or "clock: app and edge share one clock" in out, out)
+    check("behind" not in out and "ahead of" not in out, out)

@@ -3,7 +3,7 @@ checked against the server's own count of the commands it ran."""
 import collections
 import socket
 
-from lib import Recorder, attr, by_kind, check, check_eq, run, spans
+from lib import WIRESPAN, Recorder, attr, by_kind, check, check_eq, run, spans
 
 
 def commandstats(port):
@@ -106,3 +106,26 @@ def test_redis_inline_and_errors(env):
     check(("NOSUCHCOMMAND", "arg", "ERR") in ops, f"unknown command error: {ops}")
     hello = [s for s in srv if attr(s, "db.operation.name") == "HELLO"][0]
     check_eq(attr(hello, "wirespan.redis.arguments"), "[REDACTED]", "HELLO arguments withheld")
+
+
+def test_blocking_command_is_not_a_slow_server(env):
+    """BLPOP waits by design: its trace's verdict says the server waited
+    as asked, not that it was slow; a GET in the same recording is still
+    called server processing when it is the longest phase."""
+    port = 16383
+    db = env.path("t.db")
+    env.redis(port)
+    rec = Recorder(env, db, "--port", str(port))
+    run(["redis-cli", "-p", str(port), "BLPOP", "nothing-here", "0.3"])
+    run(["redis-cli", "-p", str(port), "SET", "k", "v"])
+    rec.stop_ok()
+    got = redis_spans(db, port)
+    blpop = [s for s in got if s["kind"] == "server" and s["name"] == "BLPOP"]
+    check_eq(len(blpop), 1, "BLPOP server spans")
+    dur = int(blpop[0]["end_time_unix_nano"]) - int(blpop[0]["start_time_unix_nano"])
+    check(280e6 < dur < 1000e6, f"BLPOP lasted {dur / 1e6:.1f} ms, want about 300")
+    out = run([WIRESPAN, "explain", "--db", db, blpop[0]["trace_id"][:8]]).stdout
+    verdict = [line for line in out.splitlines() if line.startswith("verdict:")]
+    check_eq(len(verdict), 1, f"one verdict in:\n{out}")
+    check("waiting as BLPOP asks" in verdict[0] and "blocking command" in verdict[0], verdict[0])
+    check("server processing" not in verdict[0], verdict[0])

@@ -223,3 +223,43 @@ def test_keepalive_connection_carries_two_traces(env):
     for n, t in ((1, t1), (2, t2)):
         tree, _ = tree_of(traces[t])
         check_eq(tree, fill(expected_tree(n), n), f"trace {t[:4]}")
+
+
+def test_trace_ids_stay_valid(env):
+    """An id `traces` lists during a recording still finds its trace
+    afterwards. The client reads its response late: for a while only the
+    server's span is stored, and leads a trace of its own; once the
+    client's span is stored it is the caller, and the old id must lead
+    to the grown trace."""
+    import socket
+    import time
+    port = 18334
+    env.python_http(port)
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port))
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /late HTTP/1.0\r\nHost: x\r\n\r\n")
+    before = []
+    for _ in range(40):  # until the server's span is stored (once a second)
+        time.sleep(0.25)
+        out = run([WIRESPAN, "traces", "--db", db], check_rc=False).stdout
+        before = [line.split()[0] for line in out.splitlines()[1:] if "GET /late" in line]
+        if before:
+            break
+    check_eq(len(before), 1, "the server's span listed as a trace during the recording")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    check(data.startswith(b"HTTP/1.0 404"), f"response: {data[:40]!r}")
+    rec.stop_ok()
+    got = [x for x in spans(db) if x["name"] == "GET /late"]
+    check_eq(sorted(x["kind"] for x in got), ["client", "server"], "both spans stored")
+    p = run([WIRESPAN, "explain", "--db", db, before[0]], check_rc=False)
+    check_eq(p.returncode, 0, f"explain {before[0]} after the recording: {p.stderr}")
+    check("2 spans" in p.stdout, f"the grown trace:\n{p.stdout}")
+    for short in (before[0][:8], before[0][:16]):
+        check_eq(run([WIRESPAN, "explain", "--db", db, short], check_rc=False).returncode, 0, f"explain {short}")
