@@ -9,6 +9,7 @@
  * are the capturing host's (see pcap/offline.h); then the whole file builds
  * spans. Traces are assembled
  * over the whole database at the end, as after `record`. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,39 @@ static void on_analysis(void *ctx, uint32_t frame, const struct ws_pkt *p, const
 		fputs("\t\t\n", r->analysis);
 }
 
+/* ADDR=NAME, ADDR:PORT=NAME or [ADDR6]:PORT=NAME */
+static int parse_service_map(const char *arg, struct pipeline_service *out)
+{
+	const char *eq = strrchr(arg, '=');
+	char addr[64];
+	unsigned long long port = 0;
+
+	if (!eq || eq == arg || !eq[1] || strlen(eq + 1) >= sizeof(out->name) || (size_t)(eq - arg) >= sizeof(addr))
+		return -1;
+	memcpy(addr, arg, (size_t)(eq - arg));
+	addr[eq - arg] = 0;
+	char *a = addr, *colon = NULL;
+	if (a[0] == '[') {
+		char *close = strchr(a, ']');
+		if (!close || (close[1] && close[1] != ':'))
+			return -1;
+		*close = 0;
+		colon = close[1] ? close + 1 : NULL;
+		a++;
+	} else if (strchr(a, ':') == strrchr(a, ':')) { /* IPv4, maybe with a port */
+		colon = strchr(a, ':');
+	}
+	if (colon) {
+		*colon = 0;
+		if (ws_parse_uint(colon + 1, 65535, &port) || !port)
+			return -1;
+	}
+	if (ws_endpoint_parse(a, (uint16_t)port, &out->ep))
+		return -1;
+	ws_strlcpy(out->name, eq + 1, sizeof(out->name));
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -91,6 +125,9 @@ static void usage(FILE *f)
 		"  --db FILE          database to write (default wirespan.db)\n"
 		"  --host NAME        host.name of the Nth capture, given once per file in file order\n"
 		"                     (default: the file name without its extension)\n"
+		"  --service-map ADDR[:PORT]=NAME\n"
+		"                     service.name of the spans of that end (repeatable; default: the\n"
+		"                     serving address and port); IPv6 as [ADDR]:PORT\n"
 		"  --local ADDR       an address of the capturing host (repeatable): only its end of a\n"
 		"                     connection yields spans (default: found from the captures)\n"
 		"  --max-packets N    packets stored per connection (default 20000; 0: none)\n"
@@ -193,13 +230,19 @@ static int store_file_results(struct pcap_run *r, const struct ws_capfile *cf, c
 	uint64_t lost = cs->dec[WS_DEC_FRAGMENT] + cs->dec[WS_DEC_TRUNCATED] + cs->dec[WS_DEC_BAD_HEADER] +
 			ct_stats(r->p.ct)->conns_evicted;
 
-	return pipeline_store_results(&r->p, rows, WS_ARRAY_SIZE(rows), lost, status);
+	if (pipeline_store_results(&r->p, rows, WS_ARRAY_SIZE(rows), lost, status))
+		return -EIO;
+	/* the recording is of the capture's time, not of when it was read */
+	if (cs->first_ns && cs->last_ns >= cs->first_ns)
+		return ws_store_set_recording_times(r->p.store, r->p.rec_id, cs->first_ns, cs->last_ns);
+	return 0;
 }
 
 /* One capture: a recording of its own. Returns 0, or 1 after an error
  * (what was read before it is stored). */
 static int read_capture(struct ws_store *st, const char *path, const char *host, const struct ws_sides *sides,
-			size_t idx, const struct ws_offline_cfg *oc, bool debug, bool quiet, FILE *analysis)
+			size_t idx, const struct ws_offline_cfg *oc, bool debug, bool quiet, FILE *analysis,
+			const struct pipeline_service *smap, size_t nsmap)
 {
 	struct pcap_run r = {.analysis = analysis, .file = path};
 	struct ws_capfile *cf;
@@ -221,6 +264,8 @@ static int read_capture(struct ws_store *st, const char *path, const char *host,
 		return 1;
 	}
 	pipeline_init(&r.p, NULL);
+	r.p.service_map = smap;
+	r.p.nservice_map = nsmap;
 	struct ws_offline_sink sink = {.event = on_event, .advance = on_advance, .flow = on_flow, .ctx = &r};
 	if (analysis)
 		sink.analysis = on_analysis;
@@ -267,13 +312,15 @@ int cmd_pcap(int argc, char **argv)
 		{"max-packets", required_argument, NULL, 'm'},
 		{"analysis", no_argument, NULL, 'a'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"service-map", required_argument, NULL, 'S'},
 		{"debug-events", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *db = "wirespan.db", *hosts[MAX_FILES];
 	struct ws_endpoint locals[64];
-	size_t nhosts = 0, nlocals = 0;
+	struct pipeline_service smap[64];
+	size_t nhosts = 0, nlocals = 0, nsmap = 0;
 	struct ws_offline_cfg oc = {.max_packets = 20000};
 	bool quiet = false, debug = false, analysis = false;
 	char err[1024];
@@ -309,6 +356,18 @@ int cmd_pcap(int argc, char **argv)
 			oc.max_packets = (uint32_t)v;
 			break;
 		}
+		case 'S':
+			if (nsmap == WS_ARRAY_SIZE(smap)) {
+				ws_err("at most %zu --service-map entries", WS_ARRAY_SIZE(smap));
+				return 2;
+			}
+			if (parse_service_map(optarg, &smap[nsmap])) {
+				ws_err("--service-map needs ADDR=NAME or ADDR:PORT=NAME ([ADDR]:PORT for IPv6; a name of 1 "
+				       "to 63 characters), not '%s'", optarg);
+				return 2;
+			}
+			nsmap++;
+			break;
 		case 'a': analysis = true; break;
 		case 'q': quiet = true; break;
 		case 'D': debug = true; break;
@@ -369,7 +428,7 @@ int cmd_pcap(int argc, char **argv)
 	}
 	for (int i = 0; i < nfiles && st; i++)
 		if (usable[i] && read_capture(st, argv[optind + i], names[i], sides, (size_t)i, &oc, debug, quiet,
-					      analysis ? stdout : NULL))
+					      analysis ? stdout : NULL, smap, nsmap))
 			rc = 1;
 	if (st) {
 		if (cli_link_store(st, db))

@@ -75,9 +75,18 @@ static void service_name(struct pipeline *p, struct ws_span *s)
 
 /* service.name when no process was seen: the server's address and port
  * (client spans: the client's address) */
-static void address_service(struct ws_span *s)
+static void address_service(const struct pipeline *p, struct ws_span *s)
 {
 	char a[46];
+
+	for (size_t i = 0; i < p->nservice_map; i++) {
+		const struct ws_endpoint *e = &p->service_map[i].ep;
+		if (e->family == s->local.family && memcmp(e->addr, s->local.addr, sizeof(e->addr)) == 0 &&
+		    (!e->port || e->port == s->local.port)) {
+			ws_strlcpy(s->service, p->service_map[i].name, sizeof(s->service));
+			return;
+		}
+	}
 
 	ws_addr_str(&s->local, a, sizeof(a));
 	if (s->kind == WS_SPAN_SERVER)
@@ -95,7 +104,7 @@ static void on_exchange(void *ctx, const struct ct_conn_info *c, const struct ws
 	s.recording_id = p->rec_id;
 	service_name(p, &s);
 	if (!s.service[0]) /* no process seen (pcap): the address serving */
-		address_service(&s);
+		address_service(p, &s);
 	p->spans++;
 	if (s.kind == WS_SPAN_CLIENT)
 		p->spans_client++;
@@ -154,6 +163,8 @@ static void failed_connect(struct pipeline *p, const struct ws_event *ev, const 
 	ws_span_connect_failed(&s, ev, c, name, p->host);
 	s.recording_id = p->rec_id;
 	service_name(p, &s);
+	if (!s.service[0])
+		address_service(p, &s);
 	p->spans++;
 	p->spans_client++;
 	p->failed_connects++;

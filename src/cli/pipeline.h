@@ -39,6 +39,16 @@ struct pipeline {
 	void *process_ctx;
 	struct btf *vmlinux_btf;    /* names of skb drop reasons */
 	bool btf_tried;
+	/* service names given for addresses (pcap --service-map): a span whose
+	 * serving end (a client span: its own end) matches takes the name;
+	 * port 0 matches any port */
+	const struct pipeline_service *service_map;
+	size_t nservice_map;
+};
+
+struct pipeline_service {
+	struct ws_endpoint ep;
+	char name[64];
 };
 
 /* conntrack config: zero fields take conntrack's defaults */

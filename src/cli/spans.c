@@ -78,8 +78,11 @@ static int print_span(void *ctx, const struct ws_span *stored)
 		snprintf(name, sizeof(name), "%.299s %.255s", s->name, s->target);
 	else
 		ws_strlcpy(name, s->name, sizeof(name));
-	printf("%-15s %9s  %-6s %-15.15s %7u  %-21s  %-6s %-40.40s %s\n", clock, dur, ws_span_kind_name(s->kind),
-	       s->service, s->pid, peer, s->proto == WS_PROTO_REDIS ? "redis" : "http", name, status);
+	char pid[16] = "-"; /* a capture file knows no process */
+	if (s->pid)
+		snprintf(pid, sizeof(pid), "%u", s->pid);
+	printf("%-15s %9s  %-6s %-15.15s %7s  %-21s  %-6s %-40.40s %s\n", clock, dur, ws_span_kind_name(s->kind),
+	       s->service, pid, peer, s->proto == WS_PROTO_REDIS ? "redis" : "http", name, status);
 	return ferror(stdout) ? 1 : 0;
 }
 

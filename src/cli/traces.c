@@ -772,7 +772,10 @@ static void explain_node(const struct dbset *d, const struct node *nodes, int32_
 		else
 			snprintf(link, sizeof(link), "root");
 		draw_bar(bar, 40, t0, total, l->start, l->end);
-		printf("%-56.56s %10s %10s  %-18s %s  %s pid %u%s\n", label, off, dur, link, bar, l->host, l->pid,
+		char pid[24] = " (capture)"; /* a capture file knows no process */
+		if (l->pid)
+			snprintf(pid, sizeof(pid), " pid %u", l->pid);
+		printf("%-56.56s %10s %10s  %-18s %s  %s%s%s\n", label, off, dur, link, bar, l->host, pid,
 		       l->error ? "  ERROR" : "");
 		explain_undecided(set, l, ind);
 		explain_phases(d, l, ind, t0, total);

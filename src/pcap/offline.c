@@ -805,6 +805,13 @@ static void packet_events(struct ws_offline *o, struct flow *f, const struct ws_
 				continue;
 			ev = (struct ws_event){.kind = WS_EV_TCP, .tcp_what = e == from ? WS_TCPEV_RESET_TX : WS_TCPEV_RESET_RX};
 			emit(o, f, e, &ev, ts);
+			/* a SYN answered by a reset: the connect failed (refused),
+			 * as a live recording sees it */
+			if (e == f->client && e != from && f->opened[e] && !f->estab[e] && !f->t_synack) {
+				ev = (struct ws_event){.kind = WS_EV_STATE, .oldstate = WS_TCP_SYN_SENT,
+						       .newstate = WS_TCP_CLOSE};
+				emit(o, f, e, &ev, ts);
+			}
 			emit_close(o, f, e, ts);
 		}
 	}

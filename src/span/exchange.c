@@ -240,9 +240,17 @@ void ws_span_connect_failed(struct ws_span *s, const struct ws_event *ev, const 
 	ws_strlcpy(s->service, c ? c->comm : ev->comm, sizeof(s->service));
 	ws_strlcpy(s->host, host ? host : "", sizeof(s->host));
 	s->pid = c ? c->pid : ev->pid;
-	s->tid = ev->tid;
+	/* the thread that called connect(): a failure the kernel reports
+	 * later (a refused non-blocking connect) comes from no thread */
+	s->tid = c && c->open_tid ? c->open_tid : ev->tid;
+	s->req_last_tid = s->resp_last_tid = s->tid;
 	s->start_ns = c && c->t_open ? c->t_open : ev->t_enter;
 	s->end_ns = WS_MAX(ev->t_exit, s->start_ns);
+	/* the call was made by connect(), its answer was the failure */
+	for (int i = 0; i < 4; i++) {
+		s->req_t[i] = s->start_ns;
+		s->resp_t[i] = s->end_ns;
+	}
 	s->conn_open_ns = s->start_ns;
 	s->sched_runq = s->sched_offcpu = -1;
 	ws_strlcpy(s->name, "connect", sizeof(s->name));

@@ -76,7 +76,8 @@ void ws_span_to_json(const struct ws_span *s, struct ws_json *j)
 	wj_kstr(j, "service.name", s->service);
 	if (s->host[0])
 		wj_kstr(j, "host.name", s->host);
-	wj_kuint(j, "process.pid", s->pid);
+	if (s->pid) /* a capture file knows no process: absent, not 0 */
+		wj_kuint(j, "process.pid", s->pid);
 	wj_kuint(j, "thread.id", s->tid);
 	wj_kstr(j, "network.transport", "tcp");
 	if (s->local.family)

@@ -568,6 +568,23 @@ int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording 
 	return id;
 }
 
+int ws_store_set_recording_times(struct ws_store *st, int64_t id, uint64_t started_ns, uint64_t ended_ns)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (begin_tx(st) ||
+	    prepare(st, "UPDATE recordings SET started_ns = ?, ended_ns = ?, updated_ns = ? WHERE id = ?", &q))
+		return -EIO;
+	sqlite3_bind_int64(q, 1, (int64_t)started_ns);
+	sqlite3_bind_int64(q, 2, (int64_t)ended_ns);
+	sqlite3_bind_int64(q, 3, (int64_t)ended_ns);
+	sqlite3_bind_int64(q, 4, id);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(q);
+	return rc ? rc : ws_store_commit(st);
+}
+
 static void bind_addr(sqlite3_stmt *q, int i, const struct ws_endpoint *ep)
 {
 	char a[64];

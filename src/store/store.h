@@ -35,6 +35,9 @@ struct ws_recording {
 };
 
 int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording *r);
+/* When what a recording holds happened (a capture file's first and last
+ * packets), rather than when it was read. */
+int ws_store_set_recording_times(struct ws_store *st, int64_t id, uint64_t started_ns, uint64_t ended_ns);
 int ws_store_add_span(struct ws_store *st, const struct ws_span *s);
 int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, const struct ct_conn_info *c);
 /* A TCP fact (retransmission, reset, drop) of a connection. */

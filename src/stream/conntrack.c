@@ -639,6 +639,7 @@ void ct_event(struct conntrack *ct, const struct ws_event *ev)
 	case WS_EV_OPEN:
 		c->info.flags |= CT_OPEN_SEEN;
 		c->info.t_open = ev->t_enter;
+		c->info.open_tid = ev->tid;
 		if (ev->t_estab)
 			c->info.t_estab = ev->t_estab;
 		c->role_hint = ev->role;

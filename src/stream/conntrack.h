@@ -27,6 +27,7 @@ struct ct_conn_info {
 	uint64_t id;
 	struct ws_endpoint local, peer;
 	uint32_t pid;
+	uint32_t open_tid; /* the thread that called connect() or accept() */
 	char comm[16];
 	uint32_t netns;
 	uint8_t role;  /* enum ws_role */

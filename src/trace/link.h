@@ -122,6 +122,7 @@ struct ws_lspan {
 	uint8_t tp_trace[16];
 	uint64_t tp_parent;
 	bool error;
+	const char *error_type; /* error.type ("" none), owned by the set */
 	/* output */
 	int32_t parent;      /* index of the parent in the set, -1: none */
 	uint64_t ext_parent; /* parent known only by traceparent, 0: none */

@@ -217,6 +217,7 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	if (s->traceparent[0])
 		l->has_tp = ws_traceparent_parse(s->traceparent, l->tp_trace, &l->tp_parent);
 	l->error = s->error[0] != 0;
+	l->error_type = intern(set, s->error);
 	l->parent = -1;
 	return l;
 }

@@ -151,6 +151,15 @@ static void exchange_phases(const struct ws_lset *set, const struct ws_phaseset 
 	p->client = ci;
 	p->server = si;
 	p->both = c && s;
+	/* a connect() that failed: the span is the attempt, all of it */
+	bool failed_connect = c && !s && !c->conn_estab && c->conn_open && !c->req_bytes && !c->resp_bytes;
+	if (failed_connect) {
+		p->ns[WS_PH_CONNECT] = span_of(c->conn_open, c->end);
+		p->srtt_us = c->srtt_us;
+		p->client = ci;
+		p->server = -1;
+		return;
+	}
 	if (c) {
 		if (c->conn_estab && c->conn_open)
 			p->ns[WS_PH_CONNECT] = span_of(c->conn_open, c->conn_estab);
@@ -416,7 +425,9 @@ int64_t ws_phases_self_processing(const struct ws_lset *set, const struct ws_pha
 		const struct ws_lspan *c = &set->v[k];
 		if (c->parent != i || c->kind != WS_SPAN_CLIENT)
 			continue;
-		uint64_t x = WS_MAX(c->start, a), y = WS_MIN(c->end, b);
+		/* a call on a connection opened for it began with the connect */
+		uint64_t from = c->conn_estab && c->conn_open ? WS_MIN(c->conn_open, c->start) : c->start;
+		uint64_t x = WS_MAX(from, a), y = WS_MIN(c->end, b);
 		if (y <= x)
 			continue;
 		iv = ws_realloc(iv, (n + 1) * sizeof(*iv));
@@ -449,7 +460,10 @@ static void consider(struct cause *best, int64_t ns, const char *text)
 
 static const char *who(const struct ws_lspan *l, char *buf, size_t n)
 {
-	snprintf(buf, n, "%s (pid %u)", l->service, l->pid);
+	if (l->pid)
+		snprintf(buf, n, "%s (pid %u)", l->service, l->pid);
+	else /* a capture file knows no process */
+		snprintf(buf, n, "%s", l->service);
 	return buf;
 }
 
@@ -460,6 +474,12 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 	int64_t network = 0;
 	char t[256], w1[96], w2[96], d1[32], d2[32];
 	bool network_known = false;
+	uint64_t t0 = UINT64_MAX, t1 = 0; /* the trace: phases outside it are not its time */
+
+	for (size_t k = 0; k < n; k++) {
+		t0 = WS_MIN(t0, set->v[spans[k]].start);
+		t1 = WS_MAX(t1, set->v[spans[k]].end);
+	}
 
 	for (size_t k = 0; k < n; k++) {
 		int32_t i = spans[k];
@@ -484,12 +504,25 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 			if (v < 0)
 				continue;
 			switch (ph) {
-			case WS_PH_CONNECT:
-				snprintf(t, sizeof(t), "connect from %s to %s%s", who(c, w1, sizeof(w1)),
-					 s ? s->service : "its server", retr);
+			case WS_PH_CONNECT: {
+				/* a connection opened before the trace began (curl's,
+				 * before its request) is not time of the trace */
+				uint64_t ce = c->conn_estab ? c->conn_estab : c->end;
+				v = span_of(WS_MAX(c->conn_open, t0), WS_MIN(ce, t1));
+				if (v <= 0)
+					continue;
+				char to[96];
+				if (s)
+					ws_strlcpy(to, s->service, sizeof(to));
+				else
+					snprintf(to, sizeof(to), "port %u", c->server.port);
+				bool failed = c->error && !c->conn_estab && !c->req_bytes && !c->resp_bytes;
+				snprintf(t, sizeof(t), "connect from %s to %s%s%s%s", who(c, w1, sizeof(w1)), to, retr,
+					 failed ? ": failed, " : "", failed ? c->error_type : "");
 				network += v;
 				network_known = true;
 				break;
+			}
 			case WS_PH_ACCEPT_QUEUE:
 				snprintf(t, sizeof(t), "accept queue at %s before accept() took the connection",
 					 who(s, w1, sizeof(w1)));
@@ -556,18 +589,39 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 			consider(&best, v, t);
 		}
 	}
+	/* what failed, once: the deepest failed span (a failed connect
+	 * before a call that erred above it) */
+	char failed[256] = "";
+	int best_depth = -1;
+	for (size_t k = 0; k < n; k++) {
+		const struct ws_lspan *l = &set->v[spans[k]];
+		if (!l->error)
+			continue;
+		int depth = 0;
+		for (int32_t p = l->parent; p >= 0 && depth < 64; p = set->v[p].parent)
+			depth++;
+		if (depth <= best_depth)
+			continue;
+		best_depth = depth;
+		if (l->kind == WS_SPAN_CLIENT && !l->conn_estab && !l->req_bytes && !l->resp_bytes)
+			snprintf(failed, sizeof(failed), "; failed: connect from %s to port %u: %s", who(l, w1, sizeof(w1)),
+				 l->server.port, l->error_type);
+		else
+			snprintf(failed, sizeof(failed), "; failed: %s at %s: %s", l->name, who(l, w1, sizeof(w1)),
+				 l->error_type);
+	}
 	(void)w2;
 	ws_fmt_duration(duration, d2, sizeof(d2));
 	if (!best.ns) {
-		snprintf(out, outlen, "%s: no phase could be measured", d2);
+		snprintf(out, outlen, "%s: no phase could be measured%s", d2, failed);
 		return;
 	}
 	ws_fmt_duration((uint64_t)best.ns, d1, sizeof(d1));
 	if (network_known) {
 		char dn[32];
 		ws_fmt_duration((uint64_t)network, dn, sizeof(dn));
-		snprintf(out, outlen, "%s of %s: %s; network %s", d1, d2, best.text, dn);
+		snprintf(out, outlen, "%s of %s: %s; network %s%s", d1, d2, best.text, dn, failed);
 	} else {
-		snprintf(out, outlen, "%s of %s: %s", d1, d2, best.text);
+		snprintf(out, outlen, "%s of %s: %s%s", d1, d2, best.text, failed);
 	}
 }

@@ -74,7 +74,10 @@ class Env:
                 p.wait()
         for ns in self.netns:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.environ.get("WS_TEST_KEEP"):  # for a person looking into a failure
+            print(f"kept {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- hosts ----
 

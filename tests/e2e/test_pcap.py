@@ -285,3 +285,39 @@ def test_pcap_bad_input(env):
     r = run([WIRESPAN, "pcap", "--db", env.path("mixed.db"), env.path("text.pcap"), full], check_rc=False)
     check_eq(r.returncode, 1, "exit status with one bad file")
     check_eq(len(spans(env.path("mixed.db"))), len(ss), "spans from the good file next to a bad one")
+
+
+def test_pcap_names_refusals_and_times(env):
+    """A loopback capture of two requests and one refused connect: the
+    services are named by --service-map, no span claims a process id (a
+    capture has none), the refused connect is a connect span as a live
+    recording makes it, and the recording is dated by its packets, not by
+    when the capture was read."""
+    port, closed = 18452, 18453
+    env.python_http(port)
+    dump = Tcpdump(env, None, env.path("lo.pcap"), "-i", "lo", f"tcp port {port} or tcp port {closed}")
+    t_first = time.time_ns()
+    for n in range(2):
+        curl(f"http://127.0.0.1:{port}/n{n}")
+    p = subprocess.run(["curl", "-sS", "-o", "/dev/null", f"http://127.0.0.1:{closed}/"], capture_output=True)
+    check(p.returncode != 0, "the connect was refused")
+    t_last = time.time_ns()
+    path = dump.stop()
+    time.sleep(1.2)
+    db = env.path("t.db")
+    run([WIRESPAN, "pcap", "--db", db, "--service-map", f"127.0.0.1:{port}=web", path])
+    got = spans(db)
+    srv = [s for s in got if s["kind"] == "server"]
+    check_eq(sorted(s["name"] for s in srv), ["GET /n0", "GET /n1"], "server spans")
+    check(all(attr(s, "service.name") == "web" for s in srv), f"named by --service-map: {srv[0]['attributes']}")
+    check(all("process.pid" not in s["attributes"] for s in got), "no process id claimed")
+    refused = [s for s in got if s["name"] == "connect"]
+    check_eq(len(refused), 1, f"connect spans: {[(s['kind'], s['name']) for s in got]}")
+    check_eq(attr(refused[0], "error.type"), "ECONNREFUSED", "the connect's error")
+    check_eq(attr(refused[0], "server.port"), closed, "to the closed port")
+    st = json.loads(run([WIRESPAN, "status", "--db", db, "--json"]).stdout.splitlines()[-1])
+    check(t_first - 10**9 <= st["started_ns"] <= st["ended_ns"] <= t_last + 10**9,
+          f"the capture's time: {st['started_ns']}..{st['ended_ns']}, traffic {t_first}..{t_last}")
+    text = run([WIRESPAN, "spans", "--db", db]).stdout
+    rows = [line for line in text.splitlines()[1:] if line.strip()]
+    check(rows and all(re.search(r"\s-\s+127\.0\.0\.1:", line) for line in rows), f"PID shown as '-':\n{text}")

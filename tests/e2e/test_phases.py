@@ -298,3 +298,40 @@ def test_two_recorders_one_machine_share_a_clock(env):
     _, out = verdict(dbs, srv[0]["trace_id"])
     check("clock: edge and app share one clock" in out or "clock: app and edge share one clock" in out, out)
     check("behind" not in out and "ahead of" not in out, out)
+
+
+def test_refused_backend_inside_its_request(env):
+    """nginx proxies to a backend that is down: its refused connect is a
+    span inside the request's trace (under nginx's server span), the trace
+    is an error trace, and the verdict names the failed connect, with no
+    phase longer than the trace."""
+    port, backend = 18433, 18434  # nothing listens on the backend port
+    env.nginx(port, f"location / {{ proxy_pass http://127.0.0.1:{backend}; }}")
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port), "--port", str(backend))
+    p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/x"],
+                       capture_output=True, text=True, timeout=30)
+    check_eq(p.stdout, "502", "curl's status")
+    rec.stop_ok()
+    got = spans(db)
+    srv = [s for s in got if s["kind"] == "server" and s["name"] == "GET /x"]
+    cli = [s for s in got if s["kind"] == "client" and s["name"] == "GET /x"]
+    conn = [s for s in got if s["name"] == "connect"]
+    check_eq((len(cli), len(srv), len(conn)), (1, 1, 1), f"spans: {[(s['kind'], s['name']) for s in got]}")
+    check_eq(attr(srv[0], "http.response.status_code"), 502, "nginx answered 502")
+    check_eq(attr(conn[0], "error.type"), "ECONNREFUSED", "the connect failed")
+    check_eq(conn[0]["parent_span_id"], srv[0]["span_id"], "the connect is nginx's call for the request")
+    check_eq(conn[0]["trace_id"], cli[0]["trace_id"], "one trace")
+    out = run([WIRESPAN, "traces", "--db", db]).stdout
+    line = [l for l in out.splitlines() if l.startswith(cli[0]["trace_id"])]
+    check(len(line) == 1 and "errors" in line[0], f"an error trace:\n{out}")
+    v, text = verdict(["--db", db], cli[0]["trace_id"])
+    m = re.match(r"(\S+) of (\S+): ", v)
+    check(m is not None, v)
+
+    def ns(d):
+        units = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+        u = re.sub(r"[0-9.]", "", d)
+        return float(d[:-len(u)]) * units[u]
+    check(ns(m.group(1)) <= ns(m.group(2)), f"a phase longer than the trace: {v}")
+    check("connect from nginx" in v and "ECONNREFUSED" in v, f"the verdict names the failed connect: {v}")
