@@ -122,6 +122,11 @@ struct kconn {
 	__u8 traced;     /* a traced task used it: its TCP facts are reported */
 	__u8 small;      /* opened while shedding: WS_SHED_PAYLOAD-byte prefix */
 	__u32 rq_epoch;  /* hook_epoch when rq_first/rq_last were written */
+	/* bytes written and held by TCP (Nagle, windows): from when, which
+	 * sequence numbers, why (enum ws_hold); 0 none */
+	__u64 hold_t;
+	__u32 hold_start, hold_end;
+	__u32 hold_why;
 };
 
 struct {
@@ -937,6 +942,36 @@ static __always_inline bool inflight_take(__u64 pid_tgid, struct ws_inflight *f)
 	return true;
 }
 
+/* After a write: bytes the socket's TCP kept back instead of sending
+ * (write_seq ahead of snd_nxt) start a hold, which the ACK that lets
+ * them go ends (tcp_probe). */
+static __always_inline void note_hold(__u64 skp)
+{
+	const struct tcp_sock *tp = KCAST(struct tcp_sock, skp);
+	__u32 wseq = tp->write_seq, nxt = tp->snd_nxt;
+
+	if ((__s32)(wseq - nxt) <= 0)
+		return;
+	__u64 key = skp;
+	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return;
+	if (!c->hold_t) {
+		__u32 why = WS_HOLD_OTHER, held = wseq - nxt;
+		if (tp->packets_out >= tp->snd_cwnd)
+			why = WS_HOLD_CWND;
+		else if ((__s32)(wseq - (tp->snd_una + tp->snd_wnd)) > 0)
+			why = WS_HOLD_RWND;
+		else if (tp->packets_out && held < tp->mss_cache &&
+			 !(BPF_CORE_READ_BITFIELD_PROBED(tp, nonagle) & 1 /* TCP_NAGLE_OFF */))
+			why = WS_HOLD_NAGLE;
+		c->hold_t = bpf_ktime_get_ns();
+		c->hold_start = nxt;
+		c->hold_why = why;
+	}
+	c->hold_end = wseq;
+}
+
 static __always_inline int data_exit(long ret, enum copy_kind kind, __u8 sys)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -952,6 +987,8 @@ static __always_inline int data_exit(long ret, enum copy_kind kind, __u8 sys)
 	if ((f.flags & WS_KF_RECOVERED) && !recover(&f, pid_tgid, ret))
 		return 0;
 
+	if (f.dir == WS_DIR_SEND && ret > 0 && f.sk)
+		note_hold(f.sk);
 	struct scratch *s = scratch_get();
 	if (!s)
 		return 0;
@@ -1261,6 +1298,27 @@ int BPF_PROG(state_change, const struct sock *sk, const int oldstate, const int 
 
 /* ---- TCP facts: arrivals, retransmissions, resets, drops ---- */
 
+static __always_inline void emit_hold(const struct sock *sk, const struct kconn *c, __u64 now)
+{
+	const struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
+	struct ws_kevent ev = {};
+
+	ev.type = WS_KEV_TCP;
+	ev.sys = WS_TCP_HELD;
+	ev.flags = c->role;
+	ev.conn_id = c->id;
+	ev.ts_enter = c->hold_t;
+	ev.ts_exit = now;
+	ev.netns = c->netns;
+	ev.seq = c->hold_start;
+	ev.bytes = c->hold_end - c->hold_start;
+	ev.reason = c->hold_why;
+	ev.srtt_us = tp->srtt_us >> 3;
+	ev.oldstate = ev.newstate = sk->__sk_common.skc_state;
+	read_tuple((__u64)sk, &ev.tuple);
+	emit(&ev, sizeof(ev));
+}
+
 /* Every segment an established socket receives. Only the arrival times of
  * new bytes on tracked sockets are kept (see fill_timing). */
 SEC("tp_btf/tcp_probe")
@@ -1275,9 +1333,21 @@ int BPF_PROG(tcp_probe, struct sock *sk, const struct sk_buff *skb)
 	const struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
 	__u32 seq = cb->seq, end = cb->end_seq;
 	__u32 nxt = tp->rcv_nxt;
+	__u64 now = bpf_ktime_get_ns();
+	if (c->hold_t) {
+		/* an ACK of new bytes: held bytes go out once it is processed
+		 * (Nagle: once nothing is left in flight) */
+		__u32 ack = cb->ack_seq, snd_nxt = tp->snd_nxt;
+		if ((__s32)(ack - tp->snd_una) > 0 && (c->hold_why != WS_HOLD_NAGLE || (__s32)(ack - snd_nxt) >= 0)) {
+			if (c->traced && !c->skip && (__s32)(c->hold_end - c->hold_start) > 0)
+				emit_hold(sk, c, now);
+			c->hold_t = 0;
+		} else if (now - c->hold_t > 10000000000ull) {
+			c->hold_t = 0; /* released some other way, long ago */
+		}
+	}
 	if (end == seq || (__s32)(end - nxt) <= 0)
 		return 0; /* no new bytes: an ACK or a duplicate */
-	__u64 now = bpf_ktime_get_ns();
 	__u32 epoch = hook_epoch;
 	if (!c->rq_first || c->rq_epoch != epoch || tp->copied_seq == nxt)
 		c->rq_first = now;

@@ -48,6 +48,17 @@ enum ws_tcp_ev {
 	WS_TCP_RESET_RX,    /* a reset arrived */
 	WS_TCP_RESET_TX,    /* the socket sent a reset */
 	WS_TCP_DROP,        /* the kernel dropped a packet of the socket (reason) */
+	WS_TCP_HELD,        /* bytes seq .. seq+bytes written by the application were held by
+			     * the socket's TCP from ts_enter (the write) until an ACK released
+			     * them at ts_exit; reason: enum ws_hold */
+};
+
+/* Why a socket's TCP held bytes it was given (WS_TCP_HELD). */
+enum ws_hold {
+	WS_HOLD_NAGLE = 1, /* a small segment waits for the ACK of the bytes in flight */
+	WS_HOLD_CWND,      /* the congestion window was full */
+	WS_HOLD_RWND,      /* the peer's receive window was full */
+	WS_HOLD_OTHER,     /* corked, or queued below TCP */
 };
 
 enum ws_dir {

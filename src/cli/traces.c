@@ -440,12 +440,17 @@ static void draw_bar(char *out, size_t width, uint64_t t0, uint64_t total, uint6
 /* The phases of the exchange a span belongs to, once per exchange (under
  * its client span, or under a server span whose client was not recorded):
  * one line of segments, and the same segments on the waterfall's scale
- * (c connect, s send, n network, q socket queue, P server processing). */
+ * (c connect, s send, h held by the sender's TCP, n network, q socket
+ * queue, P server processing). */
 static void explain_phases(const struct dbset *d, const struct ws_lspan *l, int ind, uint64_t t0, uint64_t total)
 {
 	const struct ws_phases *p = dbset_phases(d, l);
 	const struct ws_lspan *c = p->client >= 0 ? &d->set.v[p->client] : NULL;
-	static const char mark[WS_PH_N] = {'c', 'a', 's', 'n', 'q', 'P', 's', 'n', 'q', '?'};
+	static const char mark[WS_PH_N] = {
+		[WS_PH_CONNECT] = 'c',    [WS_PH_ACCEPT_QUEUE] = 'a', [WS_PH_REQ_SEND] = 's', [WS_PH_REQ_HOLD] = 'h',
+		[WS_PH_REQ_FLIGHT] = 'n', [WS_PH_SRV_QUEUE] = 'q',    [WS_PH_SRV_PROC] = 'P', [WS_PH_RESP_SEND] = 's',
+		[WS_PH_RESP_HOLD] = 'h',  [WS_PH_RESP_FLIGHT] = 'n',  [WS_PH_CLI_QUEUE] = 'q', [WS_PH_SRV_AND_NET] = '?',
+	};
 	char line[512], v[32], bar[41];
 	size_t n = 0;
 

@@ -729,7 +729,8 @@ int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, 
 	return step_done(st, q);
 }
 
-static const char *const tcp_kinds[] = {"", "retransmit", "reset-received", "reset-sent", "drop"};
+static const char *const tcp_kinds[] = {"", "retransmit", "reset-received", "reset-sent", "drop", "held"};
+static const char *const hold_names[] = {"", "nagle", "cwnd", "rwnd", "other"};
 static const char *const role_names[] = {"", "client", "server"};
 
 int ws_store_add_process(struct ws_store *st, int64_t recording, uint32_t pid, const char *comm, const char *runtime,
@@ -778,7 +779,8 @@ int ws_store_add_tcp_event(struct ws_store *st, int64_t recording, const char *h
 	sqlite3_bind_int64(q, i++, (int64_t)ev->conn_id);
 	sqlite3_bind_text(q, i++, host, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, i++, (int64_t)ev->t_exit);
-	sqlite3_bind_text(q, i++, tcp_kinds[ev->tcp_what < 5 ? ev->tcp_what : 0], -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, i++, tcp_kinds[ev->tcp_what < WS_ARRAY_SIZE(tcp_kinds) ? ev->tcp_what : 0], -1,
+			  SQLITE_STATIC);
 	sqlite3_bind_text(q, i++, role_names[ev->role % 3], -1, SQLITE_STATIC);
 	bind_addr(q, i, &ev->local);
 	i += 2;
@@ -789,6 +791,9 @@ int ws_store_add_tcp_event(struct ws_store *st, int64_t recording, const char *h
 		sqlite3_bind_int64(q, i + 1, ev->len);
 		sqlite3_bind_int64(q, i + 2, ev->reason & 0xff);
 		sqlite3_bind_int64(q, i + 3, ev->reason >> 8);
+	} else if (ev->tcp_what == WS_TCPEV_HELD) {
+		sqlite3_bind_int64(q, i, ev->seq);
+		sqlite3_bind_int64(q, i + 1, ev->len);
 	}
 	i += 4;
 	sqlite3_bind_int64(q, i++, ev->newstate);
@@ -798,6 +803,10 @@ int ws_store_add_tcp_event(struct ws_store *st, int64_t recording, const char *h
 	if (ev->tcp_what == WS_TCPEV_DROP) {
 		sqlite3_bind_int64(q, i, ev->reason);
 		sqlite3_bind_text(q, i + 1, reason_name ? reason_name : "", -1, SQLITE_TRANSIENT);
+	} else if (ev->tcp_what == WS_TCPEV_HELD) { /* reason: how long (ns), reason_name: why */
+		sqlite3_bind_int64(q, i, (int64_t)(ev->t_exit - WS_MIN(ev->t_enter, ev->t_exit)));
+		sqlite3_bind_text(q, i + 1, hold_names[ev->reason < WS_ARRAY_SIZE(hold_names) ? ev->reason : 0], -1,
+				  SQLITE_STATIC);
 	}
 	return step_done(st, q);
 }
@@ -1154,8 +1163,8 @@ int ws_store_load_tcp(struct ws_store *st, struct ws_tcpevs *evs, uint16_t db)
 	if (st->version < 3)
 		return 0; /* older files have no TCP events */
 	if (prepare(st,
-		    "SELECT recording_id, conn_id, ts_ns, kind, role, seq, len, tcp_flags, rto_us, srtt_us "
-		    "FROM tcp_events WHERE kind != 'drop' ORDER BY ts_ns",
+		    "SELECT recording_id, conn_id, ts_ns, kind, role, seq, len, tcp_flags, rto_us, srtt_us, reason, "
+		    "reason_name FROM tcp_events WHERE kind != 'drop' ORDER BY ts_ns",
 		    &q))
 		return -EIO;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -1169,6 +1178,7 @@ int ws_store_load_tcp(struct ws_store *st, struct ws_tcpevs *evs, uint16_t db)
 		e.kind = strcmp(kind, "retransmit") == 0       ? WS_TE_RETRANS
 			 : strcmp(kind, "reset-received") == 0 ? WS_TE_RESET_RX
 			 : strcmp(kind, "reset-sent") == 0     ? WS_TE_RESET_TX
+			 : strcmp(kind, "held") == 0           ? WS_TE_HELD
 							       : WS_TE_DROP;
 		e.role = strcmp(role, "client") == 0 ? 1 : strcmp(role, "server") == 0 ? 2 : 0;
 		e.seq = (uint32_t)sqlite3_column_int64(q, 5);
@@ -1176,6 +1186,14 @@ int ws_store_load_tcp(struct ws_store *st, struct ws_tcpevs *evs, uint16_t db)
 		e.tcp_flags = (uint8_t)sqlite3_column_int(q, 7);
 		e.rto_us = (uint32_t)sqlite3_column_int64(q, 8);
 		e.srtt_us = (uint32_t)sqlite3_column_int64(q, 9);
+		if (e.kind == WS_TE_HELD) {
+			char why[16];
+			e.hold_ns = (uint64_t)sqlite3_column_int64(q, 10);
+			col_text(q, 11, why, sizeof(why));
+			for (size_t k = 1; k < WS_ARRAY_SIZE(hold_names); k++)
+				if (strcmp(why, hold_names[k]) == 0)
+					e.hold_why = (uint8_t)k;
+		}
 		ws_tcpevs_add(evs, &e);
 	}
 	sqlite3_finalize(q);

@@ -29,7 +29,13 @@ enum ws_task_what {
 };
 
 /* ws_event.tcp_what */
-enum ws_tcp_what { WS_TCPEV_RETRANS = 1, WS_TCPEV_RESET_RX, WS_TCPEV_RESET_TX, WS_TCPEV_DROP };
+enum ws_tcp_what {
+	WS_TCPEV_RETRANS = 1,
+	WS_TCPEV_RESET_RX,
+	WS_TCPEV_RESET_TX,
+	WS_TCPEV_DROP,
+	WS_TCPEV_HELD, /* bytes seq..seq+len held by the sender's TCP from t_enter to t_exit; reason: why */
+};
 
 enum ws_role { WS_ROLE_UNKNOWN = 0, WS_ROLE_CLIENT, WS_ROLE_SERVER };
 

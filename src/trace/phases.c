@@ -15,10 +15,12 @@ static const struct {
 	[WS_PH_CONNECT] = {"connect", "connect"},
 	[WS_PH_ACCEPT_QUEUE] = {"accept_queue", "accept queue"},
 	[WS_PH_REQ_SEND] = {"request_send", "request send"},
+	[WS_PH_REQ_HOLD] = {"request_held", "request held by the client's TCP"},
 	[WS_PH_REQ_FLIGHT] = {"request_in_flight", "request in flight"},
 	[WS_PH_SRV_QUEUE] = {"server_queue", "server socket queue"},
 	[WS_PH_SRV_PROC] = {"server_processing", "server processing"},
 	[WS_PH_RESP_SEND] = {"response_send", "response send"},
+	[WS_PH_RESP_HOLD] = {"response_held", "response held by the server's TCP"},
 	[WS_PH_RESP_FLIGHT] = {"response_in_flight", "response in flight"},
 	[WS_PH_CLI_QUEUE] = {"client_queue", "client socket queue"},
 	[WS_PH_SRV_AND_NET] = {"server_and_network", "server and network"},
@@ -289,6 +291,16 @@ static void attribute_tcp(const struct ws_lset *set, const struct ws_tcpevs *evs
 				p->stall_ns = WS_MAX(p->stall_ns, span_of(l->conn_open, ev->ts));
 				break;
 			}
+			if (ev->kind == WS_TE_HELD && carries(l, ev->seq, &t_sent)) {
+				if (l->kind == WS_SPAN_SERVER) {
+					p->resp_hold += (int64_t)ev->hold_ns;
+					p->resp_hold_why = ev->hold_why;
+				} else {
+					p->req_hold += (int64_t)ev->hold_ns;
+					p->req_hold_why = ev->hold_why;
+				}
+				break;
+			}
 			if (ev->kind == WS_TE_RETRANS && carries(l, ev->seq, &t_sent)) {
 				p->retransmits++;
 				if (!p->rto_us)
@@ -314,6 +326,37 @@ static void merge_tcp(struct ws_phases *into, const struct ws_phases *a, const s
 	into->stall_ns = WS_MAX(a->stall_ns, b->stall_ns);
 	into->rto_us = WS_MAX(a->rto_us, b->rto_us);
 	into->reset = a->reset ? a->reset : b->reset;
+	into->req_hold = a->req_hold + b->req_hold;
+	into->resp_hold = a->resp_hold + b->resp_hold;
+	into->req_hold_why = a->req_hold_why ? a->req_hold_why : b->req_hold_why;
+	into->resp_hold_why = a->resp_hold_why ? a->resp_hold_why : b->resp_hold_why;
+	/* what the sender's TCP held was never in flight */
+	if (into->req_hold > 0) {
+		int64_t h = into->req_hold;
+		if (into->ns[WS_PH_REQ_FLIGHT] >= 0) {
+			h = WS_MIN(h, into->ns[WS_PH_REQ_FLIGHT]);
+			into->ns[WS_PH_REQ_FLIGHT] -= h;
+		}
+		into->ns[WS_PH_REQ_HOLD] = h;
+	}
+	if (into->resp_hold > 0) {
+		int64_t h = into->resp_hold;
+		if (into->ns[WS_PH_RESP_FLIGHT] >= 0) {
+			h = WS_MIN(h, into->ns[WS_PH_RESP_FLIGHT]);
+			into->ns[WS_PH_RESP_FLIGHT] -= h;
+		}
+		into->ns[WS_PH_RESP_HOLD] = h;
+	}
+}
+
+static const char *hold_why_text(uint8_t why)
+{
+	switch (why) {
+	case WS_HOLD_WHY_NAGLE: return "Nagle: a small write waits for the ACK of earlier bytes, which the peer delays";
+	case WS_HOLD_WHY_CWND: return "the congestion window was full";
+	case WS_HOLD_WHY_RWND: return "the peer's receive window was full";
+	default: return "corked or queued below TCP";
+	}
 }
 
 void ws_phases_compute(const struct ws_lset *set, const struct ws_tcpevs *evs, struct ws_phaseset *ps)
@@ -564,6 +607,14 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 				snprintf(t, sizeof(t), "response send at %s (socket buffer full: transfer)",
 					 who(s, w1, sizeof(w1)));
 				network += v;
+				break;
+			case WS_PH_REQ_HOLD:
+				snprintf(t, sizeof(t), "request held by %s's TCP after it was written (%s)",
+					 who(c ? c : s, w1, sizeof(w1)), hold_why_text(p->req_hold_why));
+				break;
+			case WS_PH_RESP_HOLD:
+				snprintf(t, sizeof(t), "response held by %s's TCP after it was written (%s)",
+					 who(s ? s : c, w1, sizeof(w1)), hold_why_text(p->resp_hold_why));
 				break;
 			case WS_PH_RESP_FLIGHT:
 				snprintf(t, sizeof(t), "response transfer from %s to %s%s", s ? s->service : peer,

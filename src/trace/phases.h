@@ -40,10 +40,12 @@ enum ws_phase {
 	WS_PH_CONNECT,
 	WS_PH_ACCEPT_QUEUE,
 	WS_PH_REQ_SEND,
+	WS_PH_REQ_HOLD, /* written, held by the client's TCP (Nagle, windows) */
 	WS_PH_REQ_FLIGHT,
 	WS_PH_SRV_QUEUE,
 	WS_PH_SRV_PROC,
 	WS_PH_RESP_SEND,
+	WS_PH_RESP_HOLD, /* written, held by the server's TCP (Nagle, windows) */
 	WS_PH_RESP_FLIGHT,
 	WS_PH_CLI_QUEUE,
 	WS_PH_SRV_AND_NET,
@@ -55,7 +57,10 @@ const char *ws_phase_name(int ph);
 const char *ws_phase_label(int ph);
 
 /* A TCP event of a recorded connection (the tcp_events table). */
-enum ws_tcpev_kind { WS_TE_RETRANS = 1, WS_TE_RESET_RX, WS_TE_RESET_TX, WS_TE_DROP };
+enum ws_tcpev_kind { WS_TE_RETRANS = 1, WS_TE_RESET_RX, WS_TE_RESET_TX, WS_TE_DROP, WS_TE_HELD };
+
+/* Why a sender's TCP held bytes (WS_TE_HELD), as the kernel half names it. */
+enum ws_hold_why { WS_HOLD_WHY_NAGLE = 1, WS_HOLD_WHY_CWND, WS_HOLD_WHY_RWND, WS_HOLD_WHY_OTHER };
 
 struct ws_tcpev {
 	uint16_t db;
@@ -67,6 +72,8 @@ struct ws_tcpev {
 	uint8_t tcp_flags; /* of the retransmitted segment */
 	uint32_t seq, len;
 	uint32_t rto_us, srtt_us;
+	uint64_t hold_ns;  /* WS_TE_HELD: how long, ending at ts */
+	uint8_t hold_why;  /* enum ws_hold_why */
 };
 
 struct ws_tcpevs {
@@ -86,6 +93,8 @@ struct ws_phases {
 	int64_t stall_ns;        /* longest wait from sending bytes to their last retransmission */
 	uint32_t rto_us, srtt_us;
 	uint8_t reset;           /* 1 received, 2 sent */
+	int64_t req_hold, resp_hold; /* ns the senders' TCP held written bytes (WS_TE_HELD) */
+	uint8_t req_hold_why, resp_hold_why; /* enum ws_hold_why */
 	bool both;               /* both sides were recorded */
 	bool offset_known;
 	int64_t offset_ns;       /* server host clock minus client host clock */

@@ -335,3 +335,62 @@ def test_refused_backend_inside_its_request(env):
         return float(d[:-len(u)]) * units[u]
     check(ns(m.group(1)) <= ns(m.group(2)), f"a phase longer than the trace: {v}")
     check("connect from nginx" in v and "ECONNREFUSED" in v, f"the verdict names the failed connect: {v}")
+
+
+NAGLE_SERVER = r"""
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(8)
+body = b"x" * 33 + b"\n"
+head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n" % len(body)
+        + b"X-Padding: " + b"p" * 60 + b"\r\n\r\n")
+while True:
+    c, _ = srv.accept()
+    buf = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        buf += d
+        while b"\r\n\r\n" in buf:
+            buf = buf.split(b"\r\n\r\n", 1)[1]
+            c.send(head)   # two writes, Nagle on: the second waits for
+            c.send(body)   # the ACK of the first, which the client delays
+    c.close()
+"""
+
+
+def test_nagle_hold_is_not_network(env):
+    """A server writes a response's header and body in two small writes
+    with Nagle on; the client delays its ACKs, so the body waits in the
+    server's TCP for about 40 ms. Those bytes were never in flight: the
+    phase is `response_held` (Nagle), not network, and the verdict says so."""
+    import socket
+    port = 18435
+    script = env.path("nagle.py")
+    with open(script, "w") as f:
+        f.write(NAGLE_SERVER)
+    env.spawn([PYTHON, script, str(port)])
+    wait_port("127.0.0.1", port)
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port))
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        for n in range(12):
+            s.sendall(f"GET /n{n} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            got = b""
+            while not got.endswith(b"x\n"):
+                got += s.recv(65536)
+    rec.stop_ok()
+    srv = [s for s in spans(db) if s["kind"] == "server"]
+    check_eq(len(srv), 12, "server spans")
+    held = [s for s in srv if (attr(s, "wirespan.phase.response_held_ns") or 0) > 30 * MS]
+    check(len(held) >= 3, f"responses held about 40 ms: {[attr(s, 'wirespan.phase.response_held_ns') for s in srv]}")
+    for s in held:
+        check(attr(s, "wirespan.phase.response_held_ns") < 60 * MS, f"held {attr(s, 'wirespan.phase.response_held_ns')}")
+        flight = attr(s, "wirespan.phase.response_in_flight_ns")
+        check(flight is None or flight < 5 * MS, f"the hold is not flight: {flight}")
+    v, _ = verdict(["--db", db], held[0]["trace_id"])
+    check("response held by python3" in v and "Nagle" in v, f"verdict: {v}")
+    check(re.search(r"network \d+(\.\d+)?(ns|us)$", v) or "network" not in v, f"network stays small: {v}")

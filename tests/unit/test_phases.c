@@ -120,6 +120,13 @@ int main(void)
 	struct ws_tcpev other = rt; /* a retransmission of bytes of no exchange */
 	other.seq = 99999;
 	ws_tcpevs_add(&evs, &other);
+	/* exchange 3: the server's TCP held 20 bytes of its response for 15 us
+	 * (Nagle): of the 20 us between the end of its write and the arrival,
+	 * 15 were the hold, 5 the flight */
+	struct ws_tcpev held = {.db = 1, .conn_id = 1000 + 40003, .ts = (300055 + 20 + 15) * US + skew * US,
+				.kind = WS_TE_HELD, .role = 2, .seq = 5000 + 9000 + 180, .len = 20, .hold_ns = 15 * US,
+				.hold_why = WS_HOLD_WHY_NAGLE};
+	ws_tcpevs_add(&evs, &held);
 
 	ws_link(&set, &lo);
 	ws_phases_compute(&set, &evs, &ps);
@@ -170,6 +177,18 @@ int main(void)
 	CHECK_INT(ps.v[s2].retransmits, 1);
 	CHECK_INT(ps.v[c1].retransmits + ps.v[c3].retransmits, 0);
 	CHECK(p->ns[WS_PH_REQ_FLIGHT] > 199990 * (int64_t)US, "request flight %lld", (long long)p->ns[WS_PH_REQ_FLIGHT]);
+
+	t_context = "bytes the sender's TCP held were not in flight";
+	p = &ps.v[c3];
+	CHECK_INT(p->ns[WS_PH_RESP_HOLD], 15 * US);
+	CHECK_INT(p->ns[WS_PH_RESP_FLIGHT], 5 * US);
+	CHECK_INT(p->resp_hold_why, WS_HOLD_WHY_NAGLE);
+	CHECK_INT(ps.v[c1].ns[WS_PH_RESP_HOLD] + ps.v[c2].ns[WS_PH_RESP_HOLD], -2);
+	int32_t th[] = {c3, s3};
+	ws_phases_verdict(&set, &ps, th, 2, set.v[c3].end - set.v[c3].start, v, sizeof(v));
+	/* request flight 40 and send 10, response send 20 and flight 5: the
+	 * hold is not network */
+	CHECK(strstr(v, "network 75.0us") != NULL, "%s", v);
 
 	t_context = "verdicts";
 	int32_t t2[] = {c2, s2};
