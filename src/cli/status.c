@@ -15,18 +15,8 @@
 #include "util/json.h"
 #include "util/util.h"
 
-/* A step's failure (a damaged or unreadable file) is remembered: the
- * command then says so and exits non-zero instead of printing less. */
+/* the first step that failed (ws_store_row) */
 static int step_failed;
-
-static bool row(sqlite3_stmt *q)
-{
-	int rc = sqlite3_step(q);
-
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE && !step_failed)
-		step_failed = rc;
-	return rc == SQLITE_ROW;
-}
 
 /* A running recorder writes every second; one silent for longer than this
  * is taken to have died (killed, crashed, host down). */
@@ -84,7 +74,7 @@ static int report_counters(sqlite3 *db, const struct rec_row *r, const char *kin
 		wj_key(j, key);
 		wj_obj_begin(j);
 	}
-	while (row(q)) {
+	while (ws_store_row(q, &step_failed)) {
 		int64_t v = sqlite3_column_int64(q, 1);
 		if (json) {
 			wj_kint(j, col(q, 0), v);
@@ -111,7 +101,7 @@ static int64_t counter(sqlite3 *db, int64_t id, const char *name)
 		return 0;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-	if (row(q))
+	if (ws_store_row(q, &step_failed))
 		v = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	return v;
@@ -134,7 +124,7 @@ static void report_shedding(sqlite3 *db, const struct rec_row *r, bool json, str
 		wj_key(j, "shedding");
 		wj_arr_begin(j);
 	}
-	while (row(q)) {
+	while (ws_store_row(q, &step_failed)) {
 		char when[64];
 		level = sqlite3_column_int(q, 1);
 		budget = sqlite3_column_double(q, 3);
@@ -179,7 +169,7 @@ static void report_programs(sqlite3 *db, const struct rec_row *r, bool json, str
 		wj_key(j, "bpf_programs");
 		wj_arr_begin(j);
 	}
-	while (row(q)) {
+	while (ws_store_row(q, &step_failed)) {
 		int64_t runs = sqlite3_column_int64(q, 2), ns = sqlite3_column_int64(q, 3);
 		double per = runs ? (double)ns / runs : 0;
 		if (json) {
@@ -217,7 +207,7 @@ static int64_t stored_spans(sqlite3 *db, int64_t id)
 	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM spans WHERE recording_id = ?", -1, &q, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
-	if (row(q))
+	if (ws_store_row(q, &step_failed))
 		v = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	return v;
@@ -354,7 +344,7 @@ int cmd_status(int argc, char **argv)
 		sqlite3_bind_int64(q, 1, (int64_t)id);
 	struct ws_json j;
 	wj_init(&j);
-	while (row(q)) {
+	while (ws_store_row(q, &step_failed)) {
 		struct rec_row r = {0};
 		r.id = sqlite3_column_int64(q, 0);
 		ws_strlcpy(r.source, col(q, 1), sizeof(r.source));

@@ -12,18 +12,8 @@
 #include "util/json.h"
 #include "util/util.h"
 
-/* A step's failure (a damaged or unreadable file) is remembered: the
- * command then says so and exits non-zero instead of printing less. */
+/* the first step that failed (ws_store_row) */
 static int step_failed;
-
-static bool row(sqlite3_stmt *q)
-{
-	int rc = sqlite3_step(q);
-
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE && !step_failed)
-		step_failed = rc;
-	return rc == SQLITE_ROW;
-}
 
 /* group by: the peer (its address, and its port when it is the server), a
  * connection, or the recording host */
@@ -70,7 +60,7 @@ static int report(struct ws_store *st, const char *path, int by, bool json, stru
 		       "RETRANS", "SYN", "RST_RX", "RST_TX", "DROPS", "MAX_RTO", "SRTT", "FAILED");
 		*header = true;
 	}
-	while (row(q)) {
+	while (ws_store_row(q, &step_failed)) {
 		const char *host = (const char *)sqlite3_column_text(q, 0);
 		const char *peer = (const char *)sqlite3_column_text(q, 1);
 		char rto[32] = "-", srtt[32] = "-";
@@ -112,7 +102,7 @@ static int report(struct ws_store *st, const char *path, int by, bool json, stru
 		ws_err("database %s: %s", path, sqlite3_errmsg(db));
 		return 1;
 	}
-	while (row(q)) {
+	while (ws_store_row(q, &step_failed)) {
 		const char *host = (const char *)sqlite3_column_text(q, 0);
 		const char *name = (const char *)sqlite3_column_text(q, 2);
 		if (json) {

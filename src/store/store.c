@@ -1293,6 +1293,15 @@ int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const s
 
 int ws_store_version(const struct ws_store *st) { return st->version; }
 
+bool ws_store_row(sqlite3_stmt *q, int *failed)
+{
+	int rc = sqlite3_step(q);
+
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE && !*failed)
+		*failed = rc;
+	return rc == SQLITE_ROW;
+}
+
 sqlite3 *ws_store_db(struct ws_store *st) { return st->db; }
 
 int64_t ws_store_span_count(struct ws_store *st)

@@ -97,6 +97,11 @@ int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const s
 		       int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_flowpkts *f),
 		       void *ctx);
 int ws_store_version(const struct ws_store *st);
+/* sqlite3_step() for the readers that query the file themselves: true on
+ * a row; the first failure (a damaged file) is kept in *failed, so that
+ * the command can say so and exit non-zero instead of printing less. */
+struct sqlite3_stmt;
+bool ws_store_row(struct sqlite3_stmt *q, int *failed);
 /* Spans in the database (every recording), or -1 on error. */
 int64_t ws_store_span_count(struct ws_store *st);
 /* The SQLite handle, for reports that are plain queries (`wirespan tcp`). */

@@ -101,7 +101,7 @@ static void clock_add(struct ws_phaseset *ps, const char *ch, const char *sh, in
 	if (!k) {
 		ps->clocks = ws_realloc(ps->clocks, (ps->nclocks + 1) * sizeof(*ps->clocks));
 		k = &ps->clocks[ps->nclocks++];
-		*k = (struct ws_clock){ch, sh, off, delay, 0};
+		*k = (struct ws_clock){ch, sh, off, delay, 0, false};
 	}
 	k->samples++;
 	if (delay < k->delay_ns) {
@@ -319,6 +319,19 @@ static void attribute_tcp(const struct ws_lset *set, const struct ws_tcpevs *evs
 }
 
 /* Merge what each side's TCP events said into the exchange's phases. */
+/* What the sender's TCP held was never in flight: the hold is its own
+ * phase, taken out of the flight it lengthened. */
+static void take_hold(struct ws_phases *p, int64_t held, int hold_ph, int flight_ph)
+{
+	if (held <= 0)
+		return;
+	if (p->ns[flight_ph] >= 0) {
+		held = WS_MIN(held, p->ns[flight_ph]);
+		p->ns[flight_ph] -= held;
+	}
+	p->ns[hold_ph] = held;
+}
+
 static void merge_tcp(struct ws_phases *into, const struct ws_phases *a, const struct ws_phases *b)
 {
 	into->retransmits = a->retransmits + b->retransmits;
@@ -330,23 +343,8 @@ static void merge_tcp(struct ws_phases *into, const struct ws_phases *a, const s
 	into->resp_hold = a->resp_hold + b->resp_hold;
 	into->req_hold_why = a->req_hold_why ? a->req_hold_why : b->req_hold_why;
 	into->resp_hold_why = a->resp_hold_why ? a->resp_hold_why : b->resp_hold_why;
-	/* what the sender's TCP held was never in flight */
-	if (into->req_hold > 0) {
-		int64_t h = into->req_hold;
-		if (into->ns[WS_PH_REQ_FLIGHT] >= 0) {
-			h = WS_MIN(h, into->ns[WS_PH_REQ_FLIGHT]);
-			into->ns[WS_PH_REQ_FLIGHT] -= h;
-		}
-		into->ns[WS_PH_REQ_HOLD] = h;
-	}
-	if (into->resp_hold > 0) {
-		int64_t h = into->resp_hold;
-		if (into->ns[WS_PH_RESP_FLIGHT] >= 0) {
-			h = WS_MIN(h, into->ns[WS_PH_RESP_FLIGHT]);
-			into->ns[WS_PH_RESP_FLIGHT] -= h;
-		}
-		into->ns[WS_PH_RESP_HOLD] = h;
-	}
+	take_hold(into, into->req_hold, WS_PH_REQ_HOLD, WS_PH_REQ_FLIGHT);
+	take_hold(into, into->resp_hold, WS_PH_RESP_HOLD, WS_PH_RESP_FLIGHT);
 }
 
 static const char *hold_why_text(uint8_t why)

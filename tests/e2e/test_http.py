@@ -157,9 +157,12 @@ def test_wrk_nginx(env):
     n = sum(1 for line in log if line.endswith(" OK"))
     check(n > 1000 and len(log) - n <= 4, f"wrk made {len(log)} requests, {n} completed")
     ss = on_port(spans(db), port)
-    # a request wrk left in flight is a span with an error: no response
-    cut = [s for s in ss if attr(s, "wirespan.response.missing")]
-    check(len(cut) <= 4 and all(attr(s, "error.type") in ("no_response", "ECONNRESET") for s in cut),
+    # a request wrk left in flight is a span with an error (no response),
+    # or, when nginx's answer was cut off by the closed socket, a span
+    # that says its response is incomplete
+    cut = [s for s in ss if attr(s, "wirespan.response.missing") or attr(s, "wirespan.response.incomplete")]
+    check(len(cut) <= 8 and all(attr(s, "error.type") in ("no_response", "ECONNRESET") for s in cut
+                                if attr(s, "wirespan.response.missing")),
           f"requests left in flight: {[(s['kind'], s['attributes']) for s in cut]}")
     ss = [s for s in ss if s not in cut]
     srv, cli = by_kind(ss, "server"), by_kind(ss, "client")

@@ -25,8 +25,8 @@ def setup(env):
     return recs
 
 
-def get(path, ns="wsa"):
-    curl(f"http://{SRV}:{PORT}{path}", ns=ns)
+def get(path, ns="wsa", port=PORT):
+    curl(f"http://{SRV}:{port}{path}", ns=ns)
 
 
 def finish(env, recs):
@@ -394,3 +394,32 @@ def test_nagle_hold_is_not_network(env):
     v, _ = verdict(["--db", db], held[0]["trace_id"])
     check("response held by python3" in v and "Nagle" in v, f"verdict: {v}")
     check(re.search(r"network \d+(\.\d+)?(ns|us)$", v) or "network" not in v, f"network stays small: {v}")
+
+
+def test_backend_syn_retransmission_counted_once(env):
+    """nginx's first SYN to its backend is dropped: its connect takes one
+    SYN timeout (1 s). That second belongs to nginx's call, once: the
+    verdict names the connect and its retransmission, nginx's own
+    processing is not blamed for it, and the network total counts it once."""
+    env.add_hosts()
+    port, backend = 18436, 18437
+    env.python_http(backend, ns="wsb")
+    env.nginx(port, f"location / {{ proxy_pass http://127.0.0.1:{backend}; }}", ns="wsb", bind=SRV)
+    drop = env.spawn(env.in_ns("wsb", [WSDROP, "--dev", "lo", "--ingress", "--syn", "--dport", str(backend),
+                                       "--for", "60"]), stdout=subprocess.PIPE, text=True)
+    check("attached" in drop.stdout.readline(), "wsdrop did not attach")
+    db = env.path("wsb.db")
+    rec = Recorder(env, db, "--netns", "/run/netns/wsb", "--port", str(port), "--port", str(backend))
+    get("/slow", port=port)
+    rec.stop_ok()
+    got = spans(db)
+    srv = [s for s in got if s["kind"] == "server" and s["name"] == "GET /slow" and attr(s, "server.port") == port]
+    call = [s for s in got if s["kind"] == "client" and s["name"] == "GET /slow"]
+    check_eq((len(srv), len(call)), (1, 1), f"spans: {[(s['kind'], s['name']) for s in got]}")
+    check_eq(call[0]["parent_span_id"], srv[0]["span_id"], "nginx's call under its request")
+    check(900 * MS < phase(call[0], "connect") < 1500 * MS, f"connect {phase(call[0], 'connect') / MS:.0f} ms")
+    v, _ = verdict(["--db", db], srv[0]["trace_id"])
+    check("connect from nginx" in v and "1 retransmission" in v, f"the connect is the cause: {v}")
+    m = re.search(r"; network ([0-9.]+)(s|ms|us|ns)\b", v)
+    check(m is not None and m.group(2) == "s" and float(m.group(1)) < 1.5, f"the second counted once: {v}")
+    check("server processing at nginx" not in v, f"nginx is not blamed for its call's connect: {v}")

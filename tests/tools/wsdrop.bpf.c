@@ -2,7 +2,8 @@
 /* wsdrop.bpf.c -- tc fault injector for tests: drop chosen TCP segments.
  *
  * A TCP segment "matches" when its payload begins with cfg_match (the first
- * cfg_match_len bytes) and, if cfg_dport is set, its destination port is
+ * cfg_match_len bytes), or with cfg_syn when it opens a connection (SYN
+ * without ACK), and, if cfg_dport is set, its destination port is
  * cfg_dport. Matches are numbered from 1 in the order this program sees them;
  * numbers cfg_nth .. cfg_nth + cfg_count - 1 are dropped, everything else
  * passes untouched.
@@ -34,6 +35,7 @@ const volatile __u32 cfg_match_len = 0;
 const volatile __u64 cfg_nth = 1;   /* first match number to drop (1-based) */
 const volatile __u64 cfg_count = 1; /* how many consecutive matches to drop */
 const volatile __u16 cfg_dport = 0; /* TCP destination port, 0 = any */
+const volatile __u8 cfg_syn = 0;    /* match SYNs instead of a payload */
 
 /* Results, read by the loader after detaching. */
 __u64 matched = 0;
@@ -47,7 +49,7 @@ int wsdrop(struct __sk_buff *skb)
 	__u32 off = ETH_HLEN, l4len, len = cfg_match_len;
 	__u64 n;
 
-	if (len == 0 || len > MAX_MATCH)
+	if (!cfg_syn && (len == 0 || len > MAX_MATCH))
 		return TC_ACT_OK;
 
 	/* L3: find the TCP header and the length of the TCP segment. The IP
@@ -90,6 +92,13 @@ int wsdrop(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (cfg_dport && tcp.dest != bpf_htons(cfg_dport))
 		return TC_ACT_OK;
+	if (cfg_syn) {
+		if (!tcp.syn || tcp.ack)
+			return TC_ACT_OK;
+		goto matched;
+	}
+	if (len == 0 || len > MAX_MATCH)
+		return TC_ACT_OK;
 	if (tcp.doff < 5 || l4len < tcp.doff * 4 + len)
 		return TC_ACT_OK; /* no payload, or shorter than the pattern */
 	off += tcp.doff * 4;
@@ -101,6 +110,7 @@ int wsdrop(struct __sk_buff *skb)
 		if (buf[i] != cfg_match[i])
 			return TC_ACT_OK;
 
+matched:
 	n = __sync_fetch_and_add(&matched, 1) + 1;
 	if (n >= cfg_nth && n - cfg_nth < cfg_count) {
 		__sync_fetch_and_add(&dropped, 1);

@@ -2,12 +2,13 @@
 /* wsdrop -- drop chosen TCP segments on an interface, for fault-injection
  * tests.
  *
- *   wsdrop --dev IFACE --match STRING [--nth N] [--count K] [--dport PORT]
- *          [--ingress] [--for SECONDS]
+ *   wsdrop --dev IFACE (--match STRING | --syn) [--nth N] [--count K]
+ *          [--dport PORT] [--ingress] [--for SECONDS]
  *
  * Attaches wsdrop.bpf.c to IFACE's clsact hook (egress unless --ingress) in
  * the current network namespace, prints "wsdrop: attached to IFACE egress",
- * and drops TCP segments whose payload begins with STRING: matches number
+ * and drops TCP segments whose payload begins with STRING (with --syn:
+ * segments that open a connection, SYN without ACK): matches number
  * N .. N+K-1 (default 1 and 1). After SIGINT/SIGTERM or SECONDS (default 60)
  * it detaches and prints "wsdrop: matched M dropped D". STRING may use the
  * escapes \r, \n and \\. Exit status: 0 done, 2 bad arguments or attach
@@ -41,7 +42,7 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: wsdrop --dev IFACE --match STRING [--nth N] [--count K]\n"
+	fprintf(f, "usage: wsdrop --dev IFACE (--match STRING | --syn) [--nth N] [--count K]\n"
 		   "              [--dport PORT] [--ingress] [--for SECONDS]\n");
 }
 
@@ -105,13 +106,14 @@ int main(int argc, char **argv)
 		{"nth", required_argument, NULL, 'n'},	  {"count", required_argument, NULL, 'c'},
 		{"dport", required_argument, NULL, 'p'},  {"ingress", no_argument, NULL, 'i'},
 		{"for", required_argument, NULL, 'f'},	  {"help", no_argument, NULL, 'h'},
+		{"syn", no_argument, NULL, 's'},
 		{},
 	};
 	const char *dev = NULL;
 	unsigned char match[MAX_MATCH];
 	int match_len = 0, ifindex, opt, err;
 	long long nth = 1, count = 1, dport = 0, secs = 60;
-	bool ingress = false, created = false;
+	bool ingress = false, created = false, syn = false;
 	struct wsdrop_bpf *skel;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -122,6 +124,7 @@ int main(int argc, char **argv)
 		case 'c': count = parse_num("--count", optarg, 1, LLONG_MAX); break;
 		case 'p': dport = parse_num("--dport", optarg, 0, 65535); break;
 		case 'i': ingress = true; break;
+		case 's': syn = true; break;
 		case 'f': secs = parse_num("--for", optarg, 1, UINT_MAX); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -129,7 +132,7 @@ int main(int argc, char **argv)
 		if (match_len < 0 || nth < 0 || count < 0 || dport < 0 || secs < 0)
 			return 2;
 	}
-	if (optind < argc || !dev || !match_len) {
+	if (optind < argc || !dev || (!match_len && !syn)) {
 		if (optind < argc)
 			fprintf(stderr, "wsdrop: unexpected argument '%s'\n", argv[optind]);
 		else
@@ -155,6 +158,7 @@ int main(int argc, char **argv)
 	skel->rodata->cfg_nth = nth;
 	skel->rodata->cfg_count = count;
 	skel->rodata->cfg_dport = dport;
+	skel->rodata->cfg_syn = syn;
 	err = wsdrop_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "wsdrop: cannot load BPF program: %s\n", strerror(-err));

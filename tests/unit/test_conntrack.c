@@ -48,18 +48,7 @@ static void data_f(struct conntrack *ct, uint64_t id, int dir, uint32_t seq, con
 
 static void data(struct conntrack *ct, uint64_t id, int dir, uint32_t seq, const char *s, uint64_t t)
 {
-	struct ws_event ev = {0};
-
-	ev.kind = WS_EV_DATA;
-	ev.conn_id = id;
-	ev.dir = dir;
-	ev.pid = 7;
-	ev.seq = seq;
-	ev.len = ev.head_len = strlen(s);
-	ev.head = (const uint8_t *)s;
-	ev.t_enter = t;
-	ev.t_exit = t + 1;
-	ct_event(ct, &ev);
+	data_f(ct, id, dir, seq, s, t, false, 0);
 }
 
 static const char *REQ = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
