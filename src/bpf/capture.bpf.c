@@ -668,12 +668,12 @@ static __always_inline void fill_header(struct ws_kevent *ev, const struct ws_in
 	ev->wake_ts = f->wake_ts;
 	ev->waker2 = f->waker2;
 	ev->wake2_ts = f->wake2_ts;
-	/* a recovered write began before its entry was seen: its fence is unknown */
 	if (f->dir == WS_DIR_RECV) {
 		ev->fence = KCAST(struct tcp_sock, f->sk)->write_seq;
 		ev->seq_flags = WS_KSEQ_FENCE;
 	} else {
 		ev->fence = f->fence;
+		/* a recovered write began before its entry was seen: its fence is unknown */
 		ev->seq_flags = (f->flags & WS_KF_RECOVERED) ? 0 : WS_KSEQ_FENCE;
 	}
 	ev->sent_seq = 0;
@@ -1298,23 +1298,29 @@ int BPF_PROG(state_change, const struct sock *sk, const int oldstate, const int 
 
 /* ---- TCP facts: arrivals, retransmissions, resets, drops ---- */
 
-static __always_inline void emit_hold(const struct sock *sk, const struct kconn *c, __u64 now)
+/* A TCP fact of a tracked socket, now; since: when it began (0: now). */
+static __always_inline void emit_tcp(const struct sock *sk, const struct kconn *c, __u8 what, __u32 seq, __u32 len,
+				     __u32 reason, __u64 since)
 {
-	const struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)sk;
+	__u32 hz = CONFIG_HZ ? CONFIG_HZ : 1000;
 	struct ws_kevent ev = {};
 
 	ev.type = WS_KEV_TCP;
-	ev.sys = WS_TCP_HELD;
+	ev.sys = what;
 	ev.flags = c->role;
 	ev.conn_id = c->id;
-	ev.ts_enter = c->hold_t;
-	ev.ts_exit = now;
+	ev.ts_exit = bpf_ktime_get_ns();
+	ev.ts_enter = since ? since : ev.ts_exit;
 	ev.netns = c->netns;
-	ev.seq = c->hold_start;
-	ev.bytes = c->hold_end - c->hold_start;
-	ev.reason = c->hold_why;
-	ev.srtt_us = tp->srtt_us >> 3;
-	ev.oldstate = ev.newstate = sk->__sk_common.skc_state;
+	ev.seq = seq;
+	ev.bytes = len;
+	ev.reason = reason;
+	ev.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	ev.rto_us = BPF_CORE_READ(icsk, icsk_rto) * (1000000 / hz);
+	ev.retrans = BPF_CORE_READ(tp, total_retrans);
+	ev.oldstate = ev.newstate = BPF_CORE_READ(sk, __sk_common.skc_state);
 	read_tuple((__u64)sk, &ev.tuple);
 	emit(&ev, sizeof(ev));
 }
@@ -1333,21 +1339,22 @@ int BPF_PROG(tcp_probe, struct sock *sk, const struct sk_buff *skb)
 	const struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
 	__u32 seq = cb->seq, end = cb->end_seq;
 	__u32 nxt = tp->rcv_nxt;
-	__u64 now = bpf_ktime_get_ns();
 	if (c->hold_t) {
 		/* an ACK of new bytes: held bytes go out once it is processed
 		 * (Nagle: once nothing is left in flight) */
 		__u32 ack = cb->ack_seq, snd_nxt = tp->snd_nxt;
 		if ((__s32)(ack - tp->snd_una) > 0 && (c->hold_why != WS_HOLD_NAGLE || (__s32)(ack - snd_nxt) >= 0)) {
-			if (c->traced && !c->skip && (__s32)(c->hold_end - c->hold_start) > 0)
-				emit_hold(sk, c, now);
+			if (c->traced && (__s32)(c->hold_end - c->hold_start) > 0)
+				emit_tcp(sk, c, WS_TCP_HELD, c->hold_start, c->hold_end - c->hold_start, c->hold_why,
+					 c->hold_t);
 			c->hold_t = 0;
-		} else if (now - c->hold_t > 10000000000ull) {
+		} else if (bpf_ktime_get_ns() - c->hold_t > 10000000000ull) {
 			c->hold_t = 0; /* released some other way, long ago */
 		}
 	}
 	if (end == seq || (__s32)(end - nxt) <= 0)
 		return 0; /* no new bytes: an ACK or a duplicate */
+	__u64 now = bpf_ktime_get_ns();
 	__u32 epoch = hook_epoch;
 	if (!c->rq_first || c->rq_epoch != epoch || tp->copied_seq == nxt)
 		c->rq_first = now;
@@ -1356,30 +1363,6 @@ int BPF_PROG(tcp_probe, struct sock *sk, const struct sk_buff *skb)
 	return 0;
 }
 
-static __always_inline void emit_tcp(const struct sock *sk, const struct kconn *c, __u8 what, __u32 seq, __u32 len,
-				     __u32 reason)
-{
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)sk;
-	__u32 hz = CONFIG_HZ ? CONFIG_HZ : 1000;
-	struct ws_kevent ev = {};
-
-	ev.type = WS_KEV_TCP;
-	ev.sys = what;
-	ev.flags = c->role;
-	ev.conn_id = c->id;
-	ev.ts_enter = ev.ts_exit = bpf_ktime_get_ns();
-	ev.netns = c->netns;
-	ev.seq = seq;
-	ev.bytes = len;
-	ev.reason = reason;
-	ev.srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
-	ev.rto_us = BPF_CORE_READ(icsk, icsk_rto) * (1000000 / hz);
-	ev.retrans = BPF_CORE_READ(tp, total_retrans);
-	ev.oldstate = ev.newstate = BPF_CORE_READ(sk, __sk_common.skc_state);
-	read_tuple((__u64)sk, &ev.tuple);
-	emit(&ev, sizeof(ev));
-}
 
 static __always_inline const struct kconn *reported_conn(const struct sock *sk)
 {
@@ -1399,7 +1382,7 @@ int BPF_PROG(retransmit, const struct sock *sk, const struct sk_buff *skb, int e
 	struct tcp_skb_cb *cb = (struct tcp_skb_cb *)__builtin_preserve_access_index(&skb->cb);
 	__u32 seq = BPF_CORE_READ(cb, seq), end = BPF_CORE_READ(cb, end_seq);
 	__u8 ca = BPF_CORE_READ_BITFIELD_PROBED((const struct inet_connection_sock *)sk, icsk_ca_state);
-	emit_tcp(sk, c, WS_TCP_RETRANS, seq, end - seq, BPF_CORE_READ(cb, tcp_flags) | (__u32)ca << 8);
+	emit_tcp(sk, c, WS_TCP_RETRANS, seq, end - seq, BPF_CORE_READ(cb, tcp_flags) | (__u32)ca << 8, 0);
 	return 0;
 }
 
@@ -1409,7 +1392,7 @@ int BPF_PROG(receive_reset, struct sock *sk)
 	const struct kconn *c = reported_conn(sk);
 
 	if (c)
-		emit_tcp(sk, c, WS_TCP_RESET_RX, 0, 0, 0);
+		emit_tcp(sk, c, WS_TCP_RESET_RX, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -1419,7 +1402,7 @@ int BPF_PROG(send_reset, const struct sock *sk, const struct sk_buff *skb)
 	const struct kconn *c = reported_conn(sk);
 
 	if (c)
-		emit_tcp(sk, c, WS_TCP_RESET_TX, 0, 0, 0);
+		emit_tcp(sk, c, WS_TCP_RESET_TX, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -1440,7 +1423,7 @@ int BPF_PROG(kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reaso
 		return 0;
 	const struct kconn *c = reported_conn(sk);
 	if (c)
-		emit_tcp(sk, c, WS_TCP_DROP, 0, 0, reason);
+		emit_tcp(sk, c, WS_TCP_DROP, 0, 0, reason, 0);
 	return 0;
 }
 

@@ -871,8 +871,7 @@ int cmd_explain(int argc, char **argv)
 			char id[33];
 			if (!l->kind || l->parent < 0)
 				continue;
-			ws_be64_put(old, ws_mix64(l->span_id) | 1);
-			ws_be64_put(old + 8, l->span_id);
+			ws_root_trace_id(l->span_id, old);
 			ws_hex(old, 16, id);
 			if (strncasecmp(id, want, wl) == 0 && (!via || memcmp(via, l->trace_id, 16) != 0)) {
 				via = l->trace_id;

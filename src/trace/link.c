@@ -174,15 +174,19 @@ static void assign_traces(struct ws_lset *set, bool use_tp)
 		if (tree[r] >= 0) {
 			memcpy(l->trace_id, set->v[tree[r]].tp_trace, 16);
 		} else {
-			uint64_t id = set->v[r].span_id;
-			ws_be64_put(l->trace_id, ws_mix64(id) | 1); /* prefixes differ: ids can be shortened */
-			ws_be64_put(l->trace_id + 8, id);
+			ws_root_trace_id(set->v[r].span_id, l->trace_id);
 		}
 	}
 	free(order);
 	free(root);
 	free(eff);
 	free(tree);
+}
+
+void ws_root_trace_id(uint64_t span_id, uint8_t id[16])
+{
+	ws_be64_put(id, ws_mix64(span_id) | 1); /* prefixes differ: ids can be shortened */
+	ws_be64_put(id + 8, span_id);
 }
 
 void ws_link(struct ws_lset *set, const struct ws_link_opts *opts)

@@ -182,6 +182,9 @@ void ws_lspan_set_link(struct ws_lspan *l, int32_t parent, int method);
 
 /* Link every span of the set: fill the output fields. */
 void ws_link(struct ws_lset *set, const struct ws_link_opts *opts);
+/* The trace id of a trace led by the span span_id, when no traceparent
+ * names it: also how an id shown before finds the trace it grew into. */
+void ws_root_trace_id(uint64_t span_id, uint8_t id[16]);
 
 /* Copy a linked span's trace id, parent and link fields into s. */
 void ws_lspan_apply(const struct ws_lset *set, const struct ws_lspan *l, struct ws_span *s);

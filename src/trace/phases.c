@@ -89,7 +89,8 @@ static struct ws_clock *clock_find(struct ws_phaseset *ps, const char *a, const 
 
 /* Offsets are kept for host pairs in a fixed order (by address of the
  * interned name), so samples of both directions meet. */
-static void clock_add(struct ws_phaseset *ps, const char *ch, const char *sh, int64_t off, int64_t delay)
+static struct ws_clock *clock_add(struct ws_phaseset *ps, const char *ch, const char *sh, int64_t off,
+				   int64_t delay)
 {
 	if (ch > sh) { /* store as the other direction */
 		const char *t = ch;
@@ -108,6 +109,7 @@ static void clock_add(struct ws_phaseset *ps, const char *ch, const char *sh, in
 		k->delay_ns = delay;
 		k->offset_ns = off;
 	}
+	return k;
 }
 
 /* offset of the server host's clock relative to the client host's */
@@ -144,6 +146,13 @@ static void phases_init(struct ws_phases *p)
 
 static int64_t clamp0(int64_t v) { return v < 0 ? 0 : v; }
 
+/* A client span that is a connect() which failed: no connection, no bytes. */
+static bool failed_connect(const struct ws_lspan *l)
+{
+	return l->kind == WS_SPAN_CLIENT && l->error && l->conn_open && !l->conn_estab && !l->req_bytes &&
+	       !l->resp_bytes;
+}
+
 static void exchange_phases(const struct ws_lset *set, const struct ws_phaseset *ps, int32_t ci, int32_t si,
 			    struct ws_phases *p)
 {
@@ -154,8 +163,7 @@ static void exchange_phases(const struct ws_lset *set, const struct ws_phaseset 
 	p->server = si;
 	p->both = c && s;
 	/* a connect() that failed: the span is the attempt, all of it */
-	bool failed_connect = c && !s && !c->conn_estab && c->conn_open && !c->req_bytes && !c->resp_bytes;
-	if (failed_connect) {
+	if (c && !s && failed_connect(c)) {
 		p->ns[WS_PH_CONNECT] = span_of(c->conn_open, c->end);
 		p->srtt_us = c->srtt_us;
 		p->client = ci;
@@ -318,7 +326,6 @@ static void attribute_tcp(const struct ws_lset *set, const struct ws_tcpevs *evs
 	free(idx);
 }
 
-/* Merge what each side's TCP events said into the exchange's phases. */
 /* What the sender's TCP held was never in flight: the hold is its own
  * phase, taken out of the flight it lengthened. */
 static void take_hold(struct ws_phases *p, int64_t held, int hold_ph, int flight_ph)
@@ -332,6 +339,7 @@ static void take_hold(struct ws_phases *p, int64_t held, int hold_ph, int flight
 	p->ns[hold_ph] = held;
 }
 
+/* Merge what each side's TCP events said into the exchange's phases. */
 static void merge_tcp(struct ws_phases *into, const struct ws_phases *a, const struct ws_phases *b)
 {
 	into->retransmits = a->retransmits + b->retransmits;
@@ -375,8 +383,7 @@ void ws_phases_compute(const struct ws_lset *set, const struct ws_tcpevs *evs, s
 		server_of[l->parent] = (int32_t)i;
 		const struct ws_lspan *c = &set->v[l->parent];
 		if (c->host != l->host && ws_lset_same_clock(set, c->host, l->host)) {
-			clock_add(ps, c->host, l->host, 0, 0);
-			clock_find(ps, WS_MIN(c->host, l->host), WS_MAX(c->host, l->host))->shared = true;
+			clock_add(ps, c->host, l->host, 0, 0)->shared = true;
 		} else if (c->host != l->host && ntp_sample(c, l, &off, &delay)) {
 			clock_add(ps, c->host, l->host, off, delay);
 		}
@@ -557,7 +564,7 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 					ws_strlcpy(to, s->service, sizeof(to));
 				else
 					snprintf(to, sizeof(to), "port %u", c->server.port);
-				bool failed = c->error && !c->conn_estab && !c->req_bytes && !c->resp_bytes;
+				bool failed = failed_connect(c);
 				snprintf(t, sizeof(t), "connect from %s to %s%s%s%s", who(c, w1, sizeof(w1)), to, retr,
 					 failed ? ": failed, " : "", failed ? c->error_type : "");
 				network += v;
@@ -652,7 +659,7 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 		if (depth <= best_depth)
 			continue;
 		best_depth = depth;
-		if (l->kind == WS_SPAN_CLIENT && !l->conn_estab && !l->req_bytes && !l->resp_bytes)
+		if (failed_connect(l))
 			snprintf(failed, sizeof(failed), "; failed: connect from %s to port %u: %s", who(l, w1, sizeof(w1)),
 				 l->server.port, l->error_type);
 		else
