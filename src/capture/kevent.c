@@ -50,6 +50,9 @@ static uint64_t ts(uint64_t mono, int64_t off) { return mono ? mono + off : 0; }
 
 _Static_assert((int)WS_TCP_HELD == (int)WS_TCPEV_HELD && (int)WS_TCP_DROP == (int)WS_TCPEV_DROP,
 	       "TCP facts are passed on as the kernel numbers them");
+_Static_assert((int)WS_HOLD_NAGLE == (int)WS_HELD_NAGLE && (int)WS_HOLD_CWND == (int)WS_HELD_CWND &&
+		       (int)WS_HOLD_RWND == (int)WS_HELD_RWND && (int)WS_HOLD_OTHER == (int)WS_HELD_OTHER,
+	       "hold causes are passed on as the kernel numbers them");
 _Static_assert((int)WS_TASK_EXEC == (int)WS_TASKEV_EXEC && (int)WS_TASK_GO_SPAWN == (int)WS_TASKEV_GO_SPAWN &&
 		       (int)WS_TASK_PY_SPAWN == (int)WS_TASKEV_PY_SPAWN,
 	       "task events are passed on as the kernel numbers them");

@@ -164,10 +164,11 @@ static void print_file_summary(const char *path, struct pcap_run *r, const struc
 		(unsigned long long)r->p.spans_client, secs);
 	fprintf(stderr,
 		"wirespan:   TCP analysis: %llu retransmissions (%llu fast, %llu spurious), %llu duplicate ACKs, "
-		"%llu zero windows, %llu out of order, %llu segments not captured\n",
+		"%llu zero windows, %llu out of order, %llu segments not captured; %llu held by their sender's TCP "
+		"until an ACK\n",
 		(unsigned long long)os->ta[0], (unsigned long long)os->ta[1], (unsigned long long)os->ta[2],
 		(unsigned long long)os->ta[4], (unsigned long long)os->ta[5], (unsigned long long)os->ta[3],
-		(unsigned long long)os->ta[9]);
+		(unsigned long long)os->ta[9], (unsigned long long)os->holds);
 	/* what the capture lacked, only what happened */
 	const struct {
 		uint64_t n;

@@ -66,6 +66,7 @@ static int tcp(const uint8_t *p, uint32_t caplen, uint32_t seglen, struct ws_pkt
 	out->flags = p[13] & 0x3f;
 	out->win = be16(p + 14);
 	out->wscale = 0xff;
+	out->mss = 0;
 	if (out->flags & WS_TH_SYN) {
 		for (uint32_t o = 20; o < hl;) {
 			uint8_t kind = p[o];
@@ -79,6 +80,8 @@ static int tcp(const uint8_t *p, uint32_t caplen, uint32_t seglen, struct ws_pkt
 				break;
 			if (kind == 3 && p[o + 1] == 3)
 				out->wscale = WS_MIN(p[o + 2], 14);
+			if (kind == 2 && p[o + 1] == 4)
+				out->mss = be16(p + o + 2);
 			o += p[o + 1];
 		}
 	}

@@ -55,6 +55,7 @@ struct ws_pkt {
 	uint8_t flags;       /* WS_TH_* */
 	uint8_t way;         /* enum ws_pkt_way */
 	uint8_t wscale;      /* window scale option on a SYN, 0xff none */
+	uint16_t mss;        /* MSS option on a SYN, 0 none */
 	uint8_t ttl;
 	uint32_t len;        /* TCP payload length, from the IP header */
 	uint32_t caplen;     /* payload bytes captured (<= len) */

@@ -479,6 +479,13 @@ struct flow {
 	 * send (the fence of the other end's data, see ws_event.fence) */
 	uint32_t hi[2];
 	bool hi_known[2];
+	/* per end, for holds (see hold_ack): when it last sent data, the MSS
+	 * the other end announced, and the pure ACK of the other end that
+	 * last acknowledged new bytes of it while it held some, with why */
+	uint64_t data_ts[2];
+	uint16_t mss[2];
+	uint64_t rel_ts[2];
+	uint8_t rel_why[2];
 	struct ws_tcpan an;
 	struct ws_flowpkts pk;
 	uint32_t cap;
@@ -541,7 +548,9 @@ static void emit(struct ws_offline *o, const struct flow *f, int end, struct ws_
 	ev->conn_id = f->conn_id[end];
 	ev->local = f->key.ep[end];
 	ev->peer = f->key.ep[!end];
-	ev->t_enter = ev->t_exit = ts;
+	ev->t_exit = ts;
+	if (!ev->t_enter) /* a hold's begins before */
+		ev->t_enter = ts;
 	if (ev->kind == WS_EV_TCP && f->client >= 0)
 		ev->role = end == f->client ? WS_ROLE_CLIENT : WS_ROLE_SERVER;
 	o->sink.event(o->sink.ctx, ev);
@@ -706,6 +715,83 @@ static void record_packet(struct ws_offline *o, struct flow *f, const struct ws_
 	};
 }
 
+/* Bytes the sender's TCP held, as a capture taken at the sender shows them:
+ * the sender went quiet with bytes unacknowledged, and its next segment
+ * left the moment a pure ACK of the peer acknowledged them. A write can
+ * coincide with an ACK, but rarely within RELEASE_NS, so such a segment
+ * was written earlier and waited for the ACK. Nagle: the bytes in flight
+ * ended in a segment shorter than the MSS and the ACK took them all; the
+ * receive window: the peer had announced a zero window; the congestion
+ * window: several segments were in flight. Anything else is not named.
+ * The hold's start is the sender's previous segment: when the bytes were
+ * written is not in a capture, so phases take only the part of it inside
+ * the message's own packets. */
+#define RELEASE_NS (200 * 1000ull)
+#define HOLD_MIN_NS (1000 * 1000ull)
+
+struct hold_snap {
+	bool valid;
+	uint32_t acked, sent, segs, last_len, win;
+};
+
+/* Before tcpan sees a packet from dir: what the other end had in flight. */
+static void hold_before(const struct flow *f, int dir, struct hold_snap *h)
+{
+	const struct ws_tcpan_dir *ack = &f->an.d[dir], *snd = &f->an.d[!dir];
+
+	memset(h, 0, sizeof(*h));
+	if (!f->an.started || !ack->lastack || !snd->nextseq || (int32_t)(snd->nextseq - ack->lastack) <= 0)
+		return;
+	h->valid = true;
+	h->acked = ack->lastack;
+	h->sent = snd->nextseq;
+	h->segs = snd->nunacked;
+	h->last_len = snd->nunacked ? snd->unacked[snd->nunacked - 1].nextseq - snd->unacked[snd->nunacked - 1].seq : 0;
+	h->win = ack->window;
+}
+
+/* A packet from dir: a pure ACK that acknowledged new bytes of the other
+ * end starts a possible release; data from dir ends any (what the other
+ * end sends next may answer it). */
+static void hold_ack(struct flow *f, int dir, const struct ws_pkt *p, uint64_t ts, const struct hold_snap *h)
+{
+	int snd = !dir;
+
+	if (p->len || (p->flags & (WS_TH_SYN | WS_TH_FIN | WS_TH_RST))) {
+		f->rel_ts[snd] = 0;
+		return;
+	}
+	if (!h->valid || !(p->flags & WS_TH_ACK) || (int32_t)(p->ack - h->acked) <= 0)
+		return;
+	uint32_t mss = f->mss[snd] ? f->mss[snd] : 536;
+	uint8_t why = 0;
+	if (h->win == 0)
+		why = WS_HELD_RWND;
+	else if (p->ack == h->sent && h->last_len && h->last_len < mss)
+		why = WS_HELD_NAGLE;
+	else if (h->segs >= 2)
+		why = WS_HELD_CWND;
+	f->rel_ts[snd] = why ? ts : 0;
+	f->rel_why[snd] = why;
+}
+
+/* New data from `from`: released by the ACK just before it? */
+static void hold_release(struct ws_offline *o, struct flow *f, int from, const struct ws_pkt *p, uint64_t ts,
+			 const struct ws_tcpan_out *a)
+{
+	if (!p->len || (p->flags & WS_TH_SYN) || (a->flags & WS_TA_RETRANS))
+		return;
+	uint64_t rel = f->rel_ts[from], prev = f->data_ts[from];
+	f->rel_ts[from] = 0;
+	f->data_ts[from] = ts;
+	if (!rel || !prev || !f->local[from] || f->closed[from] || ts - rel > RELEASE_NS || rel < prev + HOLD_MIN_NS)
+		return;
+	struct ws_event ev = {.kind = WS_EV_TCP, .tcp_what = WS_TCPEV_HELD, .seq = p->seq, .len = p->len,
+			      .reason = f->rel_why[from] | (uint32_t)p->flags << 8, .t_enter = prev};
+	emit(o, f, from, &ev, ts);
+	o->st.holds++;
+}
+
 /* What each local end's socket would have seen of the packet. */
 static void packet_events(struct ws_offline *o, struct flow *f, const struct ws_pkt *p, uint64_t ts, int from,
 			  const struct ws_tcpan_out *a)
@@ -713,6 +799,8 @@ static void packet_events(struct ws_offline *o, struct flow *f, const struct ws_
 	int to = !from;
 	struct ws_event ev;
 
+	if ((p->flags & WS_TH_SYN) && p->mss)
+		f->mss[to] = p->mss; /* what the other end may send */
 	if ((p->flags & (WS_TH_SYN | WS_TH_ACK)) == WS_TH_SYN) {
 		if (f->client < 0)
 			f->client = (int8_t)from;
@@ -833,13 +921,17 @@ void ws_offline_packet(struct ws_offline *o, const struct ws_pkt *p, uint64_t ts
 		if (!(p->flags & WS_TH_SYN))
 			o->st.flows_no_handshake++;
 	}
+	struct hold_snap hs;
+	hold_before(f, dir, &hs);
 	ws_tcpan_packet(&f->an, dir, p, ts, frame, &a);
+	hold_ack(f, dir, p, ts, &hs);
 	for (uint32_t fl = a.flags; fl; fl &= fl - 1)
 		o->st.ta[__builtin_ctz(fl)]++;
 	if (o->sink.analysis)
 		o->sink.analysis(o->sink.ctx, frame, p, &a);
 	record_packet(o, f, p, ts, frame, dir, &a);
 	packet_events(o, f, p, ts, dir, &a);
+	hold_release(o, f, dir, p, ts, &a);
 	f->last_ts = ts;
 
 	if (ts >= o->next_advance) {

@@ -113,6 +113,7 @@ struct ws_offline_cfg {
 struct ws_offline_stats {
 	uint64_t flows, flows_no_handshake, flows_ends_unknown, flows_both_local;
 	uint64_t packets_not_stored;
+	uint64_t holds;           /* segments a sender's TCP held until an ACK released them */
 	uint64_t ta[WS_TA_NBITS]; /* packets by analysis flag */
 };
 

@@ -315,12 +315,12 @@ void ws_msg_touch(struct ws_msg *m, const struct ws_seg *seg)
 {
 	m->t_last_enter = seg->t_enter;
 	m->t_last_exit = seg->t_exit;
-	if (!seg->tid) /* 0: a synthetic end (eof, lost framing) */
+	if (seg->t_arr_last) /* a capture's packets too, which have no thread */
+		m->t_arr_last = seg->t_arr_last;
+	if (!seg->tid) /* 0: a synthetic end (eof, lost framing), or a capture */
 		return;
 	m->last_tid = seg->tid;
 	m->last_goid = seg->goid;
-	if (seg->t_arr_last)
-		m->t_arr_last = seg->t_arr_last;
 	m->runq_last = seg->runq[1];
 	m->offcpu_last = seg->offcpu[1];
 }

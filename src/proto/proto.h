@@ -50,6 +50,8 @@ struct ws_seg {
 #define WS_MSGF_LOST (1u << 5)         /* not paired: records were lost and no pairing is certain */
 #define WS_MSGF_ADJOINS (1u << 6)      /* a request that starts where the requests stood when the
 					* last response was moved: no request bytes were lost since */
+#define WS_MSGF_BLOCKING (1u << 7)     /* a request that waits for data by design (Redis BLPOP,
+					* XREAD ... BLOCK, ...) */
 
 /* Secret-bearing headers seen in a message (their values are never kept). */
 #define WS_HDR_AUTHORIZATION (1u << 0)

@@ -24,6 +24,7 @@
 #define DEPTH_MAX 32
 #define PENDING_MAX 1024 /* pipelines run deep */
 #define ARGS_KEPT 3
+#define OPTION_ARGS 8
 #define ARG_MAX 128
 
 enum rstate {
@@ -47,6 +48,14 @@ struct rdir {
 	int capture;        /* request argument being captured, or -1 */
 	char args[ARGS_KEPT][ARG_MAX];
 	uint32_t arg_len[ARGS_KEPT];
+	/* the BLOCK option of XREAD and XREADGROUP, among their first
+	 * OPTION_ARGS arguments */
+	uint8_t xread;    /* 1 XREAD, 2 XREADGROUP, 0 another command */
+	bool streams;     /* their STREAMS keyword was seen: no options follow */
+	int option;       /* argument being read as an option word, or -1 */
+	char word[8];
+	uint32_t word_len;
+	bool block_option;
 	bool capture_error; /* reply: capturing a top-level blob error */
 	struct ws_msg cur;
 };
@@ -124,6 +133,8 @@ static void finish_request_fields(struct rdir *D)
 	} else {
 		ws_copy_text(ri->key, sizeof(ri->key), (const uint8_t *)D->args[1], D->arg_len[1]);
 	}
+	if (ws_redis_blocking_command(ri->command) || (D->xread && D->block_option))
+		D->cur.flags |= WS_MSGF_BLOCKING;
 	wipe_args(D);
 }
 
@@ -215,6 +226,10 @@ static void begin(struct redis *r, int dir, const struct ws_seg *seg, uint32_t o
 	D->nargs = 0;
 	D->wipe = false;
 	D->cmd_cut = false;
+	D->option = -1;
+	D->xread = 0;
+	D->streams = false;
+	D->block_option = false;
 	wipe_args(D);
 }
 
@@ -345,10 +360,18 @@ static bool type_line(struct redis *r, int dir, const char *l, uint32_t n)
 			D->capture_error = true;
 		}
 		D->capture = -1;
+		D->option = -1;
 		if (dir == r->req_dir && D->depth == 1 && !D->wipe) {
 			int64_t idx = D->nargs - D->left[0];
 			if (idx >= 0 && idx < ARGS_KEPT)
 				D->capture = (int)idx;
+			/* XREADGROUP GROUP group consumer: names, not options */
+			bool name = D->xread == 2 && (idx == 2 || idx == 3);
+			if (D->xread && !D->streams && !name && idx > 0 && idx < OPTION_ARGS &&
+			    v <= (int64_t)sizeof(D->word)) {
+				D->option = (int)idx;
+				D->word_len = 0;
+			}
 		}
 		D->bulk_left = (uint64_t)v + 2;
 		D->st = R_BULK;
@@ -372,6 +395,12 @@ static void bulk_bytes(struct rdir *D, const uint8_t *p, uint64_t n)
 {
 	/* content is bulk_left - 2 bytes long; what we see starts at
 	 * content offset (content_len - (bulk_left - 2)) */
+	if (D->option >= 0 && D->bulk_left > 2) {
+		uint64_t k = WS_MIN(n, D->bulk_left - 2);
+		uint32_t room = sizeof(D->word) - D->word_len;
+		memcpy(D->word + D->word_len, p, WS_MIN(k, room));
+		D->word_len += (uint32_t)WS_MIN(k, room);
+	}
 	if (D->capture >= 0 && D->bulk_left > 2) {
 		uint64_t content_left = D->bulk_left - 2;
 		uint64_t k = WS_MIN(n, content_left);
@@ -402,7 +431,13 @@ static void bulk_end(struct redis *r, int dir)
 		upper_copy(cmd, sizeof(cmd), D->args[0], D->arg_len[0]);
 		if (secret_command(cmd))
 			D->wipe = true; /* capture no further argument */
+		D->xread = strcmp(cmd, "XREAD") == 0 ? 1 : strcmp(cmd, "XREADGROUP") == 0 ? 2 : 0;
 	}
+	if (D->option >= 0 && D->word_len == 5 && strncasecmp(D->word, "BLOCK", 5) == 0)
+		D->block_option = true;
+	if (D->option >= 0 && D->word_len == 7 && strncasecmp(D->word, "STREAMS", 7) == 0)
+		D->streams = true;
+	D->option = -1;
 	D->capture = -1;
 	D->capture_error = false;
 	D->st = R_IDLE;

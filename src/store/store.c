@@ -794,6 +794,8 @@ int ws_store_add_tcp_event(struct ws_store *st, int64_t recording, const char *h
 	} else if (ev->tcp_what == WS_TCPEV_HELD) {
 		sqlite3_bind_int64(q, i, ev->seq);
 		sqlite3_bind_int64(q, i + 1, ev->len);
+		if (ev->reason >> 8) /* a capture's: the segment the ACK released */
+			sqlite3_bind_int64(q, i + 2, ev->reason >> 8);
 	}
 	i += 4;
 	sqlite3_bind_int64(q, i++, ev->newstate);
@@ -805,7 +807,8 @@ int ws_store_add_tcp_event(struct ws_store *st, int64_t recording, const char *h
 		sqlite3_bind_text(q, i + 1, reason_name ? reason_name : "", -1, SQLITE_TRANSIENT);
 	} else if (ev->tcp_what == WS_TCPEV_HELD) { /* reason: how long (ns), reason_name: why */
 		sqlite3_bind_int64(q, i, (int64_t)(ev->t_exit - WS_MIN(ev->t_enter, ev->t_exit)));
-		sqlite3_bind_text(q, i + 1, hold_names[ev->reason < WS_ARRAY_SIZE(hold_names) ? ev->reason : 0], -1,
+		uint32_t why = ev->reason & 0xff;
+		sqlite3_bind_text(q, i + 1, hold_names[why < WS_ARRAY_SIZE(hold_names) ? why : 0], -1,
 				  SQLITE_STATIC);
 	}
 	return step_done(st, q);

@@ -34,8 +34,13 @@ enum ws_tcp_what {
 	WS_TCPEV_RESET_RX,
 	WS_TCPEV_RESET_TX,
 	WS_TCPEV_DROP,
-	WS_TCPEV_HELD, /* bytes seq..seq+len held by the sender's TCP from t_enter to t_exit; reason: why */
+	WS_TCPEV_HELD, /* bytes seq..seq+len held by the sender's TCP from t_enter to t_exit;
+			* reason: why | the released segment's TCP flags << 8 (a capture's;
+			* 0 live, where t_enter is the write) */
 };
+
+/* Why a sender's TCP held bytes (WS_TCPEV_HELD). */
+enum ws_held_why { WS_HELD_NAGLE = 1, WS_HELD_CWND, WS_HELD_RWND, WS_HELD_OTHER };
 
 enum ws_role { WS_ROLE_UNKNOWN = 0, WS_ROLE_CLIENT, WS_ROLE_SERVER };
 

@@ -123,6 +123,7 @@ struct ws_lspan {
 	uint64_t tp_parent;
 	bool error;
 	const char *error_type; /* error.type ("" none), owned by the set */
+	bool blocking;          /* waits for data by design (WS_MSGF_BLOCKING) */
 	/* output */
 	int32_t parent;      /* index of the parent in the set, -1: none */
 	uint64_t ext_parent; /* parent known only by traceparent, 0: none */

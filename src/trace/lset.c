@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/redis.h"
 #include "util/util.h"
 
 static const struct {
@@ -218,6 +219,9 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 		l->has_tp = ws_traceparent_parse(s->traceparent, l->tp_trace, &l->tp_parent);
 	l->error = s->error[0] != 0;
 	l->error_type = intern(set, s->error);
+	/* files written before the flag: the commands that always block */
+	l->blocking = (s->flags & WS_MSGF_BLOCKING) ||
+		      (s->proto == WS_PROTO_REDIS && ws_redis_blocking_command(s->name));
 	l->parent = -1;
 	return l;
 }

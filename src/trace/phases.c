@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/redis.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -153,6 +152,36 @@ static bool failed_connect(const struct ws_lspan *l)
 	       !l->resp_bytes;
 }
 
+/* The exchange's path as a chain of instants on the client's clock, each
+ * no earlier than the one before and inside the client's span: phases
+ * between them partition the span exactly, even where loopback delivers
+ * a byte before the write that sent it returned, or an estimated clock
+ * offset puts an arrival before its send. 0: not known (the phase that
+ * ends there is unknown, and the next one starts from the last known). */
+struct chain {
+	uint64_t hi, at;
+	bool gap; /* an instant was not known: the phase after it is not either */
+	struct ws_phases *p;
+};
+
+static void chain_to(struct chain *ch, int ph, uint64_t t)
+{
+	if (!t) {
+		ch->gap = true;
+		if (ph >= 0)
+			ch->p->ns[ph] = -1;
+		return;
+	}
+	t = WS_MIN(WS_MAX(t, ch->at), ch->hi);
+	if (ph >= 0)
+		ch->p->ns[ph] = ch->gap ? -1 : (int64_t)(t - ch->at);
+	ch->gap = false;
+	ch->at = t;
+}
+
+/* a server instant on the client's clock (0 stays unknown) */
+static uint64_t on_client(uint64_t t, int64_t off) { return t ? (uint64_t)((int64_t)t - off) : 0; }
+
 static void exchange_phases(const struct ws_lset *set, const struct ws_phaseset *ps, int32_t ci, int32_t si,
 			    struct ws_phases *p)
 {
@@ -166,56 +195,68 @@ static void exchange_phases(const struct ws_lset *set, const struct ws_phaseset 
 	if (c && !s && failed_connect(c)) {
 		p->ns[WS_PH_CONNECT] = span_of(c->conn_open, c->end);
 		p->srtt_us = c->srtt_us;
-		p->client = ci;
-		p->server = -1;
 		return;
 	}
+	if (c && c->conn_estab && c->conn_open) /* before the span: not on its path */
+		p->ns[WS_PH_CONNECT] = span_of(c->conn_open, c->conn_estab);
+	if (s) {
+		p->runq = s->sched_runq;
+		p->offcpu = s->sched_offcpu;
+		p->srtt_us = s->srtt_us;
+	}
 	if (c) {
-		if (c->conn_estab && c->conn_open)
-			p->ns[WS_PH_CONNECT] = span_of(c->conn_open, c->conn_estab);
-		p->ns[WS_PH_REQ_SEND] = span_of(c->req_t[WS_T_FIRST_ENTER], c->req_t[WS_T_LAST_EXIT]);
-		p->ns[WS_PH_CLI_QUEUE] = c->resp_arr[1] ? clamp0((int64_t)c->resp_t[WS_T_LAST_EXIT] - (int64_t)c->resp_arr[1]) : -1;
-		p->srtt_us = c->srtt_us;
+		p->srtt_us = c->srtt_us ? c->srtt_us : p->srtt_us;
 		if (!s) {
-			uint64_t first = c->resp_arr[0] ? c->resp_arr[0] : c->resp_t[WS_T_FIRST_EXIT];
-			p->ns[WS_PH_SRV_AND_NET] = span_of(c->req_t[WS_T_LAST_EXIT], first);
-			if (c->resp_arr[0])
-				p->ns[WS_PH_RESP_FLIGHT] = span_of(c->resp_arr[0], c->resp_arr[1]);
 			p->runq = c->sched_runq;
 			p->offcpu = c->sched_offcpu;
 		}
 	}
-	if (s) {
-		if (s->conn_estab && s->conn_open)
-			p->ns[WS_PH_ACCEPT_QUEUE] = clamp0((int64_t)s->conn_open - (int64_t)s->conn_estab);
-		if (s->req_arr[1]) {
-			/* a request that arrived before accept() waited in the
-			 * accept queue first: only what follows accept() is the
-			 * socket's queue */
-			uint64_t from = s->req_arr[1];
-			if (s->conn_estab && s->conn_open > from)
-				from = s->conn_open;
-			p->ns[WS_PH_SRV_QUEUE] = clamp0((int64_t)s->req_t[WS_T_LAST_EXIT] - (int64_t)from);
-		}
-		p->ns[WS_PH_SRV_PROC] = clamp0((int64_t)s->resp_t[WS_T_FIRST_ENTER] - (int64_t)s->req_t[WS_T_LAST_EXIT]);
-		p->ns[WS_PH_RESP_SEND] = span_of(s->resp_t[WS_T_FIRST_ENTER], s->resp_t[WS_T_LAST_EXIT]);
-		p->runq = s->sched_runq;
-		p->offcpu = s->sched_offcpu;
-		if (!p->srtt_us)
-			p->srtt_us = s->srtt_us;
-	}
 	bool one_clock = c && s && ws_lset_same_clock(set, c->host, s->host);
-	if (one_clock)
-		off = 0; /* one machine: one clock, by fact */
 	if (c && s && (one_clock || clock_get(ps, c->host, s->host, &off))) {
+		if (one_clock)
+			off = 0; /* one machine: one clock, by fact */
 		p->offset_known = true;
 		p->offset_ns = off;
-		if (s->req_arr[1])
-			p->ns[WS_PH_REQ_FLIGHT] =
-				clamp0((int64_t)s->req_arr[1] - off - (int64_t)c->req_t[WS_T_LAST_EXIT]);
+		struct chain ch = {.hi = c->end, .at = c->start, .p = p};
+		chain_to(&ch, WS_PH_REQ_SEND, c->req_t[WS_T_LAST_EXIT]);
+		chain_to(&ch, WS_PH_REQ_FLIGHT, on_client(s->req_arr[1], off));
+		/* a request that arrived before accept() waited in the accept
+		 * queue: on its path from its arrival to accept() */
+		if (s->conn_estab && s->conn_open)
+			chain_to(&ch, WS_PH_ACCEPT_QUEUE, on_client(s->conn_open, off));
+		chain_to(&ch, WS_PH_SRV_QUEUE, on_client(s->req_t[WS_T_LAST_EXIT], off));
+		chain_to(&ch, WS_PH_SRV_PROC, on_client(s->resp_t[WS_T_FIRST_ENTER], off));
+		chain_to(&ch, WS_PH_RESP_SEND, on_client(s->resp_t[WS_T_LAST_EXIT], off));
+		chain_to(&ch, WS_PH_RESP_FLIGHT, c->resp_arr[1]);
+		chain_to(&ch, WS_PH_CLI_QUEUE, c->end);
+		return;
+	}
+	if (c && !s) { /* the client alone */
+		struct chain ch = {.hi = c->end, .at = c->start, .p = p};
+		chain_to(&ch, WS_PH_REQ_SEND, c->req_t[WS_T_LAST_EXIT]);
+		chain_to(&ch, WS_PH_SRV_AND_NET, c->resp_arr[0] ? c->resp_arr[0] : c->resp_t[WS_T_FIRST_EXIT]);
+		if (c->resp_arr[0])
+			chain_to(&ch, WS_PH_RESP_FLIGHT, c->resp_arr[1]);
+		chain_to(&ch, WS_PH_CLI_QUEUE, c->end);
+	} else if (c) { /* both, on clocks not related: each side on its own */
+		p->ns[WS_PH_REQ_SEND] = span_of(c->start, c->req_t[WS_T_LAST_EXIT]);
 		if (c->resp_arr[1])
-			p->ns[WS_PH_RESP_FLIGHT] =
-				clamp0((int64_t)c->resp_arr[1] - ((int64_t)s->resp_t[WS_T_LAST_EXIT] - off));
+			p->ns[WS_PH_CLI_QUEUE] = span_of(WS_MIN(c->resp_arr[1], c->end), c->end);
+	}
+	if (s) { /* the server alone, or both on clocks not related: its side
+		  * on its own clock, from the request's arrival */
+		struct chain ch = {.hi = s->end, .p = p};
+		ch.at = s->req_arr[1] ? WS_MIN(s->req_arr[1], s->start) : s->start;
+		if (s->req_arr[1]) {
+			chain_to(&ch, -1, s->req_arr[1]);
+			if (s->conn_estab && s->conn_open)
+				chain_to(&ch, WS_PH_ACCEPT_QUEUE, s->conn_open);
+			chain_to(&ch, WS_PH_SRV_QUEUE, s->req_t[WS_T_LAST_EXIT]);
+		} else {
+			chain_to(&ch, -1, s->req_t[WS_T_LAST_EXIT]);
+		}
+		chain_to(&ch, WS_PH_SRV_PROC, s->resp_t[WS_T_FIRST_ENTER]);
+		chain_to(&ch, WS_PH_RESP_SEND, s->resp_t[WS_T_LAST_EXIT]);
 	}
 }
 
@@ -300,13 +341,21 @@ static void attribute_tcp(const struct ws_lset *set, const struct ws_tcpevs *evs
 				break;
 			}
 			if (ev->kind == WS_TE_HELD && carries(l, ev->seq, &t_sent)) {
-				if (l->kind == WS_SPAN_SERVER) {
-					p->resp_hold += (int64_t)ev->hold_ns;
-					p->resp_hold_why = ev->hold_why;
-				} else {
-					p->req_hold += (int64_t)ev->hold_ns;
-					p->req_hold_why = ev->hold_why;
+				bool srv = l->kind == WS_SPAN_SERVER;
+				int64_t held = (int64_t)ev->hold_ns;
+				if (ev->tcp_flags) {
+					/* a capture's hold begins at the segment before,
+					 * maybe in an earlier message: only what lies
+					 * between this message's own packets counts */
+					const uint64_t *t = srv ? l->resp_t : l->req_t;
+					uint64_t a = WS_MAX(ev->ts - WS_MIN(ev->hold_ns, ev->ts), t[WS_T_FIRST_ENTER]);
+					held = span_of(a, WS_MIN(ev->ts, t[WS_T_LAST_EXIT]));
+					if (held <= 0)
+						break;
 				}
+				*(srv ? &p->resp_hold : &p->req_hold) += held;
+				*(srv ? &p->resp_hold_why : &p->req_hold_why) = ev->hold_why;
+				*(srv ? &p->resp_hold_wire : &p->req_hold_wire) = ev->tcp_flags != 0;
 				break;
 			}
 			if (ev->kind == WS_TE_RETRANS && carries(l, ev->seq, &t_sent)) {
@@ -327,15 +376,17 @@ static void attribute_tcp(const struct ws_lset *set, const struct ws_tcpevs *evs
 }
 
 /* What the sender's TCP held was never in flight: the hold is its own
- * phase, taken out of the flight it lengthened. */
-static void take_hold(struct ws_phases *p, int64_t held, int hold_ph, int flight_ph)
+ * phase, taken out of the phase it lengthened: the flight after the write
+ * returned (live), or the message's packets (a capture, where the send
+ * phase runs from the first packet to the last). A hold that lies in no
+ * phase of the span (a server span alone: after its last write) is none
+ * of its time. */
+static void take_hold(struct ws_phases *p, int64_t held, int hold_ph, int from_ph)
 {
-	if (held <= 0)
+	if (held <= 0 || p->ns[from_ph] < 0)
 		return;
-	if (p->ns[flight_ph] >= 0) {
-		held = WS_MIN(held, p->ns[flight_ph]);
-		p->ns[flight_ph] -= held;
-	}
+	held = WS_MIN(held, p->ns[from_ph]);
+	p->ns[from_ph] -= held;
 	p->ns[hold_ph] = held;
 }
 
@@ -351,8 +402,10 @@ static void merge_tcp(struct ws_phases *into, const struct ws_phases *a, const s
 	into->resp_hold = a->resp_hold + b->resp_hold;
 	into->req_hold_why = a->req_hold_why ? a->req_hold_why : b->req_hold_why;
 	into->resp_hold_why = a->resp_hold_why ? a->resp_hold_why : b->resp_hold_why;
-	take_hold(into, into->req_hold, WS_PH_REQ_HOLD, WS_PH_REQ_FLIGHT);
-	take_hold(into, into->resp_hold, WS_PH_RESP_HOLD, WS_PH_RESP_FLIGHT);
+	into->req_hold_wire = a->req_hold_wire || b->req_hold_wire;
+	into->resp_hold_wire = a->resp_hold_wire || b->resp_hold_wire;
+	take_hold(into, into->req_hold, WS_PH_REQ_HOLD, into->req_hold_wire ? WS_PH_REQ_SEND : WS_PH_REQ_FLIGHT);
+	take_hold(into, into->resp_hold, WS_PH_RESP_HOLD, into->resp_hold_wire ? WS_PH_RESP_SEND : WS_PH_RESP_FLIGHT);
 }
 
 static const char *hold_why_text(uint8_t why)
@@ -363,6 +416,12 @@ static const char *hold_why_text(uint8_t why)
 	case WS_HOLD_WHY_RWND: return "the peer's receive window was full";
 	default: return "corked or queued below TCP";
 	}
+}
+
+static const char *hold_when(bool wire)
+{
+	/* a capture shows the bytes leave on the ACK, not when they were written */
+	return wire ? "until the ACK it left on" : "after it was written";
 }
 
 void ws_phases_compute(const struct ws_lset *set, const struct ws_tcpevs *evs, struct ws_phaseset *ps)
@@ -495,7 +554,7 @@ int64_t ws_phases_self_processing(const struct ws_lset *set, const struct ws_pha
 
 struct cause {
 	int64_t ns;
-	char text[256];
+	char text[384];
 };
 
 static void consider(struct cause *best, int64_t ns, const char *text)
@@ -520,7 +579,7 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 {
 	struct cause best = {0};
 	int64_t network = 0;
-	char t[256], w1[96], w2[96], d1[32], d2[32];
+	char t[384], w1[96], w2[96], d1[32], d2[32];
 	bool network_known = false;
 	uint64_t t0 = UINT64_MAX, t1 = 0; /* the trace: phases outside it are not its time */
 
@@ -598,7 +657,7 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 					ws_fmt_duration((uint64_t)p->offcpu, d1, sizeof(d1));
 					snprintf(sched, sizeof(sched), ", %s of it off CPU (sleeping or blocked)", d1);
 				}
-				if (ws_redis_blocking_command(s->name))
+				if (s->blocking)
 					snprintf(t, sizeof(t),
 						 "%s waiting as %.*s asks (a blocking command: the server waits for "
 						 "data by design, it is not slow)",
@@ -614,12 +673,12 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 				network += v;
 				break;
 			case WS_PH_REQ_HOLD:
-				snprintf(t, sizeof(t), "request held by %s's TCP after it was written (%s)",
-					 who(c ? c : s, w1, sizeof(w1)), hold_why_text(p->req_hold_why));
+				snprintf(t, sizeof(t), "request held by %s's TCP %s (%s)", who(c ? c : s, w1, sizeof(w1)),
+					 hold_when(p->req_hold_wire), hold_why_text(p->req_hold_why));
 				break;
 			case WS_PH_RESP_HOLD:
-				snprintf(t, sizeof(t), "response held by %s's TCP after it was written (%s)",
-					 who(s ? s : c, w1, sizeof(w1)), hold_why_text(p->resp_hold_why));
+				snprintf(t, sizeof(t), "response held by %s's TCP %s (%s)", who(s ? s : c, w1, sizeof(w1)),
+					 hold_when(p->resp_hold_wire), hold_why_text(p->resp_hold_why));
 				break;
 			case WS_PH_RESP_FLIGHT:
 				snprintf(t, sizeof(t), "response transfer from %s to %s%s", s ? s->service : peer,
@@ -632,7 +691,7 @@ void ws_phases_verdict(const struct ws_lset *set, const struct ws_phaseset *ps, 
 					 who(c, w1, sizeof(w1)));
 				break;
 			case WS_PH_SRV_AND_NET:
-				if (ws_redis_blocking_command(c->name))
+				if (c->blocking)
 					snprintf(t, sizeof(t), "waiting as %.*s asks at :%u (a blocking command: the "
 						 "server waits for data by design)", (int)strcspn(c->name, " "), c->name,
 						 c->server.port);

@@ -69,7 +69,8 @@ struct ws_tcpev {
 	uint64_t ts;
 	uint8_t kind;      /* enum ws_tcpev_kind */
 	uint8_t role;      /* 1 client, 2 server: the local side */
-	uint8_t tcp_flags; /* of the retransmitted segment */
+	uint8_t tcp_flags; /* of the retransmitted segment; WS_TE_HELD: of the
+			    * segment released, in a capture (0 live) */
 	uint32_t seq, len;
 	uint32_t rto_us, srtt_us;
 	uint64_t hold_ns;  /* WS_TE_HELD: how long, ending at ts */
@@ -94,6 +95,7 @@ struct ws_phases {
 	uint32_t rto_us, srtt_us;
 	uint8_t reset;           /* 1 received, 2 sent */
 	int64_t req_hold, resp_hold; /* ns the senders' TCP held written bytes (WS_TE_HELD) */
+	bool req_hold_wire, resp_hold_wire; /* read from a capture: inside the send phase */
 	uint8_t req_hold_why, resp_hold_why; /* enum ws_hold_why */
 	bool both;               /* both sides were recorded */
 	bool offset_known;

@@ -6,6 +6,7 @@ traffic goes only to loopback or to 198.18.0.0/15 hosts in namespaces.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -240,11 +241,85 @@ class Recorder:
         return err
 
 
+class Tcpdump:
+    """tcpdump writing a capture in a namespace; ready once it listens."""
+
+    def __init__(self, env, ns, path, *args):
+        self.path = path
+        self.proc = env.spawn(env.in_ns(ns, ["tcpdump", "-n", "-U", "--immediate-mode", "-B", "65536", "-w", path] + list(args)),
+                              stderr=subprocess.PIPE, text=True)
+        lines = []
+        while not lines or ("listening on" not in lines[-1] and lines[-1]):
+            lines.append(self.proc.stderr.readline())
+        check("listening on" in lines[-1], f"tcpdump did not start: {''.join(lines)}")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        err = self.proc.communicate(timeout=20)[1]
+        m = re.search(r"(\d+) packets? dropped by kernel", err)
+        check(m is not None and m.group(1) == "0", f"tcpdump dropped packets ({self.path}): {err}")
+        return self.path
+
+
+EXCHANGE_PATH = ("request_send", "request_held", "request_in_flight", "accept_queue", "server_queue",
+                 "server_processing", "response_send", "response_held", "response_in_flight", "client_queue")
+CLIENT_ALONE_PATH = ("request_send", "server_and_network", "response_in_flight", "client_queue")
+OWN_STEPS = {"client": ("request_send", "wait", "response_receive"),
+             "server": ("request_receive", "processing", "response_send")}
+
+
+PHASE_CHECKS = {"spans": 0, "own steps": 0, "exchange, exactly": 0, "exchange, at most": 0}
+
+
+def check_phases(s):
+    """The property every span read in every test must have: no phase is
+    negative or longer than its span; the span's own steps partition it
+    exactly; on a client span the exchange's phases partition it exactly
+    (both sides on one known clock, or the client alone), and never sum to
+    more than it when one of them is unknown."""
+    a = s["attributes"]
+    PHASE_CHECKS["spans"] += 1
+    d = int(s["end_time_unix_nano"]) - int(s["start_time_unix_nano"])
+    what = f"{s['kind']} {s['name']} ({s['span_id']})"
+    ph = {k[len("wirespan.phase."):-3]: v for k, v in a.items() if k.startswith("wirespan.phase.")}
+    for k, v in ph.items():
+        check(v >= 0, f"{what}: phase {k} is negative: {v}")
+    if s["kind"] not in OWN_STEPS:
+        return
+    if s["name"] == "connect":
+        check(ph.get("connect", 0) <= d, f"{what}: connect {ph.get('connect')} longer than the span {d}")
+        return
+    own = OWN_STEPS[s["kind"]]
+    check(all(k in ph for k in own) and sum(ph[k] for k in own) == d,
+          f"{what}: its steps {[(k, ph.get(k)) for k in own]} do not partition its {d} ns")
+    PHASE_CHECKS["own steps"] += 1
+    if s["kind"] != "client":
+        return
+    for k, v in ph.items():
+        check(k == "connect" or v <= d, f"{what}: phase {k} {v} ns is longer than the span's {d} ns")
+    path = CLIENT_ALONE_PATH if "server_and_network" in ph else EXCHANGE_PATH
+    if "server_and_network" not in ph and "wirespan.clock.offset_ns" not in a:
+        return  # both sides on clocks not related: each side on its own
+    total = sum(ph.get(k, 0) for k in path)
+    optional = ("request_held", "response_held", "accept_queue", "response_in_flight" if path is CLIENT_ALONE_PATH
+                else "")
+    known = all(k in ph for k in path if k not in optional)
+    PHASE_CHECKS["exchange, exactly" if known else "exchange, at most"] += 1
+    if known:
+        check(total == d, f"{what}: phases {[(k, ph[k]) for k in path if k in ph]} sum to {total}, "
+              f"the span is {d} ns")
+    else:
+        check(total <= d, f"{what}: phases {[(k, ph[k]) for k in path if k in ph]} sum to {total}, "
+              f"more than the span's {d} ns")
+
+
 def spans(db, *args):
     out = run([WIRESPAN, "spans", "--db", db, "--json"] + list(args)).stdout
     result = []
     for line in out.splitlines():
         result.append(json.loads(line))
+    for s in result:
+        check_phases(s)
     return result
 
 

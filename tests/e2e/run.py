@@ -41,6 +41,7 @@ def main():
             print(f"FAIL {name} ({time.time() - t0:.1f}s): {detail}", flush=True)
         finally:
             env.cleanup()
+    print("e2e: phases checked on spans read: " + ", ".join(f"{k} {v}" for k, v in lib.PHASE_CHECKS.items()))
     print(f"e2e: {passed + len(failed)} tests, {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
     return 1 if failed else 0
 

@@ -11,7 +11,8 @@ import subprocess
 import sys
 import time
 
-from lib import (ROOT, WIRESPAN, Failure, Recorder, attr, check, check_eq, curl, run, spans, sqlite, wait_port)
+from lib import (ROOT, WIRESPAN, Failure, Recorder, Tcpdump, attr, check, check_eq, curl, run, spans, sqlite,
+                 wait_port)
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
 import tshark_compare  # noqa: E402
@@ -19,26 +20,6 @@ import tshark_compare  # noqa: E402
 WSDROP = os.path.join(ROOT, "build", "wsdrop")
 CLI, SRV = "198.18.0.1", "198.18.0.2"
 MS = 1000000
-
-
-class Tcpdump:
-    """tcpdump writing a capture in a namespace; ready once it listens."""
-
-    def __init__(self, env, ns, path, *args):
-        self.path = path
-        self.proc = env.spawn(env.in_ns(ns, ["tcpdump", "-n", "-U", "--immediate-mode", "-B", "65536", "-w", path] + list(args)),
-                              stderr=subprocess.PIPE, text=True)
-        lines = []
-        while not lines or ("listening on" not in lines[-1] and lines[-1]):
-            lines.append(self.proc.stderr.readline())
-        check("listening on" in lines[-1], f"tcpdump did not start: {''.join(lines)}")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGINT)
-        err = self.proc.communicate(timeout=20)[1]
-        m = re.search(r"(\d+) packets? dropped by kernel", err)
-        check(m is not None and m.group(1) == "0", f"tcpdump dropped packets ({self.path}): {err}")
-        return self.path
 
 
 def key(s):

@@ -109,23 +109,41 @@ def test_redis_inline_and_errors(env):
 
 
 def test_blocking_command_is_not_a_slow_server(env):
-    """BLPOP waits by design: its trace's verdict says the server waited
-    as asked, not that it was slow; a GET in the same recording is still
-    called server processing when it is the longest phase."""
+    """BLPOP, and XREAD and XREADGROUP with their BLOCK option, wait by
+    design: their traces' verdicts say the server waited as asked, not that
+    it was slow. The same commands without BLOCK, and a SET, are not called
+    blocking."""
     port = 16383
     db = env.path("t.db")
     env.redis(port)
+    cli = ["redis-cli", "-p", str(port)]
+    run(cli + ["XGROUP", "CREATE", "st", "g", "$", "MKSTREAM"])
     rec = Recorder(env, db, "--port", str(port))
-    run(["redis-cli", "-p", str(port), "BLPOP", "nothing-here", "0.3"])
-    run(["redis-cli", "-p", str(port), "SET", "k", "v"])
+    run(cli + ["BLPOP", "nothing-here", "0.3"])
+    run(cli + ["XREAD", "COUNT", "1", "BLOCK", "300", "STREAMS", "st", "$"])
+    run(cli + ["XREADGROUP", "GROUP", "g", "c1", "BLOCK", "300", "STREAMS", "st", ">"])
+    run(cli + ["XREAD", "COUNT", "1", "STREAMS", "st", "0"])
+    run(cli + ["SET", "k", "v"])
     rec.stop_ok()
     got = redis_spans(db, port)
-    blpop = [s for s in got if s["kind"] == "server" and s["name"] == "BLPOP"]
-    check_eq(len(blpop), 1, "BLPOP server spans")
-    dur = int(blpop[0]["end_time_unix_nano"]) - int(blpop[0]["start_time_unix_nano"])
-    check(280e6 < dur < 1000e6, f"BLPOP lasted {dur / 1e6:.1f} ms, want about 300")
-    out = run([WIRESPAN, "explain", "--db", db, blpop[0]["trace_id"][:8]]).stdout
-    verdict = [line for line in out.splitlines() if line.startswith("verdict:")]
-    check_eq(len(verdict), 1, f"one verdict in:\n{out}")
-    check("waiting as BLPOP asks" in verdict[0] and "blocking command" in verdict[0], verdict[0])
-    check("server processing" not in verdict[0], verdict[0])
+    srv = [s for s in got if s["kind"] == "server"]
+    check_eq(sorted(s["name"] for s in srv), ["BLPOP", "SET", "XREAD", "XREAD", "XREADGROUP"], "server spans")
+
+    def verdict_of(s):
+        out = run([WIRESPAN, "explain", "--db", db, s["trace_id"][:8]]).stdout
+        v = [line for line in out.splitlines() if line.startswith("verdict:")]
+        check_eq(len(v), 1, f"one verdict in:\n{out}")
+        return v[0]
+    blocked = [s for s in srv if s["name"] in ("BLPOP", "XREADGROUP") or
+               (s["name"] == "XREAD" and int(s["end_time_unix_nano"]) - int(s["start_time_unix_nano"]) > 200e6)]
+    check_eq(len(blocked), 3, "the blocked commands")
+    for s in blocked:
+        dur = int(s["end_time_unix_nano"]) - int(s["start_time_unix_nano"])
+        check(280e6 < dur < 1000e6, f"{s['name']} lasted {dur / 1e6:.1f} ms, want about 300")
+        v = verdict_of(s)
+        check(f"waiting as {s['name']} asks" in v and "blocking command" in v, v)
+        check("server processing" not in v, v)
+    for s in srv:
+        if s not in blocked:
+            v = verdict_of(s)
+            check("blocking" not in v, f"{s['name']} is not blocking: {v}")

@@ -17,7 +17,9 @@ static void fmt_redis(char *out, size_t n, const struct ws_exchange *x)
 	if (q->redacted)
 		o += snprintf(out + o, n - o, " redacted");
 	if ((x->req.flags | x->resp.flags) & WS_MSGF_FRAMING_LOST)
-		snprintf(out + o, n - o, " lost");
+		o += snprintf(out + o, n - o, " lost");
+	if (x->req.flags & WS_MSGF_BLOCKING)
+		snprintf(out + o, n - o, " blocking");
 }
 
 static void test_no_secrets(void)
