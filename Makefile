@@ -18,20 +18,20 @@ B        := build
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
 CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(B)
-LDLIBS   := -lbpf -ldw -lelf -lz -lsqlite3 -lpcap -lcapstone -lm -lpthread
+LDLIBS   := -lbpf -ldw -lelf -lz -lsqlite3 -lpcap -lcapstone -lcap -lseccomp -lsodium -lm -lpthread
 
 # Pipeline code shared by the binary, the tests and the fuzzers. It knows
 # nothing of eBPF, so tests and fuzzers link it without the kernel half.
 CORE_SRCS := \
-	src/util/util.c src/util/hashmap.c src/util/json.c \
+	src/util/util.c src/util/hashmap.c src/util/json.c src/util/privfile.c \
 	src/stream/conntrack.c src/stream/reorder.c \
-	src/proto/detect.c src/proto/http1.c src/proto/redis.c \
+	src/proto/detect.c src/proto/http1.c src/proto/redis.c src/proto/redact.c \
 	src/span/exchange.c src/span/span_json.c \
 	src/store/store.c src/capture/kevent.c src/trace/lset.c src/trace/link.c src/trace/inproc.c src/trace/loop.c src/trace/phases.c \
 	src/pcap/decode.c src/pcap/tcpan.c src/pcap/offline.c src/pcap/pktmatch.c \
 	src/capture/budget.c src/capture/gobin.c src/capture/pyasync.c
 
-BIN_SRCS := src/cli/main.c src/cli/pipeline.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/cli/tcp.c src/cli/pcap.c src/cli/status.c src/capture/live.c src/capture/runtimes.c
+BIN_SRCS := src/cli/main.c src/cli/pipeline.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/cli/tcp.c src/cli/pcap.c src/cli/status.c src/capture/live.c src/capture/runtimes.c src/capture/sandbox.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o)
@@ -143,7 +143,7 @@ fuzz: $(FUZZERS:%=build-fuzz/%)
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p build-fuzz
-	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lsqlite3 -lpcap -ldw -lelf -lcapstone -lm
+	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lsqlite3 -lpcap -ldw -lelf -lcapstone -lsodium -lm -lpthread
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

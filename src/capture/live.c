@@ -18,12 +18,17 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "capture.skel.h"
+#include "capture/sandbox.h"
 #include "util/util.h"
 
 /* One consumer per CPU ring, so that each can be drained a bounded amount
@@ -36,10 +41,18 @@ struct live_ring {
 	uint64_t until; /* this drain stops taking from the ring at this time (0: never) */
 };
 
+/* A uprobe: attached here, or by the attacher (its number there). */
+struct probe {
+	struct bpf_link *link;
+	uint32_t remote;
+};
+
 struct live {
 	struct capture_bpf *skel;
-	struct bpf_link **uprobes; /* Go runtime probes, per binary */
+	struct probe *uprobes; /* Go runtime and asyncio probes, per binary */
 	size_t nuprobes;
+	int attacher;          /* socket to the attacher, -1 none */
+	pid_t attacher_pid;
 	struct live_ring *rings;
 	int epfd;
 	int *ring_fds;
@@ -263,6 +276,7 @@ int live_open(const struct live_config *cfg, live_record_fn fn, void *ctx, struc
 	l->ctx = ctx;
 	l->stats_fd = -1;
 	l->epfd = -1;
+	l->attacher = -1;
 	l->ncpus = libbpf_num_possible_cpus();
 	if (l->ncpus <= 0) {
 		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-l->ncpus));
@@ -518,13 +532,155 @@ static void detach_progs(struct live *l, bool only_data)
 	free(threads);
 }
 
+/* ---- the attacher ----
+ * Creating a uprobe takes CAP_SYS_ADMIN on this kernel, which the recorder
+ * gives up once it captures (capture/sandbox.h). A child forked before
+ * that keeps it, holds the BPF programs (inherited), and does one thing:
+ * attach or detach a uprobe of one of three programs, on request over a
+ * socket, under its own small allow-list. It ends when the socket does. */
+enum { ATT_ATTACH = 1, ATT_DETACH };
+
+struct attach_req {
+	uint8_t op, prog, ret; /* prog: 0 go_runtime, 1 py_task, 2 py_task_ret */
+	uint32_t id;
+	uint64_t offset, cookie;
+	char path[512];
+};
+
+struct attach_rep {
+	int32_t rc;
+	uint32_t id;
+};
+
+static int full_io(int fd, void *buf, size_t n, bool wr)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t k = wr ? write(fd, (char *)buf + done, n - done) : read(fd, (char *)buf + done, n - done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+static int attacher_call(struct live *l, const struct attach_req *q, struct attach_rep *r)
+{
+	if (full_io(l->attacher, (void *)q, sizeof(*q), true) || full_io(l->attacher, r, sizeof(*r), false)) {
+		close(l->attacher); /* gone: no more probes, said by their callers */
+		l->attacher = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void probe_drop_last(struct live *l)
+{
+	struct probe *pr = &l->uprobes[--l->nuprobes];
+
+	if (pr->link) {
+		bpf_link__destroy(pr->link);
+	} else if (l->attacher >= 0) {
+		struct attach_req q = {.op = ATT_DETACH, .id = pr->remote};
+		struct attach_rep r;
+		attacher_call(l, &q, &r);
+	}
+}
+
+static void __attribute__((noreturn)) attacher_main(struct live *l, int sock)
+{
+	struct bpf_program *progs[3] = {l->skel->progs.go_runtime, l->skel->progs.py_task, l->skel->progs.py_task_ret};
+	struct bpf_link **links = NULL;
+	uint32_t nlinks = 0;
+	struct attach_req q;
+	struct ws_sandbox sb;
+	char err[256];
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "wirespan-attach");
+	/* keep the socket and the three programs only: copies of the
+	 * recorder's links would keep programs attached that the recorder
+	 * detaches (the CPU budget), and its rings and database are not ours */
+	int keep[4] = {sock, bpf_program__fd(progs[0]), bpf_program__fd(progs[1]), bpf_program__fd(progs[2])};
+	int fds[4096], nfds = 0;
+	DIR *d = opendir("/proc/self/fd");
+	for (struct dirent *e; d && (e = readdir(d)) && nfds < 4096;)
+		if (e->d_name[0] != '.')
+			fds[nfds++] = atoi(e->d_name);
+	if (d)
+		closedir(d);
+	for (int i = 0; i < nfds; i++) {
+		bool kept = false;
+		for (int k = 0; k < 4; k++)
+			kept |= fds[i] == keep[k];
+		if (!kept)
+			close(fds[i]);
+	}
+	if (ws_sandbox_enter(WS_SANDBOX_ATTACHER, true, &sb, err, sizeof(err)))
+		_exit(1); /* the recorder sees the socket close: no probes */
+	while (full_io(sock, &q, sizeof(q), false) == 0) {
+		struct attach_rep r = {0};
+		q.path[sizeof(q.path) - 1] = 0;
+		if (q.op == ATT_ATTACH && q.prog < 3 && nlinks < 1u << 20) {
+			LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = q.cookie, .retprobe = q.ret != 0);
+			struct bpf_link *link = bpf_program__attach_uprobe_opts(progs[q.prog], -1, q.path, q.offset, &o);
+			if (link) {
+				links = realloc(links, (nlinks + 1) * sizeof(*links));
+				if (!links)
+					_exit(1);
+				links[nlinks] = link;
+				r.id = nlinks++;
+			} else {
+				r.rc = -errno;
+			}
+		} else if (q.op == ATT_DETACH && q.id < nlinks && links[q.id]) {
+			bpf_link__destroy(links[q.id]);
+			links[q.id] = NULL;
+		} else {
+			r.rc = -EINVAL;
+		}
+		if (full_io(sock, &r, sizeof(r), true))
+			break;
+	}
+	_exit(0); /* the links go with the process */
+}
+
+int live_start_attacher(struct live *l, char *err, size_t errlen)
+{
+	int sv[2];
+
+	if (l->attacher >= 0 || !l->attached)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		snprintf(err, errlen, "cannot start the probe attacher: %s", strerror(errno));
+		return -errno;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "cannot start the probe attacher: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		attacher_main(l, sv[1]);
+	}
+	close(sv[1]);
+	l->attacher = sv[0];
+	l->attacher_pid = pid;
+	return 0;
+}
+
 void live_detach(struct live *l)
 {
 	if (!l->attached)
 		return;
 	detach_progs(l, false);
-	for (size_t i = 0; i < l->nuprobes; i++)
-		bpf_link__destroy(l->uprobes[i]);
+	while (l->nuprobes)
+		probe_drop_last(l);
 	free(l->uprobes);
 	l->uprobes = NULL;
 	l->nuprobes = 0;
@@ -534,13 +690,28 @@ void live_detach(struct live *l)
 static int add_uprobe(struct live *l, struct bpf_program *prog, const char *binary, uint64_t offset, uint64_t cookie,
 		      bool ret)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookie, .retprobe = ret);
-	struct bpf_link *link = bpf_program__attach_uprobe_opts(prog, -1, binary, offset, &o);
+	struct probe pr = {0};
 
-	if (!link)
-		return -errno;
+	if (l->attacher >= 0) {
+		struct attach_req q = {.op = ATT_ATTACH, .ret = ret, .offset = offset, .cookie = cookie};
+		struct attach_rep r;
+		q.prog = prog == l->skel->progs.go_runtime ? 0 : prog == l->skel->progs.py_task ? 1 : 2;
+		if (strlen(binary) >= sizeof(q.path))
+			return -ENAMETOOLONG;
+		ws_strlcpy(q.path, binary, sizeof(q.path));
+		if (attacher_call(l, &q, &r))
+			return -EPIPE;
+		if (r.rc)
+			return r.rc;
+		pr.remote = r.id;
+	} else {
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookie, .retprobe = ret);
+		pr.link = bpf_program__attach_uprobe_opts(prog, -1, binary, offset, &o);
+		if (!pr.link)
+			return -errno;
+	}
 	l->uprobes = ws_realloc(l->uprobes, (l->nuprobes + 1) * sizeof(*l->uprobes));
-	l->uprobes[l->nuprobes++] = link;
+	l->uprobes[l->nuprobes++] = pr;
 	return 0;
 }
 
@@ -573,7 +744,7 @@ int live_py_attach(struct live *l, const char *binary, uint64_t step, uint64_t w
 	    (rc = add_uprobe(l, p, binary, wakeup, WS_PY_SITE_WAKEUP, false)) ||
 	    (rc = add_uprobe(l, p, binary, init, WS_PY_SITE_INIT, false))) {
 		while (l->nuprobes > before) /* all or none: a step seen without its end would stay */
-			bpf_link__destroy(l->uprobes[--l->nuprobes]);
+			probe_drop_last(l);
 		return rc;
 	}
 	l->skel->bss->py_tasks_on = 1;
@@ -753,6 +924,10 @@ void live_close(struct live *l)
 	if (!l)
 		return;
 	live_detach(l);
+	if (l->attacher >= 0)
+		close(l->attacher); /* the attacher ends with its socket */
+	if (l->attacher_pid > 0)
+		waitpid(l->attacher_pid, NULL, 0);
 	if (l->stats_fd >= 0)
 		close(l->stats_fd);
 	for (int i = 0; l->rings && i < l->ncpus; i++)

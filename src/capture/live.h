@@ -93,4 +93,8 @@ uint64_t live_gwake_entries(struct live *l);
 uint64_t live_kernel_bytes(struct live *l);
 void live_close(struct live *l);
 
+/* Fork the helper that creates uprobes from now on (see live.c), before
+ * the recorder gives up the privilege they need. 0, or -errno and err. */
+int live_start_attacher(struct live *l, char *err, size_t errlen);
+
 #endif

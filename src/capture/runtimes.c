@@ -174,7 +174,8 @@ static const char *mapped_runtime(uint32_t pid)
 
 /* The first mapping of CPython's _asyncio module in the process: its
  * address range (as /proc/PID/map_files names it) and file name. */
-static bool asyncio_mapping(uint32_t pid, char *range, size_t rlen, char *name, size_t nlen)
+static bool asyncio_mapping(uint32_t pid, char *range, size_t rlen, char *name, size_t nlen, char *file_out,
+			    size_t flen, uint64_t *ino)
 {
 	char path[64], line[768];
 	bool found = false;
@@ -192,9 +193,15 @@ static bool asyncio_mapping(uint32_t pid, char *range, size_t rlen, char *name, 
 		if (strncmp(slash + 1, "_asyncio.cpython-", 17) != 0 || !strstr(slash + 1, ".so") ||
 		    !(sp = strchr(line, ' ')))
 			continue;
+		/* addresses perms offset dev inode path */
+		unsigned long long inode = 0;
+		if (sscanf(sp + 1, "%*s %*s %*s %llu", &inode) != 1)
+			continue;
 		*sp = 0;
 		ws_strlcpy(range, line, rlen);
 		ws_strlcpy(name, slash + 1, nlen);
+		ws_strlcpy(file_out, file, flen);
+		*ino = inode;
 		found = true;
 	}
 	fclose(f);
@@ -205,11 +212,12 @@ static bool asyncio_mapping(uint32_t pid, char *range, size_t rlen, char *name, 
  * per module file, through the kernel's link to the mapped file). */
 static void python_tasks(struct ws_runtimes *rt, uint32_t pid, struct ws_procinfo *info)
 {
-	char range[64], name[96], path[128];
+	char range[64], name[96], path[640], file[512];
+	uint64_t ino = 0;
 	struct stat sb;
 	int fd;
 
-	if (!asyncio_mapping(pid, range, sizeof(range), name, sizeof(name))) {
+	if (!asyncio_mapping(pid, range, sizeof(range), name, sizeof(name), file, sizeof(file), &ino)) {
 		snprintf(info->detail, sizeof(info->detail),
 			 "python runtime, asyncio not loaded: its event loops and thread pools are modelled");
 		return;
@@ -217,6 +225,24 @@ static void python_tasks(struct ws_runtimes *rt, uint32_t pid, struct ws_procinf
 	info->asyncio = true;
 	snprintf(path, sizeof(path), "/proc/%u/map_files/%s", pid, range);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == EPERM) {
+		/* map_files needs CAP_CHECKPOINT_RESTORE, which a recording
+		 * does not keep (capture/sandbox.h): the same file by its path
+		 * (the uprobes then name that path), in the process's root,
+		 * if it is still the one mapped */
+		struct stat ours, theirs;
+		char root[64];
+		snprintf(root, sizeof(root), "/proc/%u/root", pid);
+		bool same_root = stat("/", &ours) == 0 && stat(root, &theirs) == 0 && ours.st_dev == theirs.st_dev &&
+				 ours.st_ino == theirs.st_ino;
+		snprintf(path, sizeof(path), "%s%s", same_root ? "" : root, file);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &sb) || sb.st_ino != ino)) {
+			close(fd);
+			fd = -1;
+			errno = ESTALE;
+		}
+	}
 	if (fd < 0 || fstat(fd, &sb)) {
 		snprintf(info->detail, sizeof(info->detail), "cannot open its %s: %s", name, strerror(errno));
 		if (fd >= 0)

@@ -1,6 +1,8 @@
 /* main.c -- the wirespan command: dispatch to subcommands. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/util.h"
@@ -28,8 +30,61 @@ static void usage(FILE *f)
 		WIRESPAN_VERSION);
 }
 
+/* Names, paths and payload text come from other processes: on their way to
+ * a terminal, control characters (ESC, CSI, BEL, ...) become '?', so no
+ * recorded text can move the cursor, retitle the window or hide a line.
+ * JSON output escapes them already; newlines and tabs are ours. */
+struct safe_out {
+	int fd;
+	bool lead; /* the byte before began a UTF-8 sequence or continued one */
+};
+
+static ssize_t safe_write(void *cookie, const char *buf, size_t n)
+{
+	struct safe_out *o = cookie;
+	char tmp[4096];
+	size_t done = 0;
+
+	while (done < n) {
+		size_t k = n - done < sizeof(tmp) ? n - done : sizeof(tmp);
+		for (size_t i = 0; i < k; i++) {
+			unsigned char c = (unsigned char)buf[done + i];
+			bool bad = (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ||
+				   (c >= 0x80 && c <= 0x9f && !o->lead); /* a bare C1 control */
+			tmp[i] = bad ? '?' : (char)c;
+			o->lead = c >= 0xc2 && c <= 0xf4 ? true : (c >= 0x80 && c <= 0xbf) ? o->lead : false;
+			/* C1 controls encoded in UTF-8 (U+0080..U+009F) */
+			if (i && (unsigned char)buf[done + i - 1] == 0xc2 && c >= 0x80 && c <= 0x9f)
+				tmp[i - 1] = tmp[i] = '?';
+		}
+		for (size_t w = 0; w < k;) {
+			ssize_t r = write(o->fd, tmp + w, k - w);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return done ? (ssize_t)done : -1;
+			w += (size_t)r;
+		}
+		done += k;
+	}
+	return (ssize_t)n;
+}
+
+static void safe_stdout(void)
+{
+	static struct safe_out o = {.fd = STDOUT_FILENO};
+	cookie_io_functions_t fns = {.write = safe_write};
+	FILE *f = fopencookie(&o, "w", fns);
+
+	if (!f)
+		return;
+	setvbuf(f, NULL, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, 0);
+	stdout = f;
+}
+
 int main(int argc, char **argv)
 {
+	safe_stdout();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/pipeline.h"
 #include "pcap/offline.h"
+#include "proto/redact.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -131,11 +132,18 @@ static void usage(FILE *f)
 		"  --local ADDR       an address of the capturing host (repeatable): only its end of a\n"
 		"                     connection yields spans (default: found from the captures)\n"
 		"  --max-packets N    packets stored per connection (default 20000; 0: none)\n"
+		"  --keep-query NAME  store the values of this query parameter (repeatable; by default\n"
+		"                     every query value is stored as REDACTED)\n"
+		"  --keep-header NAME store this header (repeatable; by default only Host without\n"
+		"                     userinfo, User-Agent, Content-Type and traceparent)\n"
+		"  --max-flows N      connections open at once (default %d); beyond, the tenth quiet\n"
+		"                     longest are ended early and counted\n"
 		"  --analysis         print each TCP packet's analysis to stdout: file, frame,\n"
 		"                     flags (Wireshark's tcp.analysis names), acked frame, ACK RTT (s),\n"
 		"                     duplicate ACK number and frame\n"
 		"  --quiet            only warnings and errors\n"
-		"  --debug-events     print every event to stderr\n");
+		"  --debug-events     print every event to stderr\n",
+		WS_OFFLINE_MAX_FLOWS);
 }
 
 static void default_host(const char *path, char *out, size_t n)
@@ -179,6 +187,7 @@ static void print_file_summary(const char *path, struct pcap_run *r, const struc
 		{cs->dec[WS_DEC_FRAGMENT], "IP fragments (not reassembled)"},
 		{cs->payload_cut, "segments cut by the snaplen"},
 		{ct->gaps, "gaps in byte streams (bytes not captured)"},
+		{os->flows_evicted, "connections ended early: more were open at once than --max-flows"},
 	};
 	char line[512];
 	size_t used = 0;
@@ -311,6 +320,9 @@ int cmd_pcap(int argc, char **argv)
 		{"host", required_argument, NULL, 'H'},
 		{"local", required_argument, NULL, 'l'},
 		{"max-packets", required_argument, NULL, 'm'},
+		{"max-flows", required_argument, NULL, 'F'},
+		{"keep-query", required_argument, NULL, 'K'},
+		{"keep-header", required_argument, NULL, 'E'},
 		{"analysis", no_argument, NULL, 'a'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"service-map", required_argument, NULL, 'S'},
@@ -355,6 +367,24 @@ int cmd_pcap(int argc, char **argv)
 				return 2;
 			}
 			oc.max_packets = (uint32_t)v;
+			break;
+		}
+		case 'K':
+		case 'E': {
+			char e[256];
+			if ((c == 'K' ? ws_redact_keep_query : ws_redact_keep_header)(optarg, e, sizeof(e))) {
+				ws_err("%s", e);
+				return 2;
+			}
+			break;
+		}
+		case 'F': {
+			unsigned long long v;
+			if (ws_parse_uint(optarg, 100000000ull, &v) || v < 10) {
+				ws_err("--max-flows needs a number from 10 to 100000000, not '%s'", optarg);
+				return 2;
+			}
+			oc.max_flows = (uint32_t)v;
 			break;
 		}
 		case 'S':

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture/kevent.h"
 #include "span/span.h"
+#include "util/json.h"
 #include "util/util.h"
 
 
@@ -18,9 +20,13 @@
 struct service_name {
 	char comm[16];
 	char name[64];
+	const char *source; /* the variable it came from, NULL: the process name */
+	char exe[256];      /* the executable's path, "" unknown */
 };
 
-static bool env_service_name(uint32_t pid, char *out, size_t n)
+/* Where the name was found, or NULL. Any process can call itself anything:
+ * the name is a label, kept beside what the kernel says the process is. */
+static const char *env_service_name(uint32_t pid, char *out, size_t n)
 {
 	char path[64], buf[32768];
 	bool found = false;
@@ -35,21 +41,35 @@ static bool env_service_name(uint32_t pid, char *out, size_t n)
 	buf[len] = 0;
 	for (char *e = buf; e < buf + len; e += strlen(e) + 1) {
 		if (strncmp(e, "OTEL_SERVICE_NAME=", 18) == 0 && e[18]) {
-			ws_strlcpy(out, e + 18, n);
-			return true;
+			ws_copy_text(out, n, (const uint8_t *)e + 18, strlen(e + 18));
+			return "OTEL_SERVICE_NAME";
 		}
 		if (!found && strncmp(e, "OTEL_RESOURCE_ATTRIBUTES=", 25) == 0) {
 			for (char *a = e + 25; a && *a; a = strchr(a, ',') ? strchr(a, ',') + 1 : NULL) {
 				if (strncmp(a, "service.name=", 13) == 0 && a[13] && a[13] != ',') {
-					size_t k = strcspn(a + 13, ",");
-					ws_strlcpy(out, a + 13, WS_MIN(n, k + 1));
+					ws_copy_text(out, n, (const uint8_t *)a + 13, strcspn(a + 13, ","));
 					found = true;
 					break;
 				}
 			}
 		}
 	}
-	return found;
+	return found ? "OTEL_RESOURCE_ATTRIBUTES" : NULL;
+}
+
+/* Add members to a span's attributes (a JSON object), when they fit. */
+static void add_attrs(struct ws_span *s, const struct ws_json *more)
+{
+	size_t have = strlen(s->attrs), add = more->len;
+
+	/* both are objects: "{...}" + "{...}" -> "{...,...}" */
+	if (have < 2 || add < 3 || s->attrs[have - 1] != '}' || have + add > sizeof(s->attrs) - 1)
+		return;
+	s->attrs[have - 1] = have > 2 ? ',' : 0;
+	if (have == 2)
+		have = 1;
+	memcpy(s->attrs + have, more->buf + 1, add - 1);
+	s->attrs[have + add - 1] = 0;
 }
 
 static void service_name(struct pipeline *p, struct ws_span *s)
@@ -67,10 +87,25 @@ static void service_name(struct pipeline *p, struct ws_span *s)
 			ws_hashmap_put(&p->services, s->pid, sn);
 		}
 		ws_strlcpy(sn->comm, s->service, sizeof(sn->comm));
-		if (!env_service_name(s->pid, sn->name, sizeof(sn->name)))
+		sn->source = env_service_name(s->pid, sn->name, sizeof(sn->name));
+		if (!sn->source)
 			ws_strlcpy(sn->name, s->service, sizeof(sn->name));
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%u/exe", s->pid);
+		ssize_t k = readlink(path, sn->exe, sizeof(sn->exe) - 1);
+		sn->exe[k > 0 ? k : 0] = 0;
 	}
 	ws_strlcpy(s->service, sn->name, sizeof(s->service));
+	struct ws_json j;
+	wj_init(&j);
+	wj_obj_begin(&j);
+	wj_kstr(&j, "process.executable.name", sn->comm);
+	if (sn->exe[0])
+		wj_kstr(&j, "process.executable.path", sn->exe);
+	wj_kstr(&j, "wirespan.service.name_from", sn->source ? sn->source : "process name");
+	wj_obj_end(&j);
+	add_attrs(s, &j);
+	wj_free(&j);
 }
 
 /* service.name when no process was seen: the server's address and port

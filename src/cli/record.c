@@ -25,13 +25,16 @@
 #include "capture/runtimes.h"
 #include "capture/kevent.h"
 #include "capture/live.h"
+#include "capture/sandbox.h"
 #include "cli/cli.h"
 #include "cli/pipeline.h"
+#include "proto/redact.h"
 #include "span/span.h"
 #include "store/store.h"
 #include "stream/conntrack.h"
 #include "stream/reorder.h"
 #include "util/hashmap.h"
+#include "util/privfile.h"
 #include "util/util.h"
 
 /* Records committed this long before a drain started are all in the rings
@@ -332,6 +335,14 @@ static void usage_record(FILE *f)
 		"                       calls of Go processes are linked from kernel evidence only\n"
 		"  --no-asyncio-probes  no uprobes on CPython's asyncio: tasks are not traced, and\n"
 		"                       asyncio event loops are modelled from kernel evidence\n"
+		"  --keep-query NAME    store the values of this query parameter (repeatable; by default\n"
+		"                       every query value is stored as REDACTED)\n"
+		"  --keep-header NAME   store this header (repeatable; by default only Host without\n"
+		"                       userinfo, User-Agent, Content-Type and traceparent)\n"
+		"  --no-sandbox         keep every privilege for the whole run (by default, once it\n"
+		"                       captures, the recorder keeps CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE\n"
+		"                       and CAP_DAC_READ_SEARCH only, sets NoNewPrivs and installs a\n"
+		"                       seccomp allow-list; see docs/security.md)\n"
 		"  --quiet              no live status line (the line saying capture began is kept)\n"
 		"  --verbose            loader messages and debug output\n"
 		"  --debug-events       print every event to stderr\n",
@@ -497,6 +508,9 @@ int cmd_record(int argc, char **argv)
 		{"cpu-budget", required_argument, NULL, 'B'},
 		{"no-go-probes", no_argument, NULL, 'G'},
 		{"no-asyncio-probes", no_argument, NULL, 'A'},
+		{"no-sandbox", no_argument, NULL, 'S'},
+		{"keep-query", required_argument, NULL, 'K'},
+		{"keep-header", required_argument, NULL, 'E'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug-events", no_argument, NULL, 'D'},
@@ -506,7 +520,7 @@ int cmd_record(int argc, char **argv)
 	struct live_config lc = {.payload = 4096};
 	const char *db = "wirespan.db", *netns_path = NULL, *save_path = NULL, *host = NULL;
 	double duration = 0, budget_pct = DEFAULT_BUDGET_PCT;
-	bool quiet = false, debug_events = false, go_probes = true, py_probes = true;
+	bool quiet = false, debug_events = false, go_probes = true, py_probes = true, sandbox = true;
 	unsigned long long v;
 	char err[1024];
 	int c;
@@ -591,6 +605,14 @@ int cmd_record(int argc, char **argv)
 		}
 		case 'G': go_probes = false; break;
 		case 'A': py_probes = false; break;
+		case 'S': sandbox = false; break;
+		case 'K':
+		case 'E':
+			if ((c == 'K' ? ws_redact_keep_query : ws_redact_keep_header)(optarg, err, sizeof(err))) {
+				ws_err("%s", err);
+				return 2;
+			}
+			break;
 		case 'q': quiet = true; break;
 		case 'v': ws_verbose++; break;
 		case 'D': debug_events = true; break;
@@ -655,12 +677,30 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	}
 	if (save_path) {
-		p.save = fopen(save_path, "wbe");
+		/* never through a link, never someone else's file; it holds the
+		 * captured bytes as they were */
+		bool created;
+		int fd = ws_privfile_open(save_path, "event file", &created, err, sizeof(err));
+		if (fd >= 0 && (fchmod(fd, 0600) != 0 || ftruncate(fd, 0) != 0 || !(p.save = fdopen(fd, "wb")))) {
+			snprintf(err, sizeof(err), "cannot write event file %s: %s", save_path, strerror(errno));
+			close(fd);
+		}
 		if (!p.save) {
-			ws_err("cannot write event file %s: %s", save_path, strerror(errno));
+			ws_err("%s", err);
+			ws_store_end_recording(p.store, p.rec_id, ws_now_real_ns(), "failed");
 			ws_store_close(p.store);
 			return 1;
 		}
+		ws_warn("%s keeps the captured bytes as they were (request lines, headers, the first bytes of "
+			"bodies), secrets included: it is not redacted; keep it private (mode 0600)",
+			save_path);
+	}
+	{
+		char w[512];
+		if (*ws_privfile_dir_warning(db, w, sizeof(w)))
+			ws_warn("%s", w);
+		if (save_path && *ws_privfile_dir_warning(save_path, w, sizeof(w)))
+			ws_warn("%s", w);
 	}
 
 	p.live = true;
@@ -708,6 +748,22 @@ int cmd_record(int argc, char **argv)
 	if (budget_pct > 0 && !live_stats_enabled(l))
 		ws_warn("the CPU budget counts user space only");
 	if (ws_store_add_shed(p.store, p.rec_id, ws_now_real_ns(), 0, 0, budget_pct, ws_budget_action(0)))
+		p.store_failed = true;
+	/* every program is attached: from here on the recorder needs little of
+	 * root (sandbox.h) */
+	struct ws_sandbox sb = {0};
+	if (sandbox && (go_probes || py_probes) && live_start_attacher(l, err, sizeof(err)))
+		ws_warn("%s: Go and Python processes that start from now on get no runtime probes", err);
+	if (sandbox && ws_sandbox_enter(WS_SANDBOX_RECORDER, true, &sb, err, sizeof(err)))
+		ws_warn("%s; recording with the privileges that remain", err);
+	if (sandbox) /* capabilities are per thread: its thread starts again with ours */
+		ws_store_restart_thread(p.store);
+	if (!sandbox)
+		sb.caps = UINT64_MAX;
+	if (ws_store_set_counter(p.store, p.rec_id, "privileges", "capabilities", sb.caps) ||
+	    ws_store_set_counter(p.store, p.rec_id, "privileges", "no_new_privs", sb.no_new_privs) ||
+	    ws_store_set_counter(p.store, p.rec_id, "privileges", "seccomp_syscalls", sb.seccomp ? sb.syscalls : 0) ||
+	    ws_store_commit(p.store)) /* status shows them from now on */
 		p.store_failed = true;
 	/* every program is attached: what is sent from now on is captured.
 	 * Said even with --quiet: scripts wait for this line. */

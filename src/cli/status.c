@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/sandbox.h"
 #include "cli/cli.h"
 #include "store/store.h"
 #include "util/json.h"
@@ -105,6 +106,56 @@ static int64_t counter(sqlite3 *db, int64_t id, const char *name)
 		v = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	return v;
+}
+
+/* What the recorder kept of root while it captured (capture/sandbox.h). */
+static void report_privileges(sqlite3 *db, const struct rec_row *r, bool json, struct ws_json *j)
+{
+	sqlite3_stmt *q;
+	int64_t caps = 0, nnp = 0, filter = 0;
+	bool found = false;
+	char names[512];
+
+	if (sqlite3_prepare_v2(db, "SELECT name, value FROM counters WHERE recording_id = ? AND kind = 'privileges'",
+			       -1, &q, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(q, 1, r->id);
+	while (ws_store_row(q, &step_failed)) {
+		const char *n = col(q, 0);
+		int64_t v = sqlite3_column_int64(q, 1);
+		if (strcmp(n, "capabilities") == 0)
+			caps = v, found = true;
+		else if (strcmp(n, "no_new_privs") == 0)
+			nnp = v;
+		else if (strcmp(n, "seccomp_syscalls") == 0)
+			filter = v;
+	}
+	sqlite3_finalize(q);
+	if (!found)
+		return; /* not recorded live, or an older file */
+	bool all = (uint64_t)caps == UINT64_MAX;
+	if (json) {
+		wj_key(j, "privileges");
+		wj_obj_begin(j);
+		wj_kstr(j, "capabilities", all ? "all" : ws_sandbox_caps_text((uint64_t)caps, names, sizeof(names)));
+		wj_kbool(j, "no_new_privs", nnp != 0);
+		wj_kint(j, "seccomp_syscalls", filter);
+		wj_obj_end(j);
+		return;
+	}
+	if (all) {
+		printf("  privileges: every capability kept for the whole run (--no-sandbox)\n");
+		return;
+	}
+	char sc[96];
+	if (filter)
+		snprintf(sc, sizeof(sc), "seccomp allow-list of %lld system calls (others fail with EPERM)",
+			 (long long)filter);
+	else
+		snprintf(sc, sizeof(sc), "no seccomp filter");
+	printf("  privileges while capturing: %s only; %s; %s\n",
+	       ws_sandbox_caps_text((uint64_t)caps, names, sizeof(names)),
+	       nnp ? "NoNewPrivs" : "NoNewPrivs not set", sc);
 }
 
 static void report_shedding(sqlite3 *db, const struct rec_row *r, bool json, struct ws_json *j)
@@ -255,6 +306,7 @@ static void report_text(sqlite3 *db, const struct rec_row *r, const char *state)
 		printf("\n  memory: peak RSS %.1f MiB, kernel maps and rings %.1f MiB\n",
 		       counter(db, r->id, "agent_max_rss_kb") / 1024.0, counter(db, r->id, "kernel_memory_bytes") / 1048576.0);
 	}
+	report_privileges(db, r, false, NULL);
 	report_programs(db, r, false, NULL);
 }
 
@@ -280,6 +332,7 @@ static void report_json(sqlite3 *db, const struct rec_row *r, const char *state,
 	report_counters(db, r, "shed", "shed", true, j);
 	report_counters(db, r, "stat", "stat", true, j);
 	report_shedding(db, r, true, j);
+	report_privileges(db, r, true, j);
 	report_programs(db, r, true, j);
 	wj_obj_end(j);
 	fwrite(j->buf, 1, j->len, stdout);

@@ -108,11 +108,15 @@ struct ws_offline_sink {
 
 struct ws_offline_cfg {
 	uint32_t max_packets; /* packets stored per connection (0: none) */
+	uint32_t max_flows;   /* connections open at once; beyond, the quietest end (0: the default) */
 };
+
+#define WS_OFFLINE_MAX_FLOWS 100000
 
 struct ws_offline_stats {
 	uint64_t flows, flows_no_handshake, flows_ends_unknown, flows_both_local;
 	uint64_t packets_not_stored;
+	uint64_t flows_evicted;   /* ended early: more than max_flows were open */
 	uint64_t holds;           /* segments a sender's TCP held until an ACK released them */
 	uint64_t ta[WS_TA_NBITS]; /* packets by analysis flag */
 };

@@ -7,10 +7,12 @@
 #include "util/hashmap.h"
 #include "util/util.h"
 
+/* keyed: the fields come from a capture file (see ws_keyed_hash) */
 static uint64_t pkt_key(const struct ws_pktrec *r)
 {
-	uint64_t h = ws_mix64(((uint64_t)r->seq << 32 | r->ack) ^ 0x9e3779b97f4a7c15ull);
-	return ws_mix64(h ^ ((uint64_t)r->len << 24 | (uint64_t)r->ipid << 8 | r->flags) ^ ((uint64_t)r->dir << 63)) | 1;
+	uint32_t w[5] = {r->seq, r->ack, r->len, (uint32_t)r->ipid << 16 | r->flags, r->dir};
+
+	return ws_keyed_hash(w, sizeof(w)) | 1;
 }
 
 static bool same(const struct ws_pktrec *x, const struct ws_pktrec *y)

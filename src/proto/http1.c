@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "proto/http1.h"
+#include "proto/redact.h"
 #include "util/util.h"
 
 #define LINE_MAX_BYTES 8192
@@ -75,44 +76,6 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-/* Query parameters whose values are credentials in common APIs. */
-static const char *const secret_params[] = {
-	"access_token", "refresh_token", "id_token", "token", "api_key", "apikey", "key",
-	"password", "passwd", "pwd", "secret", "client_secret", "auth", "signature", "sig",
-	"x-goog-signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
-	"awsaccesskeyid", "session", "sessionid", "code",
-};
-
-/* Copy a query string, replacing values of secret parameters. */
-static void copy_query(char *out, size_t size, const char *q, size_t n)
-{
-	size_t o = 0;
-
-	out[0] = 0;
-	for (size_t i = 0; i < n;) {
-		size_t end = i, eq;
-		while (end < n && q[end] != '&')
-			end++;
-		eq = i;
-		while (eq < end && q[eq] != '=')
-			eq++;
-		bool secret = false;
-		for (size_t k = 0; k < WS_ARRAY_SIZE(secret_params) && eq < end; k++)
-			if (ws_strcaseeq_n(q + i, eq - i, secret_params[k]))
-				secret = true;
-		size_t keep = secret ? eq + 1 - i : end - i;
-		for (size_t k = 0; k < keep && o + 1 < size; k++)
-			out[o++] = (q[i + k] < 0x20 || q[i + k] == 0x7f) ? '?' : q[i + k];
-		if (secret)
-			for (const char *r = "REDACTED"; *r && o + 1 < size; r++)
-				out[o++] = *r;
-		if (end < n && o + 1 < size)
-			out[o++] = '&';
-		i = end + 1;
-	}
-	out[o] = 0;
-}
-
 /* ---- start lines and headers ---- */
 
 static bool parse_version(const char *s, size_t n, uint8_t *minor)
@@ -153,9 +116,9 @@ static bool parse_request_line(struct ws_http_info *hi, const char *l, size_t n)
 	}
 	const char *q = memchr(target, '?', tn);
 	size_t pn = q ? (size_t)(q - target) : tn;
-	ws_copy_text(hi->path, sizeof(hi->path), (const uint8_t *)target, pn);
+	ws_redact_path(hi->path, sizeof(hi->path), target, pn);
 	if (q)
-		copy_query(hi->query, sizeof(hi->query), q + 1, tn - pn - 1);
+		ws_redact_query(hi->query, sizeof(hi->query), q + 1, tn - pn - 1);
 	return true;
 }
 
@@ -222,13 +185,21 @@ static void header(struct h1_dir *D, bool is_req, const char *l, size_t n)
 	} else if (hdr_is(l, nn, "content-type")) {
 		ws_copy_text(hi->content_type, sizeof(hi->content_type), (const uint8_t *)v, vn);
 	} else if (is_req && hdr_is(l, nn, "host")) {
-		ws_copy_text(hi->host, sizeof(hi->host), (const uint8_t *)v, vn);
+		ws_redact_host(hi->host, sizeof(hi->host), v, vn);
 	} else if (is_req && hdr_is(l, nn, "user-agent")) {
 		ws_copy_text(hi->user_agent, sizeof(hi->user_agent), (const uint8_t *)v, vn);
 	} else if (is_req && hdr_is(l, nn, "traceparent")) {
 		ws_copy_text(hi->traceparent, sizeof(hi->traceparent), (const uint8_t *)v, vn);
-	} else if (is_req && hdr_is(l, nn, "tracestate")) {
-		ws_copy_text(hi->tracestate, sizeof(hi->tracestate), (const uint8_t *)v, vn);
+	} else if (ws_redact_header_kept(l, nn)) { /* allowed on purpose (--keep-header) */
+		size_t used = 0;
+		while (used < sizeof(hi->kept) && hi->kept[used]) /* "name\0value\0" pairs */
+			used += strlen(hi->kept + used) + 1, used += strlen(hi->kept + used) + 1;
+		if (used + nn + 2 < sizeof(hi->kept)) {
+			for (size_t i = 0; i < nn; i++)
+				hi->kept[used + i] = (char)tolower((unsigned char)l[i]);
+			hi->kept[used + nn] = 0;
+			ws_copy_text(hi->kept + used + nn + 1, sizeof(hi->kept) - used - nn - 2, (const uint8_t *)v, vn);
+		}
 	}
 }
 

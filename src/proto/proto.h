@@ -61,13 +61,13 @@ struct ws_seg {
 
 struct ws_http_info {
 	char method[24];
-	char path[256];
-	char query[256]; /* sensitive parameter values already redacted */
+	char path[256];  /* tokens already replaced (redact.h) */
+	char query[256]; /* values already redacted unless allowed (redact.h) */
 	char host[128];
 	char user_agent[128];
 	char content_type[96];
 	char traceparent[64];
-	char tracestate[192];
+	char kept[256];  /* headers kept by --keep-header: "name\0value\0"..., "" none */
 	int status;
 	uint8_t version_minor; /* HTTP/1.<minor> */
 	uint8_t redacted;      /* WS_HDR_* bits */

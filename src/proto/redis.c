@@ -91,6 +91,22 @@ bool ws_redis_blocking_command(const char *command)
 
 static bool secret_command(const char *cmd) { return strcmp(cmd, "AUTH") == 0 || strcmp(cmd, "HELLO") == 0; }
 
+/* Commands whose first argument is not a key but a value, a script or a
+ * message: no key is stored for them. */
+static const char *const no_key[] = {
+	"ECHO", "PING", "EVAL", "EVAL_RO", "EVALSHA", "EVALSHA_RO", "FCALL", "FCALL_RO", "SCRIPT LOAD",
+	"FUNCTION LOAD", "FUNCTION RESTORE", "CLIENT SETNAME", "CLIENT SETINFO", "ACL DRYRUN", "MIGRATE",
+	"FAILOVER", "REPLICAOF", "SLAVEOF", "CLUSTER MEET",
+};
+
+static bool keyless(const char *cmd)
+{
+	for (size_t i = 0; i < WS_ARRAY_SIZE(no_key); i++)
+		if (strcmp(cmd, no_key[i]) == 0)
+			return true;
+	return false;
+}
+
 static bool is_container(const char *cmd)
 {
 	for (size_t i = 0; i < WS_ARRAY_SIZE(containers); i++)
@@ -129,8 +145,9 @@ static void finish_request_fields(struct rdir *D)
 			ri->command[l] = ' ';
 			upper_copy(ri->command + l + 1, sizeof(ri->command) - l - 1, D->args[1], D->arg_len[1]);
 		}
-		ws_copy_text(ri->key, sizeof(ri->key), (const uint8_t *)D->args[2], D->arg_len[2]);
-	} else {
+		if (!keyless(ri->command))
+			ws_copy_text(ri->key, sizeof(ri->key), (const uint8_t *)D->args[2], D->arg_len[2]);
+	} else if (!keyless(ri->command)) {
 		ws_copy_text(ri->key, sizeof(ri->key), (const uint8_t *)D->args[1], D->arg_len[1]);
 	}
 	if (ws_redis_blocking_command(ri->command) || (D->xread && D->block_option))

@@ -83,8 +83,17 @@ static void http_fields(struct ws_span *s, const struct ws_exchange *x, struct w
 		wj_kstr(a, "traceparent", rq->traceparent);
 		ws_strlcpy(s->traceparent, rq->traceparent, sizeof(s->traceparent));
 	}
-	if (rq->tracestate[0])
-		wj_kstr(a, "tracestate", rq->tracestate);
+	/* headers kept on purpose (--keep-header), request and response */
+	for (int d = 0; d < 2; d++) {
+		const char *k = d ? rs->kept : rq->kept;
+		char key[320];
+		for (size_t i = 0; i < sizeof(rq->kept) && k[i];) {
+			const char *name = k + i, *value = name + strlen(name) + 1;
+			snprintf(key, sizeof(key), "http.%s.header.%s", d ? "response" : "request", name);
+			wj_kstr(a, key, value);
+			i = (size_t)(value - k) + strlen(value) + 1;
+		}
+	}
 	if (rs->chunked)
 		wj_kbool(a, "wirespan.response.chunked", true);
 	for (size_t i = 0; i < WS_ARRAY_SIZE(secrets); i++) {
@@ -107,8 +116,8 @@ static void redis_fields(struct ws_span *s, const struct ws_exchange *x, struct 
 		const char *e = rs->error[0] ? rs->error : "error";
 		size_t n = strcspn(e, " ");
 		snprintf(s->error, sizeof(s->error), "%.*s", (int)WS_MIN(n, sizeof(s->error) - 1), e);
-		if (!rq->redacted) /* an error to AUTH or HELLO may quote it */
-			wj_kstr(a, "wirespan.redis.error", rs->error);
+		/* only the code: the text may echo the arguments, which can be
+		 * credentials (ERR Error in ACL SETUSER modifier '>pass...') */
 	}
 	wj_kuint(a, "wirespan.redis.args", rq->nargs);
 	if (rq->redacted)

@@ -16,6 +16,7 @@
 #include "pcap/offline.h"
 #include "trace/link.h"
 #include "trace/phases.h"
+#include "util/privfile.h"
 #include "util/util.h"
 
 #define APPLICATION_ID 0x57535031 /* "WSP1" */
@@ -255,7 +256,73 @@ struct ws_store {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
+	uint64_t deadline_ns; /* a reader gives up on a statement past this (monotonic) */
 };
+
+/* How long a reader may take in all: a file crafted to make a query run
+ * for ever (a recursive view is refused, but not every trap can be named)
+ * is interrupted. Reading 2 million spans and linking them takes 25 s. */
+#define READ_LIMIT_NS (600 * 1000000000ull)
+
+static int read_progress(void *arg)
+{
+	const struct ws_store *st = arg;
+
+	return ws_now_mono_ns() > st->deadline_ns;
+}
+
+/* SQLite's defenses for a file that may come from anyone: no schema-
+ * defined SQL functions or virtual tables run with our privileges, no
+ * writes through PRAGMAs that corrupt, and a time limit. */
+static void harden(struct ws_store *st, sqlite3 *db)
+{
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+	if (!st->writing) {
+		st->deadline_ns = ws_now_mono_ns() + READ_LIMIT_NS;
+		sqlite3_progress_handler(db, 100000, read_progress, st);
+	}
+}
+
+/* wirespan creates tables and indexes only: a view or trigger means the
+ * file was made by someone else, to run their SQL when it is read. */
+static int check_objects(struct ws_store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *q;
+	int rc, n = -1;
+	char name[128] = "", type[16] = "";
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT type, name FROM sqlite_master WHERE type NOT IN ('table', 'index') LIMIT 1", -1,
+			       &q, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot read %s: %s", st->path, sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		n = 1;
+		snprintf(type, sizeof(type), "%s", (const char *)sqlite3_column_text(q, 0));
+		ws_copy_text(name, sizeof(name), sqlite3_column_text(q, 1), (size_t)sqlite3_column_bytes(q, 1));
+	} else if (rc == SQLITE_DONE) {
+		n = 0;
+	}
+	sqlite3_finalize(q);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", st->path, sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	if (n > 0) {
+		snprintf(err, errlen,
+			 "refusing %s: it holds a %s (%s), which wirespan never creates; the file was made or changed by "
+			 "another program",
+			 st->path, type, name);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static void *checkpoint_loop(void *arg)
 {
@@ -383,15 +450,32 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 	pthread_once(&once, sqlite_setup);
 	ws_strlcpy(st->path, path, sizeof(st->path));
 	st->writing = mode == WS_STORE_WRITE;
+	int fd = -1;
+	struct stat fst;
 	if (st->writing) {
-		/* create it private, and learn early (with errno) when we cannot */
-		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			snprintf(err, errlen, "cannot open database %s for writing: %s", path, strerror(errno));
+		/* create it private, never through a link; an existing file
+		 * must be ours and writable by us alone, and so must the
+		 * journal files SQLite keeps beside it */
+		bool created;
+		fd = ws_privfile_open(path, "database", &created, err, errlen);
+		if (fd < 0 || fstat(fd, &fst) != 0) {
+			rc = fd < 0 ? fd : -errno;
+			if (fd >= 0)
+				close(fd);
 			free(st);
-			return -errno;
+			return rc;
 		}
-		close(fd);
+		static const char *const sides[] = {"-wal", "-shm", "-journal"};
+		for (size_t i = 0; i < WS_ARRAY_SIZE(sides); i++) {
+			char side[sizeof(st->path) + 16];
+			snprintf(side, sizeof(side), "%s%s", path, sides[i]);
+			if ((rc = ws_privfile_check(side, "database journal", err, errlen)) < 0) {
+				close(fd);
+				free(st);
+				return rc;
+			}
+		}
+		flags |= SQLITE_OPEN_NOFOLLOW;
 	} else if (access(path, R_OK) != 0) {
 		int e = errno;
 		snprintf(err, errlen, "cannot read database %s: %s%s", path, strerror(e),
@@ -401,14 +485,36 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 	}
 	/* one thread uses this connection (the checkpointer has its own) */
 	rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (fd >= 0) {
+		/* the file SQLite opened is the one checked */
+		struct stat now;
+		if (rc == SQLITE_OK && (stat(path, &now) != 0 || now.st_dev != fst.st_dev || now.st_ino != fst.st_ino)) {
+			snprintf(err, errlen, "refusing database %s: it was replaced while it was being opened", path);
+			close(fd);
+			sqlite3_close(st->db);
+			free(st);
+			return -EAGAIN;
+		}
+	}
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		if (fd >= 0)
+			close(fd);
 		sqlite3_close(st->db);
 		free(st);
 		return -EIO;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
-	if ((rc = check_identity(st, err, errlen)) < 0) {
+	harden(st, st->db);
+	rc = check_identity(st, err, errlen);
+	if (rc >= 0)
+		rc = check_objects(st, err, errlen);
+	if (fd >= 0) { /* ours: private from now on, it holds spans */
+		if (rc >= 0 && (fst.st_mode & 077))
+			(void)fchmod(fd, fst.st_mode & 0700);
+		close(fd);
+	}
+	if (rc < 0) {
 		sqlite3_close(st->db);
 		free(st);
 		return rc;
@@ -464,7 +570,9 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 	if (st->writing) {
 		pthread_mutex_init(&st->lock, NULL);
 		pthread_cond_init(&st->wake, NULL);
-		if (sqlite3_open_v2(path, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
+		if (sqlite3_open_v2(path, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+				    NULL) == SQLITE_OK) {
+			harden(st, st->ckpt_db);
 			sqlite3_busy_timeout(st->ckpt_db, 1000);
 			st->checkpointing = pthread_create(&st->checkpointer, NULL, checkpoint_loop, st) == 0;
 		}
@@ -478,16 +586,35 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 	return 0;
 }
 
+static void checkpointer_stop(struct ws_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->stopping = true;
+	pthread_cond_signal(&st->wake);
+	pthread_mutex_unlock(&st->lock);
+	pthread_join(st->checkpointer, NULL);
+	st->stopping = false;
+}
+
+void ws_store_restart_thread(struct ws_store *st)
+{
+	if (!st || !st->checkpointing)
+		return;
+	checkpointer_stop(st);
+	if (pthread_create(&st->checkpointer, NULL, checkpoint_loop, st) != 0) {
+		st->checkpointing = false; /* checkpoint inline instead */
+		sqlite3_close(st->ckpt_db);
+		st->ckpt_db = NULL;
+		sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint=4096", NULL, NULL, NULL);
+	}
+}
+
 void ws_store_close(struct ws_store *st)
 {
 	if (!st)
 		return;
 	if (st->checkpointing) {
-		pthread_mutex_lock(&st->lock);
-		st->stopping = true;
-		pthread_cond_signal(&st->wake);
-		pthread_mutex_unlock(&st->lock);
-		pthread_join(st->checkpointer, NULL);
+		checkpointer_stop(st);
 		st->checkpointing = false;
 		sqlite3_close(st->ckpt_db);
 	}

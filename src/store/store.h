@@ -24,6 +24,9 @@ enum ws_store_mode { WS_STORE_READ, WS_STORE_WRITE };
  * value and a message naming the file and what the user can do. */
 int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **out, char *err, size_t errlen);
 void ws_store_close(struct ws_store *st);
+/* Start the store's own thread again, so that it runs with what the
+ * caller's thread holds now (a recorder that gave up privileges). */
+void ws_store_restart_thread(struct ws_store *st);
 const char *ws_store_errmsg(struct ws_store *st);
 
 struct ws_recording {

@@ -5,6 +5,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,4 +303,25 @@ void ws_boot_id(char *buf, size_t n)
 		buf[0] = 0;
 	buf[strcspn(buf, "\n")] = 0;
 	fclose(f);
+}
+
+static unsigned char hash_key[crypto_shorthash_siphash24_KEYBYTES];
+static pthread_once_t hash_key_once = PTHREAD_ONCE_INIT;
+
+static void hash_key_init(void)
+{
+	if (sodium_init() < 0)
+		abort(); /* libsodium cannot fail here but for a broken system */
+	randombytes_buf(hash_key, sizeof(hash_key));
+}
+
+uint64_t ws_keyed_hash(const void *p, size_t n)
+{
+	unsigned char out[crypto_shorthash_siphash24_BYTES];
+	uint64_t h;
+
+	pthread_once(&hash_key_once, hash_key_init);
+	crypto_shorthash_siphash24(out, p, n, hash_key);
+	memcpy(&h, out, sizeof(h));
+	return h;
 }

@@ -56,7 +56,13 @@ static inline void ws_be64_put(uint8_t b[8], uint64_t v)
 		b[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
-/* A 64-bit finalizer (splitmix64): every input bit moves every output bit. */
+/* SipHash-2-4 of n bytes under a key drawn at random once per process:
+ * for tables whose keys come from input (capture files), so that no input
+ * can be crafted to make its keys collide. */
+uint64_t ws_keyed_hash(const void *p, size_t n);
+
+/* A 64-bit finalizer (splitmix64): every input bit moves every output bit.
+ * Invertible: never for keys an input chooses (ws_keyed_hash). */
 static inline uint64_t ws_mix64(uint64_t x)
 {
 	x ^= x >> 30;

@@ -8,7 +8,8 @@ import socket
 import subprocess
 import time
 
-from lib import (WIRESPAN, Recorder, attr, by_kind, check, check_eq, curl, on_port, run, spans, sqlite)
+from lib import (PYTHON, WIRESPAN, Recorder, attr, by_kind, check, check_eq, curl, on_port, run, spans, sqlite,
+                 wait_port)
 
 
 def record_fails(cmd, want_rc, want_msg, **kw):
@@ -231,3 +232,189 @@ def test_damaged_database(env):
         check(p.returncode == 1, f"{cmd[0]}: exit status {p.returncode} ({p.stderr.strip()})")
         check(db in p.stderr, f"{cmd[0]}: the message names the file: {p.stderr!r}")
 
+
+
+NOBODY = 65534
+
+
+def test_planted_files_are_refused(env):
+    """Files an unprivileged user planted where wirespan (as root) writes:
+    a symbolic link to a root-only file, a dangling link, a database owned
+    by nobody and writable by all, a world-writable database of our own,
+    and a hard link. Each is refused with a message naming the file and
+    the fix; the link targets are untouched; nothing is created through a
+    link; a database wirespan makes is 0600 with its -wal and -shm."""
+    d = env.path("shared")
+    os.mkdir(d)
+    os.chmod(d, 0o1777)
+    target = os.path.join(d, "root-only")
+    with open(target, "w") as f:
+        f.write("precious\n")
+    os.chmod(target, 0o600)
+
+    def planted_link(name, to):
+        p = os.path.join(d, name)
+        os.symlink(to, p)
+        os.lchown(p, NOBODY, NOBODY)
+        return p
+    link = planted_link("link.db", target)
+    dangling = planted_link("dangling.events", os.path.join(d, "cron-entry"))
+    foreign = os.path.join(d, "foreign.db")
+    open(foreign, "w").close()
+    os.chown(foreign, NOBODY, NOBODY)
+    os.chmod(foreign, 0o666)
+    loose = os.path.join(d, "loose.db")
+    open(loose, "w").close()
+    os.chmod(loose, 0o666)
+    hard = os.path.join(d, "hard.db")
+    os.link(target, hard)
+    rec = [WIRESPAN, "record", "--duration", "1", "--quiet"]
+    record_fails(rec + ["--db", link], 1, "it is a symbolic link")
+    record_fails(rec + ["--db", foreign], 1, "owned by uid 65534, not by you")
+    record_fails(rec + ["--db", loose], 1, f"chmod 600 {loose}")
+    record_fails(rec + ["--db", hard], 1, "hard links")
+    ok = os.path.join(d, "ok.db")
+    record_fails(rec + ["--db", ok, "--save-events", dangling], 1, "it is a symbolic link")
+    with open(target) as f:
+        check_eq(f.read(), "precious\n", "the link's target is untouched")
+    check(not os.path.exists(os.path.join(d, "cron-entry")), "a file was created through a dangling link")
+    # a foreign journal beside a database of ours
+    os.unlink(ok)
+    wal = ok + "-wal"
+    open(wal, "w").close()
+    os.chown(wal, NOBODY, NOBODY)
+    record_fails(rec + ["--db", ok], 1, f"refusing database journal {wal}")
+    os.unlink(wal)
+    p = run(rec + ["--db", ok, "--save-events", os.path.join(d, "ev.bin")])
+    check("not redacted" in p.stderr, f"the event file's warning: {p.stderr!r}")
+    for f in (ok, ok + "-wal", ok + "-shm", os.path.join(d, "ev.bin")):
+        if os.path.exists(f):
+            check_eq(oct(os.stat(f).st_mode & 0o777), "0o600", f"mode of {f}")
+    # a world-writable directory without the sticky bit is named
+    open_dir = env.path("open")
+    os.mkdir(open_dir)
+    os.chmod(open_dir, 0o777)
+    p = run(rec + ["--db", os.path.join(open_dir, "x.db")])
+    check("writable by anyone and has no sticky bit" in p.stderr, f"no warning: {p.stderr!r}")
+
+
+def test_privileges_dropped_while_recording(env):
+    """Once it captures, the recorder keeps CAP_BPF, CAP_PERFMON,
+    CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH only, with NoNewPrivs and a
+    seccomp filter (read from /proc/PID/status while it runs), still
+    records, and `status` says so; --no-sandbox keeps everything."""
+    port = 18103
+    env.python_http(port)
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port))
+    def status(path):
+        st = {}
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                st[k] = v.strip()
+        return st
+    want = (1 << 39) | (1 << 38) | (1 << 19) | (1 << 2)  # BPF, PERFMON, SYS_PTRACE, DAC_READ_SEARCH
+    tasks = os.listdir(f"/proc/{rec.proc.pid}/task")
+    check(len(tasks) >= 2, f"the recorder's threads: {tasks}")
+    for t in tasks:  # capabilities are per thread: every one of them
+        st = status(f"/proc/{rec.proc.pid}/task/{t}/status")
+        for k in ("CapEff", "CapPrm", "CapBnd"):
+            check_eq(int(st[k], 16), want, f"{k} of thread {t} while recording")
+        check_eq(int(st["CapInh"], 16), 0, "CapInh")
+        check_eq(st["NoNewPrivs"], "1", "NoNewPrivs")
+        check_eq(st["Seccomp"], "2", "seccomp filter mode")
+    # the helper that creates uprobes keeps CAP_SYS_ADMIN (bit 21) too, under its own filter
+    helper = [c for c in os.listdir("/proc")
+              if c.isdigit() and os.path.exists(f"/proc/{c}/comm") and
+              open(f"/proc/{c}/comm").read().strip() == "wirespan-attach" and
+              status(f"/proc/{c}/status").get("PPid") == str(rec.proc.pid)]
+    check_eq(len(helper), 1, "the uprobe attacher")
+    st = status(f"/proc/{helper[0]}/status")
+    check_eq(int(st["CapEff"], 16), want | (1 << 21), "the attacher's capabilities")
+    check_eq((st["NoNewPrivs"], st["Seccomp"]), ("1", "2"), "the attacher's NoNewPrivs and filter")
+    # its socket and three programs: no copy of the recorder's links, rings or database
+    check(len(os.listdir(f"/proc/{helper[0]}/fd")) <= 4, f"the attacher's files: {os.listdir(f'/proc/{helper[0]}/fd')}")
+    for n in range(5):
+        curl(f"http://127.0.0.1:{port}/?n={n}")
+    out = run([WIRESPAN, "status", "--db", db]).stdout
+    check("privileges while capturing: cap_dac_read_search, cap_sys_ptrace, cap_perfmon, cap_bpf only; NoNewPrivs; "
+          "seccomp allow-list of" in out, f"status:\n{out}")
+    rec.stop_ok()
+    check_eq(len(on_port(spans(db), port)), 10, "spans recorded inside the sandbox")
+    j = json.loads(run([WIRESPAN, "status", "--db", db, "--json"]).stdout.splitlines()[0])
+    check(j["privileges"]["no_new_privs"] and j["privileges"]["seccomp_syscalls"] > 50, f"status --json: {j}")
+    db2 = env.path("full.db")
+    rec = Recorder(env, db2, "--port", str(port), "--no-sandbox")
+    with open(f"/proc/{rec.proc.pid}/status") as f:
+        eff = [l for l in f if l.startswith("CapEff")][0]
+    rec.stop_ok()
+    check(int(eff.split()[1], 16) != want, f"--no-sandbox keeps every capability: {eff}")
+    check("every capability kept" in run([WIRESPAN, "status", "--db", db2]).stdout, "status names --no-sandbox")
+
+
+def test_crafted_database(env):
+    """A database someone else made to trap its reader: the spans table
+    replaced by a recursive view, or a trigger added. Readers refuse it at
+    once, naming the file, instead of hanging or running its SQL."""
+    port = 18104
+    env.python_http(port)
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port))
+    curl(f"http://127.0.0.1:{port}/")
+    rec.stop_ok()
+    check_eq(len(on_port(spans(db), port)), 2, "spans before the change")
+    viewed = env.path("view.db")
+    run(["cp", db, viewed])
+    sqlite(viewed, "ALTER TABLE spans RENAME TO spans_old; CREATE VIEW spans AS WITH RECURSIVE r(x) AS "
+                   "(SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT * FROM spans_old, r;")
+    trig = env.path("trigger.db")
+    run(["cp", db, trig])
+    sqlite(trig, "CREATE TABLE log(x); CREATE TRIGGER t AFTER INSERT ON spans BEGIN INSERT INTO log VALUES (1); END;")
+    for f, what in ((viewed, "a view (spans)"), (trig, "a trigger (t)")):
+        for cmd in (["spans", "--limit", "5"], ["traces"], ["status"]):
+            t0 = time.time()
+            p = run([WIRESPAN] + cmd + ["--db", f], check_rc=False, timeout=30)
+            check(p.returncode == 1 and what in p.stderr and f in p.stderr,
+                  f"{cmd[0]} on {what}: exit {p.returncode}, {p.stderr.strip()!r}")
+            check(time.time() - t0 < 10, f"{cmd[0]} took {time.time() - t0:.1f}s")
+    record_fails([WIRESPAN, "record", "--db", trig, "--duration", "1"], 1, "a trigger (t)")
+
+
+LABEL_SERVER = r"""
+import ctypes, http.server, sys
+# a process name with a terminal escape in it (prctl PR_SET_NAME)
+ctypes.CDLL(None).prctl(15, b"\x1b]0;owned\x07x", 0, 0, 0)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()
+"""
+
+
+def test_names_are_labels(env):
+    """A process may call itself anything (here OTEL_SERVICE_NAME "sshd"
+    with a terminal escape) and name its thread with escapes: service.name
+    is kept as a label, beside what the kernel says the process is
+    (process.executable.name and .path, and where the name came from), and
+    no control character reaches the text outputs."""
+    port = 18105
+    script = env.path("label.py")
+    with open(script, "w") as f:
+        f.write(LABEL_SERVER)
+    envv = dict(os.environ, OTEL_SERVICE_NAME="sshd\x1b[2J\x1b]0;pwned\x07")
+    env.spawn([PYTHON, script, str(port)], env=envv, cwd=env.path())
+    wait_port("127.0.0.1", port)
+    db = env.path("t.db")
+    rec = Recorder(env, db, "--port", str(port))
+    curl(f"http://127.0.0.1:{port}/")
+    rec.stop_ok()
+    srv = [s for s in on_port(spans(db), port) if s["kind"] == "server"]
+    check_eq(len(srv), 1, "server spans")
+    a = srv[0]["attributes"]
+    check(srv[0]["resource"]["service.name"].startswith("sshd") if "resource" in srv[0] else
+          a.get("service.name", "").startswith("sshd"), f"the label is kept: {srv[0]}")
+    check_eq(a.get("wirespan.service.name_from"), "OTEL_SERVICE_NAME", "where the name came from")
+    check_eq(a.get("process.executable.path"), os.path.realpath(PYTHON), "the executable beside it")
+    check(a.get("process.executable.name", "").endswith("x"), f"the kernel's name: {a}")
+    for cmd in (["spans"], ["traces"], ["tcp"], ["status"], ["explain", srv[0]["trace_id"]]):
+        out = subprocess.run([WIRESPAN] + cmd + ["--db", db], capture_output=True, timeout=60).stdout
+        bad = [c for c in out if (c < 0x20 and c not in (0x0a, 0x09)) or c == 0x7f]
+        check(not bad, f"{cmd[0]}: control characters reach the terminal: {out[:400]!r}")

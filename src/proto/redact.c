@@ -1,0 +1,180 @@
+/* redact.c -- see redact.h. */
+#include "proto/redact.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/util.h"
+
+static char keep_query[WS_REDACT_KEEP_MAX][64], keep_header[WS_REDACT_KEEP_MAX][64];
+static size_t nkeep_query, nkeep_header;
+
+static const char *const credential_headers[] = {"authorization", "proxy-authorization", "cookie", "set-cookie"};
+
+static int keep(char list[][64], size_t *n, const char *name, const char *what, char *err, size_t errlen)
+{
+	if (!name[0] || strlen(name) >= sizeof(list[0])) {
+		snprintf(err, errlen, "--keep-%s needs a name of 1 to 63 characters", what);
+		return -1;
+	}
+	if (*n == WS_REDACT_KEEP_MAX) {
+		snprintf(err, errlen, "at most %d --keep-%s names", WS_REDACT_KEEP_MAX, what);
+		return -1;
+	}
+	ws_strlcpy(list[(*n)++], name, sizeof(list[0]));
+	return 0;
+}
+
+int ws_redact_keep_query(const char *name, char *err, size_t errlen)
+{
+	return keep(keep_query, &nkeep_query, name, "query", err, errlen);
+}
+
+int ws_redact_keep_header(const char *name, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < WS_ARRAY_SIZE(credential_headers); i++)
+		if (strcasecmp(name, credential_headers[i]) == 0) {
+			snprintf(err, errlen,
+				 "%s carries credentials: wirespan never stores its value (the span only says it was "
+				 "present)",
+				 name);
+			return -1;
+		}
+	return keep(keep_header, &nkeep_header, name, "header", err, errlen);
+}
+
+bool ws_redact_header_kept(const char *name, size_t n)
+{
+	for (size_t i = 0; i < nkeep_header; i++)
+		if (ws_strcaseeq_n(name, n, keep_header[i]))
+			return true;
+	return false;
+}
+
+struct out {
+	char *b;
+	size_t size, o;
+};
+
+static void put(struct out *w, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && w->o + 1 < w->size; i++)
+		w->b[w->o++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	w->b[w->o] = 0;
+}
+
+static void puts_(struct out *w, const char *s) { put(w, s, strlen(s)); }
+
+void ws_redact_query(char *out, size_t size, const char *q, size_t n)
+{
+	struct out w = {out, size, 0};
+
+	if (!size)
+		return;
+	out[0] = 0;
+	for (size_t i = 0; i < n;) {
+		size_t end = i, eq;
+		while (end < n && q[end] != '&' && q[end] != ';')
+			end++;
+		for (eq = i; eq < end && q[eq] != '='; eq++)
+			;
+		bool kept = false;
+		for (size_t k = 0; k < nkeep_query && eq < end; k++)
+			kept |= ws_strcaseeq_n(q + i, eq - i, keep_query[k]);
+		if (eq == end) /* no name: the item is a value */
+			puts_(&w, end > i ? "REDACTED" : "");
+		else if (kept || eq + 1 == end)
+			put(&w, q + i, end - i);
+		else {
+			put(&w, q + i, eq + 1 - i);
+			puts_(&w, "REDACTED");
+		}
+		if (end < n)
+			put(&w, q + end, 1);
+		i = end + 1;
+	}
+}
+
+/* A path segment after which the next one is a credential. */
+static const char *const token_words[] = {
+	"reset-password", "reset_password", "resetpassword", "password-reset", "password_reset", "reset",
+	"token", "tokens", "verify", "verification", "confirm", "confirmation", "invite", "invitation",
+	"activate", "activation", "magic", "magic-link", "login-link", "unsubscribe", "key", "keys", "apikey",
+	"api-key", "api_key", "secret", "secrets", "session", "sessions", "auth", "oauth", "password", "passwd",
+	"signature", "sig", "share", "download",
+};
+
+static bool is_token_word(const char *s, size_t n)
+{
+	for (size_t i = 0; i < WS_ARRAY_SIZE(token_words); i++)
+		if (ws_strcaseeq_n(s, n, token_words[i]))
+			return true;
+	return false;
+}
+
+/* Long and mixing letters and digits (keys, signed ids, JWTs, UUIDs), or
+ * bot<digits>:<anything> (Telegram). */
+static bool looks_secret(const char *s, size_t n)
+{
+	size_t letters = 0, digits = 0;
+
+	if (n > 4 && strncasecmp(s, "bot", 3) == 0 && isdigit((unsigned char)s[3]) && memchr(s, ':', n))
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		letters += isalpha((unsigned char)s[i]) != 0;
+		digits += isdigit((unsigned char)s[i]) != 0;
+	}
+	return n >= 16 && letters && digits;
+}
+
+void ws_redact_path(char *out, size_t size, const char *p, size_t n)
+{
+	struct out w = {out, size, 0};
+	bool after_word = false;
+
+	if (!size)
+		return;
+	out[0] = 0;
+	for (size_t i = 0; i <= n;) {
+		size_t end = i;
+		while (end < n && p[end] != '/')
+			end++;
+		/* path parameters: ;name=value */
+		const char *semi = memchr(p + i, ';', end - i);
+		size_t sn = semi ? (size_t)(semi - (p + i)) : end - i;
+		if (sn && (after_word || looks_secret(p + i, sn)))
+			puts_(&w, "{token}");
+		else
+			put(&w, p + i, sn);
+		after_word = sn && is_token_word(p + i, sn);
+		for (size_t k = i + sn; k < end;) { /* each ;name=value */
+			size_t e = k + 1;
+			while (e < end && p[e] != ';')
+				e++;
+			const char *eq = memchr(p + k, '=', e - k);
+			if (eq) {
+				put(&w, p + k, (size_t)(eq + 1 - (p + k)));
+				puts_(&w, "REDACTED");
+			} else {
+				put(&w, ";", 1);
+			}
+			k = e;
+		}
+		if (end < n)
+			put(&w, "/", 1);
+		i = end + 1;
+	}
+}
+
+void ws_redact_host(char *out, size_t size, const char *h, size_t n)
+{
+	const char *at = memrchr(h, '@', n);
+
+	if (at) { /* user:password@host */
+		n -= (size_t)(at + 1 - h);
+		h = at + 1;
+	}
+	ws_copy_text(out, size, (const uint8_t *)h, n);
+}
