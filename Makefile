@@ -37,9 +37,9 @@ CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o)
 
 UNIT_TESTS := test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases test_pcap test_budget test_gobin test_pyasync
-FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync
+FUZZERS    := fuzz_http1 fuzz_redis fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync fuzz_store
 
-.PHONY: all deps demo test unit asan fuzz e2e clean format
+.PHONY: all deps demo test unit asan fuzz fuzz-long e2e clean format
 all: $(B)/wirespan
 
 deps:
@@ -140,6 +140,14 @@ asan:
 # libFuzzer targets, built with clang.
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: $(FUZZERS:%=build-fuzz/%)
+
+# Each fuzzer for 10 minutes (FUZZ_SECONDS), inputs up to 1 MiB; not in CI.
+FUZZ_SECONDS ?= 600
+fuzz-long: all fuzz
+	python3 tests/fuzz/seed.py build-fuzz/corpus
+	python3 tests/data/go/synth.py build-fuzz/corpus/gobin
+	tests/fuzz/seed_store.sh $(B)/wirespan build-fuzz/corpus
+	@for f in $(FUZZERS); do echo "$$f:"; FUZZ_MAX_LEN=1048576 tests/fuzz/run_fuzzer.sh $$f $(FUZZ_SECONDS) || exit 1; done
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p build-fuzz

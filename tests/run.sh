@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 UNIT="test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases test_pcap test_budget test_gobin test_pyasync"
-FUZZERS="fuzz_http1 fuzz_redis fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync"
+FUZZERS="fuzz_http1 fuzz_redis fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync fuzz_store"
 failed=()
 log=build/test-logs
 mkdir -p "$log"
@@ -44,6 +44,7 @@ if make --no-print-directory fuzz >"$log/fuzz-build.log" 2>&1; then
 	python3 tests/data/go/synth.py build-fuzz/corpus/gobin
 	mkdir -p build-fuzz/corpus/pyasync
 	cp /usr/lib/python3*/lib-dynload/_asyncio.cpython-3*-x86_64-linux-gnu.so build-fuzz/corpus/pyasync/ 2>/dev/null
+	tests/fuzz/seed_store.sh build/wirespan build-fuzz/corpus
 	for f in $FUZZERS; do
 		step "$f" tests/fuzz/run_fuzzer.sh "$f" "$FUZZ_SECONDS"
 	done

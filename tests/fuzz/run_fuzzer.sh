@@ -7,7 +7,10 @@ f=$1
 secs=$2
 corpus=build-fuzz/corpus/${f#fuzz_}
 mkdir -p "$corpus"
-"build-fuzz/$f" -max_total_time="$secs" -max_len=4096 -artifact_prefix="build-fuzz/$f-" "$corpus" \
+# inputs up to FUZZ_MAX_LEN bytes (default 4096; databases up to 1 MiB)
+maxlen=${FUZZ_MAX_LEN:-4096}
+[ "$f" = fuzz_store ] && maxlen=1048576
+"build-fuzz/$f" -max_total_time="$secs" -max_len="$maxlen" -artifact_prefix="build-fuzz/$f-" "$corpus" \
 	>"build-fuzz/$f.log" 2>&1
 rc=$?
 grep -E '^Done|ERROR|SUMMARY|runtime error' "build-fuzz/$f.log" | tail -n 5
