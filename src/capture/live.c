@@ -602,21 +602,21 @@ static void __attribute__((noreturn)) attacher_main(struct live *l, int sock)
 	/* keep the socket and the three programs only: copies of the
 	 * recorder's links would keep programs attached that the recorder
 	 * detaches (the CPU budget), and its rings and database are not ours */
-	int keep[4] = {sock, bpf_program__fd(progs[0]), bpf_program__fd(progs[1]), bpf_program__fd(progs[2])};
-	int fds[4096], nfds = 0;
-	DIR *d = opendir("/proc/self/fd");
-	for (struct dirent *e; d && (e = readdir(d)) && nfds < 4096;)
-		if (e->d_name[0] != '.')
-			fds[nfds++] = atoi(e->d_name);
-	if (d)
-		closedir(d);
-	for (int i = 0; i < nfds; i++) {
-		bool kept = false;
-		for (int k = 0; k < 4; k++)
-			kept |= fds[i] == keep[k];
-		if (!kept)
-			close(fds[i]);
+	unsigned keep[4] = {(unsigned)sock, (unsigned)bpf_program__fd(progs[0]), (unsigned)bpf_program__fd(progs[1]),
+			    (unsigned)bpf_program__fd(progs[2])};
+	for (int i = 1; i < 4; i++) /* ascending */
+		for (int k = i; k > 0 && keep[k - 1] > keep[k]; k--) {
+			unsigned t = keep[k];
+			keep[k] = keep[k - 1];
+			keep[k - 1] = t;
+		}
+	unsigned from = 0;
+	for (int i = 0; i < 4; i++) { /* every descriptor between the kept ones, however many */
+		if (keep[i] > from)
+			close_range(from, keep[i] - 1, 0);
+		from = keep[i] + 1;
 	}
+	close_range(from, ~0u, 0);
 	if (ws_sandbox_enter(WS_SANDBOX_ATTACHER, true, &sb, err, sizeof(err)))
 		_exit(1); /* the recorder sees the socket close: no probes */
 	while (full_io(sock, &q, sizeof(q), false) == 0) {
