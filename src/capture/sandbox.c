@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 
 #include "util/util.h"
@@ -26,7 +27,7 @@ static const char *const allowed[] = {
 	"access", "faccessat", "faccessat2", "readlink", "readlinkat", "getdents64", "getcwd",
 	"fcntl", "flock", "fsync", "fdatasync", "ftruncate", "fallocate", "unlink", "unlinkat", "rename",
 	"renameat", "renameat2", "fchmod", "fchown", "umask",
-	"dup", "dup2", "dup3", "pipe", "pipe2", "eventfd2", "ioctl",
+	"dup", "dup2", "dup3", "pipe", "pipe2", "eventfd2",
 	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "mlock", "munlock", "membarrier",
 	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
 	"sched_yield", "sched_getaffinity", "sched_setaffinity",
@@ -44,7 +45,7 @@ static const char *const allowed[] = {
 
 /* The attacher: read a request, open a uprobe, attach, answer. */
 static const char *const attacher_allowed[] = {
-	"read", "write", "close", "openat", "open", "fstat", "newfstatat", "statx", "lseek", "fcntl", "ioctl",
+	"read", "write", "close", "openat", "open", "fstat", "newfstatat", "statx", "lseek", "fcntl",
 	"mmap", "munmap", "mremap", "brk", "madvise", "futex", "rt_sigreturn", "rt_sigprocmask", "getpid",
 	"gettid", "clock_gettime", "exit", "exit_group", "bpf", "perf_event_open", "uname", "access", "faccessat",
 	"faccessat2", "readlink", "readlinkat", "getuid", "geteuid",
@@ -131,6 +132,16 @@ static int install_filter(const char *const *allow, size_t nallow, bool threads,
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		*n += !rc;
 	}
+	/* ioctl: perf events' own (libbpf enables and attaches with them) and
+	 * asking a terminal its modes and size; never TIOCSTI, which would type
+	 * into the terminal of the shell that started us */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, 0x2400)); /* _IO('$', n) */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TIOCGWINSZ));
 	/* threads, not processes: clone only with CLONE_THREAD; clone3 (whose
 	 * flags a filter cannot see) answers ENOSYS, and glibc falls back */
 	if (!rc && threads)
