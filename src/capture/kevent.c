@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/mask.h"
+#include "util/hashmap.h"
 #include "util/util.h"
 
 #define EVFILE_MAGIC "WSEVENTS"
@@ -181,9 +183,9 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct w
 	return 0;
 }
 
-int ws_evfile_write_header(FILE *f, int64_t off)
+int ws_evfile_write_header(FILE *f, int64_t off, unsigned flags)
 {
-	uint32_t v[2] = {WS_ABI_VERSION, 0};
+	uint32_t v[2] = {WS_ABI_VERSION, flags};
 
 	if (fwrite(EVFILE_MAGIC, 8, 1, f) != 1 || fwrite(v, sizeof(v), 1, f) != 1 || fwrite(&off, sizeof(off), 1, f) != 1)
 		return -1;
@@ -197,7 +199,75 @@ int ws_evfile_write(FILE *f, const void *rec, uint32_t len)
 	return 0;
 }
 
-int ws_evfile_read_header(FILE *f, int64_t *off, int *abi, char *err, size_t errlen)
+struct ws_evmask {
+	struct ws_hashmap conns; /* conn_id -> struct ws_mask */
+	size_t max;
+	uint8_t *buf;
+	size_t cap;
+};
+
+struct ws_evmask *ws_evmask_new(size_t max)
+{
+	struct ws_evmask *em = ws_calloc(1, sizeof(*em));
+
+	ws_hashmap_init(&em->conns);
+	em->max = max;
+	return em;
+}
+
+void ws_evmask_free(struct ws_evmask *em)
+{
+	uint64_t k;
+	void *v;
+
+	if (!em)
+		return;
+	for (size_t i = 0; ws_hashmap_next(&em->conns, &i, &k, &v);)
+		ws_mask_free(v);
+	ws_hashmap_free(&em->conns);
+	explicit_bzero(em->buf, em->cap);
+	free(em->buf);
+	free(em);
+}
+
+int ws_evfile_write_masked(FILE *f, struct ws_evmask *em, const void *rec, uint32_t len)
+{
+	const struct ws_kevent *k = rec;
+	size_t fixed = ws_kevent_size(WS_ABI_VERSION);
+
+	if (is_task(rec, WS_ABI_VERSION) || len < fixed || (k->type != WS_KEV_DATA && k->type != WS_KEV_CLOSE))
+		return ws_evfile_write(f, rec, len);
+	if (k->type == WS_KEV_CLOSE) {
+		ws_mask_free(ws_hashmap_del(&em->conns, k->conn_id ? k->conn_id : 1));
+		return ws_evfile_write(f, rec, len);
+	}
+	if (len > em->cap) {
+		explicit_bzero(em->buf, em->cap);
+		free(em->buf);
+		em->buf = ws_malloc(len);
+		em->cap = len;
+	}
+	memcpy(em->buf, rec, len);
+	uint8_t *head = em->buf + fixed;
+	uint32_t cap = WS_MIN((uint32_t)k->cap, len - (uint32_t)fixed);
+	uint32_t tail = WS_MIN((uint32_t)k->tail, len - (uint32_t)fixed - cap);
+	uint64_t key = k->conn_id ? k->conn_id : 1;
+	struct ws_mask *m = ws_hashmap_get(&em->conns, key);
+	if (!m && em->conns.len < em->max) {
+		m = ws_mask_new();
+		ws_hashmap_put(&em->conns, key, m);
+	}
+	if (m && !(k->flags & WS_KF_ERROR))
+		ws_mask_run(m, k->dir == WS_DIR_SEND ? WS_SEND : WS_RECV, k->seq, true, k->bytes, head, cap, head + cap,
+			    tail);
+	else
+		memset(head, '*', cap + tail); /* no masker to read it: masked whole */
+	int rc = ws_evfile_write(f, em->buf, len);
+	explicit_bzero(head, cap + tail);
+	return rc;
+}
+
+int ws_evfile_read_header(FILE *f, int64_t *off, int *abi, unsigned *flags, char *err, size_t errlen)
 {
 	char magic[8];
 	uint32_t v[2];
@@ -216,6 +286,7 @@ int ws_evfile_read_header(FILE *f, int64_t *off, int *abi, char *err, size_t err
 		return -1;
 	}
 	*abi = (int)v[0];
+	*flags = v[1];
 	return 0;
 }
 

@@ -26,12 +26,22 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t mono_to_real, int abi,
 /* Size of the fixed part of a (non-task) record of that ABI version. */
 size_t ws_kevent_size(int abi);
 
-/* Saved event streams: an 8-byte magic, the ABI version, the clock offset,
- * then records as [u32 length][bytes]. */
-int ws_evfile_write_header(FILE *f, int64_t mono_to_real);
+/* Saved event streams: an 8-byte magic, the ABI version, flags
+ * (WS_EVFILE_*), the clock offset, then records as [u32 length][bytes]. */
+#define WS_EVFILE_MASKED 1u /* payloads masked (proto/mask.h) */
+int ws_evfile_write_header(FILE *f, int64_t mono_to_real, unsigned flags);
 int ws_evfile_write(FILE *f, const void *rec, uint32_t len);
+
+/* Writing a masked file: every DATA record's payload passes its
+ * connection's masker (proto/mask.h) first. Connections are forgotten at
+ * their CLOSE; past max connections at once, payloads are masked whole. */
+struct ws_evmask;
+struct ws_evmask *ws_evmask_new(size_t max);
+void ws_evmask_free(struct ws_evmask *em);
+/* rec is a record of the current ABI, at least ws_kevent_min_size bytes. */
+int ws_evfile_write_masked(FILE *f, struct ws_evmask *em, const void *rec, uint32_t len);
 /* Returns 0 with *mono_to_real and *abi set, or -1 with a message in err. */
-int ws_evfile_read_header(FILE *f, int64_t *mono_to_real, int *abi, char *err, size_t errlen);
+int ws_evfile_read_header(FILE *f, int64_t *mono_to_real, int *abi, unsigned *flags, char *err, size_t errlen);
 /* Reads the next record into *buf (grown as needed): 1 = record, 0 = end,
  * -1 = truncated or corrupt. */
 int ws_evfile_read(FILE *f, uint8_t **buf, size_t *cap, uint32_t *len);

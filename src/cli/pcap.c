@@ -224,6 +224,7 @@ static int store_file_results(struct pcap_run *r, const struct ws_capfile *cf, c
 		{"lost", "ip_fragments", cs->dec[WS_DEC_FRAGMENT]},
 		{"lost", "truncated_headers", cs->dec[WS_DEC_TRUNCATED]},
 		{"lost", "bad_headers", cs->dec[WS_DEC_BAD_HEADER]},
+		{"lost", "flows_evicted", os->flows_evicted},
 		{"stat", "payload_cut", cs->payload_cut},
 		{"stat", "flows", os->flows},
 		{"stat", "flows_without_handshake", os->flows_no_handshake},
@@ -238,7 +239,7 @@ static int store_file_results(struct pcap_run *r, const struct ws_capfile *cf, c
 		{"stat", "tcp_segments_not_captured", os->ta[9]},
 	};
 	uint64_t lost = cs->dec[WS_DEC_FRAGMENT] + cs->dec[WS_DEC_TRUNCATED] + cs->dec[WS_DEC_BAD_HEADER] +
-			ct_stats(r->p.ct)->conns_evicted;
+			ct_stats(r->p.ct)->conns_evicted + os->flows_evicted;
 
 	if (pipeline_store_results(&r->p, rows, WS_ARRAY_SIZE(rows), lost, status))
 		return -EIO;

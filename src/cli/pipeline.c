@@ -22,6 +22,7 @@ struct service_name {
 	char name[64];
 	const char *source; /* the variable it came from, NULL: the process name */
 	char exe[256];      /* the executable's path, "" unknown */
+	char *attrs;        /* what spans of the process add: a JSON object */
 };
 
 /* Where the name was found, or NULL. Any process can call itself anything:
@@ -57,19 +58,37 @@ static const char *env_service_name(uint32_t pid, char *out, size_t n)
 	return found ? "OTEL_RESOURCE_ATTRIBUTES" : NULL;
 }
 
-/* Add members to a span's attributes (a JSON object), when they fit. */
-static void add_attrs(struct ws_span *s, const struct ws_json *more)
+/* Add the members of a JSON object to a span's attributes, when they fit. */
+static void add_attrs(struct ws_span *s, const char *more)
 {
-	size_t have = strlen(s->attrs), add = more->len;
+	struct ws_json j;
 
-	/* both are objects: "{...}" + "{...}" -> "{...,...}" */
-	if (have < 2 || add < 3 || s->attrs[have - 1] != '}' || have + add > sizeof(s->attrs) - 1)
-		return;
-	s->attrs[have - 1] = have > 2 ? ',' : 0;
-	if (have == 2)
-		have = 1;
-	memcpy(s->attrs + have, more->buf + 1, add - 1);
-	s->attrs[have + add - 1] = 0;
+	wj_init(&j);
+	wj_obj_begin(&j);
+	wj_members(&j, s->attrs);
+	wj_members(&j, more);
+	wj_obj_end(&j);
+	if (j.len < sizeof(s->attrs))
+		memcpy(s->attrs, j.buf, j.len + 1);
+	wj_free(&j);
+}
+
+/* The process's name from the kernel, its executable and where service.name
+ * came from, once per process. */
+static void process_attrs(struct service_name *sn)
+{
+	struct ws_json j;
+
+	wj_init(&j);
+	wj_obj_begin(&j);
+	wj_kstr(&j, "process.executable.name", sn->comm);
+	if (sn->exe[0])
+		wj_kstr(&j, "process.executable.path", sn->exe);
+	wj_kstr(&j, "wirespan.service.name_from", sn->source ? sn->source : "process name");
+	wj_obj_end(&j);
+	free(sn->attrs);
+	sn->attrs = ws_strdup(j.buf);
+	wj_free(&j);
 }
 
 static void service_name(struct pipeline *p, struct ws_span *s)
@@ -94,18 +113,10 @@ static void service_name(struct pipeline *p, struct ws_span *s)
 		snprintf(path, sizeof(path), "/proc/%u/exe", s->pid);
 		ssize_t k = readlink(path, sn->exe, sizeof(sn->exe) - 1);
 		sn->exe[k > 0 ? k : 0] = 0;
+		process_attrs(sn);
 	}
 	ws_strlcpy(s->service, sn->name, sizeof(s->service));
-	struct ws_json j;
-	wj_init(&j);
-	wj_obj_begin(&j);
-	wj_kstr(&j, "process.executable.name", sn->comm);
-	if (sn->exe[0])
-		wj_kstr(&j, "process.executable.path", sn->exe);
-	wj_kstr(&j, "wirespan.service.name_from", sn->source ? sn->source : "process name");
-	wj_obj_end(&j);
-	add_attrs(s, &j);
-	wj_free(&j);
+	add_attrs(s, sn->attrs);
 }
 
 /* service.name when no process was seen: the server's address and port
@@ -295,8 +306,10 @@ void pipeline_free(struct pipeline *p)
 
 	ct_free(p->ct);
 	ws_reorder_free(&p->ro);
-	for (size_t i = 0; ws_hashmap_next(&p->services, &i, &k, &v);)
+	for (size_t i = 0; ws_hashmap_next(&p->services, &i, &k, &v);) {
+		free(((struct service_name *)v)->attrs);
 		free(v);
+	}
 	ws_hashmap_free(&p->services);
 	btf__free(p->vmlinux_btf);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "capture/kevent.h"
 #include "store/store.h"
 #include "stream/conntrack.h"
 #include "stream/reorder.h"
@@ -24,6 +25,7 @@ struct pipeline {
 	char host[64];
 	int64_t mono_to_real;
 	FILE *save;
+	struct ws_evmask *save_mask; /* NULL: the event file keeps the bytes as they were (--save-raw) */
 	bool debug_events;
 	bool store_failed;
 	uint64_t records, decode_errors, save_errors;

@@ -67,6 +67,9 @@ static void on_ordered(void *ctx, const void *rec, size_t len)
 		p->decode_errors++;
 		return;
 	}
+	/* masked in stream order, each connection's runs one after another */
+	if (p->save && p->save_mask && ws_evfile_write_masked(p->save, p->save_mask, rec, (uint32_t)len))
+		p->save_errors++;
 	pipeline_event(p, &ev);
 }
 
@@ -84,7 +87,7 @@ static void on_record(void *ctx, int ring, const void *rec, size_t len)
 		p->decode_errors++;
 		return;
 	}
-	if (p->save && ws_evfile_write(p->save, rec, len))
+	if (p->save && !p->save_mask && ws_evfile_write(p->save, rec, len))
 		p->save_errors++;
 	ws_kevent_order(rec, &key, &commit);
 	ws_reorder_push(&p->ro, key, commit, rec, len);
@@ -327,7 +330,11 @@ static void usage_record(FILE *f)
 		"  --ring-kb N          ring buffer size per CPU in KiB (default: 64 MiB shared by the\n"
 		"                       CPUs, 4 to 16 MiB each)\n"
 		"  --host NAME          host.name for the spans (default: hostname, or the netns name)\n"
-		"  --save-events FILE   also write the raw event stream (replay with `wirespan replay`)\n"
+		"  --save-events FILE   also write the event stream (replay with `wirespan replay`); its\n"
+		"                       payloads keep only what spans store (the rest is masked, byte for\n"
+		"                       byte)\n"
+		"  --save-raw           with --save-events: keep the payloads as captured, secrets\n"
+		"                       included\n"
 		"  --cpu-budget PCT     most of the host's CPU (all CPUs, kernel and user side together)\n"
 		"                       wirespan may use before it sheds work (default %g; 0: no limit);\n"
 		"                       see docs/overhead.md for what is shed, in order\n"
@@ -505,6 +512,7 @@ int cmd_record(int argc, char **argv)
 		{"ring-kb", required_argument, NULL, 'r'},
 		{"host", required_argument, NULL, 'H'},
 		{"save-events", required_argument, NULL, 's'},
+		{"save-raw", no_argument, NULL, 'W'},
 		{"cpu-budget", required_argument, NULL, 'B'},
 		{"no-go-probes", no_argument, NULL, 'G'},
 		{"no-asyncio-probes", no_argument, NULL, 'A'},
@@ -519,6 +527,7 @@ int cmd_record(int argc, char **argv)
 	};
 	struct live_config lc = {.payload = 4096};
 	const char *db = "wirespan.db", *netns_path = NULL, *save_path = NULL, *host = NULL;
+	bool save_raw = false;
 	double duration = 0, budget_pct = DEFAULT_BUDGET_PCT;
 	bool quiet = false, debug_events = false, go_probes = true, py_probes = true, sandbox = true;
 	unsigned long long v;
@@ -593,6 +602,7 @@ int cmd_record(int argc, char **argv)
 			break;
 		case 'H': host = optarg; break;
 		case 's': save_path = optarg; break;
+		case 'W': save_raw = true; break;
 		case 'B': {
 			char *end;
 			budget_pct = strtod(optarg, &end);
@@ -634,6 +644,10 @@ int cmd_record(int argc, char **argv)
 		lc.ring_bytes = 4u << 20;
 		while (lc.ring_bytes < per)
 			lc.ring_bytes <<= 1;
+	}
+	if (save_raw && !save_path) {
+		ws_err("--save-raw says how --save-events FILE writes payloads; give --save-events too");
+		return 2;
 	}
 	if (netns_path) {
 		struct stat sb;
@@ -691,9 +705,12 @@ int cmd_record(int argc, char **argv)
 			ws_store_close(p.store);
 			return 1;
 		}
-		ws_warn("%s keeps the captured bytes as they were (request lines, headers, the first bytes of "
-			"bodies), secrets included: it is not redacted; keep it private (mode 0600)",
-			save_path);
+		if (save_raw)
+			ws_warn("--save-raw: %s keeps the captured bytes as they were (request lines, headers, "
+				"the first bytes of bodies), secrets included; keep it private",
+				save_path);
+		else
+			p.save_mask = ws_evmask_new(1u << 20);
 	}
 	{
 		char w[512];
@@ -707,7 +724,7 @@ int cmd_record(int argc, char **argv)
 	pipeline_init(&p, NULL);
 	p.mono_to_real = ws_mono_to_real_offset();
 	if (p.save)
-		ws_evfile_write_header(p.save, p.mono_to_real);
+		ws_evfile_write_header(p.save, p.mono_to_real, p.save_mask ? WS_EVFILE_MASKED : 0);
 
 	struct live *l;
 	if (live_open(&lc, on_record, &p, &l, err, sizeof(err))) {
@@ -843,6 +860,8 @@ int cmd_record(int argc, char **argv)
 		if (fclose(p.save) || p.save_errors)
 			ws_warn("the event file %s is incomplete (%llu records not written)", save_path,
 				(unsigned long long)p.save_errors);
+		ws_evmask_free(p.save_mask);
+		p.save_mask = NULL;
 	}
 	if (!p.store_failed) {
 		if (store_counters(&p, &rs, rc ? "failed" : "complete")) {
@@ -896,7 +915,7 @@ int cmd_replay(int argc, char **argv)
 		case 'D': p.debug_events = true; break;
 		case 'h':
 			printf("usage: wirespan replay [--db FILE] [--host NAME] EVENTS_FILE\n\n"
-			       "Run a raw event stream saved by `wirespan record --save-events` through the\n"
+			       "Run an event stream saved by `wirespan record --save-events` through the\n"
 			       "pipeline again, without a kernel, and store the spans.\n");
 			return 0;
 		default: return 2;
@@ -912,11 +931,15 @@ int cmd_replay(int argc, char **argv)
 		ws_err("cannot read %s: %s", path, strerror(errno));
 		return 1;
 	}
-	if (ws_evfile_read_header(f, &p.mono_to_real, &p.abi, err, sizeof(err))) {
+	unsigned evflags;
+	if (ws_evfile_read_header(f, &p.mono_to_real, &p.abi, &evflags, err, sizeof(err))) {
 		ws_err("%s: %s", path, err);
 		fclose(f);
 		return 1;
 	}
+	fprintf(stderr, "wirespan: %s: payloads %s\n", path,
+		evflags & WS_EVFILE_MASKED ? "masked when recorded (only what spans store was kept)"
+					   : "as captured (--save-raw, or an older file)");
 	ws_strlcpy(p.host, host ? host : "replay", sizeof(p.host));
 	umask(077);
 	if (ws_store_open(db, WS_STORE_WRITE, &p.store, err, sizeof(err))) {

@@ -67,6 +67,14 @@ static void put(struct out *w, const char *s, size_t n)
 
 static void puts_(struct out *w, const char *s) { put(w, s, strlen(s)); }
 
+static bool query_kept(const char *name, size_t n)
+{
+	for (size_t k = 0; k < nkeep_query; k++)
+		if (ws_strcaseeq_n(name, n, keep_query[k]))
+			return true;
+	return false;
+}
+
 void ws_redact_query(char *out, size_t size, const char *q, size_t n)
 {
 	struct out w = {out, size, 0};
@@ -80,9 +88,7 @@ void ws_redact_query(char *out, size_t size, const char *q, size_t n)
 			end++;
 		for (eq = i; eq < end && q[eq] != '='; eq++)
 			;
-		bool kept = false;
-		for (size_t k = 0; k < nkeep_query && eq < end; k++)
-			kept |= ws_strcaseeq_n(q + i, eq - i, keep_query[k]);
+		bool kept = eq < end && query_kept(q + i, eq - i);
 		if (eq == end) /* no name: the item is a value */
 			puts_(&w, end > i ? "REDACTED" : "");
 		else if (kept || eq + 1 == end)
@@ -115,18 +121,20 @@ static bool is_token_word(const char *s, size_t n)
 }
 
 /* Long and mixing letters and digits (keys, signed ids, JWTs, UUIDs), or
- * bot<digits>:<anything> (Telegram). */
+ * bot<digits>:<anything> (Telegram), or already masked (a saved event
+ * file's, mask.h: at least 5 stars). */
 static bool looks_secret(const char *s, size_t n)
 {
-	size_t letters = 0, digits = 0;
+	size_t letters = 0, digits = 0, stars = 0;
 
 	if (n > 4 && strncasecmp(s, "bot", 3) == 0 && isdigit((unsigned char)s[3]) && memchr(s, ':', n))
 		return true;
 	for (size_t i = 0; i < n; i++) {
 		letters += isalpha((unsigned char)s[i]) != 0;
 		digits += isdigit((unsigned char)s[i]) != 0;
+		stars += s[i] == '*';
 	}
-	return n >= 16 && letters && digits;
+	return (n >= 16 && letters && digits) || (n >= 5 && stars == n);
 }
 
 void ws_redact_path(char *out, size_t size, const char *p, size_t n)
@@ -177,4 +185,76 @@ void ws_redact_host(char *out, size_t size, const char *h, size_t n)
 		h = at + 1;
 	}
 	ws_copy_text(out, size, (const uint8_t *)h, n);
+}
+
+static void fill(char *s, size_t n)
+{
+	memset(s, '*', n);
+}
+
+/* Mask a query string's values (as ws_redact_query would not keep them). */
+static void mask_query(char *q, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t end = i, eq;
+		while (end < n && q[end] != '&' && q[end] != ';')
+			end++;
+		for (eq = i; eq < end && q[eq] != '='; eq++)
+			;
+		if (eq == end)
+			fill(q + i, end - i);
+		else if (!query_kept(q + i, eq - i))
+			fill(q + eq + 1, end - eq - 1);
+		i = end + 1;
+	}
+}
+
+/* Mask a path's tokens and parameter values (as ws_redact_path). */
+static void mask_path(char *p, size_t n)
+{
+	bool after_word = false;
+
+	for (size_t i = 0; i <= n;) {
+		size_t end = i;
+		while (end < n && p[end] != '/')
+			end++;
+		const char *semi = memchr(p + i, ';', end - i);
+		size_t sn = semi ? (size_t)(semi - (p + i)) : end - i;
+		bool word = sn && is_token_word(p + i, sn);
+		if (sn && (after_word || looks_secret(p + i, sn)))
+			fill(p + i, sn);
+		after_word = word;
+		for (size_t k = i + sn; k < end;) { /* each ;name=value: ws_redact_path keeps the name */
+			size_t e = k + 1;
+			while (e < end && p[e] != ';')
+				e++;
+			const char *eq = memchr(p + k, '=', e - k);
+			if (eq)
+				fill((char *)eq + 1, (size_t)(p + e - eq - 1));
+			else
+				fill(p + k + 1, e - k - 1);
+			k = e;
+		}
+		i = end + 1;
+	}
+}
+
+void ws_redact_mask_target(char *t, size_t n)
+{
+	/* absolute form: the authority's userinfo goes; the host stays */
+	if (n > 7 && (strncasecmp(t, "http://", 7) == 0 || (n > 8 && strncasecmp(t, "https://", 8) == 0))) {
+		size_t a = t[4] == ':' ? 7 : 8, e = a;
+		while (e < n && t[e] != '/' && t[e] != '?')
+			e++;
+		const char *at = memrchr(t + a, '@', e - a);
+		if (at)
+			fill(t + a, (size_t)(at - (t + a)));
+		t += e;
+		n -= e;
+	}
+	const char *q = memchr(t, '?', n);
+	size_t pn = q ? (size_t)(q - t) : n;
+	mask_path(t, pn);
+	if (q)
+		mask_query(t + pn + 1, n - pn - 1);
 }

@@ -31,4 +31,11 @@ void ws_redact_query(char *out, size_t size, const char *q, size_t n);
 void ws_redact_path(char *out, size_t size, const char *p, size_t n);
 void ws_redact_host(char *out, size_t size, const char *h, size_t n);
 
+/* The same rules, applied in place and length for length (for saved event
+ * files, mask.h): every byte the forms above would not keep of a request
+ * target (origin or absolute form) becomes '*'. A path segment of '*'
+ * only is what a masked token looks like, and ws_redact_path shows it as
+ * {token} too. */
+void ws_redact_mask_target(char *t, size_t n);
+
 #endif

@@ -13,6 +13,7 @@
  * arguments at all: their bytes are wiped from the parser's buffers.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -113,6 +114,22 @@ static bool is_container(const char *cmd)
 		if (strcmp(cmd, containers[i]) == 0)
 			return true;
 	return false;
+}
+
+bool ws_redis_arg_stored(const char *cmd, const char *sub, unsigned i)
+{
+	char full[84];
+
+	if (i == 0)
+		return true;
+	if (secret_command(cmd))
+		return false;
+	if (!is_container(cmd))
+		return i == 1 && !keyless(cmd);
+	if (i == 1)
+		return true;
+	snprintf(full, sizeof(full), "%s %s", cmd, sub);
+	return i == 2 && !keyless(full);
 }
 
 static void upper_copy(char *dst, size_t size, const char *src, size_t n)

@@ -12,4 +12,10 @@
  * its server time is waiting as asked, not a slow server. */
 bool ws_redis_blocking_command(const char *command);
 
+/* Whether a span stores argument i (0: the command) of a command named cmd
+ * (upper case) whose first argument is sub (upper case): the command, a
+ * container's subcommand (CONFIG GET) and the key are stored; values,
+ * scripts, messages and credentials never are. */
+bool ws_redis_arg_stored(const char *cmd, const char *sub, unsigned i);
+
 #endif

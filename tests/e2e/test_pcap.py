@@ -355,6 +355,8 @@ def test_crafted_capture_costs_what_random_does(env):
     _, rss_all, _ = cost(caps["random"])
     _, rss_capped, err = cost(caps["random"], "--max-flows", "1000")
     check("19000 connections ended early: more were open at once than --max-flows" in err, err)
+    st = json.loads(run([WIRESPAN, "status", "--db", env.path("c.db"), "--json"]).stdout.splitlines()[-1])
+    check_eq(st["lost_by_cause"].get("flows_evicted"), 19000, f"counted where the totals are: {st['lost_by_cause']}")
     check(rss_capped < rss_all, f"peak RSS capped {rss_capped} KiB, uncapped {rss_all} KiB")
     if os.environ.get("WS_TEST_REPORT"):
         print(f"     crafted {best['crafted']:.2f}s random {best['random']:.2f}s; "

@@ -2,8 +2,10 @@
 than 100 placements (query values under names on no list, tokens in paths,
 credential headers, userinfo, tracestate, bodies, Redis values, scripts,
 passwords and error texts that echo arguments), recorded live and read from
-a capture of the same traffic; every byte of every database, -wal and -shm
-is searched for each secret."""
+a capture of the same traffic, and saved as an event file (masked by
+default); every byte of every database, -wal and -shm, and of the event
+file, is searched for each secret. The masked event file replays into the
+spans the recording made."""
 import glob
 import os
 import secrets
@@ -40,9 +42,10 @@ def test_no_secret_reaches_storage(env):
     port, rport = 18106, 16384
     env.python_http(port)
     env.redis(rport)
-    db, pdb = env.path("live.db"), env.path("capture.db")
+    db, pdb, rdb = env.path("live.db"), env.path("capture.db"), env.path("replay.db")
+    events = env.path("events.bin")
     dump = Tcpdump(env, None, env.path("lo.pcap"), "-i", "lo", f"tcp port {port} or tcp port {rport}")
-    rec = Recorder(env, db, "--port", str(port), "--port", str(rport))
+    rec = Recorder(env, db, "--port", str(port), "--port", str(rport), "--save-events", events)
     placed = []
 
     def req(target, headers=(), body=b""):
@@ -94,13 +97,22 @@ def test_no_secret_reaches_storage(env):
     placed.append(m2)
     run(cli + ["-a", m2, "--no-auth-warning", "GET", "x"], check_rc=False)  # a wrong password
     run(cli + ["-a", m, "--no-auth-warning", "CONFIG", "SET", "requirepass", ""])
-    rec.stop_ok()
+    err = rec.stop_ok()
+    check("--save-raw" not in err, f"a masked event file is not warned about as raw: {err}")
     dump.stop()
     run([WIRESPAN, "pcap", "--db", pdb, env.path("lo.pcap")])
+    replayed = run([WIRESPAN, "replay", "--db", rdb, events])
+    check("payloads masked when recorded" in replayed.stderr, replayed.stderr)
     check(len(placed) >= 100, f"{len(placed)} placements")
     got = spans(db)
     check(len([s for s in got if s["kind"] == "server"]) >= 100, f"the requests were recorded: {len(got)} spans")
-    files = sorted(set(glob.glob(db + "*") + glob.glob(pdb + "*")))
+    # the masked file gives the spans the recording gave
+    def shape(ss):
+        return sorted((s["kind"], s["name"], s["attributes"].get("http.response.status_code", 0),
+                       s["attributes"].get("db.operation.name", ""), s["attributes"].get("url.query", ""))
+                      for s in ss)
+    check_eq(shape(spans(rdb)), shape(got), "spans replayed from the masked event file")
+    files = sorted(set(glob.glob(db + "*") + glob.glob(pdb + "*") + glob.glob(rdb + "*") + [events]))
     found = []
     for f in files:
         data = open(f, "rb").read()
@@ -108,3 +120,24 @@ def test_no_secret_reaches_storage(env):
     check_eq(found, [], f"secrets in {', '.join(os.path.basename(f) for f in files)} of {len(placed)} placed")
     if os.environ.get("WS_TEST_REPORT"):
         print(f"     {len(placed)} secrets placed, {len(found)} found in {len(files)} files")
+
+
+def test_save_raw_is_asked_for(env):
+    """--save-raw keeps the payloads as captured, with a warning; it means
+    nothing without --save-events."""
+    port = 18107
+    env.python_http(port)
+    db, events = env.path("raw.db"), env.path("raw.bin")
+    r = run([WIRESPAN, "record", "--db", db, "--save-raw", "--duration", "1"], check_rc=False)
+    check_eq(r.returncode, 2, f"--save-raw alone: {r.stderr}")
+    check("give --save-events too" in r.stderr, r.stderr)
+    rec = Recorder(env, db, "--port", str(port), "--save-events", events, "--save-raw")
+    m = marker()
+    send(port, f"GET /q?token={m} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n".encode())
+    err = rec.stop_ok()
+    check("--save-raw" in err and "secrets included" in err, f"no warning: {err}")
+    check(m.encode() in open(events, "rb").read(), "the raw event file holds the bytes as captured")
+    check(m.encode() not in open(db, "rb").read(), "the database is redacted all the same")
+    check_eq(oct(os.stat(events).st_mode & 0o777), "0o600", "the raw event file's mode")
+    replayed = run([WIRESPAN, "replay", "--db", env.path("raw-replay.db"), events])
+    check("as captured" in replayed.stderr, replayed.stderr)

@@ -2,7 +2,7 @@
 """Write seed corpora for the fuzzers from the recorded conversations, and
 small capture files (generated here) for the pcap fuzzer.
 
-usage: seed.py OUTDIR   (creates OUTDIR/http1, OUTDIR/redis, OUTDIR/stream,
+usage: seed.py OUTDIR   (creates OUTDIR/http1, OUTDIR/redis, OUTDIR/mask, OUTDIR/stream,
                          OUTDIR/pcap)
 """
 import os
@@ -196,7 +196,7 @@ def main():
             if not name.endswith(".conv"):
                 continue
             segs = load(os.path.join(root, proto, name))
-            for t, data in ((target, parser_seed(segs)), ("stream", stream_seed(segs))):
+            for t, data in ((target, parser_seed(segs)), ("mask", parser_seed(segs)), ("stream", stream_seed(segs))):
                 os.makedirs(os.path.join(outdir, t), exist_ok=True)
                 with open(os.path.join(outdir, t, proto + "-" + name), "wb") as f:
                     f.write(data)
