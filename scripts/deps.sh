@@ -6,13 +6,15 @@ set -euo pipefail
 # build: compiler for BPF, libbpf + bpftool (skeletons), SQLite, libdw and
 #   capstone (reading Go executables: DWARF, disassembly), libcap and
 #   libseccomp (the recorder drops privileges once it captures), libsodium
-#   (keyed hashes for tables fed by capture files)
+#   (keyed hashes for tables fed by capture files), protobuf-c, libcurl and
+#   jansson (OTLP export: types generated from the official protos, HTTP,
+#   the span JSON read back)
 # demo and tests: real servers and clients, network namespaces, Go (test
 #   programs), the runtimes of the accuracy chains the tests run (redigo,
 #   aiohttp, aioredis; npm for the Node chain's locked packages)
 PKGS=(
 	clang llvm make gcc libbpf-dev bpftool libelf-dev zlib1g-dev libsqlite3-dev libdw-dev libcapstone-dev golang-go
-	libcap-dev libseccomp-dev libsodium-dev
+	libcap-dev libseccomp-dev libsodium-dev protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libjansson-dev
 	libclang-rt-14-dev sqlite3 python3 curl wrk nginx-light redis-server redis-tools
 	iproute2 util-linux procps linux-libc-dev libpcap-dev tcpdump tshark wireshark-common
 	golang-github-gomodule-redigo-dev python3-aiohttp python3-aioredis

@@ -8,6 +8,7 @@
 int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_spans(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_traces(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_tcp(int argc, char **argv);

@@ -31,5 +31,8 @@ void dbset_close(struct dbset *d);
 const struct ws_lspan *dbset_find(const struct dbset *d, const struct ws_span *s);
 /* Its phases. */
 const struct ws_phases *dbset_phases(const struct dbset *d, const struct ws_lspan *l);
+/* A stored span as the set shows it: with the trace id and parent that
+ * assembling all the databases found, and its phases among its attributes. */
+void dbset_linked_span(const struct dbset *d, const struct ws_span *stored, struct ws_span *out);
 
 #endif

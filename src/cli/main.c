@@ -24,7 +24,8 @@ static void usage(FILE *f)
 		   "  status    a recording's state, running or finished: lost events by cause,\n"
 		   "            load shedding, wirespan's own CPU and memory, each BPF program's cost\n"
 		   "  link      assemble and store the traces of a large recording\n"
-		   "  replay    run a saved raw event stream through the pipeline again\n"
+		   "  replay    run a saved event stream through the pipeline again\n"
+		   "  export    send spans to an OpenTelemetry collector (OTLP/HTTP, protobuf or JSON)\n"
 		   "\n"
 		   "Every command takes --db FILE (default wirespan.db) and --help.\n",
 		WIRESPAN_VERSION);
@@ -108,6 +109,8 @@ int main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "replay") == 0)
 		return cmd_replay(argc - 1, argv + 1);
+	if (strcmp(cmd, "export") == 0)
+		return cmd_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -19,38 +19,12 @@ struct print_ctx {
 	const char *trace; /* only this trace (hex prefix) */
 };
 
-/* Add the exchange's phases (computed across all the databases) to the
- * span's stored attributes. */
-static void add_phases(struct ws_span *s, const struct ws_phases *p)
-{
-	struct ws_json j;
-	size_t n = strlen(s->attrs);
-
-	wj_init(&j);
-	wj_obj_begin(&j);
-	ws_phases_json(p, s->kind, &j);
-	wj_obj_end(&j);
-	if (n >= 2 && s->attrs[n - 1] == '}' && j.len > 2 && n + j.len < sizeof(s->attrs)) {
-		s->attrs[n - 1] = 0;
-		if (n > 2)
-			strcat(s->attrs, ",");
-		strcat(s->attrs, j.buf + 1);
-	}
-	wj_free(&j);
-}
-
 static int print_span(void *ctx, const struct ws_span *stored)
 {
 	struct print_ctx *pc = ctx;
-	const struct ws_lspan *l = dbset_find(pc->d, stored);
 	struct ws_span linked, *s = &linked;
 
-	/* the trace id and parent from assembling all the databases given */
-	memcpy(&linked, stored, sizeof(linked));
-	if (l) {
-		ws_lspan_apply(&pc->d->set, l, &linked);
-		add_phases(&linked, dbset_phases(pc->d, l));
-	}
+	dbset_linked_span(pc->d, stored, &linked);
 	if (pc->trace) {
 		char id[33];
 		ws_hex(s->trace_id, 16, id);

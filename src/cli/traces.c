@@ -85,6 +85,33 @@ const struct ws_phases *dbset_phases(const struct dbset *d, const struct ws_lspa
 	return &d->ph.v[l - d->set.v];
 }
 
+/* Add the exchange's phases (computed across all the databases) to the
+ * span's stored attributes. */
+static void add_phases(struct ws_span *s, const struct ws_phases *p)
+{
+	struct ws_json j;
+
+	wj_init(&j);
+	wj_obj_begin(&j);
+	wj_members(&j, s->attrs);
+	ws_phases_json(p, s->kind, &j);
+	wj_obj_end(&j);
+	if (j.len < sizeof(s->attrs))
+		memcpy(s->attrs, j.buf, j.len + 1);
+	wj_free(&j);
+}
+
+void dbset_linked_span(const struct dbset *d, const struct ws_span *stored, struct ws_span *out)
+{
+	const struct ws_lspan *l = dbset_find(d, stored);
+
+	memcpy(out, stored, sizeof(*out));
+	if (l) {
+		ws_lspan_apply(&d->set, l, out);
+		add_phases(out, dbset_phases(d, l));
+	}
+}
+
 const struct ws_lspan *dbset_find(const struct dbset *d, const struct ws_span *s)
 {
 	uint64_t id = ws_be64_get(s->span_id);

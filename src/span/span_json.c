@@ -70,6 +70,13 @@ void ws_span_to_json(const struct ws_span *s, struct ws_json *j)
 	wj_kstr(j, "kind", ws_span_kind_name(s->kind));
 	wj_kuint(j, "start_time_unix_nano", s->start_ns);
 	wj_kuint(j, "end_time_unix_nano", s->end_ns);
+	/* the same as decimal strings, as OTLP/JSON writes 64-bit integers: a
+	 * JSON number above 2^53 is rounded by JavaScript and jq */
+	char t[24];
+	snprintf(t, sizeof(t), "%llu", (unsigned long long)s->start_ns);
+	wj_kstr(j, "startTimeUnixNano", t);
+	snprintf(t, sizeof(t), "%llu", (unsigned long long)s->end_ns);
+	wj_kstr(j, "endTimeUnixNano", t);
 
 	wj_key(j, "attributes");
 	wj_obj_begin(j);

@@ -228,9 +228,8 @@ void wj_num3(struct ws_json *j, double v)
 	if (!(v == v) || v > 1e15 || v < -1e15)
 		v = 0;
 	n = snprintf(b, sizeof(b), "%.3f", v);
-	while (n > 1 && b[n - 1] == '0') /* 0.900 -> 0.9, 1.000 -> 1 */
-		n--;
-	if (b[n - 1] == '.')
+	while (n > 2 && b[n - 1] == '0' && b[n - 2] != '.') /* 0.900 -> 0.9, 1.000 -> 1.0: a number
+							    * stays a double to those who type it */
 		n--;
 	sep(j);
 	put(j, b, n);

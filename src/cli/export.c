@@ -1,0 +1,234 @@
+/* export.c -- `wirespan export`: send stored spans to an OpenTelemetry
+ * collector (Jaeger, Tempo, the Collector...) over OTLP/HTTP, in batches. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/dbset.h"
+#include "export/otlp.h"
+#include "export/send.h"
+#include "store/store.h"
+#include "util/json.h"
+#include "util/util.h"
+
+struct export_ctx {
+	const struct dbset *d;
+	struct ws_otlp_batch *batch;
+	struct ws_otlp_sender *snd;
+	enum ws_otlp_format format;
+	size_t batch_max;
+	uint64_t since_ns, until_ns; /* start times kept: [since, until) */
+	struct ws_json j;
+	uint64_t read, sent, dropped, requests, retries, bad;
+	char err[512];
+};
+
+static int flush(struct export_ctx *x)
+{
+	size_t n = ws_otlp_batch_spans(x->batch);
+	uint8_t *body = NULL;
+	size_t len = 0;
+	unsigned attempts = 0;
+
+	if (!n)
+		return 0;
+	if (ws_otlp_encode(x->batch, x->format, &body, &len)) {
+		x->bad += n;
+		x->dropped += n;
+		ws_warn("%zu spans could not be encoded: dropped", n);
+	} else if (ws_otlp_send(x->snd, body, len, &attempts, x->err, sizeof(x->err))) {
+		x->dropped += n;
+		ws_warn("%zu spans dropped after %u attempts: %s", n, attempts, x->err);
+	} else {
+		x->sent += n;
+	}
+	x->requests += attempts;
+	x->retries += attempts > 1 ? attempts - 1 : 0;
+	free(body);
+	ws_otlp_batch_clear(x->batch);
+	return 0;
+}
+
+static int export_span(void *ctx, const struct ws_span *stored)
+{
+	struct export_ctx *x = ctx;
+	struct ws_span s;
+
+	if (stored->start_ns < x->since_ns || (x->until_ns && stored->start_ns >= x->until_ns))
+		return 0;
+	x->read++;
+	dbset_linked_span(x->d, stored, &s);
+	wj_reset(&x->j);
+	ws_span_to_json(&s, &x->j);
+	if (ws_otlp_batch_add(x->batch, x->j.buf, x->err, sizeof(x->err))) {
+		x->bad++;
+		x->dropped++;
+		return 0;
+	}
+	if (ws_otlp_batch_spans(x->batch) >= x->batch_max)
+		flush(x);
+	return 0;
+}
+
+/* A time: Unix seconds (with decimals), or UTC as 2026-12-02T18:30:00Z. */
+static int parse_time(const char *s, uint64_t *ns)
+{
+	struct tm tm = {0};
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end != s && !*end && v >= 0) {
+		*ns = (uint64_t)(v * 1e9);
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end || (*end && strcmp(end, "Z") != 0))
+		return -1;
+	*ns = (uint64_t)timegm(&tm) * 1000000000ull;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: wirespan export --otlp URL [--db FILE]... [--since TIME] [--until TIME]\n"
+		"                       [--protocol http/protobuf|http/json] [--header 'NAME: VALUE']...\n"
+		"                       [--batch N] [--no-gzip] [--timeout SECONDS] [--attempts N]\n\n"
+		"Send stored spans to an OpenTelemetry collector over OTLP/HTTP: Jaeger, Tempo, the\n"
+		"Collector. URL is the traces endpoint (http://host:4318/v1/traces), or a base URL\n"
+		"to which /v1/traces is added. Spans are exported as `wirespan spans --json` shows\n"
+		"them, with trace ids and parents from assembling all the databases given; the\n"
+		"attributes of who made a span (service.name, host.name, process.pid,\n"
+		"process.executable.*) go to its resource. TIME is Unix seconds or UTC\n"
+		"(2026-12-02T18:30:00Z); spans that start in [--since, --until) are sent.\n"
+		"Requests are protobuf (default) or JSON, gzip-compressed, of at most N spans\n"
+		"(default 512); one refused with 429, 502, 503 or 504, or not answered, is\n"
+		"tried again after 0.5 s, 1 s, 2 s... (or as Retry-After says), up to --attempts\n"
+		"(default 5) in all; then its spans are counted as dropped. Exit status 1 when\n"
+		"any span was dropped.\n");
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"otlp", required_argument, NULL, 'o'},
+		{"since", required_argument, NULL, 's'},
+		{"until", required_argument, NULL, 'u'},
+		{"protocol", required_argument, NULL, 'p'},
+		{"header", required_argument, NULL, 'H'},
+		{"batch", required_argument, NULL, 'b'},
+		{"no-gzip", no_argument, NULL, 'Z'},
+		{"timeout", required_argument, NULL, 't'},
+		{"attempts", required_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct ws_otlp_send_opts so = {.gzip = true};
+	struct export_ctx x = {.batch_max = 512};
+	struct dbset d = {0};
+	struct ws_link_opts lo = {0};
+	struct ws_span_filter f = {0};
+	unsigned long long v;
+	int c, rc = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if ((rc = dbset_add(&d, optarg)))
+				return rc;
+			break;
+		case 'o': so.url = optarg; break;
+		case 's':
+		case 'u':
+			if (parse_time(optarg, c == 's' ? &x.since_ns : &x.until_ns)) {
+				ws_err("--%s takes Unix seconds or a UTC time such as 2026-12-02T18:30:00Z, not '%s'",
+				       c == 's' ? "since" : "until", optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			if (strcmp(optarg, "http/protobuf") == 0)
+				so.format = WS_OTLP_PROTOBUF;
+			else if (strcmp(optarg, "http/json") == 0)
+				so.format = WS_OTLP_JSON;
+			else {
+				ws_err("--protocol is http/protobuf or http/json, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'H':
+			if (!strchr(optarg, ':') || so.nheaders == WS_ARRAY_SIZE(so.headers)) {
+				ws_err("--header takes 'NAME: VALUE' (at most %zu), not '%s'", WS_ARRAY_SIZE(so.headers),
+				       optarg);
+				return 2;
+			}
+			so.headers[so.nheaders++] = optarg;
+			break;
+		case 'b':
+			if (ws_parse_uint(optarg, 100000, &v) || !v) {
+				ws_err("--batch needs a number of spans from 1 to 100000, not '%s'", optarg);
+				return 2;
+			}
+			x.batch_max = v;
+			break;
+		case 'Z': so.gzip = false; break;
+		case 't':
+			if (ws_parse_uint(optarg, 600, &v) || !v) {
+				ws_err("--timeout needs seconds from 1 to 600, not '%s'", optarg);
+				return 2;
+			}
+			so.timeout_ms = (unsigned)v * 1000;
+			break;
+		case 'a':
+			if (ws_parse_uint(optarg, 100, &v) || !v) {
+				ws_err("--attempts needs a number from 1 to 100, not '%s'", optarg);
+				return 2;
+			}
+			so.max_attempts = (unsigned)v;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || !so.url) {
+		ws_err(optind < argc ? "export: unexpected argument '%s'" : "export needs --otlp URL%s",
+		       optind < argc ? argv[optind] : "");
+		return 2;
+	}
+	if (x.until_ns && x.until_ns <= x.since_ns) {
+		ws_err("--until must come after --since");
+		return 2;
+	}
+	char err[512];
+	x.format = so.format;
+	if (!(x.snd = ws_otlp_sender_new(&so, err, sizeof(err)))) {
+		ws_err("%s", err);
+		return 2;
+	}
+	if ((rc = dbset_open(&d, &lo))) {
+		dbset_close(&d);
+		ws_otlp_sender_free(x.snd);
+		return rc;
+	}
+	x.d = &d;
+	x.batch = ws_otlp_batch_new();
+	wj_init(&x.j);
+	for (size_t i = 0; i < d.n && !rc; i++)
+		rc = ws_store_each_span(d.st[i], &f, export_span, &x);
+	flush(&x);
+	fprintf(stderr,
+		"wirespan: exported %llu of %llu spans to %s in %llu requests (%llu retried); dropped %llu%s\n",
+		(unsigned long long)x.sent, (unsigned long long)x.read, ws_otlp_sender_url(x.snd),
+		(unsigned long long)x.requests, (unsigned long long)x.retries, (unsigned long long)x.dropped,
+		x.bad ? " (some could not be encoded)" : "");
+	wj_free(&x.j);
+	ws_otlp_batch_free(x.batch);
+	ws_otlp_sender_free(x.snd);
+	dbset_close(&d);
+	return rc || x.dropped ? 1 : 0;
+}
