@@ -225,7 +225,8 @@ void ws_evmask_free(struct ws_evmask *em)
 	for (size_t i = 0; ws_hashmap_next(&em->conns, &i, &k, &v);)
 		ws_mask_free(v);
 	ws_hashmap_free(&em->conns);
-	explicit_bzero(em->buf, em->cap);
+	if (em->buf)
+		explicit_bzero(em->buf, em->cap);
 	free(em->buf);
 	free(em);
 }
@@ -242,7 +243,8 @@ int ws_evfile_write_masked(FILE *f, struct ws_evmask *em, const void *rec, uint3
 		return ws_evfile_write(f, rec, len);
 	}
 	if (len > em->cap) {
-		explicit_bzero(em->buf, em->cap);
+		if (em->buf)
+			explicit_bzero(em->buf, em->cap);
 		free(em->buf);
 		em->buf = ws_malloc(len);
 		em->cap = len;
