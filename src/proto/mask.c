@@ -113,7 +113,8 @@ void ws_mask_free(struct ws_mask *m)
 
 static void fill(uint8_t *p, size_t n)
 {
-	memset(p, MASK, n);
+	if (n) /* p may be NULL (no tail) */
+		memset(p, MASK, n);
 }
 
 /* ---- HTTP/1.x ---- */
