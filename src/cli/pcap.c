@@ -57,7 +57,7 @@ static void on_flow(void *ctx, const struct ws_flowpkts *f)
 
 	if (r->p.store_failed)
 		return;
-	if (ws_store_add_packets(r->p.store, r->p.rec_id, r->p.host, f))
+	if (ws_flowpkts_save(r->p.store, r->p.rec_id, r->p.host, f))
 		r->p.store_failed = true;
 	else
 		r->flows_stored++;

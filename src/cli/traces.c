@@ -59,7 +59,7 @@ int dbset_open(struct dbset *d, const struct ws_link_opts *opts)
 			ws_err("%s", err);
 			return 1;
 		}
-		if (ws_store_load_links(d->st[i], &d->set, (uint16_t)i) || ws_store_load_tcp(d->st[i], &d->tcp, (uint16_t)i))
+		if (ws_lset_load(&d->set, d->st[i], (uint16_t)i) || ws_tcpevs_load(&d->tcp, d->st[i], (uint16_t)i))
 			return 1;
 	}
 	ws_link(&d->set, opts);
@@ -172,11 +172,11 @@ int cli_link_store(struct ws_store *st, const char *path)
 	int rc = 0;
 
 	ws_lset_init(&set);
-	if (ws_store_load_links(st, &set, 0)) {
+	if (ws_lset_load(&set, st, 0)) {
 		rc = 1;
 	} else {
 		ws_link(&set, NULL);
-		if (ws_store_save_links(st, &set, 0)) {
+		if (ws_lset_save(&set, st, 0)) {
 			ws_err("cannot store the traces in %s (%s); the spans are kept", path, ws_store_errmsg(st));
 			rc = 1;
 		}
@@ -688,7 +688,7 @@ static void explain_packets(const struct dbset *d, const struct ws_lspan *l, int
 	caps.from = (c ? c->start : l->start) - 1000000000ull;
 	caps.to = (s && s->end > x->end ? s->end : x->end) + 1000000000ull;
 	for (size_t i = 0; i < d->n; i++)
-		ws_store_each_flow(d->st[i], &ep[0], &ep[1], collect_flow, &caps);
+		ws_flowpkts_each(d->st[i], &ep[0], &ep[1], collect_flow, &caps);
 	if (!caps.n)
 		return;
 	/* capture a: the client's host when it was captured there */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store.h"
 #include "util/hashmap.h"
 #include "util/util.h"
 
@@ -547,6 +548,71 @@ void ws_pktrec_get(const uint8_t *b, struct ws_pktrec *r)
 	r->ipid = (uint16_t)(b[30] | b[31] << 8);
 	r->analysis = (uint16_t)(b[32] | b[33] << 8);
 	r->flags = b[34], r->dir = b[35];
+}
+
+int ws_flowpkts_save(struct ws_store *st, int64_t recording, const char *host, const struct ws_flowpkts *f)
+{
+	struct ws_store_flow r = {
+		.client = f->client,
+		.server = f->server,
+		.roles_known = f->roles_known,
+		.first_ns = f->first_ns,
+		.last_ns = f->last_ns,
+		.rtt_ns = f->rtt_ns,
+		.n = f->n,
+		.not_stored = f->not_stored,
+		.retrans = f->retrans,
+		.fast_retrans = f->fast_retrans,
+		.spurious = f->spurious,
+		.dup_acks = f->dup_acks,
+		.zero_windows = f->zero_windows,
+		.out_of_order = f->out_of_order,
+		.lost_segments = f->lost_segments,
+	};
+	uint8_t *blob = ws_malloc((size_t)f->n * WS_PKTREC_SIZE + 1);
+
+	for (uint32_t k = 0; k < f->n; k++)
+		ws_pktrec_put(blob + (size_t)k * WS_PKTREC_SIZE, &f->v[k]);
+	r.data = blob;
+	r.data_len = (size_t)f->n * WS_PKTREC_SIZE;
+	int rc = ws_store_add_flow(st, recording, host, &r);
+	free(blob);
+	return rc;
+}
+
+struct each_ctx {
+	int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_flowpkts *f);
+	void *ctx;
+};
+
+static int each_row(void *ctx, int64_t recording, const char *host, const struct ws_store_flow *r)
+{
+	struct each_ctx *c = ctx;
+	struct ws_flowpkts f = {
+		.client = r->client,
+		.server = r->server,
+		.roles_known = r->roles_known,
+		.first_ns = r->first_ns,
+		.last_ns = r->last_ns,
+		.not_stored = r->not_stored,
+		.rtt_ns = r->rtt_ns,
+	};
+
+	f.n = (uint32_t)(r->data_len / WS_PKTREC_SIZE);
+	f.v = ws_calloc(f.n + 1, sizeof(*f.v));
+	for (uint32_t k = 0; k < f.n; k++)
+		ws_pktrec_get((const uint8_t *)r->data + (size_t)k * WS_PKTREC_SIZE, &f.v[k]);
+	int stop = c->fn(c->ctx, recording, host, &f);
+	free(f.v);
+	return stop;
+}
+
+int ws_flowpkts_each(struct ws_store *st, const struct ws_endpoint *a, const struct ws_endpoint *b,
+		     int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_flowpkts *f), void *ctx)
+{
+	struct each_ctx c = {fn, ctx};
+
+	return ws_store_each_flow(st, a, b, each_row, &c);
 }
 
 static void emit(struct ws_offline *o, const struct flow *f, int end, struct ws_event *ev, uint64_t ts)

@@ -97,6 +97,14 @@ struct ws_flowpkts {
 	uint64_t rtt_ns; /* handshake round trip seen from the capture (0 unknown) */
 };
 
+/* A connection's packets into a database, and back: those between a and b
+ * (either way round), in every recording, oldest first; fn returning
+ * nonzero stops, and f lives until it returns. */
+struct ws_store;
+int ws_flowpkts_save(struct ws_store *st, int64_t recording, const char *host, const struct ws_flowpkts *f);
+int ws_flowpkts_each(struct ws_store *st, const struct ws_endpoint *a, const struct ws_endpoint *b,
+		     int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_flowpkts *f), void *ctx);
+
 struct ws_offline_sink {
 	void (*event)(void *ctx, const struct ws_event *ev);
 	void (*advance)(void *ctx, uint64_t now); /* event time reached now */

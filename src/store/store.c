@@ -13,9 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pcap/offline.h"
-#include "trace/link.h"
-#include "trace/phases.h"
 #include "util/privfile.h"
 #include "util/util.h"
 
@@ -244,7 +241,7 @@ static const char schema[] =
 struct ws_store {
 	sqlite3 *db;
 	bool writing;
-	sqlite3_stmt *ins_span, *ins_conn, *set_counter, *ins_tcp, *ins_pkts, *ins_goroutine;
+	sqlite3_stmt *ins_span, *ins_conn, *set_counter, *ins_tcp, *ins_pkts, *ins_goroutine, *upd_links;
 	char path[4096];
 	int version; /* schema version of the file */
 	/* WAL checkpoints (page copies and fsync) run in their own thread, on
@@ -626,6 +623,7 @@ void ws_store_close(struct ws_store *st)
 	sqlite3_finalize(st->ins_tcp);
 	sqlite3_finalize(st->ins_goroutine);
 	sqlite3_finalize(st->ins_pkts);
+	sqlite3_finalize(st->upd_links);
 	if (st->writing)
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
@@ -1175,16 +1173,9 @@ int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
 	return 0;
 }
 
-static int add_to_set(void *ctx, const struct ws_span *s)
-{
-	struct { struct ws_lset *set; uint16_t db; } *c = ctx;
-
-	ws_lset_add(c->set, s, c->db);
-	return 0;
-}
-
-/* What each process ran, and its goroutines' creations (schema 6). */
-static int load_processes(struct ws_store *st, struct ws_lset *set)
+/* What each process ran (schema 6), each host's boot (schema 7), and the
+ * goroutines' creations. */
+int ws_store_each_process(struct ws_store *st, const struct ws_store_procs *cb)
 {
 	sqlite3_stmt *q;
 	int rc;
@@ -1196,11 +1187,11 @@ static int load_processes(struct ws_store *st, struct ws_lset *set)
 			char host[64], boot[64];
 			col_text(q, 0, host, sizeof(host));
 			col_text(q, 1, boot, sizeof(boot));
-			ws_lset_set_boot(set, host, boot);
+			cb->boot(cb->ctx, host, boot);
 		}
 		sqlite3_finalize(q);
 		if (rc != SQLITE_DONE)
-			return -EIO;
+			goto fail;
 	}
 	if (st->version < 6)
 		return 0;
@@ -1214,12 +1205,11 @@ static int load_processes(struct ws_store *st, struct ws_lset *set)
 		char host[64], runtime[64];
 		col_text(q, 0, host, sizeof(host));
 		col_text(q, 2, runtime, sizeof(runtime));
-		ws_lset_set_runtime(set, host, (uint32_t)sqlite3_column_int64(q, 1),
-				    ws_runtime_parse(runtime, sqlite3_column_int(q, 3) != 0));
+		cb->runtime(cb->ctx, host, (uint32_t)sqlite3_column_int64(q, 1), runtime, sqlite3_column_int(q, 3) != 0);
 	}
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE)
-		return -EIO;
+		goto fail;
 	if (prepare(st, "SELECT r.host, g.pid, g.goid, g.parent_goid, g.ts_ns FROM goroutines g JOIN recordings r ON "
 			"r.id = g.recording_id",
 		    &q))
@@ -1227,68 +1217,58 @@ static int load_processes(struct ws_store *st, struct ws_lset *set)
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		char host[64];
 		col_text(q, 0, host, sizeof(host));
-		ws_lset_add_spawn(set, host, (uint32_t)sqlite3_column_int64(q, 1), (uint64_t)sqlite3_column_int64(q, 2),
-				  (uint64_t)sqlite3_column_int64(q, 3), (uint64_t)sqlite3_column_int64(q, 4));
+		cb->spawn(cb->ctx, host, (uint32_t)sqlite3_column_int64(q, 1), (uint64_t)sqlite3_column_int64(q, 2),
+			  (uint64_t)sqlite3_column_int64(q, 3), (uint64_t)sqlite3_column_int64(q, 4));
 	}
 	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	if (rc == SQLITE_DONE)
+		return 0;
+fail:
+	ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
+	return -EIO;
 }
 
-int ws_store_load_links(struct ws_store *st, struct ws_lset *set, uint16_t db)
+int ws_store_links_begin(struct ws_store *st)
 {
-	struct { struct ws_lset *set; uint16_t db; } c = {set, db};
-	struct ws_span_filter all = {0};
-
-	if (ws_store_each_span(st, &all, add_to_set, &c))
-		return -EIO;
-	if (load_processes(st, set)) {
-		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
-		return -EIO;
-	}
-	return 0;
-}
-
-int ws_store_save_links(struct ws_store *st, const struct ws_lset *set, uint16_t db)
-{
-	sqlite3_stmt *q;
-	int rc = 0;
-
 	if (begin_tx(st) || prepare(st,
 				    "UPDATE spans SET trace_id = ?1, parent_span_id = ?2, link_method = ?3, "
 				    "link_confidence = ?4, link_candidates = ?5 WHERE span_id = ?6 AND "
 				    "(trace_id != ?1 OR parent_span_id != ?2 OR link_method != ?3 OR "
 				    "link_confidence IS NOT ?4 OR link_candidates IS NOT ?5)",
-				    &q))
+				    &st->upd_links))
 		return -EIO;
-	for (size_t i = 0; i < set->n && !rc; i++) {
-		const struct ws_lspan *l = &set->v[i];
-		struct ws_span s;
-		char sid[17], tid[33], pid[17] = "";
-		if (l->db != db || !l->kind)
-			continue;
-		ws_lspan_apply(set, l, &s);
-		uint8_t id[8];
-		ws_be64_put(id, l->span_id);
-		ws_hex(id, 8, sid);
-		ws_hex(s.trace_id, 16, tid);
-		if (l->parent >= 0 || l->ext_parent)
-			ws_hex(s.parent_id, 8, pid);
-		sqlite3_bind_text(q, 1, tid, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(q, 2, pid, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(q, 3, s.link_method, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_double(q, 4, s.link_confidence);
-		sqlite3_bind_int64(q, 5, s.link_candidates);
-		sqlite3_bind_text(q, 6, sid, -1, SQLITE_TRANSIENT);
-		rc = step_done(st, q);
-	}
-	sqlite3_finalize(q);
-	return rc ? rc : ws_store_commit(st);
+	return 0;
 }
 
-int ws_store_load_tcp(struct ws_store *st, struct ws_tcpevs *evs, uint16_t db)
+int ws_store_set_links(struct ws_store *st, const struct ws_span *s, bool has_parent)
+{
+	sqlite3_stmt *q = st->upd_links;
+	char sid[17], tid[33], pid[17] = "";
+
+	ws_hex(s->span_id, 8, sid);
+	ws_hex(s->trace_id, 16, tid);
+	if (has_parent)
+		ws_hex(s->parent_id, 8, pid);
+	sqlite3_bind_text(q, 1, tid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 2, pid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 3, s->link_method, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(q, 4, s->link_confidence);
+	sqlite3_bind_int64(q, 5, s->link_candidates);
+	sqlite3_bind_text(q, 6, sid, -1, SQLITE_TRANSIENT);
+	return step_done(st, q);
+}
+
+int ws_store_links_end(struct ws_store *st, bool ok)
+{
+	sqlite3_finalize(st->upd_links);
+	st->upd_links = NULL;
+	return ok ? ws_store_commit(st) : -EIO;
+}
+
+int ws_store_each_tcp_event(struct ws_store *st, int (*fn)(void *ctx, const struct ws_store_tcpev *e), void *ctx)
 {
 	sqlite3_stmt *q;
-	int rc;
+	int rc, stop = 0;
 
 	if (st->version < 3)
 		return 0; /* older files have no TCP events */
@@ -1297,44 +1277,31 @@ int ws_store_load_tcp(struct ws_store *st, struct ws_tcpevs *evs, uint16_t db)
 		    "reason_name FROM tcp_events WHERE kind != 'drop' ORDER BY ts_ns",
 		    &q))
 		return -EIO;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct ws_tcpev e = {.db = db};
-		char kind[32], role[16];
+	while (!stop && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct ws_store_tcpev e = {0};
 		e.recording_id = sqlite3_column_int64(q, 0);
 		e.conn_id = (uint64_t)sqlite3_column_int64(q, 1);
-		e.ts = (uint64_t)sqlite3_column_int64(q, 2);
-		col_text(q, 3, kind, sizeof(kind));
-		col_text(q, 4, role, sizeof(role));
-		e.kind = strcmp(kind, "retransmit") == 0       ? WS_TE_RETRANS
-			 : strcmp(kind, "reset-received") == 0 ? WS_TE_RESET_RX
-			 : strcmp(kind, "reset-sent") == 0     ? WS_TE_RESET_TX
-			 : strcmp(kind, "held") == 0           ? WS_TE_HELD
-							       : WS_TE_DROP;
-		e.role = strcmp(role, "client") == 0 ? 1 : strcmp(role, "server") == 0 ? 2 : 0;
+		e.ts_ns = (uint64_t)sqlite3_column_int64(q, 2);
+		col_text(q, 3, e.kind, sizeof(e.kind));
+		col_text(q, 4, e.role, sizeof(e.role));
 		e.seq = (uint32_t)sqlite3_column_int64(q, 5);
 		e.len = (uint32_t)sqlite3_column_int64(q, 6);
 		e.tcp_flags = (uint8_t)sqlite3_column_int(q, 7);
 		e.rto_us = (uint32_t)sqlite3_column_int64(q, 8);
 		e.srtt_us = (uint32_t)sqlite3_column_int64(q, 9);
-		if (e.kind == WS_TE_HELD) {
-			char why[16];
-			e.hold_ns = (uint64_t)sqlite3_column_int64(q, 10);
-			col_text(q, 11, why, sizeof(why));
-			for (size_t k = 1; k < WS_ARRAY_SIZE(hold_names); k++)
-				if (strcmp(why, hold_names[k]) == 0)
-					e.hold_why = (uint8_t)k;
-		}
-		ws_tcpevs_add(evs, &e);
+		e.reason = (uint64_t)sqlite3_column_int64(q, 10);
+		col_text(q, 11, e.reason_name, sizeof(e.reason_name));
+		stop = fn(ctx, &e);
 	}
 	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
+	if (!stop && rc != SQLITE_DONE) {
 		ws_err("database %s: %s", st->path, sqlite3_errmsg(st->db));
 		return -EIO;
 	}
 	return 0;
 }
 
-int ws_store_add_packets(struct ws_store *st, int64_t recording, const char *host, const struct ws_flowpkts *f)
+int ws_store_add_flow(struct ws_store *st, int64_t recording, const char *host, const struct ws_store_flow *f)
 {
 	sqlite3_stmt *q;
 	int i = 1;
@@ -1345,9 +1312,6 @@ int ws_store_add_packets(struct ws_store *st, int64_t recording, const char *hos
 	    prepare(st, "INSERT INTO packets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st->ins_pkts))
 		return -EIO;
 	q = st->ins_pkts;
-	uint8_t *blob = ws_malloc((size_t)f->n * WS_PKTREC_SIZE + 1);
-	for (uint32_t k = 0; k < f->n; k++)
-		ws_pktrec_put(blob + (size_t)k * WS_PKTREC_SIZE, &f->v[k]);
 	sqlite3_bind_int64(q, i++, recording);
 	sqlite3_bind_text(q, i++, host, -1, SQLITE_TRANSIENT);
 	bind_addr(q, i, &f->client);
@@ -1367,12 +1331,12 @@ int ws_store_add_packets(struct ws_store *st, int64_t recording, const char *hos
 	sqlite3_bind_int64(q, i++, f->out_of_order);
 	sqlite3_bind_int64(q, i++, f->lost_segments);
 	sqlite3_bind_int64(q, i++, (int64_t)f->rtt_ns);
-	sqlite3_bind_blob(q, i++, blob, (int)((size_t)f->n * WS_PKTREC_SIZE), free);
+	sqlite3_bind_blob(q, i++, f->data ? f->data : "", (int)f->data_len, SQLITE_TRANSIENT);
 	return step_done(st, q);
 }
 
 int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const struct ws_endpoint *b,
-		       int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_flowpkts *f),
+		       int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_store_flow *f),
 		       void *ctx)
 {
 	sqlite3_stmt *q;
@@ -1395,7 +1359,7 @@ int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const s
 	sqlite3_bind_int(q, 4, b->port);
 	int stop = 0;
 	while (!stop && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct ws_flowpkts f = {0};
+		struct ws_store_flow f = {0};
 		char host[256];
 		col_text(q, 1, host, sizeof(host));
 		col_endpoint(q, 2, &f.client);
@@ -1405,13 +1369,9 @@ int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const s
 		f.last_ns = (uint64_t)sqlite3_column_int64(q, 8);
 		f.not_stored = (uint32_t)sqlite3_column_int64(q, 9);
 		f.rtt_ns = (uint64_t)sqlite3_column_int64(q, 10);
-		const uint8_t *blob = sqlite3_column_blob(q, 11);
-		f.n = (uint32_t)(sqlite3_column_bytes(q, 11) / WS_PKTREC_SIZE);
-		f.v = ws_calloc(f.n + 1, sizeof(*f.v));
-		for (uint32_t k = 0; k < f.n; k++)
-			ws_pktrec_get(blob + (size_t)k * WS_PKTREC_SIZE, &f.v[k]);
+		f.data = sqlite3_column_blob(q, 11);
+		f.data_len = (size_t)sqlite3_column_bytes(q, 11);
 		stop = fn(ctx, sqlite3_column_int64(q, 0), host, &f);
-		free(f.v);
 	}
 	sqlite3_finalize(q);
 	if (!stop && rc != SQLITE_DONE) {

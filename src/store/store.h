@@ -80,24 +80,58 @@ struct ws_span_filter {
 int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
 		       int (*fn)(void *ctx, const struct ws_span *s), void *ctx);
 
-struct ws_lset;
-/* Load every span of the database into set (as database number db). */
-int ws_store_load_links(struct ws_store *st, struct ws_lset *set, uint16_t db);
-/* Write the trace ids, parents and link fields that trace assembly found
- * for the spans of set that came from database db (one transaction). */
-int ws_store_save_links(struct ws_store *st, const struct ws_lset *set, uint16_t db);
+/* What the readers of a database learn of its processes: each host's boot
+ * (hosts with one boot share one clock), what runtime each process ran,
+ * and which goroutine created which (Go processes with runtime probes). */
+struct ws_store_procs {
+	void (*boot)(void *ctx, const char *host, const char *boot_id);
+	void (*runtime)(void *ctx, const char *host, uint32_t pid, const char *runtime, bool traced);
+	void (*spawn)(void *ctx, const char *host, uint32_t pid, uint64_t goid, uint64_t parent_goid,
+		      uint64_t ts_ns);
+	void *ctx;
+};
+int ws_store_each_process(struct ws_store *st, const struct ws_store_procs *cb);
 
-struct ws_tcpevs;
-/* Append the retransmissions and resets of the database (as number db). */
-int ws_store_load_tcp(struct ws_store *st, struct ws_tcpevs *evs, uint16_t db);
-struct ws_flowpkts;
-/* A connection's packets as one capture saw them (pcap recordings). */
-int ws_store_add_packets(struct ws_store *st, int64_t recording, const char *host, const struct ws_flowpkts *f);
+/* Write the trace ids, parents and link fields trace assembly found, in
+ * one transaction: begin, one call per span, end (ok false rolls back what
+ * was not committed). */
+int ws_store_links_begin(struct ws_store *st);
+int ws_store_set_links(struct ws_store *st, const struct ws_span *s, bool has_parent);
+int ws_store_links_end(struct ws_store *st, bool ok);
+
+/* A stored TCP fact (retransmission, reset, hold; drops are not read
+ * back), as its row says it. */
+struct ws_store_tcpev {
+	int64_t recording_id;
+	uint64_t conn_id, ts_ns;
+	char kind[32]; /* retransmit, reset-received, reset-sent, held */
+	char role[16]; /* client, server, "" */
+	uint32_t seq, len, rto_us, srtt_us;
+	uint8_t tcp_flags;
+	uint64_t reason;       /* held: for how long (ns) */
+	char reason_name[64];  /* held: why (nagle, cwnd, rwnd, other) */
+};
+/* Every stored TCP fact, in time order; fn returning nonzero stops. */
+int ws_store_each_tcp_event(struct ws_store *st, int (*fn)(void *ctx, const struct ws_store_tcpev *e), void *ctx);
+
+/* A connection's packets as one capture saw them (pcap recordings): its
+ * row. The packets are data, encoded and decoded by the capture reader
+ * (pcap/offline.h); the store keeps them as they are. */
+struct ws_store_flow {
+	struct ws_endpoint client, server;
+	bool roles_known;
+	uint64_t first_ns, last_ns, rtt_ns;
+	uint32_t n, not_stored;
+	uint32_t retrans, fast_retrans, spurious, dup_acks, zero_windows, out_of_order, lost_segments;
+	const void *data;
+	size_t data_len;
+};
+int ws_store_add_flow(struct ws_store *st, int64_t recording, const char *host, const struct ws_store_flow *f);
 /* Call fn for every stored connection between endpoints a and b (either
  * way round), in every recording, oldest first; fn returning nonzero stops.
- * The packets passed are freed after fn returns. */
+ * f->data lives until fn returns. */
 int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const struct ws_endpoint *b,
-		       int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_flowpkts *f),
+		       int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_store_flow *f),
 		       void *ctx);
 int ws_store_version(const struct ws_store *st);
 /* sqlite3_step() for the readers that query the file themselves: true on

@@ -190,4 +190,11 @@ void ws_root_trace_id(uint64_t span_id, uint8_t id[16]);
 /* Copy a linked span's trace id, parent and link fields into s. */
 void ws_lspan_apply(const struct ws_lset *set, const struct ws_lspan *l, struct ws_span *s);
 
+/* A database's spans and processes into set (as database number db), and
+ * the links found for its spans back into it (one transaction); load.c.
+ * 0, or -1 after a message naming the file. */
+struct ws_store;
+int ws_lset_load(struct ws_lset *set, struct ws_store *st, uint16_t db);
+int ws_lset_save(const struct ws_lset *set, struct ws_store *st, uint16_t db);
+
 #endif

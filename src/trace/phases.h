@@ -84,6 +84,9 @@ struct ws_tcpevs {
 
 void ws_tcpevs_add(struct ws_tcpevs *e, const struct ws_tcpev *ev);
 void ws_tcpevs_free(struct ws_tcpevs *e);
+/* Append a database's retransmissions, resets and holds (as number db). */
+struct ws_store;
+int ws_tcpevs_load(struct ws_tcpevs *evs, struct ws_store *st, uint16_t db);
 
 /* The phases of one exchange, the same for its client and server span. */
 struct ws_phases {

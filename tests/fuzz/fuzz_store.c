@@ -61,8 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ws_lset set;
 	struct ws_tcpevs evs = {0};
 	ws_lset_init(&set);
-	ws_store_load_links(st, &set, 0);
-	ws_store_load_tcp(st, &evs, 0);
+	ws_lset_load(&set, st, 0);
+	ws_tcpevs_load(&evs, st, 0);
 	struct ws_link_opts lo = {0};
 	ws_link(&set, &lo);
 	struct ws_phaseset ps;
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct ws_endpoint a, b;
 		ws_endpoint_set(&a, AF_INET6, set.v[0].client.addr, set.v[0].client.port);
 		ws_endpoint_set(&b, AF_INET6, set.v[0].server.addr, set.v[0].server.port);
-		ws_store_each_flow(st, &a, &b, on_flow, NULL);
+		ws_flowpkts_each(st, &a, &b, on_flow, NULL);
 	}
 	ws_phaseset_free(&ps);
 	ws_tcpevs_free(&evs);
