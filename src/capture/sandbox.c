@@ -43,6 +43,12 @@ static const char *const allowed[] = {
 	"bpf", "perf_event_open",
 };
 
+/* The agent's exporter and metrics server, on top of the recorder's. */
+static const char *const agent_net[] = {
+	"socket", "connect", "bind", "listen", "accept", "accept4", "getsockname", "getpeername", "getsockopt",
+	"setsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "shutdown", "socketpair",
+};
+
 /* The attacher: read a request, open a uprobe, attach, answer. */
 static const char *const attacher_allowed[] = {
 	"read", "write", "close", "openat", "open", "fstat", "newfstatat", "statx", "lseek", "fcntl",
@@ -192,8 +198,16 @@ int ws_sandbox_enter(enum ws_sandbox_role role, bool filter, struct ws_sandbox *
 	out->no_new_privs = true;
 	if (!filter || SANITIZED)
 		return 0;
-	rc = att ? install_filter(attacher_allowed, WS_ARRAY_SIZE(attacher_allowed), false, &out->syscalls, err, errlen)
-		 : install_filter(allowed, WS_ARRAY_SIZE(allowed), true, &out->syscalls, err, errlen);
+	if (att) {
+		rc = install_filter(attacher_allowed, WS_ARRAY_SIZE(attacher_allowed), false, &out->syscalls, err, errlen);
+	} else if (role == WS_SANDBOX_AGENT) {
+		const char *both[WS_ARRAY_SIZE(allowed) + WS_ARRAY_SIZE(agent_net)];
+		memcpy(both, allowed, sizeof(allowed));
+		memcpy(both + WS_ARRAY_SIZE(allowed), agent_net, sizeof(agent_net));
+		rc = install_filter(both, WS_ARRAY_SIZE(both), true, &out->syscalls, err, errlen);
+	} else {
+		rc = install_filter(allowed, WS_ARRAY_SIZE(allowed), true, &out->syscalls, err, errlen);
+	}
 	if (rc)
 		return rc;
 	out->seccomp = true;

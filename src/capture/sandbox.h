@@ -38,6 +38,8 @@ enum ws_sandbox_role {
 	WS_SANDBOX_RECORDER, /* the recorder: everything but new uprobes */
 	WS_SANDBOX_ATTACHER, /* its helper that creates uprobes (live.c): also CAP_SYS_ADMIN,
 			      * which this kernel asks for them, and about 25 system calls */
+	WS_SANDBOX_AGENT,    /* the recorder of `wirespan agent`: also the network calls its
+			      * exporter (libcurl) and metrics server (libmicrohttpd) make */
 };
 
 /* Drop what the role does not need; with `filter`, install its allow-list

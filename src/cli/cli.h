@@ -3,12 +3,46 @@
 #ifndef WIRESPAN_CLI_H
 #define WIRESPAN_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include <stdint.h>
 
 int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_spans(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+
+/* `record` driven by the agent: it rotates databases and hears, each tick,
+ * what the recorder counts. */
+struct pipeline_counter;
+struct pipeline_sink;
+struct rec_report {
+	const struct pipeline_counter *rows; /* the recording's counters (kind, name, value) */
+	size_t nrows;
+	uint64_t lost, records, user_ns, sys_ns, bpf_ns, max_rss_kb, conns_evicted;
+};
+struct rec_agent {
+	/* each tick (once a second): whether to close db and start the next */
+	bool (*rotate_due)(void *ctx, const char *db);
+	void (*next_db)(void *ctx, char *path, size_t size);
+	/* a database is complete (closed): spans it holds */
+	void (*closed)(void *ctx, const char *db, uint64_t spans);
+	void (*tick)(void *ctx, const struct rec_report *r);
+	const struct pipeline_sink *sink; /* spans and TCP facts as they come */
+	void *ctx;
+};
+int cli_record_agent(int argc, char **argv, const struct rec_agent *agent);
+
+/* Send a database's spans (trace ids from assembling it alone) to a
+ * collector, skipping the first `skip`; stops at the first batch the
+ * collector did not take. 0 when all were sent; *sent counts those sent
+ * this time. */
+struct ws_otlp_sender;
+int cli_export_file(const char *path, struct ws_otlp_sender *snd, int format, size_t batch, uint64_t skip,
+		    uint64_t *sent);
 int cmd_traces(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_tcp(int argc, char **argv);

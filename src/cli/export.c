@@ -23,8 +23,43 @@ struct export_ctx {
 	uint64_t since_ns, until_ns; /* start times kept: [since, until) */
 	struct ws_json j;
 	uint64_t read, sent, dropped, requests, retries, bad;
+	uint64_t skip;     /* spans read but already sent (an agent resuming a file) */
+	bool stop_on_drop; /* keep the rest for later instead (the agent) */
+	bool failed;
+	bool quiet;
 	char err[512];
 };
+
+static int flush(struct export_ctx *x);
+static int export_span(void *ctx, const struct ws_span *stored);
+
+int cli_export_file(const char *path, struct ws_otlp_sender *snd, int f, size_t batch, uint64_t skip,
+		    uint64_t *sent)
+{
+	struct export_ctx x = {.batch_max = batch, .snd = snd, .format = (enum ws_otlp_format)f, .skip = skip, .stop_on_drop = true,
+			       .quiet = true};
+	struct dbset d = {0};
+	struct ws_link_opts lo = {0};
+	struct ws_span_filter all = {0};
+	int rc;
+
+	*sent = 0;
+	if ((rc = dbset_add(&d, path)) || (rc = dbset_open(&d, &lo))) {
+		dbset_close(&d);
+		return -1;
+	}
+	x.d = &d;
+	x.batch = ws_otlp_batch_new();
+	wj_init(&x.j);
+	rc = ws_store_each_span(d.st[0], &all, export_span, &x);
+	if (!x.failed)
+		flush(&x);
+	*sent = x.sent;
+	wj_free(&x.j);
+	ws_otlp_batch_free(x.batch);
+	dbset_close(&d);
+	return x.failed || (rc && !x.failed) ? -1 : 0;
+}
 
 static int flush(struct export_ctx *x)
 {
@@ -40,8 +75,13 @@ static int flush(struct export_ctx *x)
 		x->dropped += n;
 		ws_warn("%zu spans could not be encoded: dropped", n);
 	} else if (ws_otlp_send(x->snd, body, len, &attempts, x->err, sizeof(x->err))) {
-		x->dropped += n;
-		ws_warn("%zu spans dropped after %u attempts: %s", n, attempts, x->err);
+		if (x->stop_on_drop)
+			x->failed = true;
+		else
+			x->dropped += n;
+		if (!x->quiet)
+			ws_warn("%zu spans %s after %u attempts: %s", n, x->stop_on_drop ? "not sent" : "dropped",
+				attempts, x->err);
 	} else {
 		x->sent += n;
 	}
@@ -49,7 +89,7 @@ static int flush(struct export_ctx *x)
 	x->retries += attempts > 1 ? attempts - 1 : 0;
 	free(body);
 	ws_otlp_batch_clear(x->batch);
-	return 0;
+	return x->failed ? 1 : 0;
 }
 
 static int export_span(void *ctx, const struct ws_span *stored)
@@ -57,9 +97,12 @@ static int export_span(void *ctx, const struct ws_span *stored)
 	struct export_ctx *x = ctx;
 	struct ws_span s;
 
+	if (x->failed)
+		return 1; /* the rest waits for the next try */
 	if (stored->start_ns < x->since_ns || (x->until_ns && stored->start_ns >= x->until_ns))
 		return 0;
-	x->read++;
+	if (x->read++ < x->skip)
+		return 0;
 	dbset_linked_span(x->d, stored, &s);
 	wj_reset(&x->j);
 	ws_span_to_json(&s, &x->j);
@@ -69,7 +112,7 @@ static int export_span(void *ctx, const struct ws_span *stored)
 		return 0;
 	}
 	if (ws_otlp_batch_spans(x->batch) >= x->batch_max)
-		flush(x);
+		return flush(x);
 	return 0;
 }
 

@@ -26,6 +26,7 @@ static void usage(FILE *f)
 		   "  link      assemble and store the traces of a large recording\n"
 		   "  replay    run a saved event stream through the pipeline again\n"
 		   "  export    send spans to an OpenTelemetry collector (OTLP/HTTP, protobuf or JSON)\n"
+		   "  agent     record always: rotated databases, OTLP push, Prometheus /metrics\n"
 		   "\n"
 		   "Every command takes --db FILE (default wirespan.db) and --help.\n",
 		WIRESPAN_VERSION);
@@ -111,6 +112,8 @@ int main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 	if (strcmp(cmd, "export") == 0)
 		return cmd_export(argc - 1, argv + 1);
+	if (strcmp(cmd, "agent") == 0)
+		return cmd_agent(argc - 1, argv + 1);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

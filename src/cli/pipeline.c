@@ -141,6 +141,13 @@ static void address_service(const struct pipeline *p, struct ws_span *s)
 		ws_strlcpy(s->service, a, sizeof(s->service));
 }
 
+static void to_sinks(struct pipeline *p, const struct ws_span *s)
+{
+	for (size_t i = 0; i < p->nsinks; i++)
+		if (p->sinks[i]->span)
+			p->sinks[i]->span(p->sinks[i]->ctx, s);
+}
+
 static void on_exchange(void *ctx, const struct ct_conn_info *c, const struct ws_exchange *x)
 {
 	struct pipeline *p = ctx;
@@ -158,6 +165,7 @@ static void on_exchange(void *ctx, const struct ct_conn_info *c, const struct ws
 		p->spans_server++;
 	if (!p->store_failed && ws_store_add_span(p->store, &s))
 		p->store_failed = true;
+	to_sinks(p, &s);
 }
 
 static void on_conn_end(void *ctx, const struct ct_conn_info *c)
@@ -216,6 +224,7 @@ static void failed_connect(struct pipeline *p, const struct ws_event *ev, const 
 	p->failed_connects++;
 	if (!p->store_failed && ws_store_add_span(p->store, &s))
 		p->store_failed = true;
+	to_sinks(p, &s);
 }
 
 /* Facts the connection tracker does not turn into exchanges: TCP events
@@ -227,6 +236,9 @@ static void side_facts(struct pipeline *p, const struct ws_event *ev)
 		const char *reason = ev->tcp_what == WS_TCPEV_DROP ? pipeline_drop_reason(p, ev->reason) : NULL;
 		if (!p->store_failed && ws_store_add_tcp_event(p->store, p->rec_id, p->host, ev, reason))
 			p->store_failed = true;
+		for (size_t i = 0; i < p->nsinks; i++)
+			if (p->sinks[i]->tcp_event)
+				p->sinks[i]->tcp_event(p->sinks[i]->ctx, ev);
 	} else if (ev->kind == WS_EV_OPEN && ev->role == WS_ROLE_CLIENT && (ev->flags & WS_EVF_ERROR)) {
 		failed_connect(p, ev, ct_lookup(p->ct, ev->conn_id), -ev->err);
 	} else if (ev->kind == WS_EV_STATE && ev->oldstate == WS_TCP_SYN_SENT && ev->newstate == WS_TCP_CLOSE) {

@@ -17,6 +17,16 @@
 #include "stream/reorder.h"
 #include "util/hashmap.h"
 
+/* A destination of the pipeline's output besides the database (metrics,
+ * exporters): each op is optional, and is called in the recorder's
+ * thread, so it must be quick. */
+struct pipeline_sink {
+	void (*span)(void *ctx, const struct ws_span *s);
+	void (*tcp_event)(void *ctx, const struct ws_event *ev);
+	void *ctx;
+};
+#define PIPELINE_SINKS_MAX 4
+
 struct pipeline {
 	struct ws_reorder ro;
 	struct conntrack *ct;
@@ -46,6 +56,9 @@ struct pipeline {
 	 * port 0 matches any port */
 	const struct pipeline_service *service_map;
 	size_t nservice_map;
+	/* more destinations of what the pipeline makes, beside the store */
+	const struct pipeline_sink *sinks[PIPELINE_SINKS_MAX];
+	size_t nsinks;
 };
 
 struct pipeline_service {

@@ -499,7 +499,21 @@ static void look_at_all(struct rt_watch *w)
 	closedir(d);
 }
 
-int cmd_record(int argc, char **argv)
+/* Everything `record` was asked to do, parsed. */
+struct rec_cfg {
+	struct live_config lc;
+	char db[4096];
+	const char *netns_path, *save_path, *host;
+	bool save_raw, quiet, debug_events, go_probes, py_probes, sandbox;
+	double duration, budget_pct;
+	uint64_t t_invoked;
+	int argc;
+	char **argv;
+	const struct rec_agent *agent; /* NULL: a one-off recording */
+};
+
+/* Parse record's options into c: -1 to go on, or the exit status. */
+static int rec_parse(int argc, char **argv, struct rec_cfg *c_out)
 {
 	static const struct option opts[] = {
 		{"db", required_argument, NULL, 'd'},
@@ -534,8 +548,7 @@ int cmd_record(int argc, char **argv)
 	char err[1024];
 	int c;
 
-	uint64_t t_invoked = ws_now_mono_ns();
-
+	c_out->t_invoked = ws_now_mono_ns();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -657,6 +670,92 @@ int cmd_record(int argc, char **argv)
 		}
 		lc.netns = (uint32_t)sb.st_ino;
 	}
+	c_out->lc = lc;
+	ws_strlcpy(c_out->db, db, sizeof(c_out->db));
+	c_out->netns_path = netns_path;
+	c_out->save_path = save_path;
+	c_out->host = host;
+	c_out->save_raw = save_raw;
+	c_out->quiet = quiet;
+	c_out->debug_events = debug_events;
+	c_out->go_probes = go_probes;
+	c_out->py_probes = py_probes;
+	c_out->sandbox = sandbox;
+	c_out->duration = duration;
+	c_out->budget_pct = budget_pct;
+	c_out->argc = argc;
+	c_out->argv = argv;
+	return -1;
+}
+
+/* Begin a recording in p's database (open). */
+static int begin_recording(struct pipeline *p, const struct rec_cfg *cfg)
+{
+	char *cmdline = join_args(cfg->argc, cfg->argv);
+	char boot[64];
+	ws_boot_id(boot, sizeof(boot));
+	struct ws_recording r = {.source = cfg->agent ? "agent" : "live", .host = p->host, .command = cmdline,
+				 .started_ns = ws_now_real_ns(), .boot_id = boot[0] ? boot : NULL};
+	p->rec_id = ws_store_begin_recording(p->store, &r);
+	free(cmdline);
+	return p->rec_id < 0 || ws_store_commit(p->store) ? -1 : 0;
+}
+
+static int store_privileges(struct pipeline *p, const struct ws_sandbox *sb)
+{
+	return ws_store_set_counter(p->store, p->rec_id, "privileges", "capabilities", sb->caps) ||
+	       ws_store_set_counter(p->store, p->rec_id, "privileges", "no_new_privs", sb->no_new_privs) ||
+	       ws_store_set_counter(p->store, p->rec_id, "privileges", "seccomp_syscalls",
+				    sb->seccomp ? sb->syscalls : 0) ||
+	       ws_store_commit(p->store);
+}
+
+/* The agent's turn: close this database (a complete recording of its
+ * own) and go on in the next; exchanges in progress end in the next. */
+static int rotate(struct pipeline *p, struct rec_cfg *cfg, struct rec_stats *rs, struct live *l,
+		  const struct ws_sandbox *sb)
+{
+	char next[4096], err[1024];
+
+	store_kernel_facts(p, l);
+	if (p->store_failed || store_counters(p, rs, "complete"))
+		return -1;
+	ws_store_close(p->store);
+	p->store = NULL;
+	cfg->agent->closed(cfg->agent->ctx, cfg->db, p->spans);
+	cfg->agent->next_db(cfg->agent->ctx, next, sizeof(next));
+	if (ws_store_open(next, WS_STORE_WRITE, &p->store, err, sizeof(err))) {
+		ws_err("%s", err);
+		return -1;
+	}
+	ws_strlcpy(cfg->db, next, sizeof(cfg->db));
+	p->spans = p->spans_server = p->spans_client = p->spans_committed = 0;
+	if (begin_recording(p, cfg) || store_privileges(p, sb))
+		return -1;
+	return 0;
+}
+
+/* What the agent hears each tick. */
+static void report(const struct rec_cfg *cfg, struct pipeline *p, const struct rec_stats *rs)
+{
+	struct pipeline_counter rows[REC_COUNTERS];
+	size_t n = rec_counters(rs, p, rows);
+	struct rec_report r = {.rows = rows, .nrows = n, .lost = total_lost(p, rs), .records = p->records,
+			       .user_ns = rs->user_ns, .sys_ns = rs->sys_ns, .bpf_ns = rs->bpf_ns,
+			       .max_rss_kb = rs->max_rss_kb, .conns_evicted = ct_stats(p->ct)->conns_evicted};
+	cfg->agent->tick(cfg->agent->ctx, &r);
+}
+
+static int rec_run(struct rec_cfg *cfg)
+{
+	struct live_config lc = cfg->lc;
+	const char *netns_path = cfg->netns_path, *save_path = cfg->save_path, *host = cfg->host;
+	bool save_raw = cfg->save_raw, quiet = cfg->quiet, go_probes = cfg->go_probes, py_probes = cfg->py_probes,
+	     sandbox = cfg->sandbox;
+	double duration = cfg->duration, budget_pct = cfg->budget_pct;
+	uint64_t t_invoked = cfg->t_invoked;
+	char err[1024];
+	const char *db = cfg->db;
 
 	struct pipeline p = {0};
 	if (host)
@@ -666,7 +765,7 @@ int cmd_record(int argc, char **argv)
 		ws_strlcpy(p.host, b ? b + 1 : netns_path, sizeof(p.host));
 	} else if (gethostname(p.host, sizeof(p.host)) != 0)
 		ws_strlcpy(p.host, "localhost", sizeof(p.host));
-	p.debug_events = debug_events;
+	p.debug_events = cfg->debug_events;
 
 	if (live_preflight(err, sizeof(err))) {
 		ws_err("%s", err);
@@ -677,15 +776,7 @@ int cmd_record(int argc, char **argv)
 		ws_err("%s", err);
 		return 1;
 	}
-	char *cmdline = join_args(argc, argv);
-	uint64_t started = ws_now_real_ns();
-	char boot[64];
-	ws_boot_id(boot, sizeof(boot));
-	struct ws_recording r = {.source = "live", .host = p.host, .command = cmdline, .started_ns = started,
-				 .boot_id = boot[0] ? boot : NULL};
-	p.rec_id = ws_store_begin_recording(p.store, &r);
-	free(cmdline);
-	if (p.rec_id < 0 || ws_store_commit(p.store)) {
+	if (begin_recording(&p, cfg)) {
 		ws_err("cannot write to %s: %s", db, ws_store_errmsg(p.store));
 		ws_store_close(p.store);
 		return 1;
@@ -722,6 +813,8 @@ int cmd_record(int argc, char **argv)
 
 	p.live = true;
 	pipeline_init(&p, NULL);
+	if (cfg->agent && cfg->agent->sink)
+		p.sinks[p.nsinks++] = cfg->agent->sink;
 	p.mono_to_real = ws_mono_to_real_offset();
 	if (p.save)
 		ws_evfile_write_header(p.save, p.mono_to_real, p.save_mask ? WS_EVFILE_MASKED : 0);
@@ -771,16 +864,13 @@ int cmd_record(int argc, char **argv)
 	struct ws_sandbox sb = {0};
 	if (sandbox && (go_probes || py_probes) && live_start_attacher(l, err, sizeof(err)))
 		ws_warn("%s: Go and Python processes that start from now on get no runtime probes", err);
-	if (sandbox && ws_sandbox_enter(WS_SANDBOX_RECORDER, true, &sb, err, sizeof(err)))
+	if (sandbox && ws_sandbox_enter(cfg->agent ? WS_SANDBOX_AGENT : WS_SANDBOX_RECORDER, true, &sb, err, sizeof(err)))
 		ws_warn("%s; recording with the privileges that remain", err);
 	if (sandbox) /* capabilities are per thread: its thread starts again with ours */
 		ws_store_restart_thread(p.store);
 	if (!sandbox)
 		sb.caps = UINT64_MAX;
-	if (ws_store_set_counter(p.store, p.rec_id, "privileges", "capabilities", sb.caps) ||
-	    ws_store_set_counter(p.store, p.rec_id, "privileges", "no_new_privs", sb.no_new_privs) ||
-	    ws_store_set_counter(p.store, p.rec_id, "privileges", "seccomp_syscalls", sb.seccomp ? sb.syscalls : 0) ||
-	    ws_store_commit(p.store)) /* status shows them from now on */
+	if (store_privileges(&p, &sb)) /* status shows them from now on */
 		p.store_failed = true;
 	/* every program is attached: what is sent from now on is captured.
 	 * Said even with --quiet: scripts wait for this line. */
@@ -820,6 +910,16 @@ int cmd_record(int argc, char **argv)
 			if (tty)
 				status_line(&p, t0 - t_start, total_lost(&p, &rs), &budget);
 			last_tick = t0;
+			if (cfg->agent) {
+				report(cfg, &p, &rs);
+				if (!p.store_failed && cfg->agent->rotate_due(cfg->agent->ctx, db) &&
+				    rotate(&p, cfg, &rs, l, &sb)) {
+					ws_err("cannot start the next database %s; stopping", cfg->db);
+					rc = 1;
+					break;
+				}
+				db = cfg->db;
+			}
 		}
 		if (t0 - last_commit >= COMMIT_EVERY_NS) {
 			if (!p.store_failed && ws_store_commit(p.store))
@@ -876,6 +976,8 @@ int cmd_record(int argc, char **argv)
 		/* say so in the recording's row, if the disk takes that much */
 		ws_store_end_recording(p.store, p.rec_id, ws_now_real_ns(), "failed");
 	}
+	if (cfg->agent && p.store)
+		cfg->agent->closed(cfg->agent->ctx, db, p.spans);
 	print_summary(&p, recorded_s, &rs);
 	if (rw.go)
 		fprintf(stderr, "wirespan: Go processes: %llu, goroutines traced in %llu; %llu goroutines created\n",
@@ -889,6 +991,25 @@ int cmd_record(int argc, char **argv)
 	ws_store_close(p.store);
 	pipeline_free(&p);
 	return rc;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct rec_cfg cfg = {0};
+	int rc = rec_parse(argc, argv, &cfg);
+
+	return rc >= 0 ? rc : rec_run(&cfg);
+}
+
+int cli_record_agent(int argc, char **argv, const struct rec_agent *agent)
+{
+	struct rec_cfg cfg = {0};
+	int rc = rec_parse(argc, argv, &cfg);
+
+	if (rc >= 0)
+		return rc;
+	cfg.agent = agent;
+	return rec_run(&cfg);
 }
 
 /* ---- replay: the same pipeline fed from a saved event file ---- */
