@@ -62,7 +62,8 @@ if [ "$(id -u)" -eq 0 ]; then
 			python3 tests/e2e/run.py test_python_keepalive test_nginx_keepalive test_redis_cli_pipe \
 			test_secrets test_garbage test_save_and_replay test_started_mid test_disk_full test_three_host_chain \
 			test_fault_loss test_pcap_redis test_pcap_bad_input test_sigkill_keeps_database \
-			test_budget_sheds_and_recovers test_no_secret_reaches_storage test_export_round_trips
+			test_budget_sheds_and_recovers test_no_secret_reaches_storage test_export_round_trips \
+			test_agent_survives_collector_down_reload_and_kill
 	fi
 else
 	echo "FAIL e2e: the end-to-end tests load eBPF programs and need root"

@@ -60,6 +60,9 @@ struct dbfile {
 
 struct agent {
 	const char *conf_path;
+	struct MHD_Daemon *mhd;
+	pthread_t exp;
+	bool exp_started;
 	struct agent_cfg cfg;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -497,6 +500,23 @@ static struct MHD_Daemon *start_metrics(struct agent *a, const char *listen_on, 
 	return d;
 }
 
+/* Capture has begun and the recorder holds no more than it needs: the
+ * metrics server and the exporter start now, as threads of that recorder
+ * (capabilities are per thread), under its seccomp allow-list. */
+static int started(void *ctx, char *err, size_t errlen)
+{
+	struct agent *a = ctx;
+
+	if (a->cfg.metrics[0] && !(a->mhd = start_metrics(a, a->cfg.metrics, err, errlen)))
+		return -1;
+	if (pthread_create(&a->exp, NULL, exporter, a) != 0) {
+		snprintf(err, errlen, "cannot start the exporter thread");
+		return -1;
+	}
+	a->exp_started = true;
+	return 0;
+}
+
 /* ---- the command ---- */
 
 static void usage(FILE *f)
@@ -555,14 +575,6 @@ int cmd_agent(int argc, char **argv)
 	a.m = ws_metrics_new(10000);
 	a.sink = (struct pipeline_sink){.span = on_span, .tcp_event = on_tcp, .ctx = &a};
 
-	struct MHD_Daemon *mhd = NULL;
-	if (a.cfg.metrics[0] && !(mhd = start_metrics(&a, a.cfg.metrics, err, sizeof(err)))) {
-		ws_err("%s", err);
-		ws_metrics_free(a.m);
-		return 1;
-	}
-	pthread_t exp;
-	pthread_create(&exp, NULL, exporter, &a);
 	struct sigaction sa = {.sa_handler = on_hup};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
@@ -585,7 +597,7 @@ int cmd_agent(int argc, char **argv)
 		a.cfg.otlp[0] ? "; spans to " : "", a.cfg.otlp, a.cfg.metrics[0] ? "; metrics on " : "",
 		a.cfg.metrics);
 	struct rec_agent hooks = {.rotate_due = rotate_due, .next_db = next_db, .closed = closed, .tick = tick,
-				  .sink = &a.sink, .ctx = &a};
+				  .started = started, .sink = &a.sink, .ctx = &a};
 	int rc = cli_record_agent(n, args, &hooks);
 
 	/* stop: the exporter sends what it can of what is queued, then ends */
@@ -593,9 +605,10 @@ int cmd_agent(int argc, char **argv)
 	a.stopping = true;
 	pthread_cond_signal(&a.wake);
 	pthread_mutex_unlock(&a.lock);
-	pthread_join(exp, NULL);
-	if (mhd)
-		MHD_stop_daemon(mhd);
+	if (a.exp_started)
+		pthread_join(a.exp, NULL);
+	if (a.mhd)
+		MHD_stop_daemon(a.mhd);
 	fprintf(stderr, "wirespan: agent: %llu databases opened, %llu spans sent, %llu dropped from the export\n",
 		(unsigned long long)a.rotations, (unsigned long long)a.exported, (unsigned long long)a.export_dropped);
 	ws_metrics_free(a.m);

@@ -31,6 +31,9 @@ struct rec_agent {
 	/* a database is complete (closed): spans it holds */
 	void (*closed)(void *ctx, const char *db, uint64_t spans);
 	void (*tick)(void *ctx, const struct rec_report *r);
+	/* capture has begun and privileges are dropped: start threads here,
+	 * so that they hold no more than the recorder (0, or -1 and err) */
+	int (*started)(void *ctx, char *err, size_t errlen);
 	const struct pipeline_sink *sink; /* spans and TCP facts as they come */
 	void *ctx;
 };

@@ -872,6 +872,12 @@ static int rec_run(struct rec_cfg *cfg)
 		sb.caps = UINT64_MAX;
 	if (store_privileges(&p, &sb)) /* status shows them from now on */
 		p.store_failed = true;
+	/* the agent's own threads start now, with what remains of root */
+	if (cfg->agent && cfg->agent->started && cfg->agent->started(cfg->agent->ctx, err, sizeof(err))) {
+		ws_err("%s", err);
+		stop_requested = 1;
+		p.store_failed = true;
+	}
 	/* every program is attached: what is sent from now on is captured.
 	 * Said even with --quiet: scripts wait for this line. */
 	{
@@ -915,6 +921,7 @@ static int rec_run(struct rec_cfg *cfg)
 				if (!p.store_failed && cfg->agent->rotate_due(cfg->agent->ctx, db) &&
 				    rotate(&p, cfg, &rs, l, &sb)) {
 					ws_err("cannot start the next database %s; stopping", cfg->db);
+					p.store_failed = true;
 					rc = 1;
 					break;
 				}
@@ -972,7 +979,7 @@ static int rec_run(struct rec_cfg *cfg)
 			if (cli_link_store_bounded(p.store, db, CLI_LINK_MAX_SPANS))
 				rc = 1;
 		}
-	} else {
+	} else if (p.store) {
 		/* say so in the recording's row, if the disk takes that much */
 		ws_store_end_recording(p.store, p.rec_id, ws_now_real_ns(), "failed");
 	}

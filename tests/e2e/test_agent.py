@@ -144,6 +144,16 @@ def test_agent_survives_collector_down_reload_and_kill(env):
     p, d, conf, log = agent(env, "b", db_dir=env.path("b"), rotate_seconds=1, retain_files=3, export_queue_files=1,
                             otlp_endpoint="http://127.0.0.1:9", metrics_listen=f"127.0.0.1:{mport}",
                             record=f"--port {port} --cpu-budget 0")
+    # every thread, the metrics server's and the exporter's included, holds
+    # what the recorder holds and no more (capabilities are per thread)
+    want = (1 << 39) | (1 << 38) | (1 << 19) | (1 << 2)  # BPF, PERFMON, SYS_PTRACE, DAC_READ_SEARCH
+    tasks = os.listdir(f"/proc/{p.pid}/task")
+    check(len(tasks) >= 4, f"the agent's threads (recorder, store, metrics, exporter): {tasks}")
+    for t in tasks:
+        st = dict(l.split(":", 1) for l in open(f"/proc/{p.pid}/task/{t}/status") if ":" in l)
+        for k in ("CapEff", "CapPrm", "CapBnd"):
+            check_eq(int(st[k].strip(), 16), want, f"{k} of thread {t}")
+        check_eq((st["NoNewPrivs"].strip(), st["Seccomp"].strip()), ("1", "2"), f"thread {t}'s NoNewPrivs and filter")
     load(port, 60, 0, 6)
     time.sleep(2)
     _, m = metrics(mport)
