@@ -4,23 +4,6 @@
 #include "harness.h"
 #include "proto/redact.h"
 
-static void fmt_http(char *out, size_t n, const struct ws_exchange *x)
-{
-	const struct ws_http_info *q = &x->req.u.http, *r = &x->resp.u.http;
-	int o = snprintf(out, n, "%s %s %d req=%llu resp=%llu", q->method, q->path, r->status,
-			 (unsigned long long)x->req.body_bytes, (unsigned long long)x->resp.body_bytes);
-
-	if (q->query[0])
-		o += snprintf(out + o, n - o, " query=%s", q->query);
-	if (q->redacted | r->redacted)
-		o += snprintf(out + o, n - o, " redacted=%d", q->redacted | r->redacted);
-	if (r->status >= 500)
-		o += snprintf(out + o, n - o, " error=%d", r->status);
-	if ((x->req.flags | x->resp.flags) & WS_MSGF_FRAMING_LOST)
-		o += snprintf(out + o, n - o, " lost");
-	if ((x->req.flags | x->resp.flags) & WS_MSGF_INCOMPLETE)
-		snprintf(out + o, n - o, " incomplete");
-}
 
 static struct replay_out out;
 

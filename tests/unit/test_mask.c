@@ -12,42 +12,7 @@
 
 #include <ctype.h>
 
-static void fmt_http(char *out, size_t n, const struct ws_exchange *x)
-{
-	const struct ws_http_info *q = &x->req.u.http, *r = &x->resp.u.http;
-	int o = snprintf(out, n, "%s %s %d req=%llu resp=%llu", q->method, q->path, r->status,
-			 (unsigned long long)x->req.body_bytes, (unsigned long long)x->resp.body_bytes);
 
-	if (q->query[0])
-		o += snprintf(out + o, n - o, " query=%s", q->query);
-	if (q->redacted | r->redacted)
-		o += snprintf(out + o, n - o, " redacted=%d", q->redacted | r->redacted);
-	if (r->status >= 500)
-		o += snprintf(out + o, n - o, " error=%d", r->status);
-	if ((x->req.flags | x->resp.flags) & WS_MSGF_FRAMING_LOST)
-		o += snprintf(out + o, n - o, " lost");
-	if ((x->req.flags | x->resp.flags) & WS_MSGF_INCOMPLETE)
-		snprintf(out + o, n - o, " incomplete");
-}
-
-static void fmt_redis(char *out, size_t n, const struct ws_exchange *x)
-{
-	const struct ws_redis_info *q = &x->req.u.redis, *r = &x->resp.u.redis;
-	int o = snprintf(out, n, "%s %s", q->command, q->key[0] ? q->key : "-");
-
-	if (r->is_error) {
-		size_t e = strcspn(r->error, " ");
-		o += snprintf(out + o, n - o, " err=%.*s", (int)e, r->error);
-	} else {
-		o += snprintf(out + o, n - o, " ok");
-	}
-	if (q->redacted)
-		o += snprintf(out + o, n - o, " redacted");
-	if ((x->req.flags | x->resp.flags) & WS_MSGF_FRAMING_LOST)
-		o += snprintf(out + o, n - o, " lost");
-	if (x->req.flags & WS_MSGF_BLOCKING)
-		snprintf(out + o, n - o, " blocking");
-}
 
 /* How the masker is handed the runs. */
 struct cut {

@@ -3,24 +3,6 @@
  * way, plus checks that credentials never reach a span. */
 #include "harness.h"
 
-static void fmt_redis(char *out, size_t n, const struct ws_exchange *x)
-{
-	const struct ws_redis_info *q = &x->req.u.redis, *r = &x->resp.u.redis;
-	int o = snprintf(out, n, "%s %s", q->command, q->key[0] ? q->key : "-");
-
-	if (r->is_error) {
-		size_t e = strcspn(r->error, " ");
-		o += snprintf(out + o, n - o, " err=%.*s", (int)e, r->error);
-	} else {
-		o += snprintf(out + o, n - o, " ok");
-	}
-	if (q->redacted)
-		o += snprintf(out + o, n - o, " redacted");
-	if ((x->req.flags | x->resp.flags) & WS_MSGF_FRAMING_LOST)
-		o += snprintf(out + o, n - o, " lost");
-	if (x->req.flags & WS_MSGF_BLOCKING)
-		snprintf(out + o, n - o, " blocking");
-}
 
 static void test_no_secrets(void)
 {
