@@ -26,6 +26,8 @@
 #include "capture/kevent.h"
 #include "capture/live.h"
 #include "capture/sandbox.h"
+#include "export/otlp.h"
+#include "export/send.h"
 #include "cli/cli.h"
 #include "cli/pipeline.h"
 #include "proto/redact.h"
@@ -335,6 +337,9 @@ static void usage_record(FILE *f)
 		"                       byte)\n"
 		"  --save-raw           with --save-events: keep the payloads as captured, secrets\n"
 		"                       included\n"
+		"  --otlp URL           when the recording ends, send its spans (traces assembled) to an\n"
+		"                       OTLP/HTTP endpoint, as `wirespan export` does\n"
+		"  --otlp-protocol P    http/protobuf (default) or http/json\n"
 		"  --cpu-budget PCT     most of the host's CPU (all CPUs, kernel and user side together)\n"
 		"                       wirespan may use before it sheds work (default %g; 0: no limit);\n"
 		"                       see docs/overhead.md for what is shed, in order\n"
@@ -507,6 +512,8 @@ struct rec_cfg {
 	bool save_raw, quiet, debug_events, go_probes, py_probes, sandbox;
 	double duration, budget_pct;
 	uint64_t t_invoked;
+	const char *otlp; /* send the spans there when the recording ends */
+	bool otlp_json;
 	int argc;
 	char **argv;
 	const struct rec_agent *agent; /* NULL: a one-off recording */
@@ -527,6 +534,8 @@ static int rec_parse(int argc, char **argv, struct rec_cfg *c_out)
 		{"host", required_argument, NULL, 'H'},
 		{"save-events", required_argument, NULL, 's'},
 		{"save-raw", no_argument, NULL, 'W'},
+		{"otlp", required_argument, NULL, 'O'},
+		{"otlp-protocol", required_argument, NULL, 'o'},
 		{"cpu-budget", required_argument, NULL, 'B'},
 		{"no-go-probes", no_argument, NULL, 'G'},
 		{"no-asyncio-probes", no_argument, NULL, 'A'},
@@ -616,6 +625,14 @@ static int rec_parse(int argc, char **argv, struct rec_cfg *c_out)
 		case 'H': host = optarg; break;
 		case 's': save_path = optarg; break;
 		case 'W': save_raw = true; break;
+		case 'O': c_out->otlp = optarg; break;
+		case 'o':
+			if (strcmp(optarg, "http/protobuf") && strcmp(optarg, "http/json")) {
+				ws_err("--otlp-protocol is http/protobuf or http/json, not '%s'", optarg);
+				return 2;
+			}
+			c_out->otlp_json = strcmp(optarg, "http/json") == 0;
+			break;
 		case 'B': {
 			char *end;
 			budget_pct = strtod(optarg, &end);
@@ -657,6 +674,10 @@ static int rec_parse(int argc, char **argv, struct rec_cfg *c_out)
 		lc.ring_bytes = 4u << 20;
 		while (lc.ring_bytes < per)
 			lc.ring_bytes <<= 1;
+	}
+	if (c_out->otlp && strncmp(c_out->otlp, "http://", 7) != 0 && strncmp(c_out->otlp, "https://", 8) != 0) {
+		ws_err("--otlp needs an http:// or https:// URL, not '%s'", c_out->otlp);
+		return 2;
 	}
 	if (save_raw && !save_path) {
 		ws_err("--save-raw says how --save-events FILE writes payloads; give --save-events too");
@@ -733,6 +754,27 @@ static int rotate(struct pipeline *p, struct rec_cfg *cfg, struct rec_stats *rs,
 	if (begin_recording(p, cfg) || store_privileges(p, sb))
 		return -1;
 	return 0;
+}
+
+/* record --otlp: the recording's spans, linked, to a collector. */
+static int export_at_end(const struct rec_cfg *cfg, const char *db, uint64_t spans)
+{
+	struct ws_otlp_send_opts so = {.url = cfg->otlp, .format = cfg->otlp_json ? WS_OTLP_JSON : WS_OTLP_PROTOBUF,
+				       .gzip = true};
+	char err[512];
+	uint64_t sent = 0;
+	struct ws_otlp_sender *snd = ws_otlp_sender_new(&so, err, sizeof(err));
+
+	if (!snd) {
+		ws_err("%s", err);
+		return -1;
+	}
+	int rc = cli_export_file(db, snd, so.format, 512, 0, &sent);
+	fprintf(stderr, "wirespan: sent %llu of %llu spans to %s%s\n", (unsigned long long)sent,
+		(unsigned long long)spans, ws_otlp_sender_url(snd),
+		rc ? " (the collector did not take the rest: `wirespan export` can send them again)" : "");
+	ws_otlp_sender_free(snd);
+	return rc;
 }
 
 /* What the agent hears each tick. */
@@ -864,7 +906,8 @@ static int rec_run(struct rec_cfg *cfg)
 	struct ws_sandbox sb = {0};
 	if (sandbox && (go_probes || py_probes) && live_start_attacher(l, err, sizeof(err)))
 		ws_warn("%s: Go and Python processes that start from now on get no runtime probes", err);
-	if (sandbox && ws_sandbox_enter(cfg->agent ? WS_SANDBOX_AGENT : WS_SANDBOX_RECORDER, true, &sb, err, sizeof(err)))
+	if (sandbox && ws_sandbox_enter(cfg->agent || cfg->otlp ? WS_SANDBOX_AGENT : WS_SANDBOX_RECORDER, true, &sb, err,
+					sizeof(err)))
 		ws_warn("%s; recording with the privileges that remain", err);
 	if (sandbox) /* capabilities are per thread: its thread starts again with ours */
 		ws_store_restart_thread(p.store);
@@ -977,6 +1020,8 @@ static int rec_run(struct rec_cfg *cfg)
 		} else {
 			p.spans_committed = p.spans;
 			if (cli_link_store_bounded(p.store, db, CLI_LINK_MAX_SPANS))
+				rc = 1;
+			else if (cfg->otlp && export_at_end(cfg, db, p.spans))
 				rc = 1;
 		}
 	} else if (p.store) {

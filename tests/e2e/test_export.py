@@ -123,3 +123,24 @@ def test_export_retries_then_counts_drops(env):
     check_eq(r.returncode, 1, f"exit status with the collector down: {r.stderr}")
     check(f"exported 0 of {n} spans" in r.stderr and f"dropped {n}" in r.stderr and "after 2 attempts" in r.stderr,
           r.stderr)
+
+
+def test_record_sends_when_it_ends(env):
+    """record --otlp: when the recording ends, its spans (traces
+    assembled) go to the endpoint, under the recorder's sandbox."""
+    npm_ci()
+    port, oport = 18455, 18456
+    env.python_http(port)
+    out = env.path("rec.jsonl")
+    receiver(env, oport, out)
+    db = env.path("r.db")
+    rec = Recorder(env, db, "--port", str(port), "--otlp", f"http://127.0.0.1:{oport}", "--otlp-protocol",
+                   "http/json")
+    for i in range(5):
+        run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/?i={i}"])
+    err = rec.stop_ok()
+    want = sorted((expected(s) for s in spans(db)), key=lambda e: e["spanId"])
+    check(len(want) == 10 and f"sent 10 of 10 spans to http://127.0.0.1:{oport}/v1/traces" in err, err)
+    got = sorted(received(out), key=lambda e: e["spanId"])
+    check_eq(got, want, "the spans as stored, parents included")
+    check(any(w["parentSpanId"] for w in want), "server spans have their client as parent")
