@@ -48,7 +48,8 @@ static int print_span(void *ctx, const struct ws_span *stored)
 		snprintf(status, sizeof(status), "%d", s->status);
 	else
 		ws_strlcpy(status, s->error[0] ? s->error : "ok", sizeof(status));
-	if (s->proto == WS_PROTO_REDIS && s->target[0])
+	const struct proto_ops *ops = ws_proto_ops(s->proto);
+	if (ops && ops->span && ops->span->target_names && s->target[0])
 		snprintf(name, sizeof(name), "%.299s %.255s", s->name, s->target);
 	else
 		ws_strlcpy(name, s->name, sizeof(name));
@@ -56,7 +57,7 @@ static int print_span(void *ctx, const struct ws_span *stored)
 	if (s->pid)
 		snprintf(pid, sizeof(pid), "%u", s->pid);
 	printf("%-15s %9s  %-6s %-15.15s %7s  %-21s  %-6s %-40.40s %s\n", clock, dur, ws_span_kind_name(s->kind),
-	       s->service, pid, peer, s->proto == WS_PROTO_REDIS ? "redis" : "http", name, status);
+	       s->service, pid, peer, s->proto ? ws_proto_name(s->proto) : "-", name, status);
 	return ferror(stdout) ? 1 : 0;
 }
 
@@ -125,11 +126,7 @@ int cmd_spans(int argc, char **argv)
 			}
 			break;
 		case 'p':
-			if (strcmp(optarg, "http") == 0)
-				f.proto = WS_PROTO_HTTP1;
-			else if (strcmp(optarg, "redis") == 0)
-				f.proto = WS_PROTO_REDIS;
-			else {
+			if (!(f.proto = ws_proto_by_name(optarg))) {
 				ws_err("--protocol is http or redis, not '%s'", optarg);
 				return 2;
 			}

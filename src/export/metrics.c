@@ -186,9 +186,11 @@ void ws_metrics_span(struct ws_metrics *m, const struct ws_span *s)
 	size_t o = 0;
 	int f;
 
-	if (s->proto == WS_PROTO_HTTP1)
+	const struct proto_ops *ops = ws_proto_ops(s->proto);
+	bool db = ops && ops->span && ops->span->database;
+	if (s->proto && !db)
 		f = s->kind == WS_SPAN_SERVER ? F_HTTP_SERVER : F_HTTP_CLIENT;
-	else if (s->proto == WS_PROTO_REDIS && s->kind == WS_SPAN_CLIENT)
+	else if (db && s->kind == WS_SPAN_CLIENT)
 		f = F_DB_CLIENT;
 	else if (!s->proto && s->kind == WS_SPAN_CLIENT) /* a failed connect */
 		f = F_HTTP_CLIENT;
@@ -199,7 +201,7 @@ void ws_metrics_span(struct ws_metrics *m, const struct ws_span *s)
 	char addr[64];
 	ws_addr_str(s->kind == WS_SPAN_CLIENT ? &s->peer : &s->local, addr, sizeof(addr));
 	if (f == F_DB_CLIENT) {
-		o = label(l, sizeof(l), o, "db_system_name", "redis");
+		o = label(l, sizeof(l), o, "db_system_name", ops->name);
 		o = label(l, sizeof(l), o, "db_operation_name", s->method);
 	} else {
 		o = label(l, sizeof(l), o, "http_request_method", s->method[0] ? s->method : "_OTHER");

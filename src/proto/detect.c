@@ -10,11 +10,17 @@
 
 const char *ws_proto_name(enum ws_proto p)
 {
-	switch (p) {
-	case WS_PROTO_HTTP1: return "http";
-	case WS_PROTO_REDIS: return "redis";
-	default: return "";
-	}
+	const struct proto_ops *o = ws_proto_ops(p);
+
+	return o ? o->name : "";
+}
+
+enum ws_proto ws_proto_by_name(const char *name)
+{
+	for (int p = WS_PROTO_NONE + 1; ws_proto_ops((enum ws_proto)p); p++)
+		if (strcmp(ws_proto_ops((enum ws_proto)p)->name, name) == 0)
+			return (enum ws_proto)p;
+	return WS_PROTO_NONE;
 }
 
 const struct proto_ops *ws_proto_ops(enum ws_proto p)

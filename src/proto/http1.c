@@ -18,12 +18,14 @@
  * and a line holding one is wiped from the parser's buffer after use.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "proto/http1.h"
 #include "proto/redact.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #define LINE_MAX_BYTES 8192
@@ -634,9 +636,79 @@ static unsigned h1_pending(void *st)
 
 static struct ws_pairer *h1_pairer(void *st) { return &((struct h1 *)st)->pairer; }
 
+/* ---- spans ---- */
+
+/* error.type per OpenTelemetry: the status code for HTTP server errors
+ * (5xx) and, on clients, for 4xx too. */
+static void http1_span_fields(const struct ws_exchange *x, bool client, struct ws_span_fields *s, struct ws_json *a)
+{
+	const struct ws_http_info *rq = &x->req.u.http, *rs = &x->resp.u.http;
+	static const struct {
+		unsigned bit;
+		const char *req_attr, *resp_attr;
+	} secrets[] = {
+		{WS_HDR_AUTHORIZATION, "http.request.header.authorization", NULL},
+		{WS_HDR_PROXY_AUTHORIZATION, "http.request.header.proxy-authorization", NULL},
+		{WS_HDR_COOKIE, "http.request.header.cookie", NULL},
+		{WS_HDR_SET_COOKIE, NULL, "http.response.header.set-cookie"},
+	};
+
+	ws_strlcpy(s->method, rq->method, sizeof(s->method));
+	ws_strlcpy(s->target, rq->path, sizeof(s->target));
+	ws_strlcpy(s->query, rq->query, sizeof(s->query));
+	s->status = rs->status;
+	snprintf(s->name, sizeof(s->name), "%s %s", rq->method, rq->path[0] ? rq->path : "/");
+	if (rs->status >= 500 || (client && rs->status >= 400))
+		snprintf(s->error, sizeof(s->error), "%d", rs->status);
+
+	wj_kstr(a, "network.protocol.version", rq->version_minor ? "1.1" : "1.0");
+	if (rq->host[0])
+		wj_kstr(a, "http.request.header.host", rq->host);
+	if (rq->user_agent[0])
+		wj_kstr(a, "user_agent.original", rq->user_agent);
+	if (rq->content_type[0])
+		wj_kstr(a, "http.request.header.content-type", rq->content_type);
+	if (rs->content_type[0])
+		wj_kstr(a, "http.response.header.content-type", rs->content_type);
+	if (rq->traceparent[0]) {
+		wj_kstr(a, "traceparent", rq->traceparent);
+		ws_strlcpy(s->traceparent, rq->traceparent, sizeof(s->traceparent));
+	}
+	/* headers kept on purpose (--keep-header), request and response */
+	for (int d = 0; d < 2; d++) {
+		const char *k = d ? rs->kept : rq->kept;
+		char key[320];
+		for (size_t i = 0; i < sizeof(rq->kept) && k[i];) {
+			const char *name = k + i, *value = name + strlen(name) + 1;
+			snprintf(key, sizeof(key), "http.%s.header.%s", d ? "response" : "request", name);
+			wj_kstr(a, key, value);
+			i = (size_t)(value - k) + strlen(value) + 1;
+		}
+	}
+	if (rs->chunked)
+		wj_kbool(a, "wirespan.response.chunked", true);
+	for (size_t i = 0; i < WS_ARRAY_SIZE(secrets); i++) {
+		const char *name = secrets[i].req_attr ? secrets[i].req_attr : secrets[i].resp_attr;
+		uint8_t bits = secrets[i].req_attr ? rq->redacted : rs->redacted;
+		if (bits & secrets[i].bit)
+			wj_kstr(a, name, "[REDACTED]");
+	}
+}
+
+static const struct proto_span http1_span = {
+	.fields = http1_span_fields,
+	.method_attr = "http.request.method",
+	.target_attr = "url.path",
+	.query_attr = "url.query",
+	.status_attr = "http.response.status_code",
+	.req_body_attr = "http.request.body.size",
+	.resp_body_attr = "http.response.body.size",
+};
+
 const struct proto_ops ws_http1_ops = {
 	.id = WS_PROTO_HTTP1,
 	.name = "http",
+	.span = &http1_span,
 	.create = h1_create,
 	.feed = h1_feed,
 	.eof = h1_eof,

@@ -15,6 +15,8 @@
 enum ws_proto { WS_PROTO_NONE = 0, WS_PROTO_HTTP1, WS_PROTO_REDIS };
 
 const char *ws_proto_name(enum ws_proto p);
+/* The protocol named so ("http", "redis"), or WS_PROTO_NONE. */
+enum ws_proto ws_proto_by_name(const char *name);
 
 /* A run of bytes of one direction, in stream order. */
 struct ws_seg {
@@ -132,9 +134,40 @@ struct proto_sink {
 	void *ctx;
 };
 
+/* What every span shows of an exchange, whatever its protocol. */
+struct ws_span_fields {
+	char name[300];
+	char method[40];  /* HTTP method, Redis command, ... */
+	char target[256]; /* URL path, Redis key, ... */
+	char query[256];
+	char error[160];  /* error.type, "" none */
+	char traceparent[64];
+	int status;       /* a status code, 0 none */
+};
+
+struct ws_json;
+
+/* How a protocol's exchanges become spans, and the names of their fields
+ * as attributes (OpenTelemetry semantic conventions). */
+struct proto_span {
+	/* fill f, and write the protocol's further attributes into attrs (an
+	 * open JSON object); client: the span is the client's */
+	void (*fields)(const struct ws_exchange *x, bool client, struct ws_span_fields *f, struct ws_json *attrs);
+	/* attributes for the stored fields (NULL: not written) */
+	const char *method_attr, *target_attr, *query_attr, *status_attr, *req_body_attr, *resp_body_attr;
+	/* attributes with one value for every span: {"db.system", "redis", NULL} */
+	const char *const *constant_attrs;
+	bool target_names; /* the target is part of what the span does (a Redis key) */
+	bool database;     /* a database's operations (metrics: db_client_...) */
+	/* whether an operation of this name waits for data by design (spans
+	 * stored before the flag was); NULL: none does */
+	bool (*blocking)(const char *name);
+};
+
 struct proto_ops {
 	enum ws_proto id;
 	const char *name;
+	const struct proto_span *span;
 	/* req_dir: the direction requests travel (WS_SEND on a client). */
 	void *(*create)(int req_dir, const struct proto_sink *sink);
 	void (*feed)(void *st, int dir, const struct ws_seg *seg);

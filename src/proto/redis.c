@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "proto/redis.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #define LINE_MAX_BYTES 4096
@@ -667,9 +668,46 @@ static unsigned redis_pending(void *st)
 
 static struct ws_pairer *redis_pairer(void *st) { return &((struct redis *)st)->pairer; }
 
+/* ---- spans ---- */
+
+static void redis_span_fields(const struct ws_exchange *x, bool client, struct ws_span_fields *s, struct ws_json *a)
+{
+	const struct ws_redis_info *rq = &x->req.u.redis, *rs = &x->resp.u.redis;
+
+	(void)client;
+
+	ws_strlcpy(s->method, rq->command, sizeof(s->method));
+	ws_strlcpy(s->target, rq->key, sizeof(s->target));
+	ws_strlcpy(s->name, rq->command[0] ? rq->command : "redis", sizeof(s->name));
+	if (rs->is_error) {
+		/* error.type: the error prefix ("ERR", "WRONGTYPE") */
+		const char *e = rs->error[0] ? rs->error : "error";
+		size_t n = strcspn(e, " ");
+		snprintf(s->error, sizeof(s->error), "%.*s", (int)WS_MIN(n, sizeof(s->error) - 1), e);
+		/* only the code: the text may echo the arguments, which can be
+		 * credentials (ERR Error in ACL SETUSER modifier '>pass...') */
+	}
+	wj_kuint(a, "wirespan.redis.args", rq->nargs);
+	if (rq->redacted)
+		wj_kstr(a, "wirespan.redis.arguments", "[REDACTED]");
+}
+
+static const char *const redis_constants[] = {"db.system", "redis", "db.system.name", "redis", NULL};
+
+static const struct proto_span redis_span = {
+	.fields = redis_span_fields,
+	.method_attr = "db.operation.name",
+	.target_attr = "wirespan.redis.key",
+	.constant_attrs = redis_constants,
+	.target_names = true,
+	.database = true,
+	.blocking = ws_redis_blocking_command,
+};
+
 const struct proto_ops ws_redis_ops = {
 	.id = WS_PROTO_REDIS,
 	.name = "redis",
+	.span = &redis_span,
 	.create = redis_create,
 	.feed = redis_feed,
 	.eof = redis_eof,

@@ -47,83 +47,6 @@ static void times(uint64_t t[4], const struct ws_msg *m)
 	t[WS_T_LAST_EXIT] = m->t_last_exit;
 }
 
-/* error.type per OpenTelemetry: the status code for HTTP server errors
- * (5xx) and, on clients, for 4xx too. */
-static void http_fields(struct ws_span *s, const struct ws_exchange *x, struct ws_json *a)
-{
-	const struct ws_http_info *rq = &x->req.u.http, *rs = &x->resp.u.http;
-	static const struct {
-		unsigned bit;
-		const char *req_attr, *resp_attr;
-	} secrets[] = {
-		{WS_HDR_AUTHORIZATION, "http.request.header.authorization", NULL},
-		{WS_HDR_PROXY_AUTHORIZATION, "http.request.header.proxy-authorization", NULL},
-		{WS_HDR_COOKIE, "http.request.header.cookie", NULL},
-		{WS_HDR_SET_COOKIE, NULL, "http.response.header.set-cookie"},
-	};
-
-	ws_strlcpy(s->method, rq->method, sizeof(s->method));
-	ws_strlcpy(s->target, rq->path, sizeof(s->target));
-	ws_strlcpy(s->query, rq->query, sizeof(s->query));
-	s->status = rs->status;
-	snprintf(s->name, sizeof(s->name), "%s %s", rq->method, rq->path[0] ? rq->path : "/");
-	if (rs->status >= 500 || (s->kind == WS_SPAN_CLIENT && rs->status >= 400))
-		snprintf(s->error, sizeof(s->error), "%d", rs->status);
-
-	wj_kstr(a, "network.protocol.version", rq->version_minor ? "1.1" : "1.0");
-	if (rq->host[0])
-		wj_kstr(a, "http.request.header.host", rq->host);
-	if (rq->user_agent[0])
-		wj_kstr(a, "user_agent.original", rq->user_agent);
-	if (rq->content_type[0])
-		wj_kstr(a, "http.request.header.content-type", rq->content_type);
-	if (rs->content_type[0])
-		wj_kstr(a, "http.response.header.content-type", rs->content_type);
-	if (rq->traceparent[0]) {
-		wj_kstr(a, "traceparent", rq->traceparent);
-		ws_strlcpy(s->traceparent, rq->traceparent, sizeof(s->traceparent));
-	}
-	/* headers kept on purpose (--keep-header), request and response */
-	for (int d = 0; d < 2; d++) {
-		const char *k = d ? rs->kept : rq->kept;
-		char key[320];
-		for (size_t i = 0; i < sizeof(rq->kept) && k[i];) {
-			const char *name = k + i, *value = name + strlen(name) + 1;
-			snprintf(key, sizeof(key), "http.%s.header.%s", d ? "response" : "request", name);
-			wj_kstr(a, key, value);
-			i = (size_t)(value - k) + strlen(value) + 1;
-		}
-	}
-	if (rs->chunked)
-		wj_kbool(a, "wirespan.response.chunked", true);
-	for (size_t i = 0; i < WS_ARRAY_SIZE(secrets); i++) {
-		const char *name = secrets[i].req_attr ? secrets[i].req_attr : secrets[i].resp_attr;
-		uint8_t bits = secrets[i].req_attr ? rq->redacted : rs->redacted;
-		if (bits & secrets[i].bit)
-			wj_kstr(a, name, "[REDACTED]");
-	}
-}
-
-static void redis_fields(struct ws_span *s, const struct ws_exchange *x, struct ws_json *a)
-{
-	const struct ws_redis_info *rq = &x->req.u.redis, *rs = &x->resp.u.redis;
-
-	ws_strlcpy(s->method, rq->command, sizeof(s->method));
-	ws_strlcpy(s->target, rq->key, sizeof(s->target));
-	ws_strlcpy(s->name, rq->command[0] ? rq->command : "redis", sizeof(s->name));
-	if (rs->is_error) {
-		/* error.type: the error prefix ("ERR", "WRONGTYPE") */
-		const char *e = rs->error[0] ? rs->error : "error";
-		size_t n = strcspn(e, " ");
-		snprintf(s->error, sizeof(s->error), "%.*s", (int)WS_MIN(n, sizeof(s->error) - 1), e);
-		/* only the code: the text may echo the arguments, which can be
-		 * credentials (ERR Error in ACL SETUSER modifier '>pass...') */
-	}
-	wj_kuint(a, "wirespan.redis.args", rq->nargs);
-	if (rq->redacted)
-		wj_kstr(a, "wirespan.redis.arguments", "[REDACTED]");
-}
-
 /* What the kernel told about where the time went. Bytes are received by
  * the server's request and the client's response; the thread interval is
  * the server's processing (last request byte read to first response byte
@@ -205,10 +128,18 @@ void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, cons
 
 	wj_init(&a);
 	wj_obj_begin(&a);
-	if (s->proto == WS_PROTO_HTTP1)
-		http_fields(s, x, &a);
-	else
-		redis_fields(s, x, &a);
+	const struct proto_ops *ops = ws_proto_ops(s->proto);
+	if (ops && ops->span) {
+		struct ws_span_fields f = {0};
+		ops->span->fields(x, s->kind == WS_SPAN_CLIENT, &f, &a);
+		ws_strlcpy(s->name, f.name, sizeof(s->name));
+		ws_strlcpy(s->method, f.method, sizeof(s->method));
+		ws_strlcpy(s->target, f.target, sizeof(s->target));
+		ws_strlcpy(s->query, f.query, sizeof(s->query));
+		ws_strlcpy(s->error, f.error, sizeof(s->error));
+		ws_strlcpy(s->traceparent, f.traceparent, sizeof(s->traceparent));
+		s->status = f.status;
+	}
 	if (x->aborted) {
 		/* no response: the span ends when the connection gave up */
 		static const char *const why[] = {

@@ -94,21 +94,23 @@ void ws_span_to_json(const struct ws_span *s, struct ws_json *j)
 	endpoint(j, "network.local.address", "network.local.port", &s->local);
 	endpoint(j, "server.address", "server.port", server);
 	endpoint(j, "client.address", "client.port", client);
-	if (s->proto == WS_PROTO_HTTP1) {
-		wj_kstr(j, "http.request.method", s->method);
-		wj_kstr(j, "url.path", s->target);
-		if (s->query[0])
-			wj_kstr(j, "url.query", s->query);
-		if (s->status)
-			wj_kint(j, "http.response.status_code", s->status);
-		wj_kuint(j, "http.request.body.size", s->req_body);
-		wj_kuint(j, "http.response.body.size", s->resp_body);
-	} else if (s->proto == WS_PROTO_REDIS) {
-		wj_kstr(j, "db.system", "redis");
-		wj_kstr(j, "db.system.name", "redis");
-		wj_kstr(j, "db.operation.name", s->method);
-		if (s->target[0])
-			wj_kstr(j, "wirespan.redis.key", s->target);
+	const struct proto_ops *ops = ws_proto_ops(s->proto);
+	const struct proto_span *ps = ops ? ops->span : NULL;
+	if (ps) { /* the protocol's names for the fields every span has */
+		for (const char *const *c = ps->constant_attrs; c && c[0]; c += 2)
+			wj_kstr(j, c[0], c[1]);
+		if (ps->method_attr)
+			wj_kstr(j, ps->method_attr, s->method);
+		if (ps->target_attr && (s->target[0] || !ps->target_names))
+			wj_kstr(j, ps->target_attr, s->target);
+		if (ps->query_attr && s->query[0])
+			wj_kstr(j, ps->query_attr, s->query);
+		if (ps->status_attr && s->status)
+			wj_kint(j, ps->status_attr, s->status);
+		if (ps->req_body_attr)
+			wj_kuint(j, ps->req_body_attr, s->req_body);
+		if (ps->resp_body_attr)
+			wj_kuint(j, ps->resp_body_attr, s->resp_body);
 	}
 	if (s->error[0])
 		wj_kstr(j, "error.type", s->error);

@@ -1076,7 +1076,7 @@ static void row_to_span(sqlite3_stmt *q, struct ws_span *s)
 	col_text(q, i++, kind, sizeof(kind));
 	s->kind = strcmp(kind, "client") == 0 ? WS_SPAN_CLIENT : WS_SPAN_SERVER;
 	col_text(q, i++, proto, sizeof(proto));
-	s->proto = strcmp(proto, "http") == 0 ? WS_PROTO_HTTP1 : strcmp(proto, "redis") == 0 ? WS_PROTO_REDIS : 0;
+	s->proto = ws_proto_by_name(proto);
 	col_text(q, i++, s->name, sizeof(s->name));
 	s->start_ns = (uint64_t)sqlite3_column_int64(q, i++);
 	s->end_ns = (uint64_t)sqlite3_column_int64(q, i++);

@@ -177,7 +177,9 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	l->db = db;
 	l->host = intern(set, s->host);
 	l->service = intern(set, s->service);
-	if (s->proto == WS_PROTO_REDIS && s->target[0]) {
+	const struct proto_ops *ops = ws_proto_ops(s->proto);
+	const struct proto_span *ps = ops ? ops->span : NULL;
+	if (ps && ps->target_names && s->target[0]) {
 		char name[sizeof(s->name) + 130];
 		snprintf(name, sizeof(name), "%s %.128s", s->name, s->target);
 		l->name = store_str(set, name);
@@ -220,8 +222,7 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	l->error = s->error[0] != 0;
 	l->error_type = intern(set, s->error);
 	/* files written before the flag: the commands that always block */
-	l->blocking = (s->flags & WS_MSGF_BLOCKING) ||
-		      (s->proto == WS_PROTO_REDIS && ws_redis_blocking_command(s->name));
+	l->blocking = (s->flags & WS_MSGF_BLOCKING) || (ps && ps->blocking && ps->blocking(s->name));
 	l->parent = -1;
 	return l;
 }
