@@ -35,7 +35,7 @@ CONF
 chmod 600 "$work/agent.conf"
 build/wirespan agent --config "$work/agent.conf" 2> "$work/agent.log" &
 agent=$!
-trap 'kill $agent 2>/dev/null; kill $(cat $work/nginx/nginx.pid) 2>/dev/null; wait $agent 2>/dev/null || true' EXIT
+trap 'kill $agent 2>/dev/null || true; kill $(cat $work/nginx/nginx.pid) 2>/dev/null || true; wait $agent 2>/dev/null || true; rm -rf "$work"' EXIT
 until grep -q "capturing since" "$work/agent.log"; do sleep 0.2; done
 wrk -t1 -c4 -d"${secs}s" http://127.0.0.1:18490/i.txt > "$work/wrk.txt" &
 wrkp=$!
