@@ -88,6 +88,15 @@ def test_agent_rotates_sends_and_serves_prometheus(env):
     env.spawn(["prometheus", f"--config.file={prom}", f"--storage.tsdb.path={env.path('tsdb')}",
                f"--web.listen-address=127.0.0.1:{pport}"])
     wait_port("127.0.0.1", pport, timeout=30)
+    deadline = time.time() + 60  # the port opens before the query API is ready (503)
+    while True:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{pport}/-/ready", timeout=5).status == 200:
+                break
+        except OSError:  # URLError and HTTPError (503) while it starts
+            pass
+        check(time.time() < deadline, "Prometheus became ready")
+        time.sleep(0.3)
 
     def promql(q, at):
         url = f"http://127.0.0.1:{pport}/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": f"{at:.3f}"})

@@ -286,7 +286,10 @@ def test_planted_files_are_refused(env):
     record_fails(rec + ["--db", ok], 1, f"refusing database journal {wal}")
     os.unlink(wal)
     p = run(rec + ["--db", ok, "--save-events", os.path.join(d, "ev.bin")])
-    check("not redacted" in p.stderr, f"the event file's warning: {p.stderr!r}")
+    check("secrets included" not in p.stderr, f"a masked event file is no raw one: {p.stderr!r}")
+    p = run(rec + ["--db", ok, "--save-events", os.path.join(d, "raw.bin"), "--save-raw"])
+    check("secrets included" in p.stderr, f"the raw event file's warning: {p.stderr!r}")
+    check_eq(oct(os.stat(os.path.join(d, "raw.bin")).st_mode & 0o777), "0o600", "mode of the raw event file")
     for f in (ok, ok + "-wal", ok + "-shm", os.path.join(d, "ev.bin")):
         if os.path.exists(f):
             check_eq(oct(os.stat(f).st_mode & 0o777), "0o600", f"mode of {f}")
