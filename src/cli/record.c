@@ -191,6 +191,23 @@ static uint64_t total_lost(struct pipeline *p, const struct rec_stats *r)
 
 static uint64_t tv_ns(struct timeval tv) { return (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000; }
 
+/* The recorder's peak resident memory (VmHWM). Not getrusage's ru_maxrss,
+ * which execve keeps: started by a large process, the recorder would report
+ * that process's peak as its own. */
+static uint64_t peak_rss_kb(void)
+{
+	char line[128];
+	uint64_t kb = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = strtoull(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 /* Sample the kernel half's counters and what the recorder has cost. */
 static void rec_sample(struct rec_stats *r, struct live *l)
 {
@@ -201,7 +218,7 @@ static void rec_sample(struct rec_stats *r, struct live *l)
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
 		r->user_ns = tv_ns(ru.ru_utime) - WS_MIN(r->user0, tv_ns(ru.ru_utime));
 		r->sys_ns = tv_ns(ru.ru_stime) - WS_MIN(r->sys0, tv_ns(ru.ru_stime));
-		r->max_rss_kb = (uint64_t)ru.ru_maxrss;
+		r->max_rss_kb = peak_rss_kb();
 	}
 }
 
