@@ -22,7 +22,8 @@ struct service_name {
 	char name[64];
 	const char *source; /* the variable it came from, NULL: the process name */
 	char exe[256];      /* the executable's path, "" unknown */
-	char *attrs;        /* what spans of the process add: a JSON object */
+	char *attrs;        /* what spans of the process add: JSON members ("k":v,...) */
+	size_t nattrs;
 };
 
 /* Where the name was found, or NULL. Any process can call itself anything:
@@ -58,19 +59,20 @@ static const char *env_service_name(uint32_t pid, char *out, size_t n)
 	return found ? "OTEL_RESOURCE_ATTRIBUTES" : NULL;
 }
 
-/* Add the members of a JSON object to a span's attributes, when they fit. */
-static void add_attrs(struct ws_span *s, const char *more)
+/* Append a process's members (encoded once, by process_attrs) to a span's
+ * attributes object, when they fit: one copy on the span path. */
+static void add_attrs(struct ws_span *s, const struct service_name *sn)
 {
-	struct ws_json j;
+	size_t have = strlen(s->attrs);
 
-	wj_init(&j);
-	wj_obj_begin(&j);
-	wj_members(&j, s->attrs);
-	wj_members(&j, more);
-	wj_obj_end(&j);
-	if (j.len < sizeof(s->attrs))
-		memcpy(s->attrs, j.buf, j.len + 1);
-	wj_free(&j);
+	if (have < 2 || s->attrs[have - 1] != '}' || !sn->nattrs || have + sn->nattrs + 2 > sizeof(s->attrs))
+		return;
+	char *at = s->attrs + have - 1; /* at the closing brace */
+	if (have > 2)
+		*at++ = ',';
+	memcpy(at, sn->attrs, sn->nattrs);
+	at[sn->nattrs] = '}';
+	at[sn->nattrs + 1] = 0;
 }
 
 /* The process's name from the kernel, its executable and where service.name
@@ -87,7 +89,10 @@ static void process_attrs(struct service_name *sn)
 	wj_kstr(&j, "wirespan.service.name_from", sn->source ? sn->source : "process name");
 	wj_obj_end(&j);
 	free(sn->attrs);
-	sn->attrs = ws_strdup(j.buf);
+	sn->nattrs = j.len - 2; /* without the braces */
+	sn->attrs = ws_malloc(sn->nattrs + 1);
+	memcpy(sn->attrs, j.buf + 1, sn->nattrs);
+	sn->attrs[sn->nattrs] = 0;
 	wj_free(&j);
 }
 
@@ -116,7 +121,7 @@ static void service_name(struct pipeline *p, struct ws_span *s)
 		process_attrs(sn);
 	}
 	ws_strlcpy(s->service, sn->name, sizeof(s->service));
-	add_attrs(s, sn->attrs);
+	add_attrs(s, sn);
 }
 
 /* service.name when no process was seen: the server's address and port
