@@ -537,7 +537,7 @@ struct rec_cfg {
 };
 
 /* Parse record's options into c: -1 to go on, or the exit status. */
-static int rec_parse(int argc, char **argv, struct rec_cfg *c_out)
+static int rec_parse(int argc, char **argv, struct rec_cfg *c)
 {
 	static const struct option opts[] = {
 		{"db", required_argument, NULL, 'd'},
@@ -565,24 +565,23 @@ static int rec_parse(int argc, char **argv, struct rec_cfg *c_out)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	struct live_config lc = {.payload = 4096};
-	const char *db = "wirespan.db", *netns_path = NULL, *save_path = NULL, *host = NULL;
-	bool save_raw = false;
-	double duration = 0, budget_pct = DEFAULT_BUDGET_PCT;
-	bool quiet = false, debug_events = false, go_probes = true, py_probes = true, sandbox = true;
+	const char *db = "wirespan.db";
 	unsigned long long v;
 	char err[1024];
-	int c;
+	int opt;
 
-	c_out->t_invoked = ws_now_mono_ns();
+	c->lc.payload = 4096;
+	c->budget_pct = DEFAULT_BUDGET_PCT;
+	c->go_probes = c->py_probes = c->sandbox = true;
+	c->t_invoked = ws_now_mono_ns();
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
 		case 'd': db = optarg; break;
 		case 't': {
 			char *end;
-			duration = strtod(optarg, &end);
-			if (*end || !(duration > 0 && duration <= 1e9)) {
+			c->duration = strtod(optarg, &end);
+			if (*end || !(c->duration > 0 && c->duration <= 1e9)) {
 				ws_err("--duration needs a positive number of seconds, not '%s'", optarg);
 				return 2;
 			}
@@ -593,14 +592,14 @@ static int rec_parse(int argc, char **argv, struct rec_cfg *c_out)
 				ws_err("--pid needs a process id, not '%s'", optarg);
 				return 2;
 			}
-			if (lc.npids == LIVE_MAX_PIDS) {
+			if (c->lc.npids == LIVE_MAX_PIDS) {
 				ws_err("at most %d --pid options", LIVE_MAX_PIDS);
 				return 2;
 			}
-			lc.pids[lc.npids++] = v;
+			c->lc.pids[c->lc.npids++] = v;
 			break;
 		case 'c':
-			if (lc.ncomms == WS_MAX_COMMS) {
+			if (c->lc.ncomms == WS_MAX_COMMS) {
 				ws_err("at most %d --comm options", WS_MAX_COMMS);
 				return 2;
 			}
@@ -609,70 +608,70 @@ static int rec_parse(int argc, char **argv, struct rec_cfg *c_out)
 				       WS_COMM_LEN - 1);
 				return 2;
 			}
-			ws_strlcpy(lc.comms[lc.ncomms++], optarg, WS_COMM_LEN);
+			ws_strlcpy(c->lc.comms[c->lc.ncomms++], optarg, WS_COMM_LEN);
 			break;
 		case 'P':
 			if (ws_parse_uint(optarg, 65535, &v) || v == 0) {
 				ws_err("--port needs a port number from 1 to 65535, not '%s'", optarg);
 				return 2;
 			}
-			if (lc.nports == WS_MAX_PORTS) {
+			if (c->lc.nports == WS_MAX_PORTS) {
 				ws_err("at most %d --port options", WS_MAX_PORTS);
 				return 2;
 			}
-			lc.ports[lc.nports++] = v;
+			c->lc.ports[c->lc.nports++] = v;
 			break;
-		case 'n': netns_path = optarg; break;
+		case 'n': c->netns_path = optarg; break;
 		case 'b':
 			if (ws_parse_uint(optarg, WS_PAYLOAD_MAX, &v)) {
 				ws_err("--payload-bytes needs a number from 0 to %d, not '%s'", WS_PAYLOAD_MAX, optarg);
 				return 2;
 			}
-			lc.payload = v;
+			c->lc.payload = v;
 			break;
 		case 'r':
 			if (ws_parse_uint(optarg, 1 << 20, &v) || v < 64) {
 				ws_err("--ring-kb needs a size from 64 to 1048576 KiB, not '%s'", optarg);
 				return 2;
 			}
-			lc.ring_bytes = 1u << 16;
-			while (lc.ring_bytes < v * 1024)
-				lc.ring_bytes <<= 1;
+			c->lc.ring_bytes = 1u << 16;
+			while (c->lc.ring_bytes < v * 1024)
+				c->lc.ring_bytes <<= 1;
 			break;
-		case 'H': host = optarg; break;
-		case 's': save_path = optarg; break;
-		case 'W': save_raw = true; break;
-		case 'O': c_out->otlp = optarg; break;
+		case 'H': c->host = optarg; break;
+		case 's': c->save_path = optarg; break;
+		case 'W': c->save_raw = true; break;
+		case 'O': c->otlp = optarg; break;
 		case 'o':
 			if (strcmp(optarg, "http/protobuf") && strcmp(optarg, "http/json")) {
 				ws_err("--otlp-protocol is http/protobuf or http/json, not '%s'", optarg);
 				return 2;
 			}
-			c_out->otlp_json = strcmp(optarg, "http/json") == 0;
+			c->otlp_json = strcmp(optarg, "http/json") == 0;
 			break;
 		case 'B': {
 			char *end;
-			budget_pct = strtod(optarg, &end);
-			if (*end || end == optarg || !(budget_pct >= 0 && budget_pct <= 100)) {
+			c->budget_pct = strtod(optarg, &end);
+			if (*end || end == optarg || !(c->budget_pct >= 0 && c->budget_pct <= 100)) {
 				ws_err("--cpu-budget needs a percentage of the host's CPU from 0 (no limit) to 100, not '%s'",
 				       optarg);
 				return 2;
 			}
 			break;
 		}
-		case 'G': go_probes = false; break;
-		case 'A': py_probes = false; break;
-		case 'S': sandbox = false; break;
+		case 'G': c->go_probes = false; break;
+		case 'A': c->py_probes = false; break;
+		case 'S': c->sandbox = false; break;
 		case 'K':
 		case 'E':
-			if ((c == 'K' ? ws_redact_keep_query : ws_redact_keep_header)(optarg, err, sizeof(err))) {
+			if ((opt == 'K' ? ws_redact_keep_query : ws_redact_keep_header)(optarg, err, sizeof(err))) {
 				ws_err("%s", err);
 				return 2;
 			}
 			break;
-		case 'q': quiet = true; break;
+		case 'q': c->quiet = true; break;
 		case 'v': ws_verbose++; break;
-		case 'D': debug_events = true; break;
+		case 'D': c->debug_events = true; break;
 		case 'h': usage_record(stdout); return 0;
 		default: usage_record(stderr); return 2;
 		}
@@ -682,47 +681,35 @@ static int rec_parse(int argc, char **argv, struct rec_cfg *c_out)
 		usage_record(stderr);
 		return 2;
 	}
-	if (!lc.ring_bytes) {
+	if (!c->lc.ring_bytes) {
 		/* 64 MiB in all, 4 to 16 MiB per CPU: machines with few CPUs,
 		 * where the traced work competes most with us, get deep rings */
 		long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 		uint64_t per = (64ull << 20) / (uint64_t)(ncpu > 0 ? ncpu : 1);
 		per = WS_MIN(WS_MAX(per, 4ull << 20), 16ull << 20);
-		lc.ring_bytes = 4u << 20;
-		while (lc.ring_bytes < per)
-			lc.ring_bytes <<= 1;
+		c->lc.ring_bytes = 4u << 20;
+		while (c->lc.ring_bytes < per)
+			c->lc.ring_bytes <<= 1;
 	}
-	if (c_out->otlp && strncmp(c_out->otlp, "http://", 7) != 0 && strncmp(c_out->otlp, "https://", 8) != 0) {
-		ws_err("--otlp needs an http:// or https:// URL, not '%s'", c_out->otlp);
+	if (c->otlp && strncmp(c->otlp, "http://", 7) != 0 && strncmp(c->otlp, "https://", 8) != 0) {
+		ws_err("--otlp needs an http:// or https:// URL, not '%s'", c->otlp);
 		return 2;
 	}
-	if (save_raw && !save_path) {
+	if (c->save_raw && !c->save_path) {
 		ws_err("--save-raw says how --save-events FILE writes payloads; give --save-events too");
 		return 2;
 	}
-	if (netns_path) {
+	if (c->netns_path) {
 		struct stat sb;
-		if (stat(netns_path, &sb) != 0) {
-			ws_err("--netns %s: %s", netns_path, strerror(errno));
+		if (stat(c->netns_path, &sb) != 0) {
+			ws_err("--netns %s: %s", c->netns_path, strerror(errno));
 			return 2;
 		}
-		lc.netns = (uint32_t)sb.st_ino;
+		c->lc.netns = (uint32_t)sb.st_ino;
 	}
-	c_out->lc = lc;
-	ws_strlcpy(c_out->db, db, sizeof(c_out->db));
-	c_out->netns_path = netns_path;
-	c_out->save_path = save_path;
-	c_out->host = host;
-	c_out->save_raw = save_raw;
-	c_out->quiet = quiet;
-	c_out->debug_events = debug_events;
-	c_out->go_probes = go_probes;
-	c_out->py_probes = py_probes;
-	c_out->sandbox = sandbox;
-	c_out->duration = duration;
-	c_out->budget_pct = budget_pct;
-	c_out->argc = argc;
-	c_out->argv = argv;
+	ws_strlcpy(c->db, db, sizeof(c->db));
+	c->argc = argc;
+	c->argv = argv;
 	return -1;
 }
 
@@ -1036,7 +1023,8 @@ static int rec_run(struct rec_cfg *cfg)
 			rc = 1;
 		} else {
 			p.spans_committed = p.spans;
-			if (cli_link_store_bounded(p.store, db, CLI_LINK_MAX_SPANS))
+			/* the agent's databases are linked by its exporter, the last one too */
+			if (!cfg->agent && cli_link_store_bounded(p.store, db, CLI_LINK_MAX_SPANS))
 				rc = 1;
 			else if (cfg->otlp && export_at_end(cfg, db, p.spans))
 				rc = 1;
