@@ -24,41 +24,46 @@ struct export_ctx {
 	struct ws_json j;
 	uint64_t read, sent, dropped, requests, retries, bad;
 	uint64_t skip;     /* spans read but already sent (an agent resuming a file) */
-	bool stop_on_drop; /* keep the rest for later instead (the agent) */
+	bool stop_on_drop; /* keep the rest for later instead, quietly (the agent) */
 	bool failed;
-	bool quiet;
 	char err[512];
 };
 
 static int flush(struct export_ctx *x);
 static int export_span(void *ctx, const struct ws_span *stored);
 
+/* Send the spans of every database of d, in batches, then what is left.
+ * Nonzero when reading failed, or (stop_on_drop) a batch was not taken. */
+static int run_export(struct export_ctx *x, const struct dbset *d)
+{
+	struct ws_span_filter all = {0};
+	int rc = 0;
+
+	x->d = d;
+	x->batch = ws_otlp_batch_new();
+	wj_init(&x->j);
+	for (size_t i = 0; i < d->n && !rc; i++)
+		rc = ws_store_each_span(d->st[i], &all, export_span, x);
+	if (!x->failed)
+		flush(x);
+	wj_free(&x->j);
+	ws_otlp_batch_free(x->batch);
+	x->batch = NULL;
+	return rc || x->failed;
+}
+
 int cli_export_file(const char *path, struct ws_otlp_sender *snd, int f, size_t batch, uint64_t skip,
 		    uint64_t *sent)
 {
-	struct export_ctx x = {.batch_max = batch, .snd = snd, .format = (enum ws_otlp_format)f, .skip = skip, .stop_on_drop = true,
-			       .quiet = true};
+	struct export_ctx x = {.batch_max = batch, .snd = snd, .format = (enum ws_otlp_format)f, .skip = skip,
+			       .stop_on_drop = true};
 	struct dbset d = {0};
 	struct ws_link_opts lo = {0};
-	struct ws_span_filter all = {0};
-	int rc;
+	int rc = dbset_add(&d, path) || dbset_open(&d, &lo) || run_export(&x, &d);
 
-	*sent = 0;
-	if ((rc = dbset_add(&d, path)) || (rc = dbset_open(&d, &lo))) {
-		dbset_close(&d);
-		return -1;
-	}
-	x.d = &d;
-	x.batch = ws_otlp_batch_new();
-	wj_init(&x.j);
-	rc = ws_store_each_span(d.st[0], &all, export_span, &x);
-	if (!x.failed)
-		flush(&x);
 	*sent = x.sent;
-	wj_free(&x.j);
-	ws_otlp_batch_free(x.batch);
 	dbset_close(&d);
-	return x.failed || (rc && !x.failed) ? -1 : 0;
+	return rc ? -1 : 0;
 }
 
 static int flush(struct export_ctx *x)
@@ -75,13 +80,12 @@ static int flush(struct export_ctx *x)
 		x->dropped += n;
 		ws_warn("%zu spans could not be encoded: dropped", n);
 	} else if (ws_otlp_send(x->snd, body, len, &attempts, x->err, sizeof(x->err))) {
-		if (x->stop_on_drop)
+		if (x->stop_on_drop) {
 			x->failed = true;
-		else
+		} else {
 			x->dropped += n;
-		if (!x->quiet)
-			ws_warn("%zu spans %s after %u attempts: %s", n, x->stop_on_drop ? "not sent" : "dropped",
-				attempts, x->err);
+			ws_warn("%zu spans dropped after %u attempts: %s", n, attempts, x->err);
+		}
 	} else {
 		x->sent += n;
 	}
@@ -174,7 +178,6 @@ int cmd_export(int argc, char **argv)
 	struct export_ctx x = {.batch_max = 512};
 	struct dbset d = {0};
 	struct ws_link_opts lo = {0};
-	struct ws_span_filter f = {0};
 	unsigned long long v;
 	int c, rc = 0;
 
@@ -258,19 +261,12 @@ int cmd_export(int argc, char **argv)
 		ws_otlp_sender_free(x.snd);
 		return rc;
 	}
-	x.d = &d;
-	x.batch = ws_otlp_batch_new();
-	wj_init(&x.j);
-	for (size_t i = 0; i < d.n && !rc; i++)
-		rc = ws_store_each_span(d.st[i], &f, export_span, &x);
-	flush(&x);
+	rc = run_export(&x, &d);
 	fprintf(stderr,
 		"wirespan: exported %llu of %llu spans to %s in %llu requests (%llu retried); dropped %llu%s\n",
 		(unsigned long long)x.sent, (unsigned long long)x.read, ws_otlp_sender_url(x.snd),
 		(unsigned long long)x.requests, (unsigned long long)x.retries, (unsigned long long)x.dropped,
 		x.bad ? " (some could not be encoded)" : "");
-	wj_free(&x.j);
-	ws_otlp_batch_free(x.batch);
 	ws_otlp_sender_free(x.snd);
 	dbset_close(&d);
 	return rc || x.dropped ? 1 : 0;
