@@ -75,6 +75,19 @@ static bool query_kept(const char *name, size_t n)
 	return false;
 }
 
+/* The query item starting at i: where it ends ('&', ';' or n), with the
+ * place of its '=' in *eq (== the end: no name, the item is a value). */
+static size_t query_item(const char *q, size_t n, size_t i, size_t *eq)
+{
+	size_t end = i;
+
+	while (end < n && q[end] != '&' && q[end] != ';')
+		end++;
+	for (*eq = i; *eq < end && q[*eq] != '='; (*eq)++)
+		;
+	return end;
+}
+
 void ws_redact_query(char *out, size_t size, const char *q, size_t n)
 {
 	struct out w = {out, size, 0};
@@ -83,11 +96,7 @@ void ws_redact_query(char *out, size_t size, const char *q, size_t n)
 		return;
 	out[0] = 0;
 	for (size_t i = 0; i < n;) {
-		size_t end = i, eq;
-		while (end < n && q[end] != '&' && q[end] != ';')
-			end++;
-		for (eq = i; eq < end && q[eq] != '='; eq++)
-			;
+		size_t eq, end = query_item(q, n, i, &eq);
 		bool kept = eq < end && query_kept(q + i, eq - i);
 		if (eq == end) /* no name: the item is a value */
 			puts_(&w, end > i ? "REDACTED" : "");
@@ -137,6 +146,42 @@ static bool looks_secret(const char *s, size_t n)
 	return (n >= 16 && letters && digits) || (n >= 5 && stars == n);
 }
 
+/* The path segment starting at i: where it ends ('/' or n), with the
+ * length of its name (before any ;parameters) in *sn. */
+static size_t path_segment(const char *p, size_t n, size_t i, size_t *sn)
+{
+	size_t end = i;
+
+	while (end < n && p[end] != '/')
+		end++;
+	const char *semi = memchr(p + i, ';', end - i);
+	*sn = semi ? (size_t)(semi - (p + i)) : end - i;
+	return end;
+}
+
+/* Whether a segment's name is a credential: after a word such as token,
+ * or looking like one; *after_word says so of the next segment. */
+static bool segment_token(const char *s, size_t sn, bool *after_word)
+{
+	bool token = sn && (*after_word || looks_secret(s, sn));
+
+	*after_word = sn && is_token_word(s, sn);
+	return token;
+}
+
+/* The path parameter starting at k (its ';'), inside a segment ending at
+ * end: where it ends, with its '=' in *eq (== the end: none). */
+static size_t path_param(const char *p, size_t k, size_t end, size_t *eq)
+{
+	size_t e = k + 1;
+
+	while (e < end && p[e] != ';')
+		e++;
+	const char *q = memchr(p + k, '=', e - k);
+	*eq = q ? (size_t)(q - p) : e;
+	return e;
+}
+
 void ws_redact_path(char *out, size_t size, const char *p, size_t n)
 {
 	struct out w = {out, size, 0};
@@ -146,29 +191,19 @@ void ws_redact_path(char *out, size_t size, const char *p, size_t n)
 		return;
 	out[0] = 0;
 	for (size_t i = 0; i <= n;) {
-		size_t end = i;
-		while (end < n && p[end] != '/')
-			end++;
-		/* path parameters: ;name=value */
-		const char *semi = memchr(p + i, ';', end - i);
-		size_t sn = semi ? (size_t)(semi - (p + i)) : end - i;
-		if (sn && (after_word || looks_secret(p + i, sn)))
+		size_t sn, end = path_segment(p, n, i, &sn);
+		if (segment_token(p + i, sn, &after_word))
 			puts_(&w, "{token}");
 		else
 			put(&w, p + i, sn);
-		after_word = sn && is_token_word(p + i, sn);
-		for (size_t k = i + sn; k < end;) { /* each ;name=value */
-			size_t e = k + 1;
-			while (e < end && p[e] != ';')
-				e++;
-			const char *eq = memchr(p + k, '=', e - k);
-			if (eq) {
-				put(&w, p + k, (size_t)(eq + 1 - (p + k)));
+		for (size_t k = i + sn, eq, e; k < end; k = e) { /* each ;name=value */
+			e = path_param(p, k, end, &eq);
+			if (eq < e) {
+				put(&w, p + k, eq + 1 - k);
 				puts_(&w, "REDACTED");
 			} else {
 				put(&w, ";", 1);
 			}
-			k = e;
 		}
 		if (end < n)
 			put(&w, "/", 1);
@@ -196,11 +231,7 @@ static void fill(char *s, size_t n)
 static void mask_query(char *q, size_t n)
 {
 	for (size_t i = 0; i < n;) {
-		size_t end = i, eq;
-		while (end < n && q[end] != '&' && q[end] != ';')
-			end++;
-		for (eq = i; eq < end && q[eq] != '='; eq++)
-			;
+		size_t eq, end = query_item(q, n, i, &eq);
 		if (eq == end)
 			fill(q + i, end - i);
 		else if (!query_kept(q + i, eq - i))
@@ -215,25 +246,15 @@ static void mask_path(char *p, size_t n)
 	bool after_word = false;
 
 	for (size_t i = 0; i <= n;) {
-		size_t end = i;
-		while (end < n && p[end] != '/')
-			end++;
-		const char *semi = memchr(p + i, ';', end - i);
-		size_t sn = semi ? (size_t)(semi - (p + i)) : end - i;
-		bool word = sn && is_token_word(p + i, sn);
-		if (sn && (after_word || looks_secret(p + i, sn)))
+		size_t sn, end = path_segment(p, n, i, &sn);
+		if (segment_token(p + i, sn, &after_word))
 			fill(p + i, sn);
-		after_word = word;
-		for (size_t k = i + sn; k < end;) { /* each ;name=value: ws_redact_path keeps the name */
-			size_t e = k + 1;
-			while (e < end && p[e] != ';')
-				e++;
-			const char *eq = memchr(p + k, '=', e - k);
-			if (eq)
-				fill((char *)eq + 1, (size_t)(p + e - eq - 1));
+		for (size_t k = i + sn, eq, e; k < end; k = e) { /* each ;name=value: ws_redact_path keeps the name */
+			e = path_param(p, k, end, &eq);
+			if (eq < e)
+				fill(p + eq + 1, e - eq - 1);
 			else
 				fill(p + k + 1, e - k - 1);
-			k = e;
 		}
 		i = end + 1;
 	}
