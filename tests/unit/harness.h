@@ -398,8 +398,8 @@ static int replay_all(const struct conv *c, void (*format)(char *, size_t, const
 	return bad;
 }
 
-/* Run every .conv file in dir. */
-static void replay_dir(const char *dir, void (*format)(char *, size_t, const struct ws_exchange *), bool with_cap)
+/* Call fn for every .conv file in dir, loaded (t_context names it). */
+static void each_conv(const char *dir, void (*fn)(const struct conv *c, const char *path, void *ctx), void *ctx)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -417,13 +417,35 @@ static void replay_dir(const char *dir, void (*format)(char *, size_t, const str
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		CHECK(conv_load(path, &c) == 0, "cannot read %s", path);
 		t_context = e->d_name;
-		replay_all(&c, format, with_cap);
+		fn(&c, path, ctx);
 		conv_free(&c);
 		files++;
 	}
 	closedir(d);
 	t_context = "";
 	CHECK(files > 0, "no conversations in %s", dir);
+}
+
+struct replay_dir_ctx {
+	void (*format)(char *, size_t, const struct ws_exchange *);
+	bool with_cap;
+};
+
+static void replay_one(const struct conv *c, const char *path, void *ctx)
+{
+	const struct replay_dir_ctx *r = ctx;
+
+	(void)path;
+	replay_all(c, r->format, r->with_cap);
+}
+
+/* Run every .conv file in dir. */
+static inline void replay_dir(const char *dir, void (*format)(char *, size_t, const struct ws_exchange *),
+			      bool with_cap)
+{
+	struct replay_dir_ctx r = {format, with_cap};
+
+	each_conv(dir, replay_one, &r);
 }
 
 #endif

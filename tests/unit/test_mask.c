@@ -191,29 +191,13 @@ static void check_conv(const struct conv *c, const char *path,
 	}
 }
 
-static void check_dir(const char *dir, void (*format)(char *, size_t, const struct ws_exchange *))
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	static struct conv c;
-	char path[1024];
-	int files = 0;
+struct fmt {
+	void (*format)(char *, size_t, const struct ws_exchange *);
+};
 
-	CHECK(d != NULL, "cannot open %s", dir);
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-		if (l < 6 || strcmp(e->d_name + l - 5, ".conv") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		CHECK(conv_load(path, &c) == 0, "cannot read %s", path);
-		check_conv(&c, path, format);
-		conv_free(&c);
-		files++;
-	}
-	closedir(d);
-	CHECK(files > 0, "no conversations in %s", dir);
+static void check_one(const struct conv *c, const char *path, void *ctx)
+{
+	check_conv(c, path, ((const struct fmt *)ctx)->format);
 }
 
 /* Bytes that are not a protocol wirespan parses are masked whole. */
@@ -392,7 +376,7 @@ int main(void)
 	test_framing();
 	test_unknown_protocols();
 	test_garbage();
-	check_dir("tests/data/http", fmt_http);
-	check_dir("tests/data/redis", fmt_redis);
+	each_conv("tests/data/http", check_one, &(struct fmt){fmt_http});
+	each_conv("tests/data/redis", check_one, &(struct fmt){fmt_redis});
 	return t_summary("mask");
 }
