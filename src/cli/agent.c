@@ -185,14 +185,17 @@ static bool our_file(const char *name)
 	return strncmp(name, "wirespan-", 9) == 0 && n > 12 && strcmp(name + n - 3, ".db") == 0;
 }
 
+/* a database's files: itself, its write-ahead log, its shared memory */
+static const char *const db_suffixes[] = {"", "-wal", "-shm"};
+
 static uint64_t file_bytes(const char *path)
 {
 	char p[2400];
 	struct stat sb;
 	uint64_t n = 0;
 
-	for (int i = 0; i < 2; i++) {
-		snprintf(p, sizeof(p), "%s%s", path, i ? "-wal" : "");
+	for (size_t i = 0; i < 2; i++) { /* the shared-memory file holds no data */
+		snprintf(p, sizeof(p), "%s%s", path, db_suffixes[i]);
 		if (lstat(p, &sb) == 0)
 			n += (uint64_t)sb.st_size;
 	}
@@ -203,9 +206,8 @@ static void remove_db(const char *path)
 {
 	char p[2400];
 
-	unlink(path);
-	for (const char *suf = "-wal"; suf; suf = strcmp(suf, "-wal") == 0 ? "-shm" : NULL) {
-		snprintf(p, sizeof(p), "%s%s", path, suf);
+	for (size_t i = 0; i < WS_ARRAY_SIZE(db_suffixes); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, db_suffixes[i]);
 		unlink(p);
 	}
 }

@@ -47,6 +47,7 @@ struct ws_metrics {
 	uint64_t overflow;
 	struct sample *samples;
 	size_t nsamples, cap;
+	struct ws_hashmap sample_at; /* hash of name and labels -> position + 1 */
 	struct series **all[F_N];
 	size_t nall[F_N], capall[F_N];
 };
@@ -58,6 +59,7 @@ struct ws_metrics *ws_metrics_new(size_t max_series)
 	pthread_mutex_init(&m->lock, NULL);
 	for (int f = 0; f < F_N; f++)
 		ws_hashmap_init(&m->by_key[f]);
+	ws_hashmap_init(&m->sample_at);
 	m->max_series = max_series ? max_series : 10000;
 	return m;
 }
@@ -81,6 +83,7 @@ void ws_metrics_free(struct ws_metrics *m)
 		free(m->samples[i].labels);
 	}
 	free(m->samples);
+	ws_hashmap_free(&m->sample_at);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -239,11 +242,26 @@ void ws_metrics_span(struct ws_metrics *m, const struct ws_span *s)
 	pthread_mutex_unlock(&m->lock);
 }
 
+static bool same_sample(const struct sample *s, const char *name, const char *labels)
+{
+	return strcmp(s->name, name) == 0 && strcmp(s->labels, labels) == 0;
+}
+
+/* The sample of name and labels, found through a hash (a TCP fact looks
+ * one up on the recorder's path), or added. */
 static struct sample *sample_of(struct ws_metrics *m, const char *name, const char *labels)
 {
-	for (size_t i = 0; i < m->nsamples; i++)
-		if (strcmp(m->samples[i].name, name) == 0 && strcmp(m->samples[i].labels, labels) == 0)
-			return &m->samples[i];
+	char key[512];
+	int n = snprintf(key, sizeof(key), "%s%c%s", name, 0, labels);
+	uint64_t h = ws_keyed_hash(key, (size_t)WS_MIN(n, (int)sizeof(key) - 1)) | 1;
+	uintptr_t at = (uintptr_t)ws_hashmap_get(&m->sample_at, h);
+
+	if (at && same_sample(&m->samples[at - 1], name, labels))
+		return &m->samples[at - 1];
+	if (at) /* another sample with that hash: look at them all */
+		for (size_t i = 0; i < m->nsamples; i++)
+			if (same_sample(&m->samples[i], name, labels))
+				return &m->samples[i];
 	if (m->nsamples >= m->max_series)
 		return NULL;
 	if (m->nsamples == m->cap) {
@@ -254,6 +272,8 @@ static struct sample *sample_of(struct ws_metrics *m, const char *name, const ch
 	memset(s, 0, sizeof(*s));
 	s->name = ws_strdup(name);
 	s->labels = ws_strdup(labels);
+	if (!at)
+		ws_hashmap_put(&m->sample_at, h, (void *)(uintptr_t)m->nsamples);
 	return s;
 }
 
