@@ -8,8 +8,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-UNIT="test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases test_pcap test_budget test_gobin test_pyasync"
-FUZZERS="fuzz_http1 fuzz_redis fuzz_mask fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync fuzz_store"
+UNIT=$(make --no-print-directory -s print-UNIT_TESTS)
+FUZZERS=$(make --no-print-directory -s print-FUZZERS)
 failed=()
 log=build/test-logs
 mkdir -p "$log"

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/pipeline.h"
+#include "trace/link.h"
 #include "export/metrics.h"
 #include "export/otlp.h"
 #include "export/send.h"
@@ -75,7 +75,7 @@ struct agent {
 	/* counted for /metrics */
 	uint64_t rotations, exported, export_dropped, deleted, export_failures;
 	struct ws_metrics *m;
-	struct pipeline_sink sink;
+	struct ws_sink sink;
 };
 
 static volatile sig_atomic_t reload_requested;
@@ -348,7 +348,7 @@ static void *exporter(void *arg)
 		if (skip == 0) {
 			struct ws_store *st;
 			if (ws_store_open(path, WS_STORE_WRITE, &st, err, sizeof(err)) == 0) {
-				cli_link_store_bounded(st, path, CLI_LINK_MAX_SPANS);
+				ws_link_store(st, path, WS_LINK_MAX_SPANS);
 				ws_store_close(st);
 			}
 		}
@@ -395,9 +395,7 @@ static void *exporter(void *arg)
 
 /* ---- metrics ---- */
 
-static void on_span(void *ctx, const struct ws_span *s) { ws_metrics_span(((struct agent *)ctx)->m, s); }
 
-static void on_tcp(void *ctx, const struct ws_event *ev) { ws_metrics_tcp(((struct agent *)ctx)->m, ev); }
 
 static void tick(void *ctx, const struct rec_report *r)
 {
@@ -575,7 +573,7 @@ int cmd_agent(int argc, char **argv)
 	pthread_cond_init(&a.wake, NULL);
 	retain(&a);
 	a.m = ws_metrics_new(10000);
-	a.sink = (struct pipeline_sink){.span = on_span, .tcp_event = on_tcp, .ctx = &a};
+	ws_metrics_sink(a.m, &a.sink);
 
 	struct sigaction sa = {.sa_handler = on_hup};
 	sigemptyset(&sa.sa_mask);

@@ -17,10 +17,10 @@ int cmd_agent(int argc, char **argv);
 
 /* `record` driven by the agent: it rotates databases and hears, each tick,
  * what the recorder counts. */
-struct pipeline_counter;
-struct pipeline_sink;
+struct ws_counter;
+struct ws_sink;
 struct rec_report {
-	const struct pipeline_counter *rows; /* the recording's counters (kind, name, value) */
+	const struct ws_counter *rows; /* the recording's counters (kind, name, value) */
 	size_t nrows;
 	uint64_t lost, records, user_ns, sys_ns, bpf_ns, max_rss_kb, conns_evicted;
 };
@@ -34,7 +34,7 @@ struct rec_agent {
 	/* capture has begun and privileges are dropped: start threads here,
 	 * so that they hold no more than the recorder (0, or -1 and err) */
 	int (*started)(void *ctx, char *err, size_t errlen);
-	const struct pipeline_sink *sink; /* spans and TCP facts as they come */
+	const struct ws_sink *sink; /* another destination of what is recorded (metrics) */
 	void *ctx;
 };
 int cli_record_agent(int argc, char **argv, const struct rec_agent *agent);
@@ -52,15 +52,6 @@ int cmd_tcp(int argc, char **argv);
 int cmd_pcap(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
-struct ws_store;
-/* Assemble the traces of a database and store the trace ids and parents
- * (the end of `record` and `replay`). Returns 0, or 1 after an error. */
-int cli_link_store(struct ws_store *st, const char *path);
-/* The same, unless the database holds more than max_spans spans: then say
- * that readers assemble the traces (trace assembly holds every span in
- * memory, and the recorder's memory must stay bounded). */
-#define CLI_LINK_MAX_SPANS 500000
-int cli_link_store_bounded(struct ws_store *st, const char *path, uint64_t max_spans);
 int cmd_link(int argc, char **argv);
 
 #endif

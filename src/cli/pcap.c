@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "cli/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "pcap/offline.h"
 #include "proto/redact.h"
 #include "store/store.h"
@@ -30,7 +30,7 @@
 #define SIDES_SCAN_FRAMES 200000
 
 struct pcap_run {
-	struct pipeline p;
+	struct pipeline *p;
 	FILE *analysis; /* --analysis output, or NULL */
 	const char *file;
 	uint64_t flows_stored;
@@ -40,25 +40,25 @@ static void on_event(void *ctx, const struct ws_event *ev)
 {
 	struct pcap_run *r = ctx;
 
-	r->p.records++;
-	pipeline_event(&r->p, ev);
+	r->p->records++;
+	pipeline_event(r->p, ev);
 }
 
 static void on_advance(void *ctx, uint64_t now)
 {
 	struct pcap_run *r = ctx;
 
-	ct_advance(r->p.ct, now);
+	ct_advance(r->p->ct, now);
 }
 
 static void on_flow(void *ctx, const struct ws_flowpkts *f)
 {
 	struct pcap_run *r = ctx;
 
-	if (r->p.store_failed)
+	if (r->p->store_failed)
 		return;
-	if (ws_flowpkts_save(r->p.store, r->p.rec_id, r->p.host, f))
-		r->p.store_failed = true;
+	if (ws_flowpkts_save(r->p->store, r->p->rec_id, r->p->host, f))
+		r->p->store_failed = true;
 	else
 		r->flows_stored++;
 }
@@ -161,15 +161,15 @@ static void print_file_summary(const char *path, struct pcap_run *r, const struc
 {
 	const struct ws_capfile_stats *cs = ws_capfile_stats(cf);
 	const struct ws_offline_stats *os = ws_offline_stats(o);
-	const struct ct_stats *ct = ct_stats(r->p.ct);
+	const struct ct_stats *ct = ct_stats(r->p->ct);
 
 	fprintf(stderr,
 		"wirespan: %s (%s, host %s, local %s): %llu frames, %llu TCP, %llu connections, %llu spans "
 		"(%llu server, %llu client) in %.2fs\n",
-		path, ws_capfile_linktype(cf), r->p.host, locals[0] ? locals : "unknown",
+		path, ws_capfile_linktype(cf), r->p->host, locals[0] ? locals : "unknown",
 		(unsigned long long)cs->frames, (unsigned long long)cs->tcp, (unsigned long long)os->flows,
-		(unsigned long long)r->p.spans, (unsigned long long)r->p.spans_server,
-		(unsigned long long)r->p.spans_client, secs);
+		(unsigned long long)r->p->spans, (unsigned long long)r->p->spans_server,
+		(unsigned long long)r->p->spans_client, secs);
 	fprintf(stderr,
 		"wirespan:   TCP analysis: %llu retransmissions (%llu fast, %llu spurious), %llu duplicate ACKs, "
 		"%llu zero windows, %llu out of order, %llu segments not captured; %llu held by their sender's TCP "
@@ -216,7 +216,7 @@ static int store_file_results(struct pcap_run *r, const struct ws_capfile *cf, c
 {
 	const struct ws_capfile_stats *cs = ws_capfile_stats(cf);
 	const struct ws_offline_stats *os = ws_offline_stats(o);
-	const struct pipeline_counter rows[] = {
+	const struct ws_counter rows[] = {
 		{"stat", "frames", cs->frames},
 		{"stat", "tcp_segments", cs->tcp},
 		{"stat", "not_ip", cs->dec[WS_DEC_NOT_IP]},
@@ -239,23 +239,22 @@ static int store_file_results(struct pcap_run *r, const struct ws_capfile *cf, c
 		{"stat", "tcp_segments_not_captured", os->ta[9]},
 	};
 	uint64_t lost = cs->dec[WS_DEC_FRAGMENT] + cs->dec[WS_DEC_TRUNCATED] + cs->dec[WS_DEC_BAD_HEADER] +
-			ct_stats(r->p.ct)->conns_evicted + os->flows_evicted;
+			ct_stats(r->p->ct)->conns_evicted + os->flows_evicted;
 
-	if (pipeline_store_results(&r->p, rows, WS_ARRAY_SIZE(rows), lost, status))
+	if (pipeline_end(r->p, rows, WS_ARRAY_SIZE(rows), lost, status))
 		return -EIO;
 	/* the recording is of the capture's time, not of when it was read */
 	if (cs->first_ns && cs->last_ns >= cs->first_ns)
-		return ws_store_set_recording_times(r->p.store, r->p.rec_id, cs->first_ns, cs->last_ns);
+		return pipeline_times(r->p, cs->first_ns, cs->last_ns);
 	return 0;
 }
 
 /* One capture: a recording of its own. Returns 0, or 1 after an error
  * (what was read before it is stored). */
-static int read_capture(struct ws_store *st, const char *path, const char *host, const struct ws_sides *sides,
-			size_t idx, const struct ws_offline_cfg *oc, bool debug, bool quiet, FILE *analysis,
-			const struct pipeline_service *smap, size_t nsmap)
+static int read_capture(struct pipeline *p, const char *path, const char *host, const struct ws_sides *sides,
+			size_t idx, const struct ws_offline_cfg *oc, bool quiet, FILE *analysis)
 {
-	struct pcap_run r = {.analysis = analysis, .file = path};
+	struct pcap_run r = {.p = p, .analysis = analysis, .file = path};
 	struct ws_capfile *cf;
 	char err[1024], locals[512];
 	int rc = 0;
@@ -264,19 +263,15 @@ static int read_capture(struct ws_store *st, const char *path, const char *host,
 		ws_err("%s", err);
 		return 1;
 	}
-	r.p.store = st;
-	r.p.debug_events = debug;
-	ws_strlcpy(r.p.host, host, sizeof(r.p.host));
+	ws_strlcpy(p->host, host, sizeof(p->host));
+	/* each capture is a recording of its own, with its own counts */
+	p->records = p->decode_errors = p->tcp_events = p->failed_connects = 0;
 	struct ws_recording rec = {.source = "pcap", .host = host, .command = path, .started_ns = ws_now_real_ns()};
-	r.p.rec_id = ws_store_begin_recording(st, &rec);
-	if (r.p.rec_id < 0) {
-		ws_err("cannot write to the database: %s", ws_store_errmsg(st));
+	if (pipeline_begin(p, &rec)) {
+		ws_err("cannot write to the database: %s", pipeline_errmsg(p));
 		ws_capfile_close(cf);
 		return 1;
 	}
-	pipeline_init(&r.p, NULL);
-	r.p.service_map = smap;
-	r.p.nservice_map = nsmap;
 	struct ws_offline_sink sink = {.event = on_event, .advance = on_advance, .flow = on_flow, .ctx = &r};
 	if (analysis)
 		sink.analysis = on_analysis;
@@ -290,9 +285,9 @@ static int read_capture(struct ws_store *st, const char *path, const char *host,
 	while ((got = ws_capfile_next(cf, &pk, &ts, &frame, &res)) == 1) {
 		if (res == WS_DEC_OK)
 			ws_offline_packet(o, &pk, ts, frame);
-		if (frame % COMMIT_EVERY_FRAMES == 0 && !r.p.store_failed && ws_store_commit(st))
-			r.p.store_failed = true;
-		if (r.p.store_failed)
+		if (frame % COMMIT_EVERY_FRAMES == 0)
+			pipeline_commit(p);
+		if (p->store_failed)
 			break;
 	}
 	if (got < 0) {
@@ -300,16 +295,15 @@ static int read_capture(struct ws_store *st, const char *path, const char *host,
 		rc = 1;
 	}
 	ws_offline_finish(o);
-	ct_flush(r.p.ct);
-	if (r.p.store_failed || store_file_results(&r, cf, o, rc ? "failed" : "complete") || ws_store_commit(st)) {
-		ws_err("cannot write to the database (%s): what was stored before is kept", ws_store_errmsg(st));
+	ct_flush(p->ct);
+	if (store_file_results(&r, cf, o, rc ? "failed" : "complete")) {
+		ws_err("cannot write to the database (%s): what was stored before is kept", pipeline_errmsg(p));
 		rc = 1;
 	}
 	ws_sides_describe(sides, idx, locals, sizeof(locals));
 	if (!quiet)
 		print_file_summary(path, &r, cf, o, locals, (ws_now_mono_ns() - t0) / 1e9);
 	ws_offline_free(o);
-	pipeline_free(&r.p);
 	ws_capfile_close(cf);
 	return rc;
 }
@@ -449,24 +443,24 @@ int cmd_pcap(int argc, char **argv)
 	}
 	ws_sides_decide(sides);
 
-	struct ws_store *st = NULL;
+	struct pipeline p = {.debug_events = debug, .service_map = smap, .nservice_map = nsmap};
+	bool opened = false;
 	if (nusable) {
 		umask(077);
-		if (ws_store_open(db, WS_STORE_WRITE, &st, err, sizeof(err))) {
+		if (pipeline_open(&p, db, err, sizeof(err))) {
 			ws_err("%s", err);
 			rc = 1;
-			nusable = 0;
+		} else {
+			opened = true;
 		}
 	}
-	for (int i = 0; i < nfiles && st; i++)
-		if (usable[i] && read_capture(st, argv[optind + i], names[i], sides, (size_t)i, &oc, debug, quiet,
-					      analysis ? stdout : NULL, smap, nsmap))
+	for (int i = 0; i < nfiles && opened; i++)
+		if (usable[i] && read_capture(&p, argv[optind + i], names[i], sides, (size_t)i, &oc, quiet,
+					      analysis ? stdout : NULL))
 			rc = 1;
-	if (st) {
-		if (cli_link_store(st, db))
-			rc = 1;
-		ws_store_close(st);
-	}
+	if (opened && pipeline_link(&p, 0))
+		rc = 1;
+	pipeline_close(&p);
 	ws_sides_free(sides);
 	free(usable);
 	free(names);

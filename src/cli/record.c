@@ -29,7 +29,8 @@
 #include "export/otlp.h"
 #include "export/send.h"
 #include "cli/cli.h"
-#include "cli/pipeline.h"
+#include "pipeline/pipeline.h"
+#include "trace/link.h"
 #include "proto/redact.h"
 #include "span/span.h"
 #include "store/store.h"
@@ -137,10 +138,10 @@ static uint64_t detached_ns(const struct rec_stats *r)
 }
 
 /* The counters stored with a recording and printed at its end. */
-static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct pipeline_counter *rows)
+static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct ws_counter *rows)
 {
 	const uint64_t *kc = r->kc;
-	const struct pipeline_counter all[REC_COUNTERS] = {
+	const struct ws_counter all[REC_COUNTERS] = {
 		{"lost", "ringbuf_full", kc[WS_KC_RINGBUF_FULL]},
 		{"lost", "inflight_table_full", kc[WS_KC_INFLIGHT_FULL]},
 		{"lost", "conn_table_full", kc[WS_KC_CONN_FULL]},
@@ -179,7 +180,7 @@ static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct
 /* Events lost, all causes: the kernel's, the recorder's, the pipeline's. */
 static uint64_t total_lost(struct pipeline *p, const struct rec_stats *r)
 {
-	struct pipeline_counter rows[REC_COUNTERS];
+	struct ws_counter rows[REC_COUNTERS];
 	size_t n = rec_counters(r, p, rows);
 	uint64_t lost = ct_stats(p->ct)->conns_evicted;
 
@@ -239,12 +240,12 @@ static uint64_t own_cpu_ns(const struct rec_stats *r) { return r->user_ns + r->s
 
 static int store_counters(struct pipeline *p, const struct rec_stats *r, const char *status)
 {
-	struct pipeline_counter rows[REC_COUNTERS];
+	struct ws_counter rows[REC_COUNTERS];
 	size_t n = rec_counters(r, p, rows);
 
 	if (!status)
-		return pipeline_store_counters(p, rows, n, total_lost(p, r));
-	return pipeline_store_results(p, rows, n, total_lost(p, r), status);
+		return pipeline_counters(p, rows, n, total_lost(p, r));
+	return pipeline_end(p, rows, n, total_lost(p, r), status);
 }
 
 /* Packets the kernel dropped during the recording, by reason, and what
@@ -256,21 +257,18 @@ static void store_kernel_facts(struct pipeline *p, struct live *l)
 	size_t n;
 
 	live_drops(l, d);
-	for (uint32_t r = 0; r < WS_DROP_REASONS && !p->store_failed; r++)
-		if (d[r] && ws_store_add_drops(p->store, p->rec_id, p->host, r, pipeline_drop_reason(p, r), d[r]))
-			p->store_failed = true;
+	pipeline_kernel_drops(p, d, WS_DROP_REASONS);
 	free(d);
 	n = live_stats_enabled(l) ? live_prog_stats(l, ps, WS_ARRAY_SIZE(ps)) : 0;
-	for (size_t i = 0; i < n && !p->store_failed; i++)
-		if (ps[i].runs &&
-		    ws_store_set_bpf_prog(p->store, p->rec_id, ps[i].name, ps[i].hook, ps[i].runs, ps[i].run_ns))
-			p->store_failed = true;
+	for (size_t i = 0; i < n; i++)
+		if (ps[i].runs)
+			pipeline_bpf_prog(p, ps[i].name, ps[i].hook, ps[i].runs, ps[i].run_ns);
 }
 
 static void print_summary(struct pipeline *p, double secs, const struct rec_stats *r)
 {
 	const struct ct_stats *cs = ct_stats(p->ct);
-	struct pipeline_counter rows[REC_COUNTERS];
+	struct ws_counter rows[REC_COUNTERS];
 	size_t n = rec_counters(r, p, rows);
 	uint64_t lost = total_lost(p, r);
 
@@ -416,9 +414,7 @@ static void budget_tick(struct pipeline *p, struct live *l, struct ws_budget *b,
 		}
 	}
 	r->shed_max = b->max_level;
-	if (!p->store_failed && ws_store_add_shed(p->store, p->rec_id, ws_now_real_ns(), b->level, b->used_pct, b->pct,
-						  ws_budget_action(b->level)))
-		p->store_failed = true;
+	pipeline_shed(p, b->level, b->used_pct, b->pct, ws_budget_action(b->level));
 	if (!quiet) {
 		if (tty)
 			fputs("\r\033[K", stderr);
@@ -500,9 +496,9 @@ static void look_at(void *ctx, uint32_t pid)
 			pi.detail,
 			go && !pi.traced ? "; its calls are linked from kernel evidence only, with lower confidence"
 					 : "");
-	if (!w->p->store_failed &&
-	    ws_store_add_process(w->p->store, w->p->rec_id, pid, pi.comm, pi.runtime, pi.traced, pi.detail))
-		w->p->store_failed = true;
+	struct ws_sink_process sp = {.pid = pid, .comm = pi.comm, .runtime = pi.runtime, .detail = pi.detail,
+				     .traced = pi.traced};
+	pipeline_process(w->p, &sp);
 }
 
 /* The processes running when recording starts. */
@@ -713,7 +709,20 @@ static int rec_parse(int argc, char **argv, struct rec_cfg *c)
 	return -1;
 }
 
-/* Begin a recording in p's database (open). */
+/* A recording in progress: what rec_open sets up and rec_close frees. */
+struct rec {
+	struct rec_cfg *cfg;
+	struct pipeline p;
+	struct live *l;
+	struct rt_watch rw;
+	struct rec_stats rs;
+	struct ws_budget budget;
+	struct ws_sandbox sb;
+	bool tty;
+	uint64_t t_start, t_end;
+};
+
+/* Begin a recording in the pipeline's database. */
 static int begin_recording(struct pipeline *p, const struct rec_cfg *cfg)
 {
 	char *cmdline = join_args(cfg->argc, cfg->argv);
@@ -721,43 +730,49 @@ static int begin_recording(struct pipeline *p, const struct rec_cfg *cfg)
 	ws_boot_id(boot, sizeof(boot));
 	struct ws_recording r = {.source = cfg->agent ? "agent" : "live", .host = p->host, .command = cmdline,
 				 .started_ns = ws_now_real_ns(), .boot_id = boot[0] ? boot : NULL};
-	p->rec_id = ws_store_begin_recording(p->store, &r);
+	int rc = pipeline_begin(p, &r);
+
 	free(cmdline);
-	return p->rec_id < 0 || ws_store_commit(p->store) ? -1 : 0;
+	return rc;
 }
 
-static int store_privileges(struct pipeline *p, const struct ws_sandbox *sb)
+/* What the recorder kept of root: `status` shows it from now on. */
+static void store_privileges(struct pipeline *p, const struct ws_sandbox *sb)
 {
-	return ws_store_set_counter(p->store, p->rec_id, "privileges", "capabilities", sb->caps) ||
-	       ws_store_set_counter(p->store, p->rec_id, "privileges", "no_new_privs", sb->no_new_privs) ||
-	       ws_store_set_counter(p->store, p->rec_id, "privileges", "seccomp_syscalls",
-				    sb->seccomp ? sb->syscalls : 0) ||
-	       ws_store_commit(p->store);
+	const struct ws_counter rows[] = {
+		{"privileges", "capabilities", sb->caps},
+		{"privileges", "no_new_privs", sb->no_new_privs},
+		{"privileges", "seccomp_syscalls", sb->seccomp ? sb->syscalls : 0},
+	};
+
+	pipeline_put_counters(p, rows, WS_ARRAY_SIZE(rows));
+	pipeline_commit(p);
 }
 
 /* The agent's turn: close this database (a complete recording of its
  * own) and go on in the next; exchanges in progress end in the next. */
-static int rotate(struct pipeline *p, struct rec_cfg *cfg, struct rec_stats *rs, struct live *l,
-		  const struct ws_sandbox *sb)
+static int rotate(struct rec *R)
 {
+	struct rec_cfg *cfg = R->cfg;
+	struct pipeline *p = &R->p;
 	char next[4096], err[1024];
 
-	store_kernel_facts(p, l);
-	if (p->store_failed || store_counters(p, rs, "complete"))
+	store_kernel_facts(p, R->l);
+	if (store_counters(p, &R->rs, "complete"))
 		return -1;
-	ws_store_close(p->store);
-	p->store = NULL;
-	cfg->agent->closed(cfg->agent->ctx, cfg->db, p->spans);
+	uint64_t spans = p->spans;
 	cfg->agent->next_db(cfg->agent->ctx, next, sizeof(next));
-	if (ws_store_open(next, WS_STORE_WRITE, &p->store, err, sizeof(err))) {
+	int rc = pipeline_rotate(p, next, err, sizeof(err));
+	cfg->agent->closed(cfg->agent->ctx, cfg->db, spans);
+	ws_strlcpy(cfg->db, next, sizeof(cfg->db));
+	if (rc) {
 		ws_err("%s", err);
 		return -1;
 	}
-	ws_strlcpy(cfg->db, next, sizeof(cfg->db));
-	p->spans = p->spans_server = p->spans_client = p->spans_committed = 0;
-	if (begin_recording(p, cfg) || store_privileges(p, sb))
+	if (begin_recording(p, cfg))
 		return -1;
-	return 0;
+	store_privileges(p, &R->sb);
+	return p->store_failed ? -1 : 0;
 }
 
 /* record --otlp: the recording's spans, linked, to a collector. */
@@ -784,7 +799,7 @@ static int export_at_end(const struct rec_cfg *cfg, const char *db, uint64_t spa
 /* What the agent hears each tick. */
 static void report(const struct rec_cfg *cfg, struct pipeline *p, const struct rec_stats *rs)
 {
-	struct pipeline_counter rows[REC_COUNTERS];
+	struct ws_counter rows[REC_COUNTERS];
 	size_t n = rec_counters(rs, p, rows);
 	struct rec_report r = {.rows = rows, .nrows = n, .lost = total_lost(p, rs), .records = p->records,
 			       .user_ns = rs->user_ns, .sys_ns = rs->sys_ns, .bpf_ns = rs->bpf_ns,
@@ -792,96 +807,109 @@ static void report(const struct rec_cfg *cfg, struct pipeline *p, const struct r
 	cfg->agent->tick(cfg->agent->ctx, &r);
 }
 
-static int rec_run(struct rec_cfg *cfg)
+/* The event file --save-events asked for: never through a link, never
+ * someone else's file. */
+static int open_event_file(struct pipeline *p, const struct rec_cfg *cfg)
 {
-	struct live_config lc = cfg->lc;
-	const char *netns_path = cfg->netns_path, *save_path = cfg->save_path, *host = cfg->host;
-	bool save_raw = cfg->save_raw, quiet = cfg->quiet, go_probes = cfg->go_probes, py_probes = cfg->py_probes,
-	     sandbox = cfg->sandbox;
-	double duration = cfg->duration, budget_pct = cfg->budget_pct;
-	uint64_t t_invoked = cfg->t_invoked;
 	char err[1024];
-	const char *db = cfg->db;
+	bool created;
+	int fd = ws_privfile_open(cfg->save_path, "event file", &created, err, sizeof(err));
 
-	struct pipeline p = {0};
-	if (host)
-		ws_strlcpy(p.host, host, sizeof(p.host));
-	else if (netns_path) {
-		const char *b = strrchr(netns_path, '/');
-		ws_strlcpy(p.host, b ? b + 1 : netns_path, sizeof(p.host));
-	} else if (gethostname(p.host, sizeof(p.host)) != 0)
-		ws_strlcpy(p.host, "localhost", sizeof(p.host));
-	p.debug_events = cfg->debug_events;
+	if (fd >= 0 && (fchmod(fd, 0600) != 0 || ftruncate(fd, 0) != 0 || !(p->save = fdopen(fd, "wb")))) {
+		snprintf(err, sizeof(err), "cannot write event file %s: %s", cfg->save_path, strerror(errno));
+		close(fd);
+	}
+	if (!p->save) {
+		ws_err("%s", err);
+		return -1;
+	}
+	if (cfg->save_raw)
+		ws_warn("--save-raw: %s keeps the captured bytes as they were (request lines, headers, "
+			"the first bytes of bodies), secrets included; keep it private",
+			cfg->save_path);
+	else
+		p->save_mask = ws_evmask_new(1u << 20);
+	return 0;
+}
 
+static void close_event_file(struct pipeline *p, const struct rec_cfg *cfg)
+{
+	if (!p->save)
+		return;
+	if (fclose(p->save) || p->save_errors)
+		ws_warn("the event file %s is incomplete (%llu records not written)", cfg->save_path,
+			(unsigned long long)p->save_errors);
+	p->save = NULL;
+	ws_evmask_free(p->save_mask);
+	p->save_mask = NULL;
+}
+
+/* Open everything a recording needs, in order: the database and its first
+ * recording, the event file, the kernel half, the runtime watch. 0, or 1
+ * after a message; rec_close frees what was opened either way. */
+static int rec_open(struct rec *R)
+{
+	struct rec_cfg *cfg = R->cfg;
+	struct pipeline *p = &R->p;
+	char err[1024], w[512];
+
+	if (cfg->host)
+		ws_strlcpy(p->host, cfg->host, sizeof(p->host));
+	else if (cfg->netns_path) {
+		const char *b = strrchr(cfg->netns_path, '/');
+		ws_strlcpy(p->host, b ? b + 1 : cfg->netns_path, sizeof(p->host));
+	} else if (gethostname(p->host, sizeof(p->host)) != 0)
+		ws_strlcpy(p->host, "localhost", sizeof(p->host));
+	p->debug_events = cfg->debug_events;
+	p->live = true;
 	if (live_preflight(err, sizeof(err))) {
 		ws_err("%s", err);
 		return 1;
 	}
 	umask(077);
-	if (ws_store_open(db, WS_STORE_WRITE, &p.store, err, sizeof(err))) {
+	if (pipeline_open(p, cfg->db, err, sizeof(err))) {
 		ws_err("%s", err);
 		return 1;
 	}
-	if (begin_recording(&p, cfg)) {
-		ws_err("cannot write to %s: %s", db, ws_store_errmsg(p.store));
-		ws_store_close(p.store);
-		return 1;
-	}
-	if (save_path) {
-		/* never through a link, never someone else's file; it holds the
-		 * captured bytes as they were */
-		bool created;
-		int fd = ws_privfile_open(save_path, "event file", &created, err, sizeof(err));
-		if (fd >= 0 && (fchmod(fd, 0600) != 0 || ftruncate(fd, 0) != 0 || !(p.save = fdopen(fd, "wb")))) {
-			snprintf(err, sizeof(err), "cannot write event file %s: %s", save_path, strerror(errno));
-			close(fd);
-		}
-		if (!p.save) {
-			ws_err("%s", err);
-			ws_store_end_recording(p.store, p.rec_id, ws_now_real_ns(), "failed");
-			ws_store_close(p.store);
-			return 1;
-		}
-		if (save_raw)
-			ws_warn("--save-raw: %s keeps the captured bytes as they were (request lines, headers, "
-				"the first bytes of bodies), secrets included; keep it private",
-				save_path);
-		else
-			p.save_mask = ws_evmask_new(1u << 20);
-	}
-	{
-		char w[512];
-		if (*ws_privfile_dir_warning(db, w, sizeof(w)))
-			ws_warn("%s", w);
-		if (save_path && *ws_privfile_dir_warning(save_path, w, sizeof(w)))
-			ws_warn("%s", w);
-	}
-
-	p.live = true;
-	pipeline_init(&p, NULL);
 	if (cfg->agent && cfg->agent->sink)
-		p.sinks[p.nsinks++] = cfg->agent->sink;
-	p.mono_to_real = ws_mono_to_real_offset();
-	if (p.save)
-		ws_evfile_write_header(p.save, p.mono_to_real, p.save_mask ? WS_EVFILE_MASKED : 0);
-
-	struct live *l;
-	if (live_open(&lc, on_record, &p, &l, err, sizeof(err))) {
-		ws_err("%s", err);
-		ws_store_end_recording(p.store, p.rec_id, ws_now_real_ns(), "failed");
-		ws_store_close(p.store);
-		pipeline_free(&p);
+		pipeline_add_sink(p, cfg->agent->sink);
+	if (begin_recording(p, cfg)) {
+		ws_err("cannot write to %s: %s", cfg->db, pipeline_errmsg(p));
 		return 1;
 	}
-
-	struct rt_watch rw = {.rt = ws_runtimes_new(l, go_probes, py_probes), .p = &p, .lc = &lc, .quiet = quiet};
-	ws_hashmap_init(&rw.seen);
-	look_at_all(&rw);
-	p.on_process = look_at;
-	p.process_ctx = &rw;
-	int recovered = live_recover_blocked(l);
+	if (cfg->save_path && open_event_file(p, cfg))
+		return 1;
+	if (*ws_privfile_dir_warning(cfg->db, w, sizeof(w)))
+		ws_warn("%s", w);
+	if (cfg->save_path && *ws_privfile_dir_warning(cfg->save_path, w, sizeof(w)))
+		ws_warn("%s", w);
+	p->mono_to_real = ws_mono_to_real_offset();
+	if (p->save)
+		ws_evfile_write_header(p->save, p->mono_to_real, p->save_mask ? WS_EVFILE_MASKED : 0);
+	if (live_open(&cfg->lc, on_record, p, &R->l, err, sizeof(err))) {
+		ws_err("%s", err);
+		return 1;
+	}
+	R->rw = (struct rt_watch){.rt = ws_runtimes_new(R->l, cfg->go_probes, cfg->py_probes), .p = p, .lc = &cfg->lc,
+				  .quiet = cfg->quiet};
+	ws_hashmap_init(&R->rw.seen);
+	look_at_all(&R->rw);
+	p->on_process = look_at;
+	p->process_ctx = &R->rw;
+	int recovered = live_recover_blocked(R->l);
 	if (recovered)
 		ws_debug("%d threads were blocked in socket syscalls at start", recovered);
+	return 0;
+}
+
+/* Every program is attached: start the budget, give up what the recorder
+ * no longer needs of root, start the agent's threads, and say so. */
+static int rec_start_capture(struct rec *R)
+{
+	struct rec_cfg *cfg = R->cfg;
+	struct pipeline *p = &R->p;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char err[1024], when[64];
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
@@ -889,164 +917,193 @@ static int rec_run(struct rec_cfg *cfg)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	bool tty = !quiet && isatty(STDERR_FILENO);
-	uint64_t t_start = ws_now_mono_ns(), last_commit = t_start, last_tick = t_start;
-	uint64_t t_end = duration > 0 ? t_start + (uint64_t)(duration * 1e9) : UINT64_MAX;
-	struct rec_stats rs = {0};
-	struct ws_budget budget;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int rc = 0;
-
-	rec_start(&rs);
-	rec_sample(&rs, l);
-	rs.kernel_bytes = live_kernel_bytes(l); /* maps and rings are sized at load time */
-	ws_budget_init(&budget, budget_pct, ncpu > 0 ? (int)ncpu : 1, t_start, own_cpu_ns(&rs));
-	if (budget_pct > 0 && !live_stats_enabled(l))
+	R->tty = !cfg->quiet && isatty(STDERR_FILENO);
+	R->t_start = ws_now_mono_ns();
+	R->t_end = cfg->duration > 0 ? R->t_start + (uint64_t)(cfg->duration * 1e9) : UINT64_MAX;
+	rec_start(&R->rs);
+	rec_sample(&R->rs, R->l);
+	R->rs.kernel_bytes = live_kernel_bytes(R->l); /* maps and rings are sized at load time */
+	ws_budget_init(&R->budget, cfg->budget_pct, ncpu > 0 ? (int)ncpu : 1, R->t_start, own_cpu_ns(&R->rs));
+	if (cfg->budget_pct > 0 && !live_stats_enabled(R->l))
 		ws_warn("the CPU budget counts user space only");
-	if (ws_store_add_shed(p.store, p.rec_id, ws_now_real_ns(), 0, 0, budget_pct, ws_budget_action(0)))
-		p.store_failed = true;
-	/* every program is attached: from here on the recorder needs little of
-	 * root (sandbox.h) */
-	struct ws_sandbox sb = {0};
-	if (sandbox && (go_probes || py_probes) && live_start_attacher(l, err, sizeof(err)))
+	pipeline_shed(p, 0, 0, cfg->budget_pct, ws_budget_action(0));
+	/* from here on the recorder needs little of root (sandbox.h) */
+	if (cfg->sandbox && (cfg->go_probes || cfg->py_probes) && live_start_attacher(R->l, err, sizeof(err)))
 		ws_warn("%s: Go and Python processes that start from now on get no runtime probes", err);
-	if (sandbox && ws_sandbox_enter(cfg->agent || cfg->otlp ? WS_SANDBOX_AGENT : WS_SANDBOX_RECORDER, true, &sb, err,
-					sizeof(err)))
+	if (cfg->sandbox && ws_sandbox_enter(cfg->agent || cfg->otlp ? WS_SANDBOX_AGENT : WS_SANDBOX_RECORDER, true,
+					     &R->sb, err, sizeof(err)))
 		ws_warn("%s; recording with the privileges that remain", err);
-	if (sandbox) /* capabilities are per thread: its thread starts again with ours */
-		ws_store_restart_thread(p.store);
-	if (!sandbox)
-		sb.caps = UINT64_MAX;
-	if (store_privileges(&p, &sb)) /* status shows them from now on */
-		p.store_failed = true;
+	if (cfg->sandbox) /* capabilities are per thread: its thread starts again with ours */
+		pipeline_restart_threads(p);
+	else
+		R->sb.caps = UINT64_MAX;
+	store_privileges(p, &R->sb);
 	/* the agent's own threads start now, with what remains of root */
 	if (cfg->agent && cfg->agent->started && cfg->agent->started(cfg->agent->ctx, err, sizeof(err))) {
 		ws_err("%s", err);
-		stop_requested = 1;
-		p.store_failed = true;
+		return 1;
 	}
-	/* every program is attached: what is sent from now on is captured.
-	 * Said even with --quiet: scripts wait for this line. */
-	{
-		char when[64];
-		fprintf(stderr, "wirespan: capturing since %s (%.0f ms after start); recording to %s%s\n",
-			ws_fmt_clock(ws_now_real_ns(), when, sizeof(when)), (ws_now_mono_ns() - t_invoked) / 1e6, db,
-			duration > 0 ? "" : "; press Ctrl-C to stop");
+	/* what is sent from now on is captured. Said even with --quiet:
+	 * scripts wait for this line. */
+	fprintf(stderr, "wirespan: capturing since %s (%.0f ms after start); recording to %s%s\n",
+		ws_fmt_clock(ws_now_real_ns(), when, sizeof(when)), (ws_now_mono_ns() - cfg->t_invoked) / 1e6, cfg->db,
+		cfg->duration > 0 ? "" : "; press Ctrl-C to stop");
+	return 0;
+}
+
+/* Once a second: sample, budget, counters, status line; the agent's tick
+ * and rotation. 0, or -1 when the next database cannot be started. */
+static int rec_tick(struct rec *R, uint64_t now)
+{
+	struct rec_cfg *cfg = R->cfg;
+	struct pipeline *p = &R->p;
+
+	rec_sample(&R->rs, R->l);
+	budget_tick(p, R->l, &R->budget, &R->rs, cfg->quiet, R->tty);
+	store_counters(p, &R->rs, NULL);
+	if (R->tty)
+		status_line(p, now - R->t_start, total_lost(p, &R->rs), &R->budget);
+	if (!cfg->agent)
+		return 0;
+	report(cfg, p, &R->rs);
+	if (!p->store_failed && cfg->agent->rotate_due(cfg->agent->ctx, cfg->db) && rotate(R)) {
+		ws_err("cannot start the next database %s; stopping", cfg->db);
+		return -1;
 	}
-	int nrings = live_ncpus(l);
+	return 0;
+}
+
+/* Wait for the rings, drain them, release records in time order up to
+ * the watermark, tick, commit; until a signal, --duration or a failure.
+ * 0, or 1 after a message. */
+static int rec_loop(struct rec *R)
+{
+	struct pipeline *p = &R->p;
+	uint64_t last_commit = R->t_start, last_tick = R->t_start;
+	int nrings = live_ncpus(R->l), rc = 0;
 	bool *partial = ws_calloc(nrings, sizeof(*partial)), more = false;
+
 	ring_last = ws_calloc(nrings, sizeof(*ring_last));
-	while (!stop_requested && !p.store_failed) {
+	while (!stop_requested && !p->store_failed) {
 		uint64_t now = ws_now_mono_ns();
-		if (now >= t_end)
+		if (now >= R->t_end)
 			break;
-		int wait_ms = more ? 0 : (int)WS_MIN(100, (t_end - now) / 1000000 + 1);
-		if (live_wait(l, wait_ms) < 0) {
+		int wait_ms = more ? 0 : (int)WS_MIN(100, (R->t_end - now) / 1000000 + 1);
+		if (live_wait(R->l, wait_ms) < 0) {
 			ws_err("waiting for events: %s", strerror(errno));
 			rc = 1;
 			break;
 		}
 		uint64_t t0 = ws_now_mono_ns(), wm = t0 - WATERMARK_SLACK_NS;
-		more = live_drain(l, DRAIN_MAX_NS, partial);
+		more = live_drain(R->l, DRAIN_MAX_NS, partial);
 		/* a ring left with records holds none committed much before the
 		 * last one taken from it */
 		for (int i = 0; more && i < nrings; i++)
 			if (partial[i] && ring_last[i] < wm + WATERMARK_SLACK_NS)
 				wm = ring_last[i] > WATERMARK_SLACK_NS ? ring_last[i] - WATERMARK_SLACK_NS : 0;
-		ws_reorder_release(&p.ro, wm, on_ordered, &p);
-		ct_advance(p.ct, wm + p.mono_to_real);
+		ws_reorder_release(&p->ro, wm, on_ordered, p);
+		ct_advance(p->ct, wm + p->mono_to_real);
 		if (t0 - last_tick >= TICK_NS) {
-			rec_sample(&rs, l);
-			budget_tick(&p, l, &budget, &rs, quiet, tty);
-			if (!p.store_failed && store_counters(&p, &rs, NULL))
-				p.store_failed = true;
-			if (tty)
-				status_line(&p, t0 - t_start, total_lost(&p, &rs), &budget);
-			last_tick = t0;
-			if (cfg->agent) {
-				report(cfg, &p, &rs);
-				if (!p.store_failed && cfg->agent->rotate_due(cfg->agent->ctx, db) &&
-				    rotate(&p, cfg, &rs, l, &sb)) {
-					ws_err("cannot start the next database %s; stopping", cfg->db);
-					p.store_failed = true;
-					rc = 1;
-					break;
-				}
-				db = cfg->db;
+			if (rec_tick(R, t0)) {
+				rc = 1;
+				break;
 			}
+			last_tick = t0;
 		}
 		if (t0 - last_commit >= COMMIT_EVERY_NS) {
-			if (!p.store_failed && ws_store_commit(p.store))
-				p.store_failed = true;
-			if (!p.store_failed)
-				p.spans_committed = p.spans;
+			pipeline_commit(p);
 			last_commit = t0;
 		}
 	}
-	if (p.store_failed) {
-		ws_err("cannot write to %s (%s); stopping: what was recorded before is kept", db, ws_store_errmsg(p.store));
-		rc = 1;
-	}
-	if (tty)
-		fputs("\r\033[K", stderr);
-	double recorded_s = (ws_now_mono_ns() - t_start) / 1e9;
-
-	/* Stop the kernel side, then take everything it wrote. */
-	live_detach(l);
-	live_drain(l, 0, NULL);
 	free(partial);
 	free(ring_last);
 	ring_last = NULL;
-	ws_reorder_release(&p.ro, UINT64_MAX, on_ordered, &p);
-	ct_flush(p.ct);
-	rec_sample(&rs, l);
-	rs.misses = live_recursion_misses(l);
+	if (p->store_failed) {
+		ws_err("cannot write to %s (%s); stopping: what was recorded before is kept", R->cfg->db,
+		       pipeline_errmsg(p));
+		rc = 1;
+	}
+	return rc;
+}
+
+/* Stop the kernel side, take everything it wrote, end the recording with
+ * its counters, link its traces, send them (--otlp), say what happened. */
+static int rec_finish(struct rec *R, int rc)
+{
+	struct rec_cfg *cfg = R->cfg;
+	struct pipeline *p = &R->p;
+	struct rec_stats *rs = &R->rs;
+	double recorded_s = (ws_now_mono_ns() - R->t_start) / 1e9;
+
+	if (R->tty)
+		fputs("\r\033[K", stderr);
+	live_detach(R->l);
+	live_drain(R->l, 0, NULL);
+	ws_reorder_release(&p->ro, UINT64_MAX, on_ordered, p);
+	ct_flush(p->ct);
+	rec_sample(rs, R->l);
+	rs->misses = live_recursion_misses(R->l);
 	/* entries added and never removed, and no longer in the table, were
 	 * evicted (LRU) to make room */
-	uint64_t left = live_conn_entries(l), in = rs.kc[WS_KC_CONN_ADDED] - rs.kc[WS_KC_CONN_REMOVED];
-	rs.conn_evicted = rs.kc[WS_KC_CONN_ADDED] >= rs.kc[WS_KC_CONN_REMOVED] && in > left ? in - left : 0;
-	left = live_gwake_entries(l);
-	in = rs.kc[WS_KC_GO_WAKE_ADDED] - rs.kc[WS_KC_GO_WAKE_REMOVED];
-	rs.gwake_evicted = rs.kc[WS_KC_GO_WAKE_ADDED] >= rs.kc[WS_KC_GO_WAKE_REMOVED] && in > left ? in - left : 0;
-	if (!p.store_failed)
-		store_kernel_facts(&p, l);
-	if (p.save) {
-		if (fclose(p.save) || p.save_errors)
-			ws_warn("the event file %s is incomplete (%llu records not written)", save_path,
-				(unsigned long long)p.save_errors);
-		ws_evmask_free(p.save_mask);
-		p.save_mask = NULL;
+	uint64_t left = live_conn_entries(R->l), in = rs->kc[WS_KC_CONN_ADDED] - rs->kc[WS_KC_CONN_REMOVED];
+	rs->conn_evicted = rs->kc[WS_KC_CONN_ADDED] >= rs->kc[WS_KC_CONN_REMOVED] && in > left ? in - left : 0;
+	left = live_gwake_entries(R->l);
+	in = rs->kc[WS_KC_GO_WAKE_ADDED] - rs->kc[WS_KC_GO_WAKE_REMOVED];
+	rs->gwake_evicted = rs->kc[WS_KC_GO_WAKE_ADDED] >= rs->kc[WS_KC_GO_WAKE_REMOVED] && in > left ? in - left : 0;
+	store_kernel_facts(p, R->l);
+	close_event_file(p, cfg);
+	bool failed_before = p->store_failed;
+	if (store_counters(p, rs, rc ? "failed" : "complete")) {
+		if (!failed_before)
+			ws_err("cannot write to %s (%s): what was recorded before is kept", cfg->db, pipeline_errmsg(p));
+		rc = 1;
+	} else if (!cfg->agent && pipeline_link(p, WS_LINK_MAX_SPANS)) {
+		/* the agent's databases are linked by its exporter, the last one too */
+		rc = 1;
+	} else if (cfg->otlp && export_at_end(cfg, cfg->db, p->spans)) {
+		rc = 1;
 	}
-	if (!p.store_failed) {
-		if (store_counters(&p, &rs, rc ? "failed" : "complete")) {
-			ws_err("cannot write to %s (%s): what was recorded before is kept", db, ws_store_errmsg(p.store));
-			rc = 1;
-		} else {
-			p.spans_committed = p.spans;
-			/* the agent's databases are linked by its exporter, the last one too */
-			if (!cfg->agent && cli_link_store_bounded(p.store, db, CLI_LINK_MAX_SPANS))
-				rc = 1;
-			else if (cfg->otlp && export_at_end(cfg, db, p.spans))
-				rc = 1;
-		}
-	} else if (p.store) {
-		/* say so in the recording's row, if the disk takes that much */
-		ws_store_end_recording(p.store, p.rec_id, ws_now_real_ns(), "failed");
-	}
-	if (cfg->agent && p.store)
-		cfg->agent->closed(cfg->agent->ctx, db, p.spans);
-	print_summary(&p, recorded_s, &rs);
-	if (rw.go)
+	if (cfg->agent)
+		cfg->agent->closed(cfg->agent->ctx, cfg->db, p->spans);
+	print_summary(p, recorded_s, rs);
+	if (R->rw.go)
 		fprintf(stderr, "wirespan: Go processes: %llu, goroutines traced in %llu; %llu goroutines created\n",
-			(unsigned long long)rw.go, (unsigned long long)rw.go_traced, (unsigned long long)p.goroutines);
-	if (rw.py)
+			(unsigned long long)R->rw.go, (unsigned long long)R->rw.go_traced,
+			(unsigned long long)p->goroutines);
+	if (R->rw.py)
 		fprintf(stderr, "wirespan: asyncio processes: %llu, tasks traced in %llu; %llu tasks created\n",
-			(unsigned long long)rw.py, (unsigned long long)rw.py_traced, (unsigned long long)p.py_tasks);
-	ws_runtimes_free(rw.rt);
-	ws_hashmap_free(&rw.seen);
-	live_close(l);
-	ws_store_close(p.store);
-	pipeline_free(&p);
+			(unsigned long long)R->rw.py, (unsigned long long)R->rw.py_traced,
+			(unsigned long long)p->py_tasks);
+	return rc;
+}
+
+/* The one exit: whatever rec_open opened, in reverse. A recording that
+ * did not get as far as capturing is marked failed. */
+static void rec_close(struct rec *R, bool captured)
+{
+	struct pipeline *p = &R->p;
+
+	if (!captured && p->rec_id > 0) {
+		struct ws_counter none[1];
+		pipeline_end(p, none, 0, 0, "failed");
+	}
+	close_event_file(p, R->cfg);
+	ws_runtimes_free(R->rw.rt);
+	ws_hashmap_free(&R->rw.seen);
+	live_close(R->l);
+	pipeline_close(p);
+}
+
+static int rec_run(struct rec_cfg *cfg)
+{
+	struct rec R = {.cfg = cfg};
+	int rc = rec_open(&R);
+
+	if (!rc) {
+		rc = rec_start_capture(&R);
+		rc = rec_finish(&R, rc ? rc : rec_loop(&R));
+	}
+	rec_close(&R, R.t_start != 0);
 	return rc;
 }
 
@@ -1120,20 +1177,16 @@ int cmd_replay(int argc, char **argv)
 					   : "as captured (--save-raw, or an older file)");
 	ws_strlcpy(p.host, host ? host : "replay", sizeof(p.host));
 	umask(077);
-	if (ws_store_open(db, WS_STORE_WRITE, &p.store, err, sizeof(err))) {
-		ws_err("%s", err);
-		fclose(f);
-		return 1;
-	}
 	struct ws_recording r = {.source = "replay", .host = p.host, .command = path, .started_ns = ws_now_real_ns()};
-	p.rec_id = ws_store_begin_recording(p.store, &r);
-	if (p.rec_id < 0) {
-		ws_err("cannot write to %s: %s", db, ws_store_errmsg(p.store));
-		ws_store_close(p.store);
+	if (pipeline_open(&p, db, err, sizeof(err)) || pipeline_begin(&p, &r)) {
+		if (p.store)
+			ws_err("cannot write to %s: %s", db, pipeline_errmsg(&p));
+		else
+			ws_err("%s", err);
+		pipeline_close(&p);
 		fclose(f);
 		return 1;
 	}
-	pipeline_init(&p, NULL);
 
 	uint8_t *buf = NULL;
 	size_t cap = 0;
@@ -1163,12 +1216,15 @@ int cmd_replay(int argc, char **argv)
 	ws_reorder_release(&p.ro, UINT64_MAX, on_ordered, &p);
 	ct_flush(p.ct);
 	struct rec_stats rs = {0};
-	if (store_counters(&p, &rs, rc ? "failed" : "complete") || cli_link_store(p.store, db))
+	if (store_counters(&p, &rs, rc ? "failed" : "complete")) {
+		ws_err("cannot write to %s (%s): what was stored before is kept", db, pipeline_errmsg(&p));
 		rc = 1;
+	} else if (pipeline_link(&p, 0)) {
+		rc = 1;
+	}
 	print_summary(&p, (ws_now_mono_ns() - t0) / 1e9, &rs);
 	free(buf);
 	fclose(f);
-	ws_store_close(p.store);
-	pipeline_free(&p);
+	pipeline_close(&p);
 	return rc;
 }

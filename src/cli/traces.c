@@ -119,20 +119,6 @@ const struct ws_lspan *dbset_find(const struct dbset *d, const struct ws_span *s
 	return ws_hashmap_get(&d->by_id, id ? id : 1);
 }
 
-int cli_link_store_bounded(struct ws_store *st, const char *path, uint64_t max_spans)
-{
-	int64_t n = ws_store_span_count(st);
-
-	if (n >= 0 && (uint64_t)n <= max_spans)
-		return cli_link_store(st, path);
-	fprintf(stderr,
-		"wirespan: %s holds %lld spans, more than the %llu a recording links when it ends (trace assembly holds "
-		"them all in memory): `wirespan spans`, `traces` and `explain` assemble the traces when they read; "
-		"`wirespan link --db %s` stores them for SQL readers\n",
-		path, (long long)n, (unsigned long long)max_spans, path);
-	return 0;
-}
-
 /* `wirespan link`: assemble the traces of a database and store them. */
 int cmd_link(int argc, char **argv)
 {
@@ -146,7 +132,7 @@ int cmd_link(int argc, char **argv)
 		} else if (strcmp(argv[i], "--help") == 0) {
 			printf("usage: wirespan link [--db FILE]\n\nAssemble the traces of a database and store the trace ids "
 			       "and parents in its spans table\n(recordings larger than %d spans leave this to readers).\n",
-			       CLI_LINK_MAX_SPANS);
+			       WS_LINK_MAX_SPANS);
 			return 0;
 		} else {
 			ws_err("link: unexpected argument '%s' (usage: wirespan link [--db FILE])", argv[i]);
@@ -157,31 +143,12 @@ int cmd_link(int argc, char **argv)
 		ws_err("%s", err);
 		return 1;
 	}
-	int rc = cli_link_store(st, db);
+	int rc = ws_link_store(st, db, 0);
 	if (!rc && ws_store_commit(st)) {
 		ws_err("cannot write to %s: %s", db, ws_store_errmsg(st));
 		rc = 1;
 	}
 	ws_store_close(st);
-	return rc;
-}
-
-int cli_link_store(struct ws_store *st, const char *path)
-{
-	struct ws_lset set;
-	int rc = 0;
-
-	ws_lset_init(&set);
-	if (ws_lset_load(&set, st, 0)) {
-		rc = 1;
-	} else {
-		ws_link(&set, NULL);
-		if (ws_lset_save(&set, st, 0)) {
-			ws_err("cannot store the traces in %s (%s); the spans are kept", path, ws_store_errmsg(st));
-			rc = 1;
-		}
-	}
-	ws_lset_free(&set);
 	return rc;
 }
 

@@ -399,3 +399,23 @@ char *ws_metrics_render(struct ws_metrics *m, size_t *len)
 	*len = b.n;
 	return b.b;
 }
+
+/* ---- the metrics as a sink (span/sink.h): spans and TCP facts as they come ---- */
+
+static int ms_span(void *ctx, const struct ws_span *s)
+{
+	ws_metrics_span(ctx, s);
+	return 0;
+}
+
+static int ms_tcp_event(void *ctx, const char *host, const struct ws_event *ev, const char *reason_name)
+{
+	(void)host;
+	(void)reason_name;
+	ws_metrics_tcp(ctx, ev);
+	return 0;
+}
+
+static const struct ws_sink_ops metrics_ops = {.name = "metrics", .span = ms_span, .tcp_event = ms_tcp_event};
+
+void ws_metrics_sink(struct ws_metrics *m, struct ws_sink *out) { *out = (struct ws_sink){.ops = &metrics_ops, .ctx = m}; }

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "span/sink.h"
 #include "span/span.h"
 #include "stream/event.h"
 
@@ -41,5 +42,9 @@ char *ws_metrics_render(struct ws_metrics *m, size_t *len);
  * UUIDs, hex ids of 8 or more digits, and segments longer than 40
  * characters become placeholders; {token} stays. */
 void ws_route_template(char *out, size_t size, const char *path);
+
+/* The metrics as a destination of the pipeline: they hear every span and
+ * TCP fact as it is made. */
+void ws_metrics_sink(struct ws_metrics *m, struct ws_sink *out);
 
 #endif

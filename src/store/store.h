@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "span/sink.h"
 #include "span/span.h"
 #include "stream/conntrack.h"
 
@@ -28,14 +29,6 @@ void ws_store_close(struct ws_store *st);
  * caller's thread holds now (a recorder that gave up privileges). */
 void ws_store_restart_thread(struct ws_store *st);
 const char *ws_store_errmsg(struct ws_store *st);
-
-struct ws_recording {
-	const char *source; /* "live" */
-	const char *host;
-	const char *command;
-	uint64_t started_ns;
-	const char *boot_id; /* the kernel's boot id (one machine, one clock), or NULL */
-};
 
 int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording *r);
 /* When what a recording holds happened (a capture file's first and last

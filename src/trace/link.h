@@ -196,5 +196,12 @@ void ws_lspan_apply(const struct ws_lset *set, const struct ws_lspan *l, struct 
 struct ws_store;
 int ws_lset_load(struct ws_lset *set, struct ws_store *st, uint16_t db);
 int ws_lset_save(const struct ws_lset *set, struct ws_store *st, uint16_t db);
+/* Assemble the traces of a database and store the trace ids and parents
+ * (the end of a recording, and `wirespan link`): 0, or 1 after a message.
+ * max_spans (0: no bound): a database holding more is left to its readers,
+ * who assemble the traces when they read (assembly holds every span in
+ * memory, and a recorder's memory must stay bounded); said, and 0. */
+#define WS_LINK_MAX_SPANS 500000
+int ws_link_store(struct ws_store *st, const char *path, uint64_t max_spans);
 
 #endif

@@ -2,6 +2,7 @@
  * the spans and processes into a link set, the TCP facts into the phases'
  * events, the links found into the spans' rows. The store knows nothing of
  * traces; this is where the two meet. */
+#include <stdio.h>
 #include <string.h>
 
 #include "store/store.h"
@@ -105,4 +106,34 @@ int ws_tcpevs_load(struct ws_tcpevs *evs, struct ws_store *st, uint16_t db)
 	struct tcp_ctx c = {evs, db};
 
 	return ws_store_each_tcp_event(st, add_tcp, &c) ? -1 : 0;
+}
+
+int ws_link_store(struct ws_store *st, const char *path, uint64_t max_spans)
+{
+	struct ws_lset set;
+	int rc = 0;
+
+	if (max_spans) {
+		int64_t n = ws_store_span_count(st);
+		if (n < 0 || (uint64_t)n > max_spans) {
+			fprintf(stderr,
+				"wirespan: %s holds %lld spans, more than the %llu a recording links when it ends (trace "
+				"assembly holds them all in memory): `wirespan spans`, `traces` and `explain` assemble "
+				"the traces when they read; `wirespan link --db %s` stores them for SQL readers\n",
+				path, (long long)n, (unsigned long long)max_spans, path);
+			return 0;
+		}
+	}
+	ws_lset_init(&set);
+	if (ws_lset_load(&set, st, 0)) {
+		rc = 1;
+	} else {
+		ws_link(&set, NULL);
+		if (ws_lset_save(&set, st, 0)) {
+			ws_err("cannot store the traces in %s (%s); the spans are kept", path, ws_store_errmsg(st));
+			rc = 1;
+		}
+	}
+	ws_lset_free(&set);
+	return rc;
 }

@@ -1,5 +1,5 @@
 /* pipeline.c -- see pipeline.h. */
-#include "cli/pipeline.h"
+#include "pipeline/pipeline.h"
 
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -9,6 +9,7 @@
 
 #include "capture/kevent.h"
 #include "span/span.h"
+#include "trace/link.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -146,11 +147,34 @@ static void address_service(const struct pipeline *p, struct ws_span *s)
 		ws_strlcpy(s->service, a, sizeof(s->service));
 }
 
-static void to_sinks(struct pipeline *p, const struct ws_span *s)
+/* A sink that failed is handed nothing more; the database failing stops
+ * the recording (store_failed), another is said once. */
+static void sink_failed(struct pipeline *p, size_t i)
 {
-	for (size_t i = 0; i < p->nsinks; i++)
-		if (p->sinks[i]->span)
-			p->sinks[i]->span(p->sinks[i]->ctx, s);
+	p->sink_failed[i] = true;
+	if (i == 0)
+		p->store_failed = true;
+	else
+		ws_warn("%s: %s; it is handed nothing more", p->sinks[i].ops->name, pipeline_errmsg(p));
+}
+
+/* Call op on every sink that has it and has not failed. */
+#define TO_SINKS(p, op, ...)                                                                               \
+	do {                                                                                               \
+		for (size_t i_ = 0; i_ < (p)->nsinks; i_++)                                                \
+			if (!(p)->sink_failed[i_] && (p)->sinks[i_].ops->op &&                             \
+			    (p)->sinks[i_].ops->op((p)->sinks[i_].ctx, __VA_ARGS__))                        \
+				sink_failed((p), i_);                                                      \
+	} while (0)
+
+static void count_span(struct pipeline *p, const struct ws_span *s)
+{
+	p->spans++;
+	if (s->kind == WS_SPAN_CLIENT)
+		p->spans_client++;
+	else
+		p->spans_server++;
+	TO_SINKS(p, span, s);
 }
 
 static void on_exchange(void *ctx, const struct ct_conn_info *c, const struct ws_exchange *x)
@@ -163,14 +187,7 @@ static void on_exchange(void *ctx, const struct ct_conn_info *c, const struct ws
 	service_name(p, &s);
 	if (!s.service[0]) /* no process seen (pcap): the address serving */
 		address_service(p, &s);
-	p->spans++;
-	if (s.kind == WS_SPAN_CLIENT)
-		p->spans_client++;
-	else
-		p->spans_server++;
-	if (!p->store_failed && ws_store_add_span(p->store, &s))
-		p->store_failed = true;
-	to_sinks(p, &s);
+	count_span(p, &s);
 }
 
 static void on_conn_end(void *ctx, const struct ct_conn_info *c)
@@ -179,8 +196,8 @@ static void on_conn_end(void *ctx, const struct ct_conn_info *c)
 
 	/* connections of a protocol we parse, and any whose TCP went wrong */
 	bool health = (c->flags & CT_CONNECT_FAILED) || c->retransmits || c->resets_rx || c->resets_tx || c->drops;
-	if (!p->store_failed && (c->proto || health) && ws_store_add_conn(p->store, p->rec_id, p->host, c))
-		p->store_failed = true;
+	if (c->proto || health)
+		TO_SINKS(p, conn, p->host, c);
 }
 
 /* The kernel's name of an skb drop reason ("TCP_OLD_DATA"), from its BTF. */
@@ -224,12 +241,8 @@ static void failed_connect(struct pipeline *p, const struct ws_event *ev, const 
 	service_name(p, &s);
 	if (!s.service[0])
 		address_service(p, &s);
-	p->spans++;
-	p->spans_client++;
 	p->failed_connects++;
-	if (!p->store_failed && ws_store_add_span(p->store, &s))
-		p->store_failed = true;
-	to_sinks(p, &s);
+	count_span(p, &s);
 }
 
 /* Facts the connection tracker does not turn into exchanges: TCP events
@@ -239,11 +252,7 @@ static void side_facts(struct pipeline *p, const struct ws_event *ev)
 	if (ev->kind == WS_EV_TCP) {
 		p->tcp_events++;
 		const char *reason = ev->tcp_what == WS_TCPEV_DROP ? pipeline_drop_reason(p, ev->reason) : NULL;
-		if (!p->store_failed && ws_store_add_tcp_event(p->store, p->rec_id, p->host, ev, reason))
-			p->store_failed = true;
-		for (size_t i = 0; i < p->nsinks; i++)
-			if (p->sinks[i]->tcp_event)
-				p->sinks[i]->tcp_event(p->sinks[i]->ctx, ev);
+		TO_SINKS(p, tcp_event, p->host, ev, reason);
 	} else if (ev->kind == WS_EV_OPEN && ev->role == WS_ROLE_CLIENT && (ev->flags & WS_EVF_ERROR)) {
 		failed_connect(p, ev, ct_lookup(p->ct, ev->conn_id), -ev->err);
 	} else if (ev->kind == WS_EV_STATE && ev->oldstate == WS_TCP_SYN_SENT && ev->newstate == WS_TCP_CLOSE) {
@@ -283,9 +292,7 @@ static void task_fact(struct pipeline *p, const struct ws_event *ev)
 			p->goroutines++;
 		else
 			p->py_tasks++;
-		if (!p->store_failed &&
-		    ws_store_add_goroutine(p->store, p->rec_id, ev->pid, ev->goid, ev->waker, ev->t_exit))
-			p->store_failed = true;
+		TO_SINKS(p, goroutine, ev->pid, ev->goid, ev->waker, ev->t_exit);
 	}
 }
 
@@ -304,24 +311,106 @@ void pipeline_event(struct pipeline *p, const struct ws_event *ev)
 		side_facts(p, ev);
 }
 
-void pipeline_init(struct pipeline *p, const struct ct_config *cfg)
+int pipeline_open(struct pipeline *p, const char *db, char *err, size_t errlen)
 {
-	struct ct_config cc = cfg ? *cfg : (struct ct_config){0};
-	struct ct_sink sink = {.exchange = on_exchange, .conn_end = on_conn_end, .ctx = p};
-
-	ws_reorder_init(&p->ro);
-	p->ct = ct_new(&cc, &sink);
 	if (!p->abi)
 		p->abi = WS_ABI_VERSION;
 	ws_hashmap_init(&p->services);
+	ws_reorder_init(&p->ro);
+	ws_strlcpy(p->db, db, sizeof(p->db));
+	if (ws_store_open(db, WS_STORE_WRITE, &p->store, err, errlen))
+		return -1;
+	ws_store_sink_init(&p->store_sink, p->store, &p->sinks[0]);
+	p->nsinks = 1;
+	return 0;
 }
 
-void pipeline_free(struct pipeline *p)
+void pipeline_add_sink(struct pipeline *p, const struct ws_sink *s)
+{
+	if (p->nsinks < PIPELINE_SINKS_MAX)
+		p->sinks[p->nsinks++] = *s;
+}
+
+static void pipeline_commit_sinks(struct pipeline *p)
+{
+	for (size_t i = 0; i < p->nsinks; i++)
+		if (!p->sink_failed[i] && p->sinks[i].ops->commit && p->sinks[i].ops->commit(p->sinks[i].ctx))
+			sink_failed(p, i);
+	if (!p->store_failed)
+		p->spans_committed = p->spans;
+}
+
+int pipeline_begin(struct pipeline *p, const struct ws_recording *r)
+{
+	struct ct_sink sink = {.exchange = on_exchange, .conn_end = on_conn_end, .ctx = p};
+	struct ct_config cc = {0};
+
+	ct_free(p->ct);
+	ws_reorder_free(&p->ro);
+	ws_reorder_init(&p->ro);
+	p->ct = ct_new(&cc, &sink);
+	p->spans = p->spans_server = p->spans_client = p->spans_committed = 0;
+	p->rec_id = 0;
+	for (size_t i = 0; i < p->nsinks; i++) {
+		int64_t id = p->sink_failed[i] || !p->sinks[i].ops->begin ? 0 : p->sinks[i].ops->begin(p->sinks[i].ctx, r);
+		if (id < 0)
+			sink_failed(p, i);
+		else if (i == 0)
+			p->rec_id = id;
+	}
+	pipeline_commit_sinks(p);
+	return p->store_failed ? -1 : 0;
+}
+
+void pipeline_process(struct pipeline *p, const struct ws_sink_process *pr) { TO_SINKS(p, process, pr); }
+
+void pipeline_shed(struct pipeline *p, unsigned level, double cpu_pct, double budget_pct, const char *action)
+{
+	TO_SINKS(p, shed, ws_now_real_ns(), level, cpu_pct, budget_pct, action);
+}
+
+void pipeline_kernel_drops(struct pipeline *p, const uint64_t *per_reason, size_t n)
+{
+	for (uint32_t r = 0; r < n; r++)
+		if (per_reason[r])
+			TO_SINKS(p, drops, p->host, r, pipeline_drop_reason(p, r), per_reason[r]);
+}
+
+void pipeline_bpf_prog(struct pipeline *p, const char *name, const char *hook, uint64_t runs, uint64_t run_ns)
+{
+	TO_SINKS(p, bpf_prog, name, hook, runs, run_ns);
+}
+
+void pipeline_put_counters(struct pipeline *p, const struct ws_counter *rows, size_t n)
+{
+	TO_SINKS(p, counters, rows, n);
+}
+
+int pipeline_commit(struct pipeline *p)
+{
+	pipeline_commit_sinks(p);
+	return p->store_failed ? -EIO : 0;
+}
+
+void pipeline_restart_threads(struct pipeline *p) { ws_store_restart_thread(p->store); }
+
+const char *pipeline_errmsg(struct pipeline *p)
+{
+	for (size_t i = 0; i < p->nsinks; i++)
+		if (p->sink_failed[i])
+			return p->sinks[i].ops->errmsg ? p->sinks[i].ops->errmsg(p->sinks[i].ctx) : "failed";
+	return "no error";
+}
+
+void pipeline_close(struct pipeline *p)
 {
 	uint64_t k;
 	void *v;
 
-	ct_free(p->ct);
+	ct_free(p->ct); /* flushes nothing: the recording ended */
+	p->ct = NULL;
+	ws_store_close(p->store);
+	p->store = NULL;
 	ws_reorder_free(&p->ro);
 	for (size_t i = 0; ws_hashmap_next(&p->services, &i, &k, &v);) {
 		free(((struct service_name *)v)->attrs);
@@ -329,12 +418,13 @@ void pipeline_free(struct pipeline *p)
 	}
 	ws_hashmap_free(&p->services);
 	btf__free(p->vmlinux_btf);
+	p->vmlinux_btf = NULL;
 }
 
-int pipeline_store_counters(struct pipeline *p, const struct pipeline_counter *rows, size_t n, uint64_t lost)
+int pipeline_counters(struct pipeline *p, const struct ws_counter *rows, size_t n, uint64_t lost)
 {
 	const struct ct_stats *cs = ct_stats(p->ct);
-	const struct pipeline_counter own[] = {
+	const struct ws_counter own[] = {
 		{"lost", "conns_evicted", cs->conns_evicted},
 		{"lost", "incomplete_at_end", cs->incomplete_at_end},
 		{"lost", "unpaired_after_loss", cs->unpaired_lost},
@@ -357,20 +447,48 @@ int pipeline_store_counters(struct pipeline *p, const struct pipeline_counter *r
 		{"stat", "asyncio_tasks_created", p->py_tasks},
 	};
 
-	if (p->store_failed)
-		return -EIO;
-	for (size_t i = 0; i < n + WS_ARRAY_SIZE(own); i++) {
-		const struct pipeline_counter *c = i < n ? &rows[i] : &own[i - n];
-		if (ws_store_set_counter(p->store, p->rec_id, c->kind, c->name, c->v))
-			return -EIO;
-	}
-	return ws_store_update_recording(p->store, p->rec_id, p->records, p->spans, lost);
+	TO_SINKS(p, counters, rows, n);
+	TO_SINKS(p, counters, own, WS_ARRAY_SIZE(own));
+	TO_SINKS(p, totals, p->records, p->spans, lost);
+	return p->store_failed ? -EIO : 0;
 }
 
-int pipeline_store_results(struct pipeline *p, const struct pipeline_counter *rows, size_t n, uint64_t lost,
-			   const char *status)
+int pipeline_end(struct pipeline *p, const struct ws_counter *rows, size_t n, uint64_t lost, const char *status)
 {
-	if (pipeline_store_counters(p, rows, n, lost))
+	if (!p->store_failed)
+		pipeline_counters(p, rows, n, lost);
+	if (p->store_failed) {
+		/* say so in the recording's row, if the disk takes that much */
+		for (size_t i = 0; i < p->nsinks; i++)
+			if (p->sinks[i].ops->end)
+				(void)p->sinks[i].ops->end(p->sinks[i].ctx, ws_now_real_ns(), "failed");
 		return -EIO;
-	return ws_store_end_recording(p->store, p->rec_id, ws_now_real_ns(), status);
+	}
+	TO_SINKS(p, end, ws_now_real_ns(), status);
+	pipeline_commit_sinks(p);
+	return p->store_failed ? -EIO : 0;
+}
+
+int pipeline_times(struct pipeline *p, uint64_t started_ns, uint64_t ended_ns)
+{
+	TO_SINKS(p, times, started_ns, ended_ns);
+	return pipeline_commit(p);
+}
+
+int pipeline_link(struct pipeline *p, uint64_t max_spans)
+{
+	return p->store_failed ? 1 : ws_link_store(p->store, p->db, max_spans);
+}
+
+int pipeline_rotate(struct pipeline *p, const char *next, char *err, size_t errlen)
+{
+	ws_store_close(p->store);
+	p->store = NULL;
+	if (ws_store_open(next, WS_STORE_WRITE, &p->store, err, errlen)) {
+		p->sink_failed[0] = p->store_failed = true;
+		return -1;
+	}
+	ws_strlcpy(p->db, next, sizeof(p->db));
+	ws_store_sink_init(&p->store_sink, p->store, &p->sinks[0]);
+	return 0;
 }
