@@ -17,7 +17,10 @@ static int ss_times(void *ctx, uint64_t started_ns, uint64_t ended_ns)
 	return ws_store_set_recording_times(ss->st, ss->rec, started_ns, ended_ns);
 }
 
-static int ss_span(void *ctx, const struct ws_span *s) { return ws_store_add_span(((struct ws_store_sink *)ctx)->st, s); }
+static int ss_span(void *ctx, const struct ws_span *s)
+{
+	return ws_store_add_span(((struct ws_store_sink *)ctx)->st, s);
+}
 
 static int ss_conn(void *ctx, const char *host, const struct ct_conn_info *c)
 {
@@ -85,7 +88,10 @@ static int ss_totals(void *ctx, uint64_t events, uint64_t spans, uint64_t lost)
 	return ws_store_update_recording(ss->st, ss->rec, events, spans, lost);
 }
 
-static int ss_commit(void *ctx) { return ws_store_commit(((struct ws_store_sink *)ctx)->st); }
+static int ss_commit(void *ctx)
+{
+	return ws_store_commit(((struct ws_store_sink *)ctx)->st);
+}
 
 static int ss_end(void *ctx, uint64_t ended_ns, const char *status)
 {
@@ -94,25 +100,28 @@ static int ss_end(void *ctx, uint64_t ended_ns, const char *status)
 	return ws_store_end_recording(ss->st, ss->rec, ended_ns, status);
 }
 
-static const char *ss_errmsg(void *ctx) { return ws_store_errmsg(((struct ws_store_sink *)ctx)->st); }
+static const char *ss_errmsg(void *ctx)
+{
+	return ws_store_errmsg(((struct ws_store_sink *)ctx)->st);
+}
 
 static const struct ws_sink_ops store_ops = {
-	.name = "database",
-	.begin = ss_begin,
-	.times = ss_times,
-	.span = ss_span,
-	.conn = ss_conn,
-	.tcp_event = ss_tcp_event,
-	.process = ss_process,
-	.goroutine = ss_goroutine,
-	.drops = ss_drops,
-	.shed = ss_shed,
-	.bpf_prog = ss_bpf_prog,
-	.counters = ss_counters,
-	.totals = ss_totals,
-	.commit = ss_commit,
-	.end = ss_end,
-	.errmsg = ss_errmsg,
+    .name = "database",
+    .begin = ss_begin,
+    .times = ss_times,
+    .span = ss_span,
+    .conn = ss_conn,
+    .tcp_event = ss_tcp_event,
+    .process = ss_process,
+    .goroutine = ss_goroutine,
+    .drops = ss_drops,
+    .shed = ss_shed,
+    .bpf_prog = ss_bpf_prog,
+    .counters = ss_counters,
+    .totals = ss_totals,
+    .commit = ss_commit,
+    .end = ss_end,
+    .errmsg = ss_errmsg,
 };
 
 void ws_store_sink_init(struct ws_store_sink *ss, struct ws_store *st, struct ws_sink *out)
