@@ -61,6 +61,7 @@ struct dbfile {
 struct agent {
 	const char *conf_path;
 	struct MHD_Daemon *mhd;
+	int metrics_fd; /* bound before the privileges go, -1: none */
 	pthread_t exp;
 	bool exp_started;
 	struct agent_cfg cfg;
@@ -472,31 +473,50 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *ur
 	return ret;
 }
 
-static struct MHD_Daemon *start_metrics(struct agent *a, const char *listen_on, char *err, size_t errlen)
+/* The metrics socket, bound and listening before the recorder gives up
+ * root, so that a port below 1024 can be asked for; served after. A
+ * socket, or -1 and err. */
+static int metrics_socket(const char *listen_on, char *err, size_t errlen)
 {
 	char host[64];
 	const char *colon = strrchr(listen_on, ':');
 	unsigned long long port;
 	struct sockaddr_in sin = {.sin_family = AF_INET};
+	int one = 1;
 
 	if (!colon || (size_t)(colon - listen_on) >= sizeof(host) || ws_parse_uint(colon + 1, 65535, &port) ||
 	    !port) {
 		snprintf(err, errlen, "metrics_listen needs ADDRESS:PORT (an IPv4 address), not '%s'", listen_on);
-		return NULL;
+		return -1;
 	}
 	memcpy(host, listen_on, (size_t)(colon - listen_on));
 	host[colon - listen_on] = 0;
 	if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sin.sin_addr) != 1) {
 		snprintf(err, errlen, "metrics_listen: '%s' is not an IPv4 address", host);
-		return NULL;
+		return -1;
 	}
 	sin.sin_port = htons((uint16_t)port);
-	struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-						NULL, NULL, serve, a, MHD_OPTION_SOCK_ADDR, &sin,
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 64)) {
+		snprintf(err, errlen, "cannot serve metrics on %s: %s", listen_on, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static struct MHD_Daemon *start_metrics(struct agent *a, char *err, size_t errlen)
+{
+	struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+						serve, a, MHD_OPTION_LISTEN_SOCKET, a->metrics_fd,
 						MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
 						MHD_OPTION_END);
-	if (!d)
-		snprintf(err, errlen, "cannot serve metrics on %s (is the port taken?)", listen_on);
+	if (d)
+		a->metrics_fd = -1; /* the daemon's now: closed when it stops */
+	else
+		snprintf(err, errlen, "cannot serve metrics on %s", a->cfg.metrics);
 	return d;
 }
 
@@ -507,7 +527,7 @@ static int started(void *ctx, char *err, size_t errlen)
 {
 	struct agent *a = ctx;
 
-	if (a->cfg.metrics[0] && !(a->mhd = start_metrics(a, a->cfg.metrics, err, errlen)))
+	if (a->metrics_fd >= 0 && !(a->mhd = start_metrics(a, err, errlen)))
 		return -1;
 	if (pthread_create(&a->exp, NULL, exporter, a) != 0) {
 		snprintf(err, errlen, "cannot start the exporter thread");
@@ -572,6 +592,11 @@ int cmd_agent(int argc, char **argv)
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_cond_init(&a.wake, NULL);
 	retain(&a);
+	a.metrics_fd = -1;
+	if (a.cfg.metrics[0] && (a.metrics_fd = metrics_socket(a.cfg.metrics, err, sizeof(err))) < 0) {
+		ws_err("%s", err);
+		return 1;
+	}
 	a.m = ws_metrics_new(10000);
 	ws_metrics_sink(a.m, &a.sink);
 
@@ -609,6 +634,8 @@ int cmd_agent(int argc, char **argv)
 		pthread_join(a.exp, NULL);
 	if (a.mhd)
 		MHD_stop_daemon(a.mhd);
+	if (a.metrics_fd >= 0)
+		close(a.metrics_fd);
 	fprintf(stderr, "wirespan: agent: %llu databases opened, %llu spans sent, %llu dropped from the export\n",
 		(unsigned long long)a.rotations, (unsigned long long)a.exported, (unsigned long long)a.export_dropped);
 	ws_metrics_free(a.m);

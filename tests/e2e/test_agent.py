@@ -3,6 +3,7 @@ reload, and stops (SIGTERM, SIGKILL, a collector that is down)."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.parse
@@ -148,7 +149,8 @@ def test_agent_survives_collector_down_reload_and_kill(env):
     bound, then their spans are counted as dropped, and the disk stays
     bounded. SIGHUP reads the configuration again. SIGKILL leaves every
     database readable."""
-    port, mport = 18472, 19472
+    # a port below 1024: bound before the agent gives up root, served after
+    port, mport = 18472, 947
     env.python_http(port)
     p, d, conf, log = agent(env, "b", db_dir=env.path("b"), rotate_seconds=1, retain_files=3, export_queue_files=1,
                             otlp_endpoint="http://127.0.0.1:9", metrics_listen=f"127.0.0.1:{mport}",
@@ -208,3 +210,14 @@ def test_agent_refuses_unsafe_configuration(env):
         f.write("db_dir = /tmp\nrotate_seconds = soon\n")
     r = run([WIRESPAN, "agent", "--config", conf], check_rc=False)
     check(r.returncode == 2 and "rotate_seconds" in r.stderr, r.stderr)
+    # a metrics port already taken: said before anything is recorded
+    os.mkdir(env.path("d"), 0o700)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    with open(conf, "w") as f:
+        f.write(f"db_dir = {env.path('d')}\nmetrics_listen = 127.0.0.1:{taken.getsockname()[1]}\n")
+    r = run([WIRESPAN, "agent", "--config", conf], check_rc=False, timeout=20)
+    taken.close()
+    check(r.returncode == 1 and "cannot serve metrics on 127.0.0.1:" in r.stderr and "in use" in r.stderr, r.stderr)
+    check_eq(os.listdir(env.path("d")), [], "nothing recorded")
