@@ -32,6 +32,24 @@ struct export_ctx {
 static int flush(struct export_ctx *x);
 static int export_span(void *ctx, const struct ws_span *stored);
 
+/* What an export sent and dropped, counted in the database, where `status`
+ * shows it. A database this user may not write is still exported. */
+static void count_export(const char *path, const struct ws_counter *rows, size_t n)
+{
+	struct ws_store *st;
+	char err[1024];
+
+	if (!rows[0].v && !rows[1].v)
+		return;
+	if (ws_store_open(path, WS_STORE_WRITE, &st, err, sizeof(err))) {
+		ws_warn("the export is not counted in %s: %s", path, err);
+		return;
+	}
+	if (ws_store_count_export(st, rows, n))
+		ws_warn("the export is not counted in %s: %s", path, ws_store_errmsg(st));
+	ws_store_close(st);
+}
+
 /* Send the spans of every database of d, in batches, then what is left.
  * Nonzero when reading failed, or (stop_on_drop) a batch was not taken. */
 static int run_export(struct export_ctx *x, const struct dbset *d)
@@ -42,10 +60,19 @@ static int run_export(struct export_ctx *x, const struct dbset *d)
 	x->d = d;
 	x->batch = ws_otlp_batch_new();
 	wj_init(&x->j);
-	for (size_t i = 0; i < d->n && !rc; i++)
+	for (size_t i = 0; i < d->n && !rc; i++) {
+		uint64_t sent = x->sent, dropped = x->dropped, requests = x->requests, retries = x->retries;
 		rc = ws_store_each_span(d->st[i], &all, export_span, x);
-	if (!x->failed)
-		flush(x);
+		if (!x->failed) /* a request holds one database's spans: what each sent is known */
+			flush(x);
+		const struct ws_counter rows[] = {
+			{"export", "spans_sent", x->sent - sent},
+			{"export", "spans_dropped", x->dropped - dropped},
+			{"export", "requests", x->requests - requests},
+			{"export", "retries", x->retries - retries},
+		};
+		count_export(d->path[i], rows, WS_ARRAY_SIZE(rows));
+	}
 	wj_free(&x->j);
 	ws_otlp_batch_free(x->batch);
 	x->batch = NULL;

@@ -970,6 +970,26 @@ int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kin
 	return step_done(st, q);
 }
 
+int ws_store_count_export(struct ws_store *st, const struct ws_counter *rows, size_t n)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (begin_tx(st) || prepare(st,
+				    "INSERT INTO counters SELECT max(id), 'export', ?1, ?2 FROM recordings WHERE true "
+				    "ON CONFLICT (recording_id, kind, name) DO UPDATE SET value = value + excluded.value",
+				    &q))
+		return -EIO;
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_bind_text(q, 1, rows[i].name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(q, 2, (int64_t)rows[i].v);
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	return rc ? rc : ws_store_commit(st);
+}
+
 int ws_store_update_recording(struct ws_store *st, int64_t recording, uint64_t events, uint64_t spans, uint64_t lost)
 {
 	char sql[256];

@@ -51,6 +51,10 @@ int ws_store_add_drops(struct ws_store *st, int64_t recording, const char *host,
 		       uint64_t count);
 /* kind: "lost" (events or data lost, by cause) or "stat" */
 int ws_store_set_counter(struct ws_store *st, int64_t recording, const char *kind, const char *name, uint64_t v);
+/* What an export sent and dropped of the database (rows' names, kind
+ * "export"), added to what earlier exports counted, on its last recording
+ * (the one `status` shows first); committed. */
+int ws_store_count_export(struct ws_store *st, const struct ws_counter *rows, size_t n);
 int ws_store_update_recording(struct ws_store *st, int64_t recording, uint64_t events, uint64_t spans, uint64_t lost);
 /* The CPU budget made capture shed (level > 0) or recover (level 0). */
 int ws_store_add_shed(struct ws_store *st, int64_t recording, uint64_t ts_ns, unsigned level, double cpu_pct,
