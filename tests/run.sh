@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-UNIT="test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases test_pcap test_budget test_gobin test_pyasync"
+UNIT="test_http1 test_redis test_conntrack test_store test_reorder test_link test_phases test_pcap test_budget test_gobin test_pyasync test_opts"
 FUZZERS="fuzz_http1 fuzz_redis fuzz_mask fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync fuzz_store"
 failed=()
 log=build/test-logs
