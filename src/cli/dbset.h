@@ -3,14 +3,15 @@
 #ifndef WIRESPAN_DBSET_H
 #define WIRESPAN_DBSET_H
 
+#include "cli/opts.h"
 #include "store/store.h"
 #include "trace/link.h"
 #include "trace/phases.h"
 #include "util/hashmap.h"
 
 struct dbset {
-	const char *path[16];
-	struct ws_store *st[16];
+	const char *path[CLI_MAX_DBS]; /* CLI_DBS(d.path, &d.n) fills them */
+	struct ws_store *st[CLI_MAX_DBS];
 	size_t n;
 	struct ws_lset set;
 	struct ws_hashmap by_id; /* span id -> its linked span */
@@ -18,13 +19,13 @@ struct dbset {
 	struct ws_phaseset ph;   /* where each span's time went */
 };
 
-/* --min-confidence X: a number from 0 to 1. Returns 0, or 2 (usage) with
- * a message. */
-int dbset_min_confidence(const char *arg, struct ws_link_opts *lo);
-/* Add a --db path. Returns 0, or 2 (usage) with a message. */
-int dbset_add(struct dbset *d, const char *path);
-/* Open every database (wirespan.db when none was given), load the spans
- * and link them. Returns 0, or 1/2 with a message; dbset_close anyway. */
+/* The options of the commands that link spans into traces, for their
+ * tables (opts.h): lo is a struct ws_link_opts *. */
+#define DBSET_LINK_OPTS(lo)                                                                                            \
+	CLI_SET("no-traceparent", &(lo)->no_traceparent), CLI_REAL("min-confidence", &(lo)->min_confidence, 0, 1, NULL)
+
+/* Open every database of path[0..n), load the spans and link them.
+ * Returns 0, or 1/2 with a message; dbset_close anyway. */
 int dbset_open(struct dbset *d, const struct ws_link_opts *opts);
 void dbset_close(struct dbset *d);
 /* The linked version of a span read from one of the databases. */

@@ -1,6 +1,5 @@
 /* export.c -- `wirespan export`: send stored spans to an OpenTelemetry
  * collector (Jaeger, Tempo, the Collector...) over OTLP/HTTP, in batches. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/dbset.h"
+#include "cli/opts.h"
 #include "export/otlp.h"
 #include "export/send.h"
 #include "store/store.h"
@@ -84,9 +84,9 @@ int cli_export_file(const char *path, struct ws_otlp_sender *snd, int f, size_t 
 {
 	struct export_ctx x = {.batch_max = batch, .snd = snd, .format = (enum ws_otlp_format)f, .skip = skip,
 			       .stop_on_drop = true};
-	struct dbset d = {0};
+	struct dbset d = {.path = {path}, .n = 1};
 	struct ws_link_opts lo = {0};
-	int rc = dbset_add(&d, path) || dbset_open(&d, &lo) || run_export(&x, &d);
+	int rc = dbset_open(&d, &lo) || run_export(&x, &d);
 
 	*sent = x.sent;
 	dbset_close(&d);
@@ -185,94 +185,54 @@ static void usage(FILE *f)
 		"any span was dropped.\n");
 }
 
+static const struct cli_choice protocols[] = {{"http/protobuf", WS_OTLP_PROTOBUF}, {"http/json", WS_OTLP_JSON}, {0}};
+
+/* --since, --until */
+static int opt_time(const struct cli_opt *o, const char *arg, void *to)
+{
+	return parse_time(arg, to) ? cli_bad_value(o, arg) : 0;
+}
+
+/* --header 'NAME: VALUE' */
+static int opt_header(const struct cli_opt *o, const char *arg, void *to)
+{
+	if (!strchr(arg, ':'))
+		return cli_bad_value(o, arg);
+	*(const char **)to = arg;
+	return 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"otlp", required_argument, NULL, 'o'},
-		{"since", required_argument, NULL, 's'},
-		{"until", required_argument, NULL, 'u'},
-		{"protocol", required_argument, NULL, 'p'},
-		{"header", required_argument, NULL, 'H'},
-		{"batch", required_argument, NULL, 'b'},
-		{"no-gzip", no_argument, NULL, 'Z'},
-		{"timeout", required_argument, NULL, 't'},
-		{"attempts", required_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	struct ws_otlp_send_opts so = {.gzip = true};
 	struct export_ctx x = {.batch_max = 512};
 	struct dbset d = {0};
 	struct ws_link_opts lo = {0};
-	unsigned long long v;
-	int c, rc = 0;
+	unsigned timeout_s = 0;
+	const char *when = "Unix seconds or a UTC time such as 2026-12-02T18:30:00Z";
+	const struct cli_opt opts[] = {
+		CLI_DBS(d.path, &d.n),
+		CLI_STR("otlp", &so.url),
+		CLI_FN("since", opt_time, &x.since_ns, when),
+		CLI_FN("until", opt_time, &x.until_ns, when),
+		CLI_CHOICE("protocol", &so.format, protocols),
+		CLI_FNS("header", opt_header, so.headers, &so.nheaders, "'NAME: VALUE'"),
+		CLI_UINT("batch", &x.batch_max, 1, 100000, "a number of spans from 1 to 100000"),
+		CLI_CLEAR("no-gzip", &so.gzip),
+		CLI_UINT("timeout", &timeout_s, 1, 600, "seconds from 1 to 600"),
+		CLI_UINT("attempts", &so.max_attempts, 1, 100, NULL),
+		{0},
+	};
+	const struct cli_cmd cmd = {.name = "export", .usage = usage, .opts = opts};
+	int rc = cli_parse(&cmd, argc, argv);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if ((rc = dbset_add(&d, optarg)))
-				return rc;
-			break;
-		case 'o': so.url = optarg; break;
-		case 's':
-		case 'u':
-			if (parse_time(optarg, c == 's' ? &x.since_ns : &x.until_ns)) {
-				ws_err("--%s takes Unix seconds or a UTC time such as 2026-12-02T18:30:00Z, not '%s'",
-				       c == 's' ? "since" : "until", optarg);
-				return 2;
-			}
-			break;
-		case 'p':
-			if (strcmp(optarg, "http/protobuf") == 0)
-				so.format = WS_OTLP_PROTOBUF;
-			else if (strcmp(optarg, "http/json") == 0)
-				so.format = WS_OTLP_JSON;
-			else {
-				ws_err("--protocol is http/protobuf or http/json, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case 'H':
-			if (!strchr(optarg, ':') || so.nheaders == WS_ARRAY_SIZE(so.headers)) {
-				ws_err("--header takes 'NAME: VALUE' (at most %zu), not '%s'", WS_ARRAY_SIZE(so.headers),
-				       optarg);
-				return 2;
-			}
-			so.headers[so.nheaders++] = optarg;
-			break;
-		case 'b':
-			if (ws_parse_uint(optarg, 100000, &v) || !v) {
-				ws_err("--batch needs a number of spans from 1 to 100000, not '%s'", optarg);
-				return 2;
-			}
-			x.batch_max = v;
-			break;
-		case 'Z': so.gzip = false; break;
-		case 't':
-			if (ws_parse_uint(optarg, 600, &v) || !v) {
-				ws_err("--timeout needs seconds from 1 to 600, not '%s'", optarg);
-				return 2;
-			}
-			so.timeout_ms = (unsigned)v * 1000;
-			break;
-		case 'a':
-			if (ws_parse_uint(optarg, 100, &v) || !v) {
-				ws_err("--attempts needs a number from 1 to 100, not '%s'", optarg);
-				return 2;
-			}
-			so.max_attempts = (unsigned)v;
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind < argc || !so.url) {
-		ws_err(optind < argc ? "export: unexpected argument '%s'" : "export needs --otlp URL%s",
-		       optind < argc ? argv[optind] : "");
+	if (rc >= 0)
+		return rc;
+	if (!so.url) {
+		ws_err("export needs --otlp URL");
 		return 2;
 	}
+	so.timeout_ms = timeout_s * 1000;
 	if (x.until_ns && x.until_ns <= x.since_ns) {
 		ws_err("--until must come after --since");
 		return 2;

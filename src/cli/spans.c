@@ -1,12 +1,12 @@
 /* spans.c -- `wirespan spans`: list stored spans, as a table or as JSON
  * lines following the output contract. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/dbset.h"
+#include "cli/opts.h"
 #include "store/store.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -73,80 +73,49 @@ static void usage(FILE *f)
 		   "(one per host): see `wirespan traces`.\n");
 }
 
+static const struct cli_choice kinds[] = {{"server", WS_SPAN_SERVER}, {"client", WS_SPAN_CLIENT}, {0}};
+
+/* --protocol: a name the protocol registry knows */
+static int opt_protocol(const struct cli_opt *o, const char *arg, void *to)
+{
+	if (!(*(int *)to = ws_proto_by_name(arg))) {
+		ws_err("--%s is http or redis, not '%s'", o->name, arg);
+		return 2;
+	}
+	return 0;
+}
+
+/* --trace: a trace id or its prefix, in hex */
+static int opt_trace(const struct cli_opt *o, const char *arg, void *to)
+{
+	if (!ws_is_hex(arg, 32))
+		return cli_bad_value(o, arg);
+	*(const char **)to = arg;
+	return 0;
+}
+
 int cmd_spans(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"json", no_argument, NULL, 'j'},
-		{"kind", required_argument, NULL, 'k'},
-		{"protocol", required_argument, NULL, 'p'},
-		{"service", required_argument, NULL, 's'},
-		{"limit", required_argument, NULL, 'l'},
-		{"trace", required_argument, NULL, 't'},
-		{"no-traceparent", no_argument, NULL, 'T'},
-		{"min-confidence", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	struct ws_span_filter f = {0};
 	struct print_ctx pc = {0};
 	struct dbset d = {0};
 	struct ws_link_opts lo = {0};
-	char *end;
-	int c, rc = 0;
+	const struct cli_opt opts[] = {
+		CLI_DBS(d.path, &d.n),
+		CLI_SET("json", &pc.json),
+		CLI_CHOICE("kind", &f.kind, kinds),
+		CLI_FN("protocol", opt_protocol, &f.proto, NULL),
+		CLI_STR("service", &f.service),
+		CLI_UINT("limit", &f.limit, 1, UINT64_MAX, NULL),
+		CLI_FN("trace", opt_trace, &pc.trace, "a trace id (hex)"),
+		DBSET_LINK_OPTS(&lo),
+		{0},
+	};
+	const struct cli_cmd cmd = {.name = "spans", .usage = usage, .opts = opts};
+	int rc = cli_parse(&cmd, argc, argv);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if ((rc = dbset_add(&d, optarg)))
-				return rc;
-			break;
-		case 'j': pc.json = true; break;
-		case 't':
-			if (!ws_is_hex(optarg, 32)) {
-				ws_err("--trace takes a trace id (hex), not '%s'", optarg);
-				return 2;
-			}
-			pc.trace = optarg;
-			break;
-		case 'T': lo.no_traceparent = true; break;
-		case 'C':
-			if ((rc = dbset_min_confidence(optarg, &lo)))
-				return rc;
-			break;
-		case 'k':
-			if (strcmp(optarg, "server") == 0)
-				f.kind = WS_SPAN_SERVER;
-			else if (strcmp(optarg, "client") == 0)
-				f.kind = WS_SPAN_CLIENT;
-			else {
-				ws_err("--kind is server or client, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case 'p':
-			if (!(f.proto = ws_proto_by_name(optarg))) {
-				ws_err("--protocol is http or redis, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case 's': f.service = optarg; break;
-		case 'l':
-			f.limit = strtoull(optarg, &end, 10);
-			if (*end || !f.limit) {
-				ws_err("--limit needs a positive number, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		ws_err("spans: unexpected argument '%s'", argv[optind]);
-		return 2;
-	}
+	if (rc >= 0)
+		return rc;
 	if ((rc = dbset_open(&d, &lo))) {
 		dbset_close(&d);
 		return rc;

@@ -12,6 +12,7 @@
 
 #include "capture/sandbox.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "store/store.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -341,40 +342,23 @@ static void report_json(sqlite3 *db, const struct rec_row *r, const char *state,
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"all", no_argument, NULL, 'a'},
-		{"id", required_argument, NULL, 'i'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	const char *path = "wirespan.db";
+	const char *path;
 	bool all = false, json = false;
 	unsigned long long id = 0;
+	const struct cli_opt opts[] = {
+		CLI_DB(&path),
+		CLI_SET("all", &all),
+		CLI_UINT("id", &id, 1, INT64_MAX, "a recording number"),
+		CLI_SET("json", &json),
+		{0},
+	};
+	const struct cli_cmd cmd = {.name = "status", .usage = usage_status, .opts = opts};
 	char err[1024];
-	int c, rc = 0, n = 0;
+	int rc = cli_parse(&cmd, argc, argv), n = 0;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': path = optarg; break;
-		case 'a': all = true; break;
-		case 'i':
-			if (ws_parse_uint(optarg, INT64_MAX, &id) || !id) {
-				ws_err("--id needs a recording number, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case 'j': json = true; break;
-		case 'h': usage_status(stdout); return 0;
-		default: usage_status(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		usage_status(stderr);
-		return 2;
-	}
+	if (rc >= 0)
+		return rc;
+	rc = 0;
 	struct ws_store *st;
 	if (ws_store_open(path, WS_STORE_READ, &st, err, sizeof(err))) {
 		ws_err("%s", err);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "store/store.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -127,48 +128,25 @@ static int report(struct ws_store *st, const char *path, int by, bool json, stru
 
 int cmd_tcp(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"by", required_argument, NULL, 'b'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
+	static const struct cli_choice groups[] = {{"peer", 0}, {"conn", 1}, {"host", 2}, {0}};
+	const char *dbs[CLI_MAX_DBS];
+	size_t ndb = 0;
+	int by = 0;
+	bool json = false, header = false;
+	const struct cli_opt opts[] = {
+		CLI_DBS(dbs, &ndb),
+		CLI_CHOICE("by", &by, groups),
+		CLI_SET("json", &json),
 		{0},
 	};
-	const char *dbs[16];
-	size_t ndb = 0;
-	int by = 0, c, rc = 0;
-	bool json = false, header = false;
+	const struct cli_cmd cmd = {.name = "tcp", .usage = usage_tcp, .opts = opts};
 	struct ws_json j;
 	char err[1024];
+	int rc = cli_parse(&cmd, argc, argv);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (ndb == WS_ARRAY_SIZE(dbs)) {
-				ws_err("at most %zu --db options", WS_ARRAY_SIZE(dbs));
-				return 2;
-			}
-			dbs[ndb++] = optarg;
-			break;
-		case 'b':
-			by = strcmp(optarg, "peer") == 0 ? 0 : strcmp(optarg, "conn") == 0 ? 1 : strcmp(optarg, "host") == 0 ? 2 : -1;
-			if (by < 0) {
-				ws_err("--by takes peer, conn or host, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case 'j': json = true; break;
-		case 'h': usage_tcp(stdout); return 0;
-		default: usage_tcp(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		usage_tcp(stderr);
-		return 2;
-	}
-	if (!ndb)
-		dbs[ndb++] = "wirespan.db";
+	if (rc >= 0)
+		return rc;
+	rc = 0;
 	wj_init(&j);
 	for (size_t i = 0; i < ndb && !rc; i++) {
 		struct ws_store *st;

@@ -3,13 +3,14 @@
  * or one for a whole machine), and the trace assembly that `record` stores
  * at its end. */
 #include <arpa/inet.h>
-#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/dbset.h"
+#include "cli/opts.h"
 #include "pcap/pktmatch.h"
 #include "store/store.h"
 #include "trace/link.h"
@@ -18,35 +19,10 @@
 
 /* ---- a set of databases, linked together ---- */
 
-int dbset_add(struct dbset *d, const char *path)
-{
-	if (d->n == WS_ARRAY_SIZE(d->st)) {
-		ws_err("at most %zu --db options", WS_ARRAY_SIZE(d->st));
-		return 2;
-	}
-	d->path[d->n++] = path;
-	return 0;
-}
-
-int dbset_min_confidence(const char *arg, struct ws_link_opts *lo)
-{
-	char *end;
-	double v = strtod(arg, &end);
-
-	if (end == arg || *end || !(v >= 0 && v <= 1)) {
-		ws_err("--min-confidence takes a number from 0 to 1, not '%s'", arg);
-		return 2;
-	}
-	lo->min_confidence = (float)v;
-	return 0;
-}
-
 int dbset_open(struct dbset *d, const struct ws_link_opts *opts)
 {
 	char err[1024];
 
-	if (!d->n)
-		d->path[d->n++] = "wirespan.db";
 	ws_lset_init(&d->set);
 	ws_hashmap_init(&d->by_id);
 	for (size_t i = 0; i < d->n; i++) {
@@ -313,62 +289,26 @@ static void usage_traces(FILE *f)
 
 int cmd_traces(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"slowest", required_argument, NULL, 'n'},
-		{"service", required_argument, NULL, 's'},
-		{"min-ms", required_argument, NULL, 'm'},
-		{"json", no_argument, NULL, 'j'},
-		{"no-traceparent", no_argument, NULL, 'T'},
-		{"min-confidence", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	struct dbset d = {0};
 	struct ws_link_opts lo = {0};
 	const char *service = NULL;
-	unsigned long long slowest = 0;
+	uint64_t slowest = 0;
 	double min_ms = 0;
 	bool json = false;
-	char *end;
-	int c, rc;
+	const struct cli_opt opts[] = {
+		CLI_DBS(d.path, &d.n),
+		CLI_UINT("slowest", &slowest, 1, UINT64_MAX, NULL),
+		CLI_STR("service", &service),
+		CLI_REAL("min-ms", &min_ms, 0, HUGE_VAL, "a number of milliseconds"),
+		CLI_SET("json", &json),
+		DBSET_LINK_OPTS(&lo),
+		{0},
+	};
+	const struct cli_cmd cmd = {.name = "traces", .usage = usage_traces, .opts = opts};
+	int rc = cli_parse(&cmd, argc, argv);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if ((rc = dbset_add(&d, optarg)))
-				return rc;
-			break;
-		case 'n':
-			slowest = strtoull(optarg, &end, 10);
-			if (*end || !slowest) {
-				ws_err("--slowest needs a positive number, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case 's': service = optarg; break;
-		case 'm':
-			min_ms = strtod(optarg, &end);
-			if (*end || end == optarg || min_ms < 0) {
-				ws_err("--min-ms needs a number of milliseconds, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case 'j': json = true; break;
-		case 'T': lo.no_traceparent = true; break;
-		case 'C':
-			if ((rc = dbset_min_confidence(optarg, &lo)))
-				return rc;
-			break;
-		case 'h': usage_traces(stdout); return 0;
-		default: usage_traces(stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		ws_err("traces: unexpected argument '%s'", argv[optind]);
-		return 2;
-	}
+	if (rc >= 0)
+		return rc;
 	if ((rc = dbset_open(&d, &lo))) {
 		dbset_close(&d);
 		return rc;
@@ -799,38 +739,20 @@ static void usage_explain(FILE *f)
 
 int cmd_explain(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"no-traceparent", no_argument, NULL, 'T'},
-		{"min-confidence", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	struct dbset d = {0};
 	struct ws_link_opts lo = {0};
-	int c, rc;
+	const struct cli_opt opts[] = {
+		CLI_DBS(d.path, &d.n),
+		DBSET_LINK_OPTS(&lo),
+		{0},
+	};
+	const struct cli_cmd cmd = {.name = "explain", .usage = usage_explain, .opts = opts, .nargs = 1,
+				    .args_what = "one trace id (see `wirespan traces`)"};
+	int rc = cli_parse(&cmd, argc, argv);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if ((rc = dbset_add(&d, optarg)))
-				return rc;
-			break;
-		case 'T': lo.no_traceparent = true; break;
-		case 'C':
-			if ((rc = dbset_min_confidence(optarg, &lo)))
-				return rc;
-			break;
-		case 'h': usage_explain(stdout); return 0;
-		default: usage_explain(stderr); return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		ws_err("explain needs one trace id (see `wirespan traces`)");
-		return 2;
-	}
-	const char *want = argv[optind];
+	if (rc >= 0)
+		return rc;
+	const char *want = argv[argc - 1];
 	size_t wl = strlen(want);
 	if (wl < 8 || !ws_is_hex(want, 32)) {
 		ws_err("'%s' is not a trace id: 8 to 32 hex digits, as printed by `wirespan traces`", want);

@@ -83,6 +83,48 @@ def test_bad_arguments(env):
     check(p.returncode == 2 and "unknown command 'frobnicate'" in p.stderr, p.stderr)
 
 
+def test_cli_usage_errors(env):
+    """The reading commands share one option parser (src/cli/opts.c): the
+    same exit status and wording for each kind of usage error."""
+    def fails(args, want_rc, want_msg):
+        p = run([WIRESPAN] + args, check_rc=False, cwd=env.dir)
+        check_eq(p.returncode, want_rc, f"exit status of {' '.join(args)} ({p.stderr.strip()[:300]})")
+        check(want_msg in p.stderr, f"{' '.join(args)}: {want_msg!r} not in {p.stderr!r}")
+        return p
+
+    dbs17 = [a for i in range(17) for a in ("--db", env.path(f"d{i}.db"))]
+    tid = "0123456789abcdef"
+    for cmd, operands in (("spans", []), ("traces", []), ("explain", [tid]), ("export", ["--otlp", "http://x"]),
+                          ("status", []), ("tcp", [])):
+        p = run([WIRESPAN, cmd, "--help"], check_rc=False)
+        check(p.returncode == 0 and p.stdout.startswith(f"usage: wirespan {cmd}") and not p.stderr,
+              f"{cmd} --help: {p.returncode} {p.stdout[:80]!r} {p.stderr!r}")
+        # no database here: wirespan.db is the default, and missing
+        fails([cmd] + operands, 1, "cannot read database wirespan.db")
+        p = fails([cmd, "--bogus"] + operands, 2, "unrecognized option '--bogus'")
+        check(f"usage: wirespan {cmd}" in p.stderr, f"{cmd} --bogus: usage on stderr")
+        p = fails([cmd, "stray", "stray2"] + operands, 2, "unexpected argument 'stray")
+        check(f"usage: wirespan {cmd}" in p.stderr, f"{cmd} stray: usage on stderr")
+        if cmd == "status":  # one database: the last --db given
+            fails([cmd] + dbs17, 1, "cannot read database " + env.path("d16.db"))
+        else:
+            fails([cmd] + dbs17 + operands, 2, "at most 16 --db options")
+    fails(["explain"], 2, "explain needs one trace id")
+    for args, msg in ((["spans", "--limit", "x"], "--limit needs a positive number, not 'x'"),
+                      (["spans", "--limit", "-1"], "--limit needs a positive number, not '-1'"),
+                      (["spans", "--kind", "x"], "--kind is server or client, not 'x'"),
+                      (["status", "--id", "0"], "--id needs a recording number, not '0'"),
+                      (["traces", "--min-confidence", "2"], "--min-confidence needs a number from 0 to 1, not '2'"),
+                      (["traces", "--min-ms", "-1"], "--min-ms needs a number of milliseconds, not '-1'"),
+                      (["tcp", "--by", "x"], "--by is peer, conn or host, not 'x'"),
+                      (["export", "--otlp", "http://x", "--attempts", "101"],
+                       "--attempts needs a number from 1 to 100, not '101'"),
+                      (["export", "--otlp", "http://x", "--header", "x"], "--header needs 'NAME: VALUE', not 'x'"),
+                      (["export"], "export needs --otlp URL")):
+        p = fails(args, 2, msg)
+        check_eq(len(p.stderr.splitlines()), 1, f"{' '.join(args)}: one line, no usage")
+
+
 def test_garbage_streams(env):
     """Random bytes to a server, and valid requests after them: no crash,
     the valid exchanges recorded exactly."""
