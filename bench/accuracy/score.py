@@ -53,6 +53,8 @@ def our_key(s, service_of=None):
     name = s["name"]
     if a.get("db.system") == "redis" and a.get("wirespan.redis.key"):
         name = f"{name} {a['wirespan.redis.key']}"
+    elif a.get("url.path") is not None:  # named by the route (GET /b1/{id}): the path says which request
+        name = f"{a.get('http.request.method')} {a['url.path']}"
     return (service_of(s) if service_of else a.get("service.name"), s["kind"], name)
 
 

@@ -1,7 +1,6 @@
 /* metrics.c -- see metrics.h. */
 #include "export/metrics.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "proto/proto.h"
+#include "proto/route.h"
 #include "util/hashmap.h"
 #include "util/util.h"
 
@@ -106,58 +106,6 @@ static size_t label(char *out, size_t size, size_t o, const char *k, const char 
 		out[o++] = '"';
 	out[o < size ? o : size - 1] = 0;
 	return o;
-}
-
-static bool all_of(const char *s, size_t n, int (*is)(int))
-{
-	for (size_t i = 0; i < n; i++)
-		if (!is((unsigned char)s[i]))
-			return false;
-	return n > 0;
-}
-
-static bool is_uuid(const char *s, size_t n)
-{
-	if (n != 36)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-void ws_route_template(char *out, size_t size, const char *path)
-{
-	size_t o = 0;
-
-	if (!size)
-		return;
-	out[0] = 0;
-	for (const char *p = path; *p && o + 1 < size;) {
-		if (*p == '/') {
-			out[o++] = '/';
-			p++;
-			continue;
-		}
-		size_t n = strcspn(p, "/");
-		const char *rep = NULL;
-		if (all_of(p, n, isdigit))
-			rep = "{id}";
-		else if (is_uuid(p, n))
-			rep = "{uuid}";
-		else if (n >= 8 && all_of(p, n, isxdigit) && !all_of(p, n, isalpha))
-			rep = "{hex}";
-		else if (n > 40)
-			rep = "{seg}";
-		if (rep)
-			o += (size_t)snprintf(out + o, size - o, "%s", rep);
-		else
-			o += (size_t)snprintf(out + o, size - o, "%.*s", (int)n, p);
-		if (o >= size)
-			o = size - 1;
-		p += n;
-	}
-	out[o] = 0;
 }
 
 static struct series *find(struct ws_metrics *m, int f, const char *labels)

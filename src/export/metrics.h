@@ -10,7 +10,7 @@
  *       server_address, server_port, http_response_status_code, error_type}
  *   db_client_operation_duration_seconds{service_name, db_system_name,
  *       db_operation_name, server_address, server_port, error_type}
- * A route is the path with its variable parts replaced (ws_route_template),
+ * A route is the path with its variable parts replaced (proto/route.h),
  * and the number of series is bounded: past the bound, requests are
  * counted in one series whose labels say "other", and the overflow is
  * counted. Safe to read from another thread while spans come in. */
@@ -37,11 +37,6 @@ void ws_metrics_set(struct ws_metrics *m, const char *name, const char *type, co
 		    const char *value, double v);
 /* The exposition text (malloc'd, *len bytes). */
 char *ws_metrics_render(struct ws_metrics *m, size_t *len);
-
-/* "/item/123/photos/9f1c2e3d" -> "/item/{id}/photos/{hex}": numbers,
- * UUIDs, hex ids of 8 or more digits, and segments longer than 40
- * characters become placeholders; {token} stays. */
-void ws_route_template(char *out, size_t size, const char *path);
 
 /* The metrics as a destination of the pipeline: they hear every span and
  * TCP fact as it is made. */

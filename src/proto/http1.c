@@ -25,6 +25,7 @@
 
 #include "proto/http1.h"
 #include "proto/redact.h"
+#include "proto/route.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -638,11 +639,15 @@ static struct ws_pairer *h1_pairer(void *st) { return &((struct h1 *)st)->pairer
 
 /* ---- spans ---- */
 
-/* error.type per OpenTelemetry: the status code for HTTP server errors
+/* The name is the method and the route (route.h), not the path: names are
+ * what spans are grouped, searched and counted by, and a path holds ids.
+ * The path stays in url.path; url.template says the route when it differs.
+ * error.type per OpenTelemetry: the status code for HTTP server errors
  * (5xx) and, on clients, for 4xx too. */
 static void http1_span_fields(const struct ws_exchange *x, bool client, struct ws_span_fields *s, struct ws_json *a)
 {
 	const struct ws_http_info *rq = &x->req.u.http, *rs = &x->resp.u.http;
+	char route[sizeof(rq->path)];
 	static const struct {
 		unsigned bit;
 		const char *req_attr, *resp_attr;
@@ -657,10 +662,13 @@ static void http1_span_fields(const struct ws_exchange *x, bool client, struct w
 	ws_strlcpy(s->target, rq->path, sizeof(s->target));
 	ws_strlcpy(s->query, rq->query, sizeof(s->query));
 	s->status = rs->status;
-	snprintf(s->name, sizeof(s->name), "%s %s", rq->method, rq->path[0] ? rq->path : "/");
+	ws_route_template(route, sizeof(route), rq->path);
+	snprintf(s->name, sizeof(s->name), "%s %s", rq->method, route);
 	if (rs->status >= 500 || (client && rs->status >= 400))
 		snprintf(s->error, sizeof(s->error), "%d", rs->status);
 
+	if (strcmp(route, rq->path) != 0)
+		wj_kstr(a, "url.template", route);
 	wj_kstr(a, "network.protocol.version", rq->version_minor ? "1.1" : "1.0");
 	if (rq->host[0])
 		wj_kstr(a, "http.request.header.host", rq->host);

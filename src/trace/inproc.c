@@ -132,7 +132,7 @@ static uint64_t peer_key(const struct ws_lspan *l)
 }
 
 /* The kind of a call: its peer, and its operation and route ("GET /b1" of
- * "GET /b1/7", the command of a Redis call), what a step of a program
+ * "GET /b1/{id}", the command of a Redis call), what a step of a program
  * calls whatever the ids in it. */
 static uint64_t api_key(const struct ws_lspan *l)
 {

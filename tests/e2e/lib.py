@@ -323,6 +323,25 @@ def spans(db, *args):
     return result
 
 
+def route(path):
+    """The route a span of a test path is named by: its all-digit segments
+    as {id} (the only variable parts the tests' paths have; every rule is
+    src/proto/route.h's, unit-tested in test_http1.c)."""
+    return re.sub(r"(?<=/)[0-9]+(?=/|$)", "{id}", path)
+
+
+def of_path(spans_, path, kind=None, method="GET"):
+    """The HTTP spans of one request path (of one kind), found by url.path,
+    the path as sent; each is checked to be named by the path's route, and
+    to say that route in url.template when it differs from the path."""
+    got = [s for s in spans_ if attr(s, "url.path") == path and (kind is None or s["kind"] == kind)]
+    for s in got:
+        check_eq(s["name"], f"{method} {route(path)}", f"name of the {s['kind']} span of {path}")
+        check_eq(attr(s, "url.template"), route(path) if route(path) != path else None,
+                 f"url.template of the {s['kind']} span of {path}")
+    return got
+
+
 def on_port(spans_, port):
     """Spans of connections to or from a server port."""
     return [s for s in spans_ if s["attributes"].get("server.port") == port]

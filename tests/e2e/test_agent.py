@@ -139,6 +139,10 @@ def test_agent_rotates_sends_and_serves_prometheus(env):
     check(all("error" not in s for s in sent), "the receiver decoded every request")
     servers = [s for s in sent if s["kind"] == 2 and s["resource"]["service.name"]["string"] == "python3"]
     check_eq(len(servers), n, "every server span was sent over OTLP, once")
+    check_eq(sorted({s["name"] for s in servers}), ["DELETE /item/{id}", "GET /item/{id}"], "named by the route")
+    check_eq(sorted(s["attributes"]["url.path"]["string"] for s in servers), sorted(f"/item/{i}" for i in range(n)),
+             "the paths, as sent")
+    check(all(s["attributes"]["url.template"] == {"string": "/item/{id}"} for s in servers), "url.template, a string")
     for f in dbs(d):
         st = json.loads(run([WIRESPAN, "status", "--db", os.path.join(d, f), "--json"]).stdout.splitlines()[-1])
         check_eq(st["state"], "complete", f"{f} was closed")

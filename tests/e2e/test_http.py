@@ -205,6 +205,8 @@ def test_node_chunked(env):
         check_eq(attr(s, "http.response.body.size"), len("first part;second part;end"), "body size")
     check(all(attr(s, "service.name") == "node" for s in srv), "server service is node")
     check_eq([attr(s, "url.path") for s in srv], [f"/stream/{i}" for i in range(n)], "paths")
+    check(all(s["name"] == "GET /stream/{id}" and attr(s, "url.template") == "/stream/{id}" for s in ss),
+          f"named by the route: {[(s['name'], attr(s, 'url.template')) for s in ss]}")
 
 
 CLIENT_SCRIPT = r"""

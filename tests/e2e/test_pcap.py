@@ -40,7 +40,7 @@ def compare_spans(live, offline, what):
         check(o is not None, f"{what}: no offline span for live {s['kind']} {s['name']} {key(s)}")
         for f in ("name", "kind"):
             check_eq(o[f], s[f], f"{what}: {f} of {s['name']}")
-        for a in ("http.request.method", "url.path", "http.response.status_code", "server.address",
+        for a in ("http.request.method", "url.path", "url.template", "http.response.status_code", "server.address",
                   "server.port", "client.address", "client.port", "host.name", "db.operation.name"):
             check_eq(attr(o, a), attr(s, a), f"{what}: {a} of {s['name']}")
         ls, le = int(s["start_time_unix_nano"]), int(s["end_time_unix_nano"])
@@ -276,16 +276,17 @@ def test_pcap_bad_input(env):
 
 def test_pcap_names_refusals_and_times(env):
     """A loopback capture of two requests and one refused connect: the
-    services are named by --service-map, no span claims a process id (a
-    capture has none), the refused connect is a connect span as a live
-    recording makes it, and the recording is dated by its packets, not by
-    when the capture was read."""
+    requests are named by their route as live ones are (GET /n/{id}, the
+    path in url.path), the services are named by --service-map, no span
+    claims a process id (a capture has none), the refused connect is a
+    connect span as a live recording makes it, and the recording is dated
+    by its packets, not by when the capture was read."""
     port, closed = 18452, 18453
     env.python_http(port)
     dump = Tcpdump(env, None, env.path("lo.pcap"), "-i", "lo", f"tcp port {port} or tcp port {closed}")
     t_first = time.time_ns()
     for n in range(2):
-        curl(f"http://127.0.0.1:{port}/n{n}")
+        curl(f"http://127.0.0.1:{port}/n/{n}")
     p = subprocess.run(["curl", "-sS", "-o", "/dev/null", f"http://127.0.0.1:{closed}/"], capture_output=True)
     check(p.returncode != 0, "the connect was refused")
     t_last = time.time_ns()
@@ -295,7 +296,9 @@ def test_pcap_names_refusals_and_times(env):
     run([WIRESPAN, "pcap", "--db", db, "--service-map", f"127.0.0.1:{port}=web", path])
     got = spans(db)
     srv = [s for s in got if s["kind"] == "server"]
-    check_eq(sorted(s["name"] for s in srv), ["GET /n0", "GET /n1"], "server spans")
+    check_eq(sorted(s["name"] for s in srv), ["GET /n/{id}", "GET /n/{id}"], "server spans")
+    check_eq(sorted(attr(s, "url.path") for s in srv), ["/n/0", "/n/1"], "their paths")
+    check_eq([attr(s, "url.template") for s in srv], ["/n/{id}", "/n/{id}"], "their routes")
     check(all(attr(s, "service.name") == "web" for s in srv), f"named by --service-map: {srv[0]['attributes']}")
     check(all("process.pid" not in s["attributes"] for s in got), "no process id claimed")
     refused = [s for s in got if s["name"] == "connect"]

@@ -7,8 +7,8 @@ import re
 import subprocess
 import time
 
-from lib import (PYTHON, ROOT, WIRESPAN, Failure, Recorder, Tcpdump, attr, check, check_eq, curl, run, spans,
-                 wait_port)
+from lib import (PYTHON, ROOT, WIRESPAN, Failure, Recorder, Tcpdump, attr, check, check_eq, curl, of_path, run,
+                 spans, wait_port)
 
 SERVER = os.path.join(ROOT, "tests", "e2e", "faultserver.py")
 WSDROP = os.path.join(ROOT, "build", "wsdrop")
@@ -39,9 +39,10 @@ def finish(env, recs):
 
 
 def exchange(all_spans, path):
-    """The client span (recorded on wsa) and server span (on wsb) of path."""
-    cli = [s for s in all_spans if s["kind"] == "client" and s["name"] == f"GET {path}"]
-    srv = [s for s in all_spans if s["kind"] == "server" and s["name"] == f"GET {path}"]
+    """The client span (recorded on wsa) and server span (on wsb) of path,
+    named by its route (/ok/{id})."""
+    cli = of_path(all_spans, path, "client")
+    srv = of_path(all_spans, path, "server")
     check_eq(len(cli), 1, f"client spans of {path}")
     check_eq(len(srv), 1, f"server spans of {path}")
     check_eq(attr(srv[0], "wirespan.link.method"), "tcp", f"link of the server span of {path}")
@@ -257,8 +258,8 @@ def test_server_killed_mid_request(env):
     time.sleep(0.3)
     dbs, all_spans = finish(env, recs)
     exchange(all_spans, "/ok/1")
-    cli = [s for s in all_spans if s["kind"] == "client" and s["name"] == "GET /die/1"]
-    srv = [s for s in all_spans if s["kind"] == "server" and s["name"] == "GET /die/1"]
+    cli = of_path(all_spans, "/die/1", "client")  # named GET /die/{id}
+    srv = of_path(all_spans, "/die/1", "server")
     check_eq((len(cli), len(srv)), (1, 1), "spans of the killed request")
     why = attr(cli[0], "wirespan.response.missing")
     check(why in ("peer closed the connection", "connection reset"), f"client: {cli[0]['attributes']}")

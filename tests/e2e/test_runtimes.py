@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 
-from lib import (ROOT, WIRESPAN, Failure, Recorder, check, check_eq, curl, run, sqlite, wait_port)
+from lib import (ROOT, WIRESPAN, Failure, Recorder, check, check_eq, curl, of_path, run, sqlite, wait_port)
 
 ACC = os.path.join(ROOT, "bench", "accuracy")
 GO_ENV = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOFLAGS="",
@@ -270,7 +270,7 @@ def test_go_100k_goroutines(env):
     check(int(counters["go_wake_entries_evicted"]) > 0, f"entries beyond the table are counted: {counters}")
     check(int(sqlite(db, "SELECT count(*) FROM goroutines").strip()) >= 100000, "creations stored")
     spans = [json.loads(line) for line in run([WIRESPAN, "spans", "--db", db, "--json"]).stdout.splitlines()]
-    srv = [s for s in spans if s["kind"] == "server" and s["name"] == "GET /spawn/100000"]
+    srv = of_path(spans, "/spawn/100000", "server")  # named GET /spawn/{id}
     cli = [s for s in spans if s["kind"] == "client" and s["attributes"].get("server.port") == backend]
     check_eq((len(srv), len(cli)), (1, 1), "the request and its call")
     check_eq(cli[0]["parent_span_id"], srv[0]["span_id"], "the call's parent")

@@ -5,7 +5,8 @@ import os
 import re
 import threading
 
-from lib import (PYTHON, ROOT, WIRESPAN, Failure, Recorder, attr, check, check_eq, curl, run, spans)
+from lib import (PYTHON, ROOT, WIRESPAN, Failure, Recorder, attr, check, check_eq, curl, of_path, route, run,
+                 spans)
 
 CHAIN = os.path.join(ROOT, "bench", "accuracy", "pychain.py")
 HOSTS = {"wsc": "198.18.1.10", "wh1": "198.18.1.1", "wh2": "198.18.1.2", "wh3": "198.18.1.3"}
@@ -49,8 +50,10 @@ def order(n, *extra):
     curl(f"http://{HOSTS['wh1']}:{PA}/order/{n}", *extra, ns="wsc")
 
 
-# the expected tree of one /order/N request, as (kind service name) lines
-# under their parents; the client span of curl is not recorded (host wsc)
+# the expected tree of one /order/N request, as (kind service method path)
+# lines under their parents (each span named by the route, GET /order/{id}:
+# the path tells the requests apart); the client span of curl is not
+# recorded (host wsc)
 def expected_tree(n):
     return ("server svc-a GET /order/{n}", [
         ("client svc-a GET /price/{n}", [
@@ -73,7 +76,11 @@ def tree_of(trace_spans):
     check_eq(len(roots), 1, "roots of the trace")
 
     def build(s):
-        label = f"{s['kind']} {attr(s, 'service.name')} {s['name']}"
+        path, what = attr(s, "url.path"), s["name"]
+        if path is not None:
+            what = f"{attr(s, 'http.request.method')} {path}"
+            check_eq(s["name"], f"{attr(s, 'http.request.method')} {route(path)}", f"name of the span of {path}")
+        label = f"{s['kind']} {attr(s, 'service.name')} {what}"
         return (label, [build(k) for k in kids.get(s["span_id"], [])])
     return build(roots[0]), roots[0]
 
@@ -123,7 +130,7 @@ def test_three_host_chain(env):
     seen = set()
     for tid, tss in traces.items():
         tree, root = tree_of(tss)
-        n = int(root["name"].rsplit("/", 1)[1])
+        n = int(attr(root, "url.path").rsplit("/", 1)[1])
         seen.add(n)
         check_eq(tree, fill(expected_tree(n), n), f"trace of /order/{n}")
         check_eq(root["parent_span_id"], "", "parent of the root")
@@ -194,7 +201,7 @@ def test_traceparent_from_curl(env):
     check_eq(root["parent_span_id"], parent, "the root's parent is the span named by traceparent")
     check_eq(attr(root, "wirespan.link.method"), "traceparent", "how the root was linked")
     other = [t for t in traces if t != trace][0]
-    check("GET /order/42" in [s["name"] for s in traces[other]], "the other request is its own trace")
+    check(len(of_path(traces[other], "/order/42")) == 1, "the other request is its own trace (GET /order/{id})")
     # --no-traceparent: links from kernel evidence only, same shape
     ss = spans(*dbs_args(env, ["wh1", "wh2", "wh3"])[1:], "--no-traceparent")
     traces = by_trace(ss)
@@ -218,7 +225,7 @@ def test_keepalive_connection_carries_two_traces(env):
     check_eq(sorted(traces), [t1, t2], "trace ids")
     a_servers = [s for s in ss if s["kind"] == "server" and attr(s, "service.name") == "svc-a"]
     check_eq(len({attr(s, "wirespan.conn.id") for s in a_servers}), 1, "curl's requests shared one connection")
-    a_to_b = [s for s in ss if s["kind"] == "client" and s["name"].startswith("GET /price/")]
+    a_to_b = [s for s in ss if s["kind"] == "client" and s["name"] == "GET /price/{id}"]
     check_eq(len({attr(s, "wirespan.conn.id") for s in a_to_b}), 1, "svc-a's calls to svc-b shared one connection")
     for n, t in ((1, t1), (2, t2)):
         tree, _ = tree_of(traces[t])

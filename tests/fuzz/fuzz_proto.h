@@ -9,15 +9,25 @@
 #include <string.h>
 
 #include "proto/proto.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static unsigned fuzz_exchanges;
 
 static void fz_exchange(void *ctx, const struct ws_exchange *x)
 {
-	(void)ctx;
-	/* touch every field a span would */
-	fuzz_exchanges += (unsigned)(x->req.bytes + x->resp.bytes + strlen(x->req.u.http.method) > 0);
+	const struct proto_ops *ops = ctx;
+	struct ws_span_fields f = {0};
+	struct ws_json a;
+
+	/* what a span makes of it: its name (an HTTP route), fields and
+	 * attributes, from whatever the parser let through */
+	wj_init(&a);
+	wj_obj_begin(&a);
+	ops->span->fields(x, x->req.dir == 0 /* sent: a client */, &f, &a);
+	wj_obj_end(&a);
+	fuzz_exchanges += (unsigned)(x->req.bytes + x->resp.bytes + strlen(f.name) + a.len > 0);
+	wj_free(&a);
 }
 
 static void fz_unmatched(void *ctx, const struct ws_msg *m)
@@ -28,7 +38,7 @@ static void fz_unmatched(void *ctx, const struct ws_msg *m)
 
 static int fuzz_parser(const struct proto_ops *ops, const uint8_t *data, size_t size)
 {
-	struct proto_sink sink = {.exchange = fz_exchange, .unmatched = fz_unmatched};
+	struct proto_sink sink = {.exchange = fz_exchange, .unmatched = fz_unmatched, .ctx = (void *)ops};
 	void *st;
 	uint32_t seq[2] = {0, 0};
 	uint64_t t = 1;

@@ -3,6 +3,7 @@
  * that need a hand-built event stream (gaps, reordering, garbage). */
 #include "harness.h"
 #include "proto/redact.h"
+#include "proto/route.h"
 
 
 static struct replay_out out;
@@ -205,6 +206,114 @@ static void test_span_fields(void)
 	conv_free(&c);
 }
 
+/* Routes: what of a path varies from request to request (route.h). */
+static void test_route_templates(void)
+{
+	static const struct {
+		const char *in, *want;
+	} routes[] = {
+		{"/item/123/photos/9f1c2e3d", "/item/{id}/photos/{hex}"},
+		{"/api/v1/users/42", "/api/v1/users/{id}"}, /* versions stay */
+		{"/v2/x/0", "/v2/x/{id}"},
+		{"/api/2.0/a", "/api/2.0/a"},
+		{"/reports/2024-01-15", "/reports/{date}"},
+		{"/reports/20240115", "/reports/{id}"},
+		{"/reports/2024-1-15", "/reports/2024-1-15"},
+		{"/item-123", "/item-123"}, /* a word with digits: a name as far as we can tell */
+		{"/page2/n0", "/page2/n0"},
+		{"/commit/deadbeef12", "/commit/{hex}"},
+		{"/commit/DEADBEEF12", "/commit/{hex}"},
+		{"/c/abc1234", "/c/abc1234"}, /* under 8: a word */
+		{"/cafebabe", "/cafebabe"},   /* all letters: a word */
+		{"/deadbeefcafe", "/deadbeefcafe"},
+		{"/u/0f8c1b6e-5d2a-4c3e-9b7a-1a2b3c4d5e6f/x", "/u/{uuid}/x"},
+		{"/u/0f8c1b6e-5d2a-4c3e-9b7a-1a2b3c4d5e6", "/u/0f8c1b6e-5d2a-4c3e-9b7a-1a2b3c4d5e6"},
+		{"/s/this-is-a-very-long-slug-of-an-article-title", "/s/{seg}"},
+		{"/s/exactly-forty-characters-long-segment-", "/s/exactly-forty-characters-long-segment-"},
+		{"/reset-password/{token}", "/reset-password/{token}"},
+		{"/files/%E2%82%AC/7", "/files/%E2%82%AC/{id}"}, /* as written, not decoded */
+		{"/n/%31%32", "/n/%31%32"},
+		{"/i/5;v=REDACTED/6", "/i/{id};v=REDACTED/{id}"}, /* judged before ;parameters */
+		{"/a//1/", "/a//{id}/"},
+		{"/item/7?page=2", "/item/{id}"}, /* a query is never part of it */
+		{"?x=1", "/"},
+		{"/", "/"},
+		{"", "/"},
+		{"*", "*"},
+	};
+	char buf[256], small[12];
+
+	t_context = "route templates";
+	for (size_t i = 0; i < WS_ARRAY_SIZE(routes); i++) {
+		ws_route_template(buf, sizeof(buf), routes[i].in);
+		CHECK(strcmp(buf, routes[i].want) == 0, "route %s: got %s, want %s", routes[i].in, buf, routes[i].want);
+	}
+	/* too long for the buffer: it ends before the segment that does not
+	 * fit, never inside a placeholder */
+	ws_route_template(small, sizeof(small), "/ab/1/2/3");
+	CHECK_STR(small, "/ab/{id}/");
+	ws_route_template(small, sizeof(small), "/abcdefghijklmnop");
+	CHECK_STR(small, "/");
+	ws_route_template(small, 1, "/a");
+	CHECK_STR(small, "");
+	/* a path as long as a request's can be, all ids: bounded, whole */
+	char path[256], *p = path;
+	for (int i = 0; i < 127; i++)
+		p += sprintf(p, "/%d", i % 10);
+	ws_route_template(buf, sizeof(buf), path);
+	CHECK(strlen(buf) < sizeof(buf) && strlen(buf) % 5 == 0 && strstr(buf, "/{id}/{id}") == buf, "long: %s", buf);
+}
+
+/* Span names are the method and the route, on both sides; the path stays
+ * in url.path, and url.template is there when it differs. */
+static void test_route_names(void)
+{
+	static const struct {
+		const char *name, *path, *tmpl; /* tmpl NULL: the same as the path */
+	} want[] = {
+		{"GET /item/{id}", "/item/123", "/item/{id}"},
+		{"GET /api/v1/users/{id}/orders/{date}", "/api/v1/users/42/orders/2024-01-15",
+		 "/api/v1/users/{id}/orders/{date}"},
+		{"GET /commit/{hex}", "/commit/deadbeef12", "/commit/{hex}"},
+		{"GET /cafebabe", "/cafebabe", NULL},
+		{"DELETE /item-123", "/item-123", NULL},
+		{"GET /reset-password/{token}", "/reset-password/{token}", NULL},
+		{"GET /files/%E2%82%AC/{id}", "/files/%E2%82%AC/7", "/files/%E2%82%AC/{id}"},
+		{"GET /p/{id}", "/p/9", "/p/{id}"},
+		{"PUT /i/{id};v=REDACTED", "/i/5;v=REDACTED", "/i/{id};v=REDACTED"},
+	};
+	static struct conv c;
+	char attr[512];
+	struct ws_json j;
+
+	t_context = "route names";
+	CHECK(conv_load("tests/data/http/routes.conv", &c) == 0, "load");
+	out.format = fmt_http;
+	for (int side = 0; side < 2; side++) {
+		struct replay_opts o = {.side = side, .split_seg = -1};
+		replay(&c, &o, &out);
+		CHECK_INT(out.n, WS_ARRAY_SIZE(want));
+		for (int i = 0; i < out.n && i < (int)WS_ARRAY_SIZE(want); i++) {
+			const struct ws_span *s = &out.spans[i];
+			CHECK_STR(s->name, want[i].name);
+			CHECK_STR(s->target, want[i].path);
+			CHECK(strchr(s->name, '?') == NULL, "a query in the name: %s", s->name);
+			wj_init(&j);
+			ws_span_to_json(s, &j);
+			snprintf(attr, sizeof(attr), "\"url.path\":\"%s\"", want[i].path);
+			CHECK(strstr(j.buf, attr) != NULL, "no %s: %s", attr, j.buf);
+			snprintf(attr, sizeof(attr), "\"url.template\":\"%s\"", want[i].tmpl ? want[i].tmpl : "");
+			if (want[i].tmpl)
+				CHECK(strstr(j.buf, attr) != NULL, "no %s: %s", attr, j.buf);
+			else
+				CHECK(strstr(j.buf, "url.template") == NULL, "a template equal to the path: %s", j.buf);
+			wj_free(&j);
+		}
+	}
+	CHECK_STR(out.spans[0].query, "page=REDACTED");
+	conv_free(&c);
+}
+
 /* The allow-list: what of a URL and a Host may be stored. */
 static void test_redaction_rules(void)
 {
@@ -263,6 +372,8 @@ int main(void)
 	test_duplicate();
 	test_garbage();
 	test_span_fields();
+	test_route_templates();
+	test_route_names();
 	test_redaction_rules(); /* last: it keeps a query parameter */
 	return t_summary("test_http1");
 }
