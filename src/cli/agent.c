@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "trace/link.h"
 #include "export/metrics.h"
 #include "export/otlp.h"
@@ -552,18 +553,24 @@ static void usage(FILE *f)
 int cmd_agent(int argc, char **argv)
 {
 	static struct agent a; /* large: the file list */
+	const struct cli_opt opts[] = {CLI_STR("config", &a.conf_path), {0}};
+	const struct cli_cmd cmd = {.name = "agent", .usage = usage, .opts = opts};
 	char err[1024];
 	struct stat sb;
+	int rc;
 
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	/* -h as well, as before: the agent took it, cli_parse knows long options only */
+	if (argc == 2 && !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;
 	}
-	if (argc != 3 || strcmp(argv[1], "--config") != 0) {
+	if ((rc = cli_parse(&cmd, argc, argv)) >= 0)
+		return rc;
+	if (!a.conf_path) {
+		ws_err("agent needs --config FILE");
 		usage(stderr);
 		return 2;
 	}
-	a.conf_path = argv[2];
 	if (read_config(a.conf_path, &a.cfg, err, sizeof(err))) {
 		ws_err("%s", err);
 		return 2;
@@ -623,7 +630,7 @@ int cmd_agent(int argc, char **argv)
 		a.cfg.metrics);
 	struct rec_agent hooks = {.rotate_due = rotate_due, .next_db = next_db, .closed = closed, .tick = tick,
 				  .started = started, .sink = &a.sink, .ctx = &a};
-	int rc = cli_record_agent(n, args, &hooks);
+	rc = cli_record_agent(n, args, &hooks);
 
 	/* stop: the exporter sends what it can of what is queued, then ends */
 	pthread_mutex_lock(&a.lock);

@@ -54,4 +54,11 @@ int cmd_status(int argc, char **argv);
 
 int cmd_link(int argc, char **argv);
 
+/* --keep-query NAME and --keep-header NAME, for the option tables (opts.h)
+ * of the commands that store payloads (record, pcap): each name is handed
+ * to redaction as it comes. */
+struct cli_opt;
+int cli_opt_keep(const struct cli_opt *o, const char *arg, void *to);
+#define CLI_KEEP_OPTS CLI_FN("keep-query", cli_opt_keep, NULL, NULL), CLI_FN("keep-header", cli_opt_keep, NULL, NULL)
+
 #endif

@@ -174,7 +174,7 @@ static int operands(const struct cli_cmd *cmd, int argc, char **argv)
 {
 	int have = argc - optind;
 
-	if (have == cmd->nargs)
+	if (have == cmd->nargs || (cmd->more_args && have > cmd->nargs))
 		return -1;
 	if (have > cmd->nargs)
 		ws_err("%s: unexpected argument '%s'", cmd->name, argv[optind + cmd->nargs]);

@@ -11,7 +11,8 @@
  *   --help          usage on stdout, exit status 0
  *   unknown option  getopt's message and usage on stderr, exit status 2
  *   bad value       "--NAME needs WHAT, not 'VALUE'", exit status 2
- *   operands        exactly cmd->nargs, else a message and usage, 2
+ *   operands        exactly cmd->nargs (or at least, more_args), else a
+ *                   message and usage, 2
  *
  * Options are long only (no short letters), as getopt_long reads them:
  * --name value, --name=value, or any unique prefix of the name. */
@@ -145,12 +146,16 @@ struct cli_cmd {
 	const struct cli_opt *opts; /* ends with {0}; --help is added */
 	int nargs;		    /* operands after the options: exactly this many */
 	const char *args_what;	    /* when they are missing: "explain needs ARGS_WHAT" */
+	/* nargs or more operands (pcap FILE...): the command counts them and
+	 * says its own limit, if it has one */
+	bool more_args;
 };
 
 /* Parse argv (argv[0] is the command's name) into the targets the table
- * names. Returns -1 when the command goes on, its operands then the last
- * cmd->nargs of argv (getopt moves them to the end); else the exit status:
- * 0 after --help, 2 after a usage error, its message written. */
+ * names. Returns -1 when the command goes on, its operands then
+ * argv[optind..argc), the last of argv (getopt moves them to the end);
+ * else the exit status: 0 after --help, 2 after a usage error, its
+ * message written. */
 int cli_parse(const struct cli_cmd *cmd, int argc, char **argv);
 
 /* "--NAME needs WHAT, not 'ARG'" on stderr; returns 2 (for fn). */

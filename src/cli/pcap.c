@@ -10,16 +10,16 @@
  * spans. Traces are assembled
  * over the whole database at the end, as after `record`. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "pipeline/pipeline.h"
 #include "pcap/offline.h"
-#include "proto/redact.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -308,104 +308,57 @@ static int read_capture(struct pipeline *p, const char *path, const char *host, 
 	return rc;
 }
 
+/* --host NAME, once per file */
+static int opt_host(const struct cli_opt *o, const char *arg, void *to)
+{
+	if (!arg[0] || strlen(arg) >= 64)
+		return cli_bad_value(o, arg);
+	*(const char **)to = arg;
+	return 0;
+}
+
+/* --local ADDR */
+static int opt_local(const struct cli_opt *o, const char *arg, void *to)
+{
+	return ws_endpoint_parse(arg, 0, to) ? cli_bad_value(o, arg) : 0;
+}
+
+/* --service-map ADDR[:PORT]=NAME */
+static int opt_service_map(const struct cli_opt *o, const char *arg, void *to)
+{
+	return parse_service_map(arg, to) ? cli_bad_value(o, arg) : 0;
+}
+
 int cmd_pcap(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"host", required_argument, NULL, 'H'},
-		{"local", required_argument, NULL, 'l'},
-		{"max-packets", required_argument, NULL, 'm'},
-		{"max-flows", required_argument, NULL, 'F'},
-		{"keep-query", required_argument, NULL, 'K'},
-		{"keep-header", required_argument, NULL, 'E'},
-		{"analysis", no_argument, NULL, 'a'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"service-map", required_argument, NULL, 'S'},
-		{"debug-events", no_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	const char *db = "wirespan.db", *hosts[MAX_FILES];
+	const char *db = NULL, *hosts[MAX_FILES];
 	struct ws_endpoint locals[64];
 	struct pipeline_service smap[64];
 	size_t nhosts = 0, nlocals = 0, nsmap = 0;
 	struct ws_offline_cfg oc = {.max_packets = 20000};
 	bool quiet = false, debug = false, analysis = false;
+	const struct cli_opt opts[] = {
+		CLI_DB(&db),
+		CLI_FNS("host", opt_host, hosts, &nhosts, "a name of 1 to 63 characters"),
+		CLI_FNS("local", opt_local, locals, &nlocals, "an IPv4 or IPv6 address"),
+		CLI_UINT("max-packets", &oc.max_packets, 0, 100000000, NULL),
+		CLI_UINT("max-flows", &oc.max_flows, 10, 100000000, NULL),
+		CLI_KEEP_OPTS,
+		CLI_SET("analysis", &analysis),
+		CLI_SET("quiet", &quiet),
+		CLI_FNS("service-map", opt_service_map, smap, &nsmap,
+			"ADDR=NAME or ADDR:PORT=NAME ([ADDR]:PORT for IPv6; a name of 1 to 63 characters)"),
+		CLI_SET("debug-events", &debug),
+		{0},
+	};
+	const struct cli_cmd cmd = {.name = "pcap", .usage = usage, .opts = opts, .nargs = 1,
+				    .args_what = "at least one capture file", .more_args = true};
 	char err[1024];
-	int c;
+	int rc = cli_parse(&cmd, argc, argv);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': db = optarg; break;
-		case 'H':
-			if (nhosts == MAX_FILES || !optarg[0] || strlen(optarg) >= 64) {
-				ws_err("--host needs a name of 1 to 63 characters, at most %d of them", MAX_FILES);
-				return 2;
-			}
-			hosts[nhosts++] = optarg;
-			break;
-		case 'l':
-			if (nlocals == WS_ARRAY_SIZE(locals)) {
-				ws_err("at most %zu --local addresses", WS_ARRAY_SIZE(locals));
-				return 2;
-			}
-			if (ws_endpoint_parse(optarg, 0, &locals[nlocals++])) {
-				ws_err("--local needs an IPv4 or IPv6 address, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case 'm': {
-			unsigned long long v;
-			if (ws_parse_uint(optarg, 100000000ull, &v)) {
-				ws_err("--max-packets needs a number from 0 to 100000000, not '%s'", optarg);
-				return 2;
-			}
-			oc.max_packets = (uint32_t)v;
-			break;
-		}
-		case 'K':
-		case 'E': {
-			char e[256];
-			if ((c == 'K' ? ws_redact_keep_query : ws_redact_keep_header)(optarg, e, sizeof(e))) {
-				ws_err("%s", e);
-				return 2;
-			}
-			break;
-		}
-		case 'F': {
-			unsigned long long v;
-			if (ws_parse_uint(optarg, 100000000ull, &v) || v < 10) {
-				ws_err("--max-flows needs a number from 10 to 100000000, not '%s'", optarg);
-				return 2;
-			}
-			oc.max_flows = (uint32_t)v;
-			break;
-		}
-		case 'S':
-			if (nsmap == WS_ARRAY_SIZE(smap)) {
-				ws_err("at most %zu --service-map entries", WS_ARRAY_SIZE(smap));
-				return 2;
-			}
-			if (parse_service_map(optarg, &smap[nsmap])) {
-				ws_err("--service-map needs ADDR=NAME or ADDR:PORT=NAME ([ADDR]:PORT for IPv6; a name of 1 "
-				       "to 63 characters), not '%s'", optarg);
-				return 2;
-			}
-			nsmap++;
-			break;
-		case 'a': analysis = true; break;
-		case 'q': quiet = true; break;
-		case 'D': debug = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
+	if (rc >= 0)
+		return rc;
 	int nfiles = argc - optind;
-	if (nfiles <= 0) {
-		ws_err("pcap needs at least one capture file (see `wirespan pcap --help`)");
-		return 2;
-	}
 	if (nfiles > MAX_FILES) {
 		ws_err("at most %d capture files at once", MAX_FILES);
 		return 2;
@@ -425,7 +378,8 @@ int cmd_pcap(int argc, char **argv)
 	/* first pass: whose ends are local to each capture */
 	struct ws_sides *sides = ws_sides_new((size_t)nfiles);
 	bool *usable = ws_calloc((size_t)nfiles, sizeof(*usable));
-	int rc = 0, nusable = 0;
+	int nusable = 0;
+	rc = 0;
 	for (size_t i = 0; i < nlocals; i++)
 		ws_sides_force_local(sides, &locals[i]);
 	for (int i = 0; i < nfiles; i++) {

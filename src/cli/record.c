@@ -12,7 +12,6 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include "export/otlp.h"
 #include "export/send.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "pipeline/pipeline.h"
 #include "trace/link.h"
 #include "proto/redact.h"
@@ -532,150 +532,78 @@ struct rec_cfg {
 	const struct rec_agent *agent; /* NULL: a one-off recording */
 };
 
+/* --keep-query NAME, --keep-header NAME (record and pcap): what redaction
+ * keeps is global, set here as the options come */
+int cli_opt_keep(const struct cli_opt *o, const char *arg, void *to)
+{
+	bool query = strcmp(o->name, "keep-query") == 0;
+	char err[1024];
+
+	(void)to;
+	if ((query ? ws_redact_keep_query : ws_redact_keep_header)(arg, err, sizeof(err))) {
+		ws_err("%s", err);
+		return 2;
+	}
+	return 0;
+}
+
+/* --comm NAME: into the next of lc.comms */
+static int opt_comm(const struct cli_opt *o, const char *arg, void *to)
+{
+	if (strlen(arg) >= WS_COMM_LEN || !arg[0]) {
+		ws_err("--%s '%s': process names have 1 to %d characters (as shown by ps -o comm)", o->name, arg,
+		       WS_COMM_LEN - 1);
+		return 2;
+	}
+	ws_strlcpy(to, arg, WS_COMM_LEN);
+	return 0;
+}
+
+static const struct cli_choice otlp_protocols[] = {{"http/protobuf", false}, {"http/json", true}, {0}};
+
 /* Parse record's options into c: -1 to go on, or the exit status. */
 static int rec_parse(int argc, char **argv, struct rec_cfg *c)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"duration", required_argument, NULL, 't'},
-		{"pid", required_argument, NULL, 'p'},
-		{"comm", required_argument, NULL, 'c'},
-		{"port", required_argument, NULL, 'P'},
-		{"netns", required_argument, NULL, 'n'},
-		{"payload-bytes", required_argument, NULL, 'b'},
-		{"ring-kb", required_argument, NULL, 'r'},
-		{"host", required_argument, NULL, 'H'},
-		{"save-events", required_argument, NULL, 's'},
-		{"save-raw", no_argument, NULL, 'W'},
-		{"otlp", required_argument, NULL, 'O'},
-		{"otlp-protocol", required_argument, NULL, 'o'},
-		{"cpu-budget", required_argument, NULL, 'B'},
-		{"no-go-probes", no_argument, NULL, 'G'},
-		{"no-asyncio-probes", no_argument, NULL, 'A'},
-		{"no-sandbox", no_argument, NULL, 'S'},
-		{"keep-query", required_argument, NULL, 'K'},
-		{"keep-header", required_argument, NULL, 'E'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"debug-events", no_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
+	const char *db = NULL;
+	unsigned ring_kb = 0;
+	const struct cli_opt opts[] = {
+		CLI_DB(&db),
+		/* a nanosecond at least: 0 is no end (until a signal) */
+		CLI_REAL("duration", &c->duration, 1e-9, 1e9, "a positive number of seconds"),
+		CLI_UINTS("pid", c->lc.pids, &c->lc.npids, 1, 0x7fffffff, "a process id"),
+		CLI_FNS("comm", opt_comm, c->lc.comms, &c->lc.ncomms, NULL),
+		CLI_UINTS("port", c->lc.ports, &c->lc.nports, 1, 65535, "a port number from 1 to 65535"),
+		CLI_STR("netns", &c->netns_path),
+		CLI_UINT("payload-bytes", &c->lc.payload, 0, WS_PAYLOAD_MAX, NULL),
+		CLI_UINT("ring-kb", &ring_kb, 64, 1 << 20, "a size from 64 to 1048576 KiB"),
+		CLI_STR("host", &c->host),
+		CLI_STR("save-events", &c->save_path),
+		CLI_SET("save-raw", &c->save_raw),
+		CLI_STR("otlp", &c->otlp),
+		CLI_CHOICE("otlp-protocol", &c->otlp_json, otlp_protocols),
+		CLI_REAL("cpu-budget", &c->budget_pct, 0, 100, "a percentage of the host's CPU from 0 (no limit) to 100"),
+		CLI_CLEAR("no-go-probes", &c->go_probes),
+		CLI_CLEAR("no-asyncio-probes", &c->py_probes),
+		CLI_CLEAR("no-sandbox", &c->sandbox),
+		CLI_KEEP_OPTS,
+		CLI_SET("quiet", &c->quiet),
+		CLI_COUNT("verbose", &ws_verbose),
+		CLI_SET("debug-events", &c->debug_events),
 		{0},
 	};
-	const char *db = "wirespan.db";
-	unsigned long long v;
-	char err[1024];
-	int opt;
+	const struct cli_cmd cmd = {.name = "record", .usage = usage_record, .opts = opts};
+	int rc;
 
 	c->lc.payload = 4096;
 	c->budget_pct = DEFAULT_BUDGET_PCT;
 	c->go_probes = c->py_probes = c->sandbox = true;
 	c->t_invoked = ws_now_mono_ns();
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'd': db = optarg; break;
-		case 't': {
-			char *end;
-			c->duration = strtod(optarg, &end);
-			if (*end || !(c->duration > 0 && c->duration <= 1e9)) {
-				ws_err("--duration needs a positive number of seconds, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		}
-		case 'p':
-			if (ws_parse_uint(optarg, 0x7fffffff, &v) || v == 0) {
-				ws_err("--pid needs a process id, not '%s'", optarg);
-				return 2;
-			}
-			if (c->lc.npids == LIVE_MAX_PIDS) {
-				ws_err("at most %d --pid options", LIVE_MAX_PIDS);
-				return 2;
-			}
-			c->lc.pids[c->lc.npids++] = v;
-			break;
-		case 'c':
-			if (c->lc.ncomms == WS_MAX_COMMS) {
-				ws_err("at most %d --comm options", WS_MAX_COMMS);
-				return 2;
-			}
-			if (strlen(optarg) >= WS_COMM_LEN || !optarg[0]) {
-				ws_err("--comm '%s': process names have 1 to %d characters (as shown by ps -o comm)", optarg,
-				       WS_COMM_LEN - 1);
-				return 2;
-			}
-			ws_strlcpy(c->lc.comms[c->lc.ncomms++], optarg, WS_COMM_LEN);
-			break;
-		case 'P':
-			if (ws_parse_uint(optarg, 65535, &v) || v == 0) {
-				ws_err("--port needs a port number from 1 to 65535, not '%s'", optarg);
-				return 2;
-			}
-			if (c->lc.nports == WS_MAX_PORTS) {
-				ws_err("at most %d --port options", WS_MAX_PORTS);
-				return 2;
-			}
-			c->lc.ports[c->lc.nports++] = v;
-			break;
-		case 'n': c->netns_path = optarg; break;
-		case 'b':
-			if (ws_parse_uint(optarg, WS_PAYLOAD_MAX, &v)) {
-				ws_err("--payload-bytes needs a number from 0 to %d, not '%s'", WS_PAYLOAD_MAX, optarg);
-				return 2;
-			}
-			c->lc.payload = v;
-			break;
-		case 'r':
-			if (ws_parse_uint(optarg, 1 << 20, &v) || v < 64) {
-				ws_err("--ring-kb needs a size from 64 to 1048576 KiB, not '%s'", optarg);
-				return 2;
-			}
-			c->lc.ring_bytes = 1u << 16;
-			while (c->lc.ring_bytes < v * 1024)
-				c->lc.ring_bytes <<= 1;
-			break;
-		case 'H': c->host = optarg; break;
-		case 's': c->save_path = optarg; break;
-		case 'W': c->save_raw = true; break;
-		case 'O': c->otlp = optarg; break;
-		case 'o':
-			if (strcmp(optarg, "http/protobuf") && strcmp(optarg, "http/json")) {
-				ws_err("--otlp-protocol is http/protobuf or http/json, not '%s'", optarg);
-				return 2;
-			}
-			c->otlp_json = strcmp(optarg, "http/json") == 0;
-			break;
-		case 'B': {
-			char *end;
-			c->budget_pct = strtod(optarg, &end);
-			if (*end || end == optarg || !(c->budget_pct >= 0 && c->budget_pct <= 100)) {
-				ws_err("--cpu-budget needs a percentage of the host's CPU from 0 (no limit) to 100, not '%s'",
-				       optarg);
-				return 2;
-			}
-			break;
-		}
-		case 'G': c->go_probes = false; break;
-		case 'A': c->py_probes = false; break;
-		case 'S': c->sandbox = false; break;
-		case 'K':
-		case 'E':
-			if ((opt == 'K' ? ws_redact_keep_query : ws_redact_keep_header)(optarg, err, sizeof(err))) {
-				ws_err("%s", err);
-				return 2;
-			}
-			break;
-		case 'q': c->quiet = true; break;
-		case 'v': ws_verbose++; break;
-		case 'D': c->debug_events = true; break;
-		case 'h': usage_record(stdout); return 0;
-		default: usage_record(stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		ws_err("record: unexpected argument '%s'", argv[optind]);
-		usage_record(stderr);
-		return 2;
+	if ((rc = cli_parse(&cmd, argc, argv)) >= 0)
+		return rc;
+	if (ring_kb) {
+		c->lc.ring_bytes = 1u << 16;
+		while (c->lc.ring_bytes < ring_kb * 1024)
+			c->lc.ring_bytes <<= 1;
 	}
 	if (!c->lc.ring_bytes) {
 		/* 64 MiB in all, 4 to 16 MiB per CPU: machines with few CPUs,
@@ -1128,39 +1056,32 @@ int cli_record_agent(int argc, char **argv, const struct rec_agent *agent)
 
 /* ---- replay: the same pipeline fed from a saved event file ---- */
 
+static void usage_replay(FILE *f)
+{
+	fprintf(f, "usage: wirespan replay [--db FILE] [--host NAME] EVENTS_FILE\n\n"
+		   "Run an event stream saved by `wirespan record --save-events` through the\n"
+		   "pipeline again, without a kernel, and store the spans.\n");
+}
+
 int cmd_replay(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"host", required_argument, NULL, 'H'},
-		{"debug-events", no_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
+	const char *db = NULL, *host = NULL;
+	struct pipeline p = {0};
+	const struct cli_opt opts[] = {
+		CLI_DB(&db),
+		CLI_STR("host", &host),
+		CLI_SET("debug-events", &p.debug_events),
 		{0},
 	};
-	const char *db = "wirespan.db", *host = NULL;
-	struct pipeline p = {0};
+	const struct cli_cmd cmd = {.name = "replay", .usage = usage_replay, .opts = opts, .nargs = 1,
+				    .args_what = "an event file"};
 	char err[512];
-	int c;
+	int rc = cli_parse(&cmd, argc, argv);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': db = optarg; break;
-		case 'H': host = optarg; break;
-		case 'D': p.debug_events = true; break;
-		case 'h':
-			printf("usage: wirespan replay [--db FILE] [--host NAME] EVENTS_FILE\n\n"
-			       "Run an event stream saved by `wirespan record --save-events` through the\n"
-			       "pipeline again, without a kernel, and store the spans.\n");
-			return 0;
-		default: return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		ws_err("replay needs exactly one event file (see `wirespan replay --help`)");
-		return 2;
-	}
-	const char *path = argv[optind];
+	if (rc >= 0)
+		return rc;
+	rc = 0;
+	const char *path = argv[argc - 1];
 	FILE *f = fopen(path, "rbe");
 	if (!f) {
 		ws_err("cannot read %s: %s", path, strerror(errno));
@@ -1191,7 +1112,7 @@ int cmd_replay(int argc, char **argv)
 	uint8_t *buf = NULL;
 	size_t cap = 0;
 	uint32_t len;
-	int got, rc = 0;
+	int got;
 	uint64_t t0 = ws_now_mono_ns();
 	uint64_t max_commit = 0;
 	while ((got = ws_evfile_read(f, &buf, &cap, &len)) == 1) {

@@ -95,31 +95,31 @@ const struct ws_lspan *dbset_find(const struct dbset *d, const struct ws_span *s
 	return ws_hashmap_get(&d->by_id, id ? id : 1);
 }
 
+static void usage_link(FILE *f)
+{
+	fprintf(f,
+		"usage: wirespan link [--db FILE]\n\nAssemble the traces of a database and store the trace ids "
+		"and parents in its spans table\n(recordings larger than %d spans leave this to readers).\n",
+		WS_LINK_MAX_SPANS);
+}
+
 /* `wirespan link`: assemble the traces of a database and store them. */
 int cmd_link(int argc, char **argv)
 {
-	const char *db = "wirespan.db";
+	const char *db = NULL;
+	const struct cli_opt opts[] = {CLI_DB(&db), {0}};
+	const struct cli_cmd cmd = {.name = "link", .usage = usage_link, .opts = opts};
 	struct ws_store *st;
 	char err[1024];
+	int rc = cli_parse(&cmd, argc, argv);
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-			db = argv[++i];
-		} else if (strcmp(argv[i], "--help") == 0) {
-			printf("usage: wirespan link [--db FILE]\n\nAssemble the traces of a database and store the trace ids "
-			       "and parents in its spans table\n(recordings larger than %d spans leave this to readers).\n",
-			       WS_LINK_MAX_SPANS);
-			return 0;
-		} else {
-			ws_err("link: unexpected argument '%s' (usage: wirespan link [--db FILE])", argv[i]);
-			return 2;
-		}
-	}
+	if (rc >= 0)
+		return rc;
 	if (ws_store_open(db, WS_STORE_WRITE, &st, err, sizeof(err))) {
 		ws_err("%s", err);
 		return 1;
 	}
-	int rc = ws_link_store(st, db, 0);
+	rc = ws_link_store(st, db, 0);
 	if (!rc && ws_store_commit(st)) {
 		ws_err("cannot write to %s: %s", db, ws_store_errmsg(st));
 		rc = 1;

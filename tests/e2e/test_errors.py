@@ -92,6 +92,7 @@ def test_cli_usage_errors(env):
         check(want_msg in p.stderr, f"{' '.join(args)}: {want_msg!r} not in {p.stderr!r}")
         return p
 
+    before = os.listdir(env.dir)
     dbs17 = [a for i in range(17) for a in ("--db", env.path(f"d{i}.db"))]
     tid = "0123456789abcdef"
     for cmd, operands in (("spans", []), ("traces", []), ("explain", [tid]), ("export", ["--otlp", "http://x"]),
@@ -123,6 +124,46 @@ def test_cli_usage_errors(env):
                       (["export"], "export needs --otlp URL")):
         p = fails(args, 2, msg)
         check_eq(len(p.stderr.splitlines()), 1, f"{' '.join(args)}: one line, no usage")
+
+    # and the commands that write: refused before anything is opened or created
+    for cmd, operands in (("record", []), ("replay", ["ev"]), ("pcap", ["c.pcap"]), ("link", []),
+                          ("agent", ["--config", "a.conf"])):
+        p = run([WIRESPAN, cmd, "--help"], check_rc=False)
+        check(p.returncode == 0 and p.stdout.startswith(f"usage: wirespan {cmd}") and not p.stderr,
+              f"{cmd} --help: {p.returncode} {p.stdout[:80]!r} {p.stderr!r}")
+        p = fails([cmd, "--bogus"] + operands, 2, "unrecognized option '--bogus'")
+        check(f"usage: wirespan {cmd}" in p.stderr, f"{cmd} --bogus: usage on stderr")
+        if cmd != "pcap":  # pcap takes any number of files
+            p = fails([cmd, "stray", "stray2"] + operands, 2, "unexpected argument 'stray")
+            check(f"usage: wirespan {cmd}" in p.stderr, f"{cmd} stray: usage on stderr")
+        if cmd != "agent":
+            p = fails([cmd] + operands + ["--db"], 2, "option '--db' requires an argument")
+            check(f"usage: wirespan {cmd}" in p.stderr, f"{cmd} --db: usage on stderr")
+    for args, msg in ((["replay"], "replay needs an event file"),
+                      (["pcap"], "pcap needs at least one capture file"),
+                      (["agent"], "agent needs --config FILE")):
+        p = fails(args, 2, msg)
+        check(f"usage: wirespan {args[0]}" in p.stderr, f"{args[0]}: usage on stderr")
+    for args, msg in ((["record", "--duration", "x"], "--duration needs a positive number of seconds, not 'x'"),
+                      (["record", "--duration", "0"], "--duration needs a positive number of seconds, not '0'"),
+                      (["record", "--port", "65536"], "--port needs a port number from 1 to 65535, not '65536'"),
+                      (["record", "--pid", "-1"], "--pid needs a process id, not '-1'"),
+                      (["record", "--ring-kb", "63"], "--ring-kb needs a size from 64 to 1048576 KiB, not '63'"),
+                      (["record", "--cpu-budget", "nan"], "--cpu-budget needs a percentage of the host's CPU"),
+                      (["record", "--otlp-protocol", "grpc"],
+                       "--otlp-protocol is http/protobuf or http/json, not 'grpc'"),
+                      (["record"] + [a for i in range(17) for a in ("--port", str(i + 1))],
+                       "at most 16 --port options"),
+                      (["record", "--keep-header", "Cookie"], "Cookie carries credentials"),
+                      (["pcap", "--max-packets", "x", "c.pcap"],
+                       "--max-packets needs a number from 0 to 100000000, not 'x'"),
+                      (["pcap", "--max-flows", "9", "c.pcap"], "--max-flows needs a number from 10 to 100000000, not '9'"),
+                      (["pcap", "--local", "x", "c.pcap"], "--local needs an IPv4 or IPv6 address, not 'x'"),
+                      (["pcap", "--service-map", "x", "c.pcap"], "--service-map needs ADDR=NAME or ADDR:PORT=NAME"),
+                      (["pcap", "--host", "", "c.pcap"], "--host needs a name of 1 to 63 characters, not ''")):
+        p = fails(args, 2, msg)
+        check_eq(len(p.stderr.splitlines()), 1, f"{' '.join(args)}: one line, no usage")
+    check_eq(sorted(os.listdir(env.dir)), sorted(before), "nothing created by a refused command")
 
 
 def test_garbage_streams(env):

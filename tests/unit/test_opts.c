@@ -2,6 +2,7 @@
  * at its width, repeatable options and their limit, defaults, operands,
  * and the exit status and message of each usage error. */
 #include <math.h>
+#include <unistd.h>
 
 #include "cli/opts.h"
 #include "harness.h"
@@ -22,6 +23,8 @@ struct target {
 	const char *tags[2];
 	size_t ntags;
 	int calls;
+	const char *ops[4]; /* the operands, argv[optind..argc) */
+	int nops;
 	char out[64], err[1024]; /* what cli_parse wrote to stdout, stderr */
 };
 
@@ -49,9 +52,10 @@ static int opt_call(const struct cli_opt *o, const char *arg, void *to)
 	return 0;
 }
 
-/* Parse the words of line (at most 40) with the table; returns what
- * cli_parse returns, t filled, what it wrote in t->out and t->err. */
-static int parse(struct target *t, int nargs, const char *line)
+/* Parse the words of line (at most 40) with the table, nargs operands
+ * (or more); returns what cli_parse returns, t filled, what it wrote in
+ * t->out and t->err. */
+static int parse_args(struct target *t, int nargs, bool more, const char *line)
 {
 	const struct cli_opt opts[] = {
 	    CLI_DBS(t->dbs, &t->ndb),
@@ -71,7 +75,7 @@ static int parse(struct target *t, int nargs, const char *line)
 	    {0},
 	};
 	const struct cli_cmd cmd = {
-	    .name = "test", .usage = usage, .opts = opts, .nargs = nargs, .args_what = "a thing"};
+	    .name = "test", .usage = usage, .opts = opts, .nargs = nargs, .args_what = "a thing", .more_args = more};
 	static char buf[1024];
 	char *argv[42] = {"test"};
 	int argc = 1;
@@ -90,6 +94,8 @@ static int parse(struct target *t, int nargs, const char *line)
 	stdout = open_memstream(&out, &olen);
 	stderr = open_memstream(&err, &elen);
 	rc = cli_parse(&cmd, argc, argv);
+	for (int i = optind; rc == -1 && i < argc && t->nops < (int)WS_ARRAY_SIZE(t->ops); i++)
+		t->ops[t->nops++] = argv[i];
 	fclose(stdout);
 	fclose(stderr);
 	stdout = saved_out;
@@ -99,6 +105,11 @@ static int parse(struct target *t, int nargs, const char *line)
 	free(out);
 	free(err);
 	return rc;
+}
+
+static int parse(struct target *t, int nargs, const char *line)
+{
+	return parse_args(t, nargs, false, line);
 }
 
 static void test_targets(void)
@@ -196,6 +207,24 @@ static void test_operands(void)
 	CHECK(t.json, "option after the operand");
 	CHECK_INT(parse(&t, 1, "-- --json"), -1);
 	CHECK(!t.json, "after --, an operand");
+	CHECK_INT(parse(&t, 1, "a"), -1);
+	CHECK_INT(t.nops, 1);
+	CHECK_STR(t.ops[0], "a");
+
+	/* one or more (pcap FILE...): all of them, in order, from optind */
+	CHECK_INT(parse_args(&t, 1, true, ""), 2);
+	CHECK_STR(t.err, "wirespan: test needs a thing\nusage: test\n");
+	CHECK_INT(parse_args(&t, 1, true, "a"), -1);
+	CHECK_INT(t.nops, 1);
+	CHECK_INT(parse_args(&t, 1, true, "a --json b --name x c"), -1);
+	CHECK(t.json && t.name && !strcmp(t.name, "x"), "options between the operands");
+	CHECK_INT(t.nops, 3);
+	CHECK_STR(t.ops[0], "a");
+	CHECK_STR(t.ops[1], "b");
+	CHECK_STR(t.ops[2], "c");
+	CHECK_INT(parse_args(&t, 0, true, ""), -1);
+	CHECK_INT(t.nops, 0);
+
 	CHECK_INT(parse(&t, 0, "--help --bogus"), 0);
 	CHECK_STR(t.out, "usage: test\n");
 	CHECK_STR(t.err, "");
