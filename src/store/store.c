@@ -254,6 +254,7 @@ struct ws_store {
 	pthread_cond_t wake;
 	bool stopping;
 	uint64_t deadline_ns; /* a reader gives up on a statement past this (monotonic) */
+	char read_err[4096 + 128]; /* the first row a report reader could not read ("": none) */
 };
 
 /* How long a reader may take in all: a file crafted to make a query run
@@ -1383,17 +1384,6 @@ int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const s
 
 int ws_store_version(const struct ws_store *st) { return st->version; }
 
-bool ws_store_row(sqlite3_stmt *q, int *failed)
-{
-	int rc = sqlite3_step(q);
-
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE && !*failed)
-		*failed = rc;
-	return rc == SQLITE_ROW;
-}
-
-sqlite3 *ws_store_db(struct ws_store *st) { return st->db; }
-
 int64_t ws_store_span_count(struct ws_store *st)
 {
 	sqlite3_stmt *q;
@@ -1404,4 +1394,252 @@ int64_t ws_store_span_count(struct ws_store *st)
 		n = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	return n;
+}
+
+/* ---- reports ---- */
+
+const char *ws_store_read_error(const struct ws_store *st) { return st->read_err[0] ? st->read_err : NULL; }
+
+/* A report's query; a file that cannot answer it (an older one) is no
+ * error here: the report leaves that part out. */
+static int report_prepare(struct ws_store *st, const char *sql, sqlite3_stmt **q)
+{
+	return sqlite3_prepare_v2(st->db, sql, -1, q, NULL) == SQLITE_OK ? 0 : -ENOENT;
+}
+
+/* The next row of a report: true on one. The first failure (a damaged
+ * file) is kept for ws_store_read_error() and ends the report. */
+static bool report_row(struct ws_store *st, sqlite3_stmt *q, int *rc)
+{
+	int step = sqlite3_step(q);
+
+	if (step == SQLITE_ROW)
+		return true;
+	if (step != SQLITE_DONE) {
+		*rc = -EIO;
+		if (!st->read_err[0])
+			snprintf(st->read_err, sizeof(st->read_err),
+				 "cannot read %s: %s (the file is damaged or not a wirespan database)", st->path,
+				 sqlite3_errstr(step));
+	}
+	return false;
+}
+
+/* Column i as text, "" for NULL. */
+static const char *col_str(sqlite3_stmt *q, int i)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+
+	return t ? (const char *)t : "";
+}
+
+int ws_store_each_recording(struct ws_store *st, int64_t id, bool all,
+			    int (*fn)(void *ctx, const struct ws_store_recording *r), void *ctx)
+{
+	sqlite3_stmt *q;
+	char sql[512];
+	int rc = 0;
+
+	/* pid and updated_ns came with schema 5 */
+	snprintf(sql, sizeof(sql),
+		 "SELECT id, source, host, command, status, started_ns, ended_ns, events, spans, lost, %s FROM recordings "
+		 "%s ORDER BY id %s",
+		 st->version >= 5 ? "pid, updated_ns" : "0, 0", id ? "WHERE id = ?" : "", all ? "" : "DESC LIMIT 1");
+	if (report_prepare(st, sql, &q))
+		return -ENOENT;
+	if (id)
+		sqlite3_bind_int64(q, 1, id);
+	while (report_row(st, q, &rc)) {
+		struct ws_store_recording r = {0};
+		r.id = sqlite3_column_int64(q, 0);
+		ws_strlcpy(r.source, col_str(q, 1), sizeof(r.source));
+		ws_strlcpy(r.host, col_str(q, 2), sizeof(r.host));
+		ws_strlcpy(r.command, col_str(q, 3), sizeof(r.command));
+		ws_strlcpy(r.status, col_str(q, 4), sizeof(r.status));
+		r.started_ns = (uint64_t)sqlite3_column_int64(q, 5);
+		r.ended_ns = (uint64_t)sqlite3_column_int64(q, 6);
+		r.events = (uint64_t)sqlite3_column_int64(q, 7);
+		r.spans = (uint64_t)sqlite3_column_int64(q, 8);
+		r.lost = (uint64_t)sqlite3_column_int64(q, 9);
+		r.pid = sqlite3_column_int64(q, 10);
+		r.updated_ns = (uint64_t)sqlite3_column_int64(q, 11);
+		if (fn(ctx, &r))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int ws_store_each_counter(struct ws_store *st, int64_t recording, const char *kind,
+			  int (*fn)(void *ctx, const char *name, int64_t value), void *ctx)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (report_prepare(st, "SELECT name, value FROM counters WHERE recording_id = ? AND kind = ? ORDER BY name", &q))
+		return -ENOENT;
+	sqlite3_bind_int64(q, 1, recording);
+	sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
+	while (report_row(st, q, &rc))
+		if (fn(ctx, col_str(q, 0), sqlite3_column_int64(q, 1)))
+			break;
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* The first value of a one-row query about a recording (and a name), or
+ * otherwise. */
+static int64_t report_value(struct ws_store *st, const char *sql, int64_t recording, const char *name,
+			    int64_t otherwise)
+{
+	sqlite3_stmt *q;
+	int64_t v = otherwise;
+	int rc = 0;
+
+	if (report_prepare(st, sql, &q))
+		return otherwise;
+	sqlite3_bind_int64(q, 1, recording);
+	if (name)
+		sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	if (report_row(st, q, &rc))
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+int64_t ws_store_counter(struct ws_store *st, int64_t recording, const char *name)
+{
+	return report_value(st, "SELECT value FROM counters WHERE recording_id = ? AND name = ?", recording, name, 0);
+}
+
+int64_t ws_store_recording_spans(struct ws_store *st, int64_t recording)
+{
+	return report_value(st, "SELECT count(*) FROM spans WHERE recording_id = ?", recording, NULL, -1);
+}
+
+int ws_store_each_shed(struct ws_store *st, int64_t recording, int (*fn)(void *ctx, const struct ws_store_shed *s),
+		       void *ctx)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (report_prepare(st,
+			   "SELECT ts_ns, level, cpu_pct, budget_pct, action FROM shedding WHERE recording_id = ? "
+			   "ORDER BY rowid",
+			   &q))
+		return -ENOENT;
+	sqlite3_bind_int64(q, 1, recording);
+	while (report_row(st, q, &rc)) {
+		struct ws_store_shed s = {
+			.ts_ns = (uint64_t)sqlite3_column_int64(q, 0),
+			.level = sqlite3_column_int(q, 1),
+			.cpu_pct = sqlite3_column_double(q, 2),
+			.budget_pct = sqlite3_column_double(q, 3),
+			.action = col_str(q, 4),
+		};
+		if (fn(ctx, &s))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int ws_store_each_bpf_prog(struct ws_store *st, int64_t recording,
+			   int (*fn)(void *ctx, const struct ws_store_bpf_prog *p), void *ctx)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (report_prepare(st, "SELECT name, hook, runs, run_ns FROM bpf_programs WHERE recording_id = ? ORDER BY run_ns DESC",
+			   &q))
+		return -ENOENT;
+	sqlite3_bind_int64(q, 1, recording);
+	while (report_row(st, q, &rc)) {
+		struct ws_store_bpf_prog p = {
+			.name = col_str(q, 0),
+			.hook = col_str(q, 1),
+			.runs = sqlite3_column_int64(q, 2),
+			.run_ns = sqlite3_column_int64(q, 3),
+		};
+		if (fn(ctx, &p))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* The groups of enum ws_store_group, as host and group name. */
+static const char *const group_sql[] = {
+	[WS_GROUP_PEER] = "host, CASE role WHEN 'client' THEN 'to ' ELSE 'from ' END || peer_addr || "
+			  "CASE role WHEN 'client' THEN ':' || peer_port ELSE '' END",
+	[WS_GROUP_CONN] = "host, role || ' ' || local_addr || ':' || local_port || ' - ' || peer_addr || ':' || "
+			  "peer_port || ' (' || comm || ' pid ' || pid || ')'",
+	[WS_GROUP_HOST] = "host, 'all connections'",
+};
+
+_Static_assert(CT_CONNECT_FAILED == 16, "the failed connects counted below");
+
+int ws_store_each_peer_health(struct ws_store *st, enum ws_store_group by,
+			      int (*fn)(void *ctx, const struct ws_store_peer_health *h), void *ctx)
+{
+	sqlite3_stmt *q;
+	char sql[1024];
+	int rc = 0;
+
+	if ((unsigned)by >= WS_ARRAY_SIZE(group_sql))
+		return -EINVAL;
+	/* flags & 16: CT_CONNECT_FAILED */
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s, count(*), sum(exchanges), sum(retransmits), sum(syn_retransmits), "
+		 "sum(resets_rx), sum(resets_tx), sum(drops), max(rto_max_us), avg(NULLIF(srtt_us, 0)), "
+		 "sum(flags & 16 != 0) FROM connections GROUP BY 1, 2 "
+		 "ORDER BY sum(retransmits) DESC, sum(resets_rx + resets_tx) DESC, 2",
+		 group_sql[by]);
+	if (report_prepare(st, sql, &q))
+		return -ENOENT;
+	while (report_row(st, q, &rc)) {
+		bool srtt_known = sqlite3_column_type(q, 10) != SQLITE_NULL; /* before the value is read */
+		struct ws_store_peer_health h = {
+			.host = col_str(q, 0),
+			.group = col_str(q, 1),
+			.connections = sqlite3_column_int64(q, 2),
+			.exchanges = sqlite3_column_int64(q, 3),
+			.retransmits = sqlite3_column_int64(q, 4),
+			.syn_retransmits = sqlite3_column_int64(q, 5),
+			.resets_rx = sqlite3_column_int64(q, 6),
+			.resets_tx = sqlite3_column_int64(q, 7),
+			.drops = sqlite3_column_int64(q, 8),
+			.rto_max_us = sqlite3_column_int64(q, 9),
+			.srtt_known = srtt_known,
+			.srtt_avg_us = sqlite3_column_double(q, 10),
+			.failed_connects = sqlite3_column_int64(q, 11),
+		};
+		if (fn(ctx, &h))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int ws_store_each_drop_total(struct ws_store *st, int (*fn)(void *ctx, const struct ws_store_drop_total *d),
+			     void *ctx)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (report_prepare(st, "SELECT host, reason, name, sum(count) FROM drops GROUP BY host, reason ORDER BY 4 DESC",
+			   &q))
+		return -ENOENT;
+	while (report_row(st, q, &rc)) {
+		struct ws_store_drop_total d = {
+			.host = col_str(q, 0),
+			.reason = sqlite3_column_int64(q, 1),
+			.name = col_str(q, 2),
+			.packets = sqlite3_column_int64(q, 3),
+		};
+		if (fn(ctx, &d))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc;
 }
