@@ -98,8 +98,8 @@ static int put_counter(void *ctx, const char *name, int64_t v)
 
 /* The counters of one kind ("lost", "shed", "stat"); JSON: an object
  * under key (text: the non-zero ones, and every "stat"). */
-static void report_counters(struct ws_store *st, const struct ws_store_recording *r, const char *kind,
-			    const char *key, struct ws_json *j)
+static void report_counters(struct ws_store *st, const struct ws_store_recording *r, const char *kind, const char *key,
+			    struct ws_json *j)
 {
 	struct counters_out o = {.sec = {.j = j, .key = key}, .kind = kind};
 
@@ -205,8 +205,8 @@ static void report_shedding(struct ws_store *st, const struct ws_store_recording
 			wj_knum3(j, "cpu_budget_pct", o.budget);
 		wj_kint(j, "shed_level", o.level);
 	} else if (o.budget > 0) {
-		printf("  CPU budget %g%% of the host; %s: %s\n", o.budget, o.rows > 1 ? "last level" : "never exceeded",
-		       o.action);
+		printf("  CPU budget %g%% of the host; %s: %s\n", o.budget,
+		       o.rows > 1 ? "last level" : "never exceeded", o.action);
 	} else if (o.budget == 0) {
 		printf("  no CPU budget (--cpu-budget 0)\n");
 	}
