@@ -3,9 +3,8 @@
  * lost by cause, whether it shed work to stay within its CPU budget, what
  * it cost (its own CPU, each BPF program per run, memory). The recorder
  * writes all of it once a second, so a running recording can be asked too. */
-#include <getopt.h>
+#include <errno.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +16,9 @@
 #include "util/json.h"
 #include "util/util.h"
 
-/* the first step that failed (ws_store_row) */
-static int step_failed;
-
 /* A running recorder writes every second; one silent for longer than this
  * is taken to have died (killed, crashed, host down). */
 #define STALE_NS (10 * 1000000000ull)
-
-struct rec_row {
-	int64_t id, pid;
-	char source[16], host[64], command[512], status[16];
-	uint64_t started, ended, updated, events, spans, lost;
-};
 
 static void usage_status(FILE *f)
 {
@@ -40,107 +30,121 @@ static void usage_status(FILE *f)
 		   "and in each BPF program (per run), memory.\n");
 }
 
-static const char *col(sqlite3_stmt *q, int i)
-{
-	const unsigned char *t = sqlite3_column_text(q, i);
-	return t ? (const char *)t : "";
-}
-
 /* running, interrupted (the recorder died), complete or failed */
-static const char *state_of(const struct rec_row *r)
+static const char *state_of(const struct ws_store_recording *r)
 {
 	if (strcmp(r->status, "recording") != 0)
 		return r->status;
 	uint64_t now = ws_now_real_ns();
-	bool fresh = r->updated && now > r->updated && now - r->updated < STALE_NS;
+	bool fresh = r->updated_ns && now > r->updated_ns && now - r->updated_ns < STALE_NS;
 	bool alive = r->pid > 0 && kill((pid_t)r->pid, 0) == 0;
 	if (strcmp(r->source, "live") != 0) /* replay and pcap run to the end in one go */
 		return fresh ? "running" : "interrupted";
 	return fresh && alive ? "running" : "interrupted";
 }
 
-/* The counters of one kind ("lost", "shed", "stat"); JSON: an object
- * under key (text: the non-zero ones, and every "stat"). */
-static int report_counters(sqlite3 *db, const struct rec_row *r, const char *kind, const char *key, bool json,
-			   struct ws_json *j)
-{
-	sqlite3_stmt *q;
-	bool any = false;
+/* A JSON member (an object or an array) of what one reader reads: opened
+ * at its first row, or after the rows when there were none. A file that
+ * cannot answer the reader (an older one, without the table) says nothing
+ * of it, and the member is left out. Text reports have no j. */
+struct section {
+	struct ws_json *j;
+	const char *key;
+	bool array, open;
+};
 
-	if (sqlite3_prepare_v2(db, "SELECT name, value FROM counters WHERE recording_id = ? AND kind = ? ORDER BY name",
-			       -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(q, 1, r->id);
-	sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
-	if (json) {
-		wj_key(j, key);
-		wj_obj_begin(j);
+static void section_open(struct section *s)
+{
+	if (!s->j || s->open)
+		return;
+	wj_key(s->j, s->key);
+	if (s->array)
+		wj_arr_begin(s->j);
+	else
+		wj_obj_begin(s->j);
+	s->open = true;
+}
+
+static void section_close(struct section *s)
+{
+	if (!s->j)
+		return;
+	section_open(s);
+	if (s->array)
+		wj_arr_end(s->j);
+	else
+		wj_obj_end(s->j);
+}
+
+struct counters_out {
+	struct section sec;
+	const char *kind;
+	bool any;
+};
+
+static int put_counter(void *ctx, const char *name, int64_t v)
+{
+	struct counters_out *o = ctx;
+
+	if (o->sec.j) {
+		section_open(&o->sec);
+		wj_kint(o->sec.j, name, v);
+	} else if (v || strcmp(o->kind, "stat") == 0) {
+		printf("%s %s %lld", o->any ? "," : "", name, (long long)v);
+		o->any = true;
 	}
-	while (ws_store_row(q, &step_failed)) {
-		int64_t v = sqlite3_column_int64(q, 1);
-		if (json) {
-			wj_kint(j, col(q, 0), v);
-		} else if (v || strcmp(kind, "stat") == 0) {
-			printf("%s %s %lld", any ? "," : "", col(q, 0), (long long)v);
-			any = true;
-		}
-	}
-	if (json)
-		wj_obj_end(j);
-	else if (!any)
-		printf(" none");
-	sqlite3_finalize(q);
 	return 0;
 }
 
-static int64_t counter(sqlite3 *db, int64_t id, const char *name)
+/* The counters of one kind ("lost", "shed", "stat"); JSON: an object
+ * under key (text: the non-zero ones, and every "stat"). */
+static void report_counters(struct ws_store *st, const struct ws_store_recording *r, const char *kind, const char *key,
+			    struct ws_json *j)
 {
-	sqlite3_stmt *q;
-	int64_t v = 0;
+	struct counters_out o = {.sec = {.j = j, .key = key}, .kind = kind};
 
-	if (sqlite3_prepare_v2(db, "SELECT value FROM counters WHERE recording_id = ? AND name = ?", -1, &q, NULL) !=
-	    SQLITE_OK)
-		return 0;
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-	if (ws_store_row(q, &step_failed))
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return v;
+	if (ws_store_each_counter(st, r->id, kind, put_counter, &o) == -ENOENT)
+		return;
+	if (j)
+		section_close(&o.sec);
+	else if (!o.any)
+		printf(" none");
+}
+
+struct privileges {
+	int64_t caps, nnp, filter;
+	bool found;
+};
+
+static int put_privilege(void *ctx, const char *name, int64_t v)
+{
+	struct privileges *p = ctx;
+
+	if (strcmp(name, "capabilities") == 0)
+		p->caps = v, p->found = true;
+	else if (strcmp(name, "no_new_privs") == 0)
+		p->nnp = v;
+	else if (strcmp(name, "seccomp_syscalls") == 0)
+		p->filter = v;
+	return 0;
 }
 
 /* What the recorder kept of root while it captured (capture/sandbox.h). */
-static void report_privileges(sqlite3 *db, const struct rec_row *r, bool json, struct ws_json *j)
+static void report_privileges(struct ws_store *st, const struct ws_store_recording *r, struct ws_json *j)
 {
-	sqlite3_stmt *q;
-	int64_t caps = 0, nnp = 0, filter = 0;
-	bool found = false;
+	struct privileges p = {0};
 	char names[512];
 
-	if (sqlite3_prepare_v2(db, "SELECT name, value FROM counters WHERE recording_id = ? AND kind = 'privileges'",
-			       -1, &q, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(q, 1, r->id);
-	while (ws_store_row(q, &step_failed)) {
-		const char *n = col(q, 0);
-		int64_t v = sqlite3_column_int64(q, 1);
-		if (strcmp(n, "capabilities") == 0)
-			caps = v, found = true;
-		else if (strcmp(n, "no_new_privs") == 0)
-			nnp = v;
-		else if (strcmp(n, "seccomp_syscalls") == 0)
-			filter = v;
-	}
-	sqlite3_finalize(q);
-	if (!found)
+	ws_store_each_counter(st, r->id, "privileges", put_privilege, &p);
+	if (!p.found)
 		return; /* not recorded live, or an older file */
-	bool all = (uint64_t)caps == UINT64_MAX;
-	if (json) {
+	bool all = (uint64_t)p.caps == UINT64_MAX;
+	if (j) {
 		wj_key(j, "privileges");
 		wj_obj_begin(j);
-		wj_kstr(j, "capabilities", all ? "all" : ws_sandbox_caps_text((uint64_t)caps, names, sizeof(names)));
-		wj_kbool(j, "no_new_privs", nnp != 0);
-		wj_kint(j, "seccomp_syscalls", filter);
+		wj_kstr(j, "capabilities", all ? "all" : ws_sandbox_caps_text((uint64_t)p.caps, names, sizeof(names)));
+		wj_kbool(j, "no_new_privs", p.nnp != 0);
+		wj_kint(j, "seccomp_syscalls", p.filter);
 		wj_obj_end(j);
 		return;
 	}
@@ -149,169 +153,159 @@ static void report_privileges(sqlite3 *db, const struct rec_row *r, bool json, s
 		return;
 	}
 	char sc[96];
-	if (filter)
+	if (p.filter)
 		snprintf(sc, sizeof(sc), "seccomp allow-list of %lld system calls (others fail with EPERM)",
-			 (long long)filter);
+			 (long long)p.filter);
 	else
 		snprintf(sc, sizeof(sc), "no seccomp filter");
 	printf("  privileges while capturing: %s only; %s; %s\n",
-	       ws_sandbox_caps_text((uint64_t)caps, names, sizeof(names)),
-	       nnp ? "NoNewPrivs" : "NoNewPrivs not set", sc);
+	       ws_sandbox_caps_text((uint64_t)p.caps, names, sizeof(names)),
+	       p.nnp ? "NoNewPrivs" : "NoNewPrivs not set", sc);
 }
 
-static void report_shedding(sqlite3 *db, const struct rec_row *r, bool json, struct ws_json *j)
-{
-	sqlite3_stmt *q;
-	double budget = -1;
-	int level = 0, rows = 0;
-	char action[96] = "";
+struct shedding_out {
+	struct section sec;
+	double budget;
+	int level, rows;
+	char action[96];
+};
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT ts_ns, level, cpu_pct, budget_pct, action FROM shedding WHERE recording_id = ? "
-			       "ORDER BY rowid",
-			       -1, &q, NULL) != SQLITE_OK)
+static int put_shed(void *ctx, const struct ws_store_shed *s)
+{
+	struct shedding_out *o = ctx;
+	struct ws_json *j = o->sec.j;
+	char when[64];
+
+	o->level = s->level;
+	o->budget = s->budget_pct;
+	ws_strlcpy(o->action, s->action, sizeof(o->action));
+	if (j) {
+		section_open(&o->sec);
+		wj_obj_begin(j);
+		wj_kint(j, "ts_ns", (int64_t)s->ts_ns);
+		wj_kint(j, "level", s->level);
+		wj_knum3(j, "cpu_pct", s->cpu_pct);
+		wj_kstr(j, "action", s->action);
+		wj_obj_end(j);
+	} else if (o->rows++) { /* the first row only states the budget */
+		printf("  %s  %s at %.1f%% CPU\n", ws_fmt_clock(s->ts_ns, when, sizeof(when)), s->action, s->cpu_pct);
+	}
+	return 0;
+}
+
+static void report_shedding(struct ws_store *st, const struct ws_store_recording *r, struct ws_json *j)
+{
+	struct shedding_out o = {.sec = {.j = j, .key = "shedding", .array = true}, .budget = -1};
+
+	if (ws_store_each_shed(st, r->id, put_shed, &o) == -ENOENT)
 		return; /* an older file, without the table */
-	sqlite3_bind_int64(q, 1, r->id);
-	if (json) {
-		wj_key(j, "shedding");
-		wj_arr_begin(j);
-	}
-	while (ws_store_row(q, &step_failed)) {
-		char when[64];
-		level = sqlite3_column_int(q, 1);
-		budget = sqlite3_column_double(q, 3);
-		ws_strlcpy(action, col(q, 4), sizeof(action));
-		if (json) {
-			wj_obj_begin(j);
-			wj_kint(j, "ts_ns", sqlite3_column_int64(q, 0));
-			wj_kint(j, "level", level);
-			wj_knum3(j, "cpu_pct", sqlite3_column_double(q, 2));
-			wj_kstr(j, "action", col(q, 4));
-			wj_obj_end(j);
-		} else if (rows++) { /* the first row only states the budget */
-			printf("  %s  %s at %.1f%% CPU\n", ws_fmt_clock((uint64_t)sqlite3_column_int64(q, 0), when, sizeof(when)),
-			       col(q, 4), sqlite3_column_double(q, 2));
-		}
-	}
-	sqlite3_finalize(q);
-	if (json) {
-		wj_arr_end(j);
-		if (budget >= 0)
-			wj_knum3(j, "cpu_budget_pct", budget);
-		wj_kint(j, "shed_level", level);
-	} else if (budget > 0) {
-		printf("  CPU budget %g%% of the host; %s: %s\n", budget, rows > 1 ? "last level" : "never exceeded", action);
-	} else if (budget == 0) {
+	if (j) {
+		section_close(&o.sec);
+		if (o.budget >= 0)
+			wj_knum3(j, "cpu_budget_pct", o.budget);
+		wj_kint(j, "shed_level", o.level);
+	} else if (o.budget > 0) {
+		printf("  CPU budget %g%% of the host; %s: %s\n", o.budget,
+		       o.rows > 1 ? "last level" : "never exceeded", o.action);
+	} else if (o.budget == 0) {
 		printf("  no CPU budget (--cpu-budget 0)\n");
 	}
 }
 
-static void report_programs(sqlite3 *db, const struct rec_row *r, bool json, struct ws_json *j)
-{
-	sqlite3_stmt *q;
-	bool header = false;
+struct programs_out {
+	struct section sec;
+	bool header;
+};
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT name, hook, runs, run_ns FROM bpf_programs WHERE recording_id = ? "
-			       "ORDER BY run_ns DESC",
-			       -1, &q, NULL) != SQLITE_OK)
+static int put_program(void *ctx, const struct ws_store_bpf_prog *p)
+{
+	struct programs_out *o = ctx;
+	struct ws_json *j = o->sec.j;
+	double per = p->runs ? (double)p->run_ns / p->runs : 0;
+	char total[32];
+
+	if (j) {
+		section_open(&o->sec);
+		wj_obj_begin(j);
+		wj_kstr(j, "name", p->name);
+		wj_kstr(j, "hook", p->hook);
+		wj_kint(j, "runs", p->runs);
+		wj_kint(j, "run_ns", p->run_ns);
+		wj_knum3(j, "ns_per_run", per);
+		wj_obj_end(j);
+		return 0;
+	}
+	if (!o->header) {
+		printf("  BPF programs, by total time:\n    %-36s %12s %10s %12s\n", "HOOK", "RUNS", "NS/RUN", "TOTAL");
+		o->header = true;
+	}
+	printf("    %-36.36s %12lld %10.0f %12s\n", p->hook, (long long)p->runs, per,
+	       ws_fmt_duration((uint64_t)p->run_ns, total, sizeof(total)));
+	return 0;
+}
+
+static void report_programs(struct ws_store *st, const struct ws_store_recording *r, struct ws_json *j)
+{
+	struct programs_out o = {.sec = {.j = j, .key = "bpf_programs", .array = true}};
+
+	if (ws_store_each_bpf_prog(st, r->id, put_program, &o) == -ENOENT)
 		return; /* an older file, without the table */
-	sqlite3_bind_int64(q, 1, r->id);
-	if (json) {
-		wj_key(j, "bpf_programs");
-		wj_arr_begin(j);
-	}
-	while (ws_store_row(q, &step_failed)) {
-		int64_t runs = sqlite3_column_int64(q, 2), ns = sqlite3_column_int64(q, 3);
-		double per = runs ? (double)ns / runs : 0;
-		if (json) {
-			wj_obj_begin(j);
-			wj_kstr(j, "name", col(q, 0));
-			wj_kstr(j, "hook", col(q, 1));
-			wj_kint(j, "runs", runs);
-			wj_kint(j, "run_ns", ns);
-			wj_knum3(j, "ns_per_run", per);
-			wj_obj_end(j);
-			continue;
-		}
-		if (!header) {
-			printf("  BPF programs, by total time:\n    %-36s %12s %10s %12s\n", "HOOK", "RUNS", "NS/RUN",
-			       "TOTAL");
-			header = true;
-		}
-		char total[32];
-		printf("    %-36.36s %12lld %10.0f %12s\n", col(q, 1), (long long)runs, per,
-		       ws_fmt_duration((uint64_t)ns, total, sizeof(total)));
-	}
-	if (json)
-		wj_arr_end(j);
-	sqlite3_finalize(q);
+	if (j)
+		section_close(&o.sec);
 }
 
-/* Spans in the file for the recording: the recorder's own total lags
- * (it is written once a second) and is never written when the disk
- * fills up; the rows are the truth. */
-static int64_t stored_spans(sqlite3 *db, int64_t id)
-{
-	sqlite3_stmt *q;
-	int64_t v = -1;
-
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM spans WHERE recording_id = ?", -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(q, 1, id);
-	if (ws_store_row(q, &step_failed))
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return v;
-}
-
-static void report_text(sqlite3 *db, const struct rec_row *r, const char *state)
+static void report_text(struct ws_store *st, const struct ws_store_recording *r, const char *state)
 {
 	char t0[64], d[32], upd[32];
-	uint64_t end = r->ended ? r->ended : r->updated ? r->updated : r->started;
+	uint64_t end = r->ended_ns ? r->ended_ns : r->updated_ns ? r->updated_ns : r->started_ns;
+	uint64_t last = r->updated_ns ? r->updated_ns : r->started_ns;
 
 	printf("recording %lld: %s, %s on %s, started %s, %s\n", (long long)r->id, state, r->source, r->host,
-	       ws_fmt_clock(r->started, t0, sizeof(t0)), ws_fmt_duration(end > r->started ? end - r->started : 0, d, sizeof(d)));
+	       ws_fmt_clock(r->started_ns, t0, sizeof(t0)),
+	       ws_fmt_duration(end > r->started_ns ? end - r->started_ns : 0, d, sizeof(d)));
 	if (strcmp(state, "running") == 0)
 		printf("  recorder pid %lld, last wrote %s ago\n", (long long)r->pid,
-		       ws_fmt_duration(ws_now_real_ns() - WS_MIN(r->updated, ws_now_real_ns()), upd, sizeof(upd)));
+		       ws_fmt_duration(ws_now_real_ns() - WS_MIN(r->updated_ns, ws_now_real_ns()), upd, sizeof(upd)));
 	else if (strcmp(state, "interrupted") == 0)
 		printf("  the recorder stopped without finishing (killed or crashed); what it committed is kept: "
 		       "%lld spans as of %s\n",
-		       (long long)r->spans, ws_fmt_clock(r->updated ? r->updated : r->started, upd, sizeof(upd)));
+		       (long long)r->spans, ws_fmt_clock(last, upd, sizeof(upd)));
 	printf("  command: %s\n", r->command);
-	int64_t stored = stored_spans(db, r->id);
+	/* the recorder's own total lags (it is written once a second) and is
+	 * never written when the disk fills up; the rows are the truth */
+	int64_t stored = ws_store_recording_spans(st, r->id);
 	if (stored >= 0 && (uint64_t)stored != r->spans && strcmp(state, "running") != 0)
 		printf("  the recorder's last totals (written %s) are behind what it stored: %lld spans are in the "
 		       "file; its counts of events and losses stop there too\n",
-		       ws_fmt_clock(r->updated ? r->updated : r->started, upd, sizeof(upd)), (long long)stored);
+		       ws_fmt_clock(last, upd, sizeof(upd)), (long long)stored);
 	printf("  events %llu, spans %lld, connections %lld, lost %llu\n", (unsigned long long)r->events,
-	       stored >= 0 ? (long long)stored : (long long)r->spans, (long long)counter(db, r->id, "connections"),
-	       (unsigned long long)r->lost);
+	       stored >= 0 ? (long long)stored : (long long)r->spans,
+	       (long long)ws_store_counter(st, r->id, "connections"), (unsigned long long)r->lost);
 	printf("  lost by cause:");
-	report_counters(db, r, "lost", NULL, false, NULL);
+	report_counters(st, r, "lost", NULL, NULL);
 	printf("\n  shed:");
-	report_counters(db, r, "shed", NULL, false, NULL);
+	report_counters(st, r, "shed", NULL, NULL);
 	putchar('\n');
-	int64_t cut = counter(db, r->id, "payload_cut");
+	int64_t cut = ws_store_counter(st, r->id, "payload_cut");
 	if (cut)
 		printf("  payload cut to the prefix copied: %lld events (--payload-bytes)\n", (long long)cut);
-	report_shedding(db, r, false, NULL);
-	int64_t user = counter(db, r->id, "agent_user_ns"), sys = counter(db, r->id, "agent_sys_ns"),
-		bpf = counter(db, r->id, "bpf_run_ns");
+	report_shedding(st, r, NULL);
+	int64_t user = ws_store_counter(st, r->id, "agent_user_ns"), sys = ws_store_counter(st, r->id, "agent_sys_ns"),
+		bpf = ws_store_counter(st, r->id, "bpf_run_ns");
 	if (user || sys || bpf) {
-		printf("  own cost: %.2fs CPU in user space (%.2fs user, %.2fs system), %.2fs in BPF programs", (user + sys) / 1e9,
-		       user / 1e9, sys / 1e9, bpf / 1e9);
+		printf("  own cost: %.2fs CPU in user space (%.2fs user, %.2fs system), %.2fs in BPF programs",
+		       (user + sys) / 1e9, user / 1e9, sys / 1e9, bpf / 1e9);
 		if (r->spans)
 			printf(", %.1f us per span", (user + sys + bpf) / 1e3 / (double)r->spans);
 		printf("\n  memory: peak RSS %.1f MiB, kernel maps and rings %.1f MiB\n",
-		       counter(db, r->id, "agent_max_rss_kb") / 1024.0, counter(db, r->id, "kernel_memory_bytes") / 1048576.0);
+		       ws_store_counter(st, r->id, "agent_max_rss_kb") / 1024.0,
+		       ws_store_counter(st, r->id, "kernel_memory_bytes") / 1048576.0);
 	}
-	report_privileges(db, r, false, NULL);
-	report_programs(db, r, false, NULL);
+	report_privileges(st, r, NULL);
+	report_programs(st, r, NULL);
 }
 
-static void report_json(sqlite3 *db, const struct rec_row *r, const char *state, struct ws_json *j)
+static void report_json(struct ws_store *st, const struct ws_store_recording *r, const char *state, struct ws_json *j)
 {
 	wj_reset(j);
 	wj_obj_begin(j);
@@ -321,23 +315,46 @@ static void report_json(sqlite3 *db, const struct rec_row *r, const char *state,
 	wj_kstr(j, "host", r->host);
 	wj_kstr(j, "command", r->command);
 	wj_kint(j, "pid", r->pid);
-	wj_kuint(j, "started_ns", r->started);
-	wj_kuint(j, "ended_ns", r->ended);
-	wj_kuint(j, "updated_ns", r->updated);
+	wj_kuint(j, "started_ns", r->started_ns);
+	wj_kuint(j, "ended_ns", r->ended_ns);
+	wj_kuint(j, "updated_ns", r->updated_ns);
 	wj_kuint(j, "events", r->events);
-	int64_t stored = stored_spans(db, r->id);
+	int64_t stored = ws_store_recording_spans(st, r->id);
 	wj_kuint(j, "spans", stored >= 0 ? (uint64_t)stored : r->spans);
 	wj_kuint(j, "spans_counted", r->spans);
 	wj_kuint(j, "lost", r->lost);
-	report_counters(db, r, "lost", "lost_by_cause", true, j);
-	report_counters(db, r, "shed", "shed", true, j);
-	report_counters(db, r, "stat", "stat", true, j);
-	report_shedding(db, r, true, j);
-	report_privileges(db, r, true, j);
-	report_programs(db, r, true, j);
+	report_counters(st, r, "lost", "lost_by_cause", j);
+	report_counters(st, r, "shed", "shed", j);
+	report_counters(st, r, "stat", "stat", j);
+	report_shedding(st, r, j);
+	report_privileges(st, r, j);
+	report_programs(st, r, j);
 	wj_obj_end(j);
 	fwrite(j->buf, 1, j->len, stdout);
 	fputc('\n', stdout);
+}
+
+struct status_run {
+	struct ws_store *st;
+	bool json;
+	struct ws_json j;
+	int n; /* recordings reported */
+};
+
+static int report_recording(void *ctx, const struct ws_store_recording *r)
+{
+	struct status_run *run = ctx;
+	const char *state = state_of(r);
+
+	if (run->json) {
+		report_json(run->st, r, state, &run->j);
+	} else {
+		if (run->n)
+			putchar('\n');
+		report_text(run->st, r, state);
+	}
+	run->n++;
+	return 0;
 }
 
 int cmd_status(int argc, char **argv)
@@ -354,7 +371,7 @@ int cmd_status(int argc, char **argv)
 	};
 	const struct cli_cmd cmd = {.name = "status", .usage = usage_status, .opts = opts};
 	char err[1024];
-	int rc = cli_parse(&cmd, argc, argv), n = 0;
+	int rc = cli_parse(&cmd, argc, argv);
 
 	if (rc >= 0)
 		return rc;
@@ -364,59 +381,19 @@ int cmd_status(int argc, char **argv)
 		ws_err("%s", err);
 		return 1;
 	}
-	sqlite3 *db = ws_store_db(st);
-	sqlite3_stmt *q;
-	bool v5 = ws_store_version(st) >= 5;
-	char sql[512];
-	snprintf(sql, sizeof(sql),
-		 "SELECT id, source, host, command, status, started_ns, ended_ns, events, spans, lost, %s FROM recordings "
-		 "%s ORDER BY id %s",
-		 v5 ? "pid, updated_ns" : "0, 0", id ? "WHERE id = ?" : "", all ? "" : "DESC LIMIT 1");
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		ws_err("database %s: %s", path, sqlite3_errmsg(db));
-		ws_store_close(st);
-		return 1;
-	}
-	if (id)
-		sqlite3_bind_int64(q, 1, (int64_t)id);
-	struct ws_json j;
-	wj_init(&j);
-	while (ws_store_row(q, &step_failed)) {
-		struct rec_row r = {0};
-		r.id = sqlite3_column_int64(q, 0);
-		ws_strlcpy(r.source, col(q, 1), sizeof(r.source));
-		ws_strlcpy(r.host, col(q, 2), sizeof(r.host));
-		ws_strlcpy(r.command, col(q, 3), sizeof(r.command));
-		ws_strlcpy(r.status, col(q, 4), sizeof(r.status));
-		r.started = (uint64_t)sqlite3_column_int64(q, 5);
-		r.ended = (uint64_t)sqlite3_column_int64(q, 6);
-		r.events = (uint64_t)sqlite3_column_int64(q, 7);
-		r.spans = (uint64_t)sqlite3_column_int64(q, 8);
-		r.lost = (uint64_t)sqlite3_column_int64(q, 9);
-		r.pid = sqlite3_column_int64(q, 10);
-		r.updated = (uint64_t)sqlite3_column_int64(q, 11);
-		const char *state = state_of(&r);
-		if (json) {
-			report_json(db, &r, state, &j);
-		} else {
-			if (n)
-				putchar('\n');
-			report_text(db, &r, state);
-		}
-		n++;
-	}
-	sqlite3_finalize(q);
-	wj_free(&j);
-	if (step_failed) {
-		ws_err("cannot read %s: %s (the file is damaged or not a wirespan database)", path,
-		       sqlite3_errstr(step_failed));
-		ws_store_close(st);
-		return 1;
-	}
-	if (!n) {
+	struct status_run run = {.st = st, .json = json};
+	wj_init(&run.j);
+	int read = ws_store_each_recording(st, (int64_t)id, all, report_recording, &run);
+	wj_free(&run.j);
+	rc = 1;
+	if (read == -ENOENT)
+		ws_err("database %s: %s", path, ws_store_errmsg(st));
+	else if (ws_store_read_error(st)) /* rather than less, as if it were all */
+		ws_err("%s", ws_store_read_error(st));
+	else if (!run.n)
 		ws_err(id ? "%s has no recording %llu" : "%s holds no recordings yet", path, id);
-		rc = 1;
-	}
+	else
+		rc = ferror(stdout) ? 1 : 0;
 	ws_store_close(st);
-	return rc ? rc : ferror(stdout) ? 1 : 0;
+	return rc;
 }

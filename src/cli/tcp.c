@@ -2,8 +2,7 @@
  * from the connections and TCP events the recordings kept, so that a user
  * can ask which peers retransmit, reset or time out, and what the kernel
  * dropped. */
-#include <getopt.h>
-#include <sqlite3.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,19 +11,6 @@
 #include "store/store.h"
 #include "util/json.h"
 #include "util/util.h"
-
-/* the first step that failed (ws_store_row) */
-static int step_failed;
-
-/* group by: the peer (its address, and its port when it is the server), a
- * connection, or the recording host */
-static const char *const group_sql[] = {
-	"host, CASE role WHEN 'client' THEN 'to ' ELSE 'from ' END || peer_addr || "
-	"CASE role WHEN 'client' THEN ':' || peer_port ELSE '' END",
-	"host, role || ' ' || local_addr || ':' || local_port || ' - ' || peer_addr || ':' || peer_port || "
-	"' (' || comm || ' pid ' || pid || ')'",
-	"host, 'all connections'",
-};
 
 static void usage_tcp(FILE *f)
 {
@@ -36,102 +22,113 @@ static void usage_tcp(FILE *f)
 		   "retransmissions first; then the kernel's packet drops on each host by reason.\n");
 }
 
-static int report(struct ws_store *st, const char *path, int by, bool json, struct ws_json *j, bool *header)
-{
-	sqlite3 *db = ws_store_db(st);
-	sqlite3_stmt *q;
-	char sql[1024];
+struct tcp_out {
+	struct ws_json *j; /* NULL: text */
+	bool *header;      /* the text header is printed (once for every --db) */
+};
 
+static void print_header(struct tcp_out *o)
+{
+	if (o->j || *o->header)
+		return;
+	printf("%-12s %-52s %6s %9s %8s %5s %6s %6s %6s %9s %9s %7s\n", "HOST", "PEER", "CONNS", "EXCHANGES", "RETRANS",
+	       "SYN", "RST_RX", "RST_TX", "DROPS", "MAX_RTO", "SRTT", "FAILED");
+	*o->header = true;
+}
+
+static void put_json_line(struct ws_json *j)
+{
+	fwrite(j->buf, 1, j->len, stdout);
+	fputc('\n', stdout);
+}
+
+static int put_health(void *ctx, const struct ws_store_peer_health *h)
+{
+	struct tcp_out *o = ctx;
+	struct ws_json *j = o->j;
+	char rto[32] = "-", srtt[32] = "-";
+
+	print_header(o);
+	if (h->rto_max_us)
+		ws_fmt_duration((uint64_t)h->rto_max_us * 1000, rto, sizeof(rto));
+	if (h->srtt_known)
+		ws_fmt_duration((uint64_t)(h->srtt_avg_us * 1000), srtt, sizeof(srtt));
+	if (!j) {
+		printf("%-12.12s %-52.52s %6lld %9lld %8lld %5lld %6lld %6lld %6lld %9s %9s %7lld\n", h->host, h->group,
+		       (long long)h->connections, (long long)h->exchanges, (long long)h->retransmits,
+		       (long long)h->syn_retransmits, (long long)h->resets_rx, (long long)h->resets_tx,
+		       (long long)h->drops, rto, srtt, (long long)h->failed_connects);
+		return 0;
+	}
+	wj_reset(j);
+	wj_obj_begin(j);
+	wj_kstr(j, "host", h->host);
+	wj_kstr(j, "group", h->group);
+	wj_kint(j, "connections", h->connections);
+	wj_kint(j, "exchanges", h->exchanges);
+	wj_kint(j, "retransmits", h->retransmits);
+	wj_kint(j, "syn_retransmits", h->syn_retransmits);
+	wj_kint(j, "resets_received", h->resets_rx);
+	wj_kint(j, "resets_sent", h->resets_tx);
+	wj_kint(j, "drops", h->drops);
+	wj_kint(j, "rto_max_us", h->rto_max_us);
+	wj_kint(j, "srtt_avg_us", (int64_t)h->srtt_avg_us);
+	wj_kint(j, "failed_connects", h->failed_connects);
+	wj_obj_end(j);
+	put_json_line(j);
+	return 0;
+}
+
+static int put_drops(void *ctx, const struct ws_store_drop_total *d)
+{
+	struct tcp_out *o = ctx;
+	struct ws_json *j = o->j;
+	const char *name = d->name[0] ? d->name : "?";
+
+	if (!j) {
+		printf("%-12.12s kernel dropped %lld packets: %s (reason %lld)\n", d->host, (long long)d->packets, name,
+		       (long long)d->reason);
+		return 0;
+	}
+	wj_reset(j);
+	wj_obj_begin(j);
+	wj_kstr(j, "host", d->host);
+	wj_kstr(j, "kernel_drop_reason", name);
+	wj_kint(j, "reason", d->reason);
+	wj_kint(j, "packets", d->packets);
+	wj_obj_end(j);
+	put_json_line(j);
+	return 0;
+}
+
+/* One database's groups, then the kernel's drops on its hosts by reason.
+ * A row that cannot be read ends its part; ws_store_read_error() says so
+ * once the file is done. */
+static int report(struct ws_store *st, const char *path, enum ws_store_group by, struct tcp_out *o)
+{
 	if (ws_store_version(st) < 3) {
 		ws_warn("%s was recorded by an older wirespan: it has no TCP health", path);
 		return 0;
 	}
-	snprintf(sql, sizeof(sql),
-		 "SELECT %s, count(*), sum(exchanges), sum(retransmits), sum(syn_retransmits), "
-		 "sum(resets_rx), sum(resets_tx), sum(drops), max(rto_max_us), avg(NULLIF(srtt_us, 0)), "
-		 "sum(flags & 16 != 0) FROM connections GROUP BY 1, 2 "
-		 "ORDER BY sum(retransmits) DESC, sum(resets_rx + resets_tx) DESC, 2",
-		 group_sql[by]);
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		ws_err("database %s: %s", path, sqlite3_errmsg(db));
+	if (ws_store_each_peer_health(st, by, put_health, o) == -ENOENT) {
+		ws_err("database %s: %s", path, ws_store_errmsg(st));
 		return 1;
 	}
-	if (!json && !*header) {
-		printf("%-12s %-52s %6s %9s %8s %5s %6s %6s %6s %9s %9s %7s\n", "HOST", "PEER", "CONNS", "EXCHANGES",
-		       "RETRANS", "SYN", "RST_RX", "RST_TX", "DROPS", "MAX_RTO", "SRTT", "FAILED");
-		*header = true;
-	}
-	while (ws_store_row(q, &step_failed)) {
-		const char *host = (const char *)sqlite3_column_text(q, 0);
-		const char *peer = (const char *)sqlite3_column_text(q, 1);
-		char rto[32] = "-", srtt[32] = "-";
-		if (sqlite3_column_int64(q, 9))
-			ws_fmt_duration((uint64_t)sqlite3_column_int64(q, 9) * 1000, rto, sizeof(rto));
-		if (sqlite3_column_type(q, 10) != SQLITE_NULL)
-			ws_fmt_duration((uint64_t)(sqlite3_column_double(q, 10) * 1000), srtt, sizeof(srtt));
-		if (json) {
-			wj_reset(j);
-			wj_obj_begin(j);
-			wj_kstr(j, "host", host ? host : "");
-			wj_kstr(j, "group", peer ? peer : "");
-			wj_kint(j, "connections", sqlite3_column_int64(q, 2));
-			wj_kint(j, "exchanges", sqlite3_column_int64(q, 3));
-			wj_kint(j, "retransmits", sqlite3_column_int64(q, 4));
-			wj_kint(j, "syn_retransmits", sqlite3_column_int64(q, 5));
-			wj_kint(j, "resets_received", sqlite3_column_int64(q, 6));
-			wj_kint(j, "resets_sent", sqlite3_column_int64(q, 7));
-			wj_kint(j, "drops", sqlite3_column_int64(q, 8));
-			wj_kint(j, "rto_max_us", sqlite3_column_int64(q, 9));
-			wj_kint(j, "srtt_avg_us", (int64_t)sqlite3_column_double(q, 10));
-			wj_kint(j, "failed_connects", sqlite3_column_int64(q, 11));
-			wj_obj_end(j);
-			fwrite(j->buf, 1, j->len, stdout);
-			fputc('\n', stdout);
-		} else {
-			printf("%-12.12s %-52.52s %6lld %9lld %8lld %5lld %6lld %6lld %6lld %9s %9s %7lld\n", host ? host : "",
-			       peer ? peer : "", (long long)sqlite3_column_int64(q, 2), (long long)sqlite3_column_int64(q, 3),
-			       (long long)sqlite3_column_int64(q, 4), (long long)sqlite3_column_int64(q, 5),
-			       (long long)sqlite3_column_int64(q, 6), (long long)sqlite3_column_int64(q, 7),
-			       (long long)sqlite3_column_int64(q, 8), rto, srtt, (long long)sqlite3_column_int64(q, 11));
-		}
-	}
-	sqlite3_finalize(q);
-	/* the kernel's drops on the host, by reason */
-	if (sqlite3_prepare_v2(db,
-			       "SELECT host, reason, name, sum(count) FROM drops GROUP BY host, reason ORDER BY 4 DESC",
-			       -1, &q, NULL) != SQLITE_OK) {
-		ws_err("database %s: %s", path, sqlite3_errmsg(db));
+	print_header(o); /* even with no connections */
+	if (ws_store_each_drop_total(st, put_drops, o) == -ENOENT) {
+		ws_err("database %s: %s", path, ws_store_errmsg(st));
 		return 1;
 	}
-	while (ws_store_row(q, &step_failed)) {
-		const char *host = (const char *)sqlite3_column_text(q, 0);
-		const char *name = (const char *)sqlite3_column_text(q, 2);
-		if (json) {
-			wj_reset(j);
-			wj_obj_begin(j);
-			wj_kstr(j, "host", host ? host : "");
-			wj_kstr(j, "kernel_drop_reason", name && name[0] ? name : "?");
-			wj_kint(j, "reason", sqlite3_column_int64(q, 1));
-			wj_kint(j, "packets", sqlite3_column_int64(q, 3));
-			wj_obj_end(j);
-			fwrite(j->buf, 1, j->len, stdout);
-			fputc('\n', stdout);
-		} else {
-			printf("%-12.12s kernel dropped %lld packets: %s (reason %lld)\n", host ? host : "",
-			       (long long)sqlite3_column_int64(q, 3), name && name[0] ? name : "?",
-			       (long long)sqlite3_column_int64(q, 1));
-		}
-	}
-	sqlite3_finalize(q);
 	return 0;
 }
 
 int cmd_tcp(int argc, char **argv)
 {
-	static const struct cli_choice groups[] = {{"peer", 0}, {"conn", 1}, {"host", 2}, {0}};
+	static const struct cli_choice groups[] = {
+		{"peer", WS_GROUP_PEER}, {"conn", WS_GROUP_CONN}, {"host", WS_GROUP_HOST}, {0}};
 	const char *dbs[CLI_MAX_DBS];
 	size_t ndb = 0;
-	int by = 0;
+	int by = WS_GROUP_PEER;
 	bool json = false, header = false;
 	const struct cli_opt opts[] = {
 		CLI_DBS(dbs, &ndb),
@@ -148,6 +145,7 @@ int cmd_tcp(int argc, char **argv)
 		return rc;
 	rc = 0;
 	wj_init(&j);
+	struct tcp_out out = {.j = json ? &j : NULL, .header = &header};
 	for (size_t i = 0; i < ndb && !rc; i++) {
 		struct ws_store *st;
 		if (ws_store_open(dbs[i], WS_STORE_READ, &st, err, sizeof(err))) {
@@ -155,11 +153,9 @@ int cmd_tcp(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		step_failed = 0;
-		rc = report(st, dbs[i], by, json, &j, &header);
-		if (!rc && step_failed) {
-			ws_err("cannot read %s: %s (the file is damaged or not a wirespan database)", dbs[i],
-			       sqlite3_errstr(step_failed));
+		rc = report(st, dbs[i], by, &out);
+		if (!rc && ws_store_read_error(st)) {
+			ws_err("%s", ws_store_read_error(st));
 			rc = 1;
 		}
 		ws_store_close(st);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,75 +19,120 @@
 
 #define APPLICATION_ID 0x57535031 /* "WSP1" */
 
-/* columns added by schema version 2 (trace assembly) */
-#define V2_SPAN_COLUMNS                                                                            \
-	",\n  req_last_tid INTEGER, resp_last_tid INTEGER, conn_open_ns INTEGER,\n"                \
-	"  traceparent TEXT, link_method TEXT NOT NULL DEFAULT '',\n"                            \
-	"  link_confidence REAL, link_candidates INTEGER"
-static const char *const v2_alter[] = {
-	"ALTER TABLE spans ADD COLUMN req_last_tid INTEGER",
-	"ALTER TABLE spans ADD COLUMN resp_last_tid INTEGER",
-	"ALTER TABLE spans ADD COLUMN conn_open_ns INTEGER",
-	"ALTER TABLE spans ADD COLUMN traceparent TEXT",
-	"ALTER TABLE spans ADD COLUMN link_method TEXT NOT NULL DEFAULT ''",
-	"ALTER TABLE spans ADD COLUMN link_confidence REAL",
-	"ALTER TABLE spans ADD COLUMN link_candidates INTEGER",
+/* ---- the spans table ----
+ *
+ * Its columns, listed once: the CREATE TABLE, the INSERT, the SELECT for
+ * a file of any version and the ALTERs that upgrade an older one are made
+ * from this list, and add_span and row_to_span walk it, so that what is
+ * written, read and created cannot drift apart. Columns are only ever
+ * added, at the end: a file's columns are in this order whatever version
+ * created it. */
+
+/* How a column holds its field of struct ws_span. */
+enum col_kind {
+	COL_UINT,     /* an unsigned integer of the field's size */
+	COL_INT,      /* a signed one */
+	COL_INT_NZ,   /* signed, NULL when 0 */
+	COL_INT_OPT,  /* signed, NULL when negative (unknown, read as -1) */
+	COL_REAL,     /* a float */
+	COL_TEXT,     /* a char array */
+	COL_TEXT_NZ,  /* the same, NULL when empty */
+	COL_JSON,     /* the same, '{}' when empty */
+	COL_ID,       /* bytes, as hex */
+	COL_PARENT,   /* the same, '' when all zero (no parent) */
+	COL_KIND,     /* enum ws_span_kind, by name */
+	COL_PROTO,    /* enum ws_proto, by name */
+	COL_DURATION, /* end_ns - start_ns: written for SQL users, never read */
+	COL_ADDR,     /* a struct ws_endpoint's address, NULL when unknown */
+	COL_PORT,     /* the same endpoint's port, NULL when unknown */
 };
 
-/* columns added by schema version 3 (where the time went, TCP health) */
-#define V3_SPAN_COLUMNS                                                                            \
-	",\n  req_arr_first_ns INTEGER, req_arr_last_ns INTEGER,\n"                                 \
-	"  resp_arr_first_ns INTEGER, resp_arr_last_ns INTEGER,\n"                                  \
-	"  sched_runq_ns INTEGER, sched_offcpu_ns INTEGER, conn_estab_ns INTEGER, srtt_us INTEGER"
-#define V3_CONN_COLUMNS                                                                            \
-	",\n  estab_ns INTEGER, srtt_us INTEGER, rto_max_us INTEGER, retransmits INTEGER,\n"        \
-	"  syn_retransmits INTEGER, resets_rx INTEGER, resets_tx INTEGER, drops INTEGER"
-static const char *const v3_alter[] = {
-	"ALTER TABLE spans ADD COLUMN req_arr_first_ns INTEGER",
-	"ALTER TABLE spans ADD COLUMN req_arr_last_ns INTEGER",
-	"ALTER TABLE spans ADD COLUMN resp_arr_first_ns INTEGER",
-	"ALTER TABLE spans ADD COLUMN resp_arr_last_ns INTEGER",
-	"ALTER TABLE spans ADD COLUMN sched_runq_ns INTEGER",
-	"ALTER TABLE spans ADD COLUMN sched_offcpu_ns INTEGER",
-	"ALTER TABLE spans ADD COLUMN conn_estab_ns INTEGER",
-	"ALTER TABLE spans ADD COLUMN srtt_us INTEGER",
-	"ALTER TABLE connections ADD COLUMN estab_ns INTEGER",
-	"ALTER TABLE connections ADD COLUMN srtt_us INTEGER",
-	"ALTER TABLE connections ADD COLUMN rto_max_us INTEGER",
-	"ALTER TABLE connections ADD COLUMN retransmits INTEGER",
-	"ALTER TABLE connections ADD COLUMN syn_retransmits INTEGER",
-	"ALTER TABLE connections ADD COLUMN resets_rx INTEGER",
-	"ALTER TABLE connections ADD COLUMN resets_tx INTEGER",
-	"ALTER TABLE connections ADD COLUMN drops INTEGER",
+struct span_col {
+	const char *name;
+	const char *decl;  /* SQL type and constraints */
+	int since;         /* the schema version that added it */
+	const char *older; /* what a file older than that answers for it */
+	enum col_kind kind;
+	size_t off, size;  /* the field */
 };
 
-/* columns added by schema version 6 (who a syscall was made for) */
-#define V6_SPAN_COLUMNS                                                                            \
-	",\n  req_goid INTEGER, req_last_goid INTEGER, resp_goid INTEGER, resp_last_goid INTEGER,\n" \
-	"  req_waker INTEGER, req_wake_ns INTEGER, req_waker2 INTEGER, req_wake2_ns INTEGER"
-static const char *const v6_alter[] = {
-	"ALTER TABLE spans ADD COLUMN req_goid INTEGER",
-	"ALTER TABLE spans ADD COLUMN req_last_goid INTEGER",
-	"ALTER TABLE spans ADD COLUMN resp_goid INTEGER",
-	"ALTER TABLE spans ADD COLUMN resp_last_goid INTEGER",
-	"ALTER TABLE spans ADD COLUMN req_waker INTEGER",
-	"ALTER TABLE spans ADD COLUMN req_wake_ns INTEGER",
-	"ALTER TABLE spans ADD COLUMN req_waker2 INTEGER",
-	"ALTER TABLE spans ADD COLUMN req_wake2_ns INTEGER",
+#define FIELD(m) offsetof(struct ws_span, m), sizeof(((struct ws_span *)0)->m)
+
+static const struct span_col span_cols[] = {
+	{"span_id", "TEXT NOT NULL UNIQUE", 1, NULL, COL_ID, FIELD(span_id)},
+	{"trace_id", "TEXT NOT NULL", 1, NULL, COL_ID, FIELD(trace_id)},
+	{"parent_span_id", "TEXT NOT NULL DEFAULT ''", 1, NULL, COL_PARENT, FIELD(parent_id)},
+	{"recording_id", "INTEGER NOT NULL REFERENCES recordings(id)", 1, NULL, COL_INT, FIELD(recording_id)},
+	{"conn_id", "INTEGER NOT NULL", 1, NULL, COL_UINT, FIELD(conn_id)},
+	{"kind", "TEXT NOT NULL", 1, NULL, COL_KIND, FIELD(kind)},
+	{"protocol", "TEXT NOT NULL", 1, NULL, COL_PROTO, FIELD(proto)},
+	{"name", "TEXT NOT NULL", 1, NULL, COL_TEXT, FIELD(name)},
+	{"start_ns", "INTEGER NOT NULL", 1, NULL, COL_UINT, FIELD(start_ns)},
+	{"end_ns", "INTEGER NOT NULL", 1, NULL, COL_UINT, FIELD(end_ns)},
+	{"duration_ns", "INTEGER NOT NULL", 1, NULL, COL_DURATION, 0, 0},
+	{"service", "TEXT NOT NULL", 1, NULL, COL_TEXT, FIELD(service)},
+	{"host", "TEXT NOT NULL", 1, NULL, COL_TEXT, FIELD(host)},
+	{"pid", "INTEGER", 1, NULL, COL_UINT, FIELD(pid)},
+	{"tid", "INTEGER", 1, NULL, COL_UINT, FIELD(tid)},
+	{"local_addr", "TEXT", 1, NULL, COL_ADDR, FIELD(local)},
+	{"local_port", "INTEGER", 1, NULL, COL_PORT, FIELD(local)},
+	{"peer_addr", "TEXT", 1, NULL, COL_ADDR, FIELD(peer)},
+	{"peer_port", "INTEGER", 1, NULL, COL_PORT, FIELD(peer)},
+	{"method", "TEXT", 1, NULL, COL_TEXT, FIELD(method)},
+	{"target", "TEXT", 1, NULL, COL_TEXT, FIELD(target)},
+	{"query", "TEXT", 1, NULL, COL_TEXT, FIELD(query)},
+	{"status", "INTEGER", 1, NULL, COL_INT_NZ, FIELD(status)},
+	{"error", "TEXT", 1, NULL, COL_TEXT, FIELD(error)},
+	{"req_bytes", "INTEGER", 1, NULL, COL_UINT, FIELD(req_bytes)},
+	{"resp_bytes", "INTEGER", 1, NULL, COL_UINT, FIELD(resp_bytes)},
+	{"req_body_bytes", "INTEGER", 1, NULL, COL_UINT, FIELD(req_body)},
+	{"resp_body_bytes", "INTEGER", 1, NULL, COL_UINT, FIELD(resp_body)},
+	{"req_seq", "INTEGER", 1, NULL, COL_UINT, FIELD(req_seq)},
+	{"resp_seq", "INTEGER", 1, NULL, COL_UINT, FIELD(resp_seq)},
+	{"req_first_enter_ns", "INTEGER", 1, NULL, COL_UINT, FIELD(req_t[WS_T_FIRST_ENTER])},
+	{"req_first_exit_ns", "INTEGER", 1, NULL, COL_UINT, FIELD(req_t[WS_T_FIRST_EXIT])},
+	{"req_last_enter_ns", "INTEGER", 1, NULL, COL_UINT, FIELD(req_t[WS_T_LAST_ENTER])},
+	{"req_last_exit_ns", "INTEGER", 1, NULL, COL_UINT, FIELD(req_t[WS_T_LAST_EXIT])},
+	{"resp_first_enter_ns", "INTEGER", 1, NULL, COL_UINT, FIELD(resp_t[WS_T_FIRST_ENTER])},
+	{"resp_first_exit_ns", "INTEGER", 1, NULL, COL_UINT, FIELD(resp_t[WS_T_FIRST_EXIT])},
+	{"resp_last_enter_ns", "INTEGER", 1, NULL, COL_UINT, FIELD(resp_t[WS_T_LAST_ENTER])},
+	{"resp_last_exit_ns", "INTEGER", 1, NULL, COL_UINT, FIELD(resp_t[WS_T_LAST_EXIT])},
+	{"flags", "INTEGER NOT NULL DEFAULT 0", 1, NULL, COL_UINT, FIELD(flags)},
+	{"attributes", "TEXT NOT NULL DEFAULT '{}'", 1, NULL, COL_JSON, FIELD(attrs)},
+	/* 2: trace assembly */
+	{"req_last_tid", "INTEGER", 2, "0", COL_UINT, FIELD(req_last_tid)},
+	{"resp_last_tid", "INTEGER", 2, "0", COL_UINT, FIELD(resp_last_tid)},
+	{"conn_open_ns", "INTEGER", 2, "0", COL_UINT, FIELD(conn_open_ns)},
+	{"traceparent", "TEXT", 2, "NULL", COL_TEXT_NZ, FIELD(traceparent)},
+	{"link_method", "TEXT NOT NULL DEFAULT ''", 2, "''", COL_TEXT, FIELD(link_method)},
+	{"link_confidence", "REAL", 2, "0", COL_REAL, FIELD(link_confidence)},
+	{"link_candidates", "INTEGER", 2, "0", COL_UINT, FIELD(link_candidates)},
+	/* 3: where the time went */
+	{"req_arr_first_ns", "INTEGER", 3, "0", COL_UINT, FIELD(req_arr[0])},
+	{"req_arr_last_ns", "INTEGER", 3, "0", COL_UINT, FIELD(req_arr[1])},
+	{"resp_arr_first_ns", "INTEGER", 3, "0", COL_UINT, FIELD(resp_arr[0])},
+	{"resp_arr_last_ns", "INTEGER", 3, "0", COL_UINT, FIELD(resp_arr[1])},
+	{"sched_runq_ns", "INTEGER", 3, "NULL", COL_INT_OPT, FIELD(sched_runq)},
+	{"sched_offcpu_ns", "INTEGER", 3, "NULL", COL_INT_OPT, FIELD(sched_offcpu)},
+	{"conn_estab_ns", "INTEGER", 3, "0", COL_UINT, FIELD(conn_estab_ns)},
+	{"srtt_us", "INTEGER", 3, "0", COL_UINT, FIELD(srtt_us)},
+	/* 6: who a syscall was made for */
+	{"req_goid", "INTEGER", 6, "0", COL_UINT, FIELD(req_goid)},
+	{"req_last_goid", "INTEGER", 6, "0", COL_UINT, FIELD(req_last_goid)},
+	{"resp_goid", "INTEGER", 6, "0", COL_UINT, FIELD(resp_goid)},
+	{"resp_last_goid", "INTEGER", 6, "0", COL_UINT, FIELD(resp_last_goid)},
+	{"req_waker", "INTEGER", 6, "0", COL_UINT, FIELD(req_waker)},
+	{"req_wake_ns", "INTEGER", 6, "0", COL_UINT, FIELD(req_wake_ns)},
+	{"req_waker2", "INTEGER", 6, "0", COL_UINT, FIELD(req_waker2)},
+	{"req_wake2_ns", "INTEGER", 6, "0", COL_UINT, FIELD(req_wake2_ns)},
 };
 
-/* columns added by schema version 7 (one machine, one clock) */
-static const char *const v7_alter[] = {
-	"ALTER TABLE recordings ADD COLUMN boot_id TEXT",
-};
+#define N_SPAN_COLS WS_ARRAY_SIZE(span_cols)
+#define N_SPAN_IDS 3 /* COL_ID and COL_PARENT columns: span, trace, parent */
 
-/* columns added by schema version 5 (overhead, budget, loss) */
-static const char *const v5_alter[] = {
-	"ALTER TABLE recordings ADD COLUMN pid INTEGER",
-	"ALTER TABLE recordings ADD COLUMN updated_ns INTEGER",
-};
-
-static const char schema[] =
+/* The tables other than spans, as the current version creates them; in
+ * sqlite_master the spans table sits between the two halves. */
+static const char schema_head[] =
 	"CREATE TABLE IF NOT EXISTS meta (\n"
 	"  key TEXT PRIMARY KEY,\n"
 	"  value TEXT NOT NULL);\n"
@@ -136,7 +182,9 @@ static const char schema[] =
 	"  opened_ns INTEGER, first_ns INTEGER, last_ns INTEGER, closed_ns INTEGER,\n"
 	"  bytes_sent INTEGER, bytes_received INTEGER,\n"
 	"  exchanges INTEGER, unmatched INTEGER,\n"
-	"  flags INTEGER, last_error INTEGER" V3_CONN_COLUMNS ",\n"
+	"  flags INTEGER, last_error INTEGER,\n"
+	"  estab_ns INTEGER, srtt_us INTEGER, rto_max_us INTEGER, retransmits INTEGER,\n"
+	"  syn_retransmits INTEGER, resets_rx INTEGER, resets_tx INTEGER, drops INTEGER,\n"
 	"  PRIMARY KEY (recording_id, conn_id));\n"
 	"CREATE TABLE IF NOT EXISTS tcp_events (\n"
 	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
@@ -157,36 +205,9 @@ static const char schema[] =
 	"  reason INTEGER NOT NULL,\n"
 	"  name TEXT NOT NULL,\n"
 	"  count INTEGER NOT NULL,\n"
-	"  PRIMARY KEY (recording_id, reason));\n"
-	"CREATE TABLE IF NOT EXISTS spans (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  span_id TEXT NOT NULL UNIQUE,\n"
-	"  trace_id TEXT NOT NULL,\n"
-	"  parent_span_id TEXT NOT NULL DEFAULT '',\n"
-	"  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
-	"  conn_id INTEGER NOT NULL,\n"
-	"  kind TEXT NOT NULL,\n"
-	"  protocol TEXT NOT NULL,\n"
-	"  name TEXT NOT NULL,\n"
-	"  start_ns INTEGER NOT NULL,\n"
-	"  end_ns INTEGER NOT NULL,\n"
-	"  duration_ns INTEGER NOT NULL,\n"
-	"  service TEXT NOT NULL,\n"
-	"  host TEXT NOT NULL,\n"
-	"  pid INTEGER, tid INTEGER,\n"
-	"  local_addr TEXT, local_port INTEGER,\n"
-	"  peer_addr TEXT, peer_port INTEGER,\n"
-	"  method TEXT, target TEXT, query TEXT,\n"
-	"  status INTEGER, error TEXT,\n"
-	"  req_bytes INTEGER, resp_bytes INTEGER,\n"
-	"  req_body_bytes INTEGER, resp_body_bytes INTEGER,\n"
-	"  req_seq INTEGER, resp_seq INTEGER,\n"
-	"  req_first_enter_ns INTEGER, req_first_exit_ns INTEGER,\n"
-	"  req_last_enter_ns INTEGER, req_last_exit_ns INTEGER,\n"
-	"  resp_first_enter_ns INTEGER, resp_first_exit_ns INTEGER,\n"
-	"  resp_last_enter_ns INTEGER, resp_last_exit_ns INTEGER,\n"
-	"  flags INTEGER NOT NULL DEFAULT 0,\n"
-	"  attributes TEXT NOT NULL DEFAULT '{}'" V2_SPAN_COLUMNS V3_SPAN_COLUMNS V6_SPAN_COLUMNS ");\n"
+	"  PRIMARY KEY (recording_id, reason));\n";
+
+static const char schema_tail[] =
 	"CREATE INDEX IF NOT EXISTS spans_by_start ON spans(start_ns);\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_trace ON spans(trace_id);\n"
 	"CREATE INDEX IF NOT EXISTS spans_by_conn ON spans(recording_id, conn_id);\n"
@@ -218,25 +239,73 @@ static const char schema[] =
 	"  data BLOB NOT NULL);\n"
 	"CREATE INDEX IF NOT EXISTS packets_by_ports ON packets(client_port, server_port);\n";
 
-#define SPAN_COLS                                                                                  \
-	"span_id, trace_id, parent_span_id, recording_id, conn_id, kind, protocol, name, start_ns, " \
-	"end_ns, duration_ns, service, host, pid, tid, local_addr, local_port, peer_addr, peer_port, " \
-	"method, target, query, status, error, req_bytes, resp_bytes, req_body_bytes, "            \
-	"resp_body_bytes, req_seq, resp_seq, req_first_enter_ns, req_first_exit_ns, "              \
-	"req_last_enter_ns, req_last_exit_ns, resp_first_enter_ns, resp_first_exit_ns, "           \
-	"resp_last_enter_ns, resp_last_exit_ns, flags, attributes"
-#define SPAN_COLS_V2 SPAN_COLS ", req_last_tid, resp_last_tid, conn_open_ns, traceparent, link_method, " \
-	"link_confidence, link_candidates"
-#define SPAN_COLS_V3 SPAN_COLS_V2 ", req_arr_first_ns, req_arr_last_ns, resp_arr_first_ns, resp_arr_last_ns, " \
-	"sched_runq_ns, sched_offcpu_ns, conn_estab_ns, srtt_us"
-#define SPAN_COLS_V6 SPAN_COLS_V3 ", req_goid, req_last_goid, resp_goid, resp_last_goid, req_waker, req_wake_ns, " \
-	"req_waker2, req_wake2_ns"
-/* what older databases answer for them */
-#define V6_AS_NULL ", 0, 0, 0, 0, 0, 0, 0, 0"
-#define V3_AS_NULL ", 0, 0, 0, 0, NULL, NULL, 0, 0"
-#define SPAN_COLS_V3_AS_V6 SPAN_COLS_V3 V6_AS_NULL
-#define SPAN_COLS_V2_AS_V6 SPAN_COLS_V2 V3_AS_NULL V6_AS_NULL
-#define SPAN_COLS_V1_AS_V6 SPAN_COLS ", 0, 0, 0, NULL, '', 0, 0" V3_AS_NULL V6_AS_NULL
+/* ---- migrations ----
+ *
+ * What each version added to the tables of an older file, in order. All
+ * of it runs in one transaction with the schema itself (which creates the
+ * tables and indexes a file lacks: IF NOT EXISTS) and the new version
+ * number, so that an upgrade that fails leaves the file as it was. The
+ * columns added here are the ones at the end of the tables above, in the
+ * same order, so that an upgraded file has the columns of a new one. */
+#define SPAN_COLUMNS NULL /* the span columns of that version (span_cols) */
+
+static const struct migration {
+	int version;
+	const char *sql;
+} migrations[] = {
+	{2, SPAN_COLUMNS}, /* trace assembly */
+	{3, SPAN_COLUMNS}, /* where the time went, TCP health */
+	{3, "ALTER TABLE connections ADD COLUMN estab_ns INTEGER"},
+	{3, "ALTER TABLE connections ADD COLUMN srtt_us INTEGER"},
+	{3, "ALTER TABLE connections ADD COLUMN rto_max_us INTEGER"},
+	{3, "ALTER TABLE connections ADD COLUMN retransmits INTEGER"},
+	{3, "ALTER TABLE connections ADD COLUMN syn_retransmits INTEGER"},
+	{3, "ALTER TABLE connections ADD COLUMN resets_rx INTEGER"},
+	{3, "ALTER TABLE connections ADD COLUMN resets_tx INTEGER"},
+	{3, "ALTER TABLE connections ADD COLUMN drops INTEGER"},
+	/* 4: packets of captures (a new table) */
+	{5, "ALTER TABLE recordings ADD COLUMN pid INTEGER"}, /* overhead, budget, loss */
+	{5, "ALTER TABLE recordings ADD COLUMN updated_ns INTEGER"},
+	{6, SPAN_COLUMNS}, /* who a syscall was made for */
+	{7, "ALTER TABLE recordings ADD COLUMN boot_id TEXT"}, /* one machine, one clock */
+};
+
+/* The spans table's CREATE TABLE. */
+static void span_create_sql(char *out, size_t n)
+{
+	size_t o = (size_t)snprintf(out, n, "CREATE TABLE IF NOT EXISTS spans (\n  id INTEGER PRIMARY KEY");
+
+	for (size_t i = 0; i < N_SPAN_COLS && o < n; i++)
+		o += (size_t)snprintf(out + o, n - o, ",\n  %s %s", span_cols[i].name, span_cols[i].decl);
+	if (o < n)
+		snprintf(out + o, n - o, ");\n");
+}
+
+/* The INSERT of a span: every column, bound in span_cols' order. */
+static void span_insert_sql(char *out, size_t n)
+{
+	size_t o = (size_t)snprintf(out, n, "INSERT INTO spans (");
+
+	for (size_t i = 0; i < N_SPAN_COLS && o < n; i++)
+		o += (size_t)snprintf(out + o, n - o, "%s%s", i ? ", " : "", span_cols[i].name);
+	for (size_t i = 0; i < N_SPAN_COLS && o < n; i++)
+		o += (size_t)snprintf(out + o, n - o, "%s", i ? ",?" : ") VALUES (?");
+	if (o < n)
+		snprintf(out + o, n - o, ")");
+}
+
+/* The columns of span_cols as a file of that version answers them: what
+ * it lacks reads as what it would have held. */
+static void span_select_list(int version, char *out, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < N_SPAN_COLS && o < n; i++) {
+		const struct span_col *c = &span_cols[i];
+		o += (size_t)snprintf(out + o, n - o, "%s%s", i ? ", " : "", c->since <= version ? c->name : c->older);
+	}
+}
 
 struct ws_store {
 	sqlite3 *db;
@@ -254,6 +323,7 @@ struct ws_store {
 	pthread_cond_t wake;
 	bool stopping;
 	uint64_t deadline_ns; /* a reader gives up on a statement past this (monotonic) */
+	char read_err[4096 + 128]; /* the first row a report reader could not read ("": none) */
 };
 
 /* How long a reader may take in all: a file crafted to make a query run
@@ -409,31 +479,134 @@ static int file_version(struct ws_store *st)
 	return v;
 }
 
-/* Bring an older file to the current schema in place (columns are only
- * ever added). Returns nonzero with *msg set on failure. */
-static int upgrade(struct ws_store *st, char **msg)
+/* Add the span columns of that version to an older file. */
+static int add_span_columns(struct ws_store *st, int version, char **msg)
 {
-	for (size_t i = 0; st->version < 2 && i < WS_ARRAY_SIZE(v2_alter); i++)
-		if (sqlite3_exec(st->db, v2_alter[i], NULL, NULL, msg) != SQLITE_OK)
+	char sql[256];
+
+	for (size_t i = 0; i < N_SPAN_COLS; i++) {
+		if (span_cols[i].since != version)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE spans ADD COLUMN %s %s", span_cols[i].name, span_cols[i].decl);
+		if (sqlite3_exec(st->db, sql, NULL, NULL, msg) != SQLITE_OK)
 			return -1;
-	for (size_t i = 0; st->version < 3 && i < WS_ARRAY_SIZE(v3_alter); i++)
-		if (sqlite3_exec(st->db, v3_alter[i], NULL, NULL, msg) != SQLITE_OK)
+	}
+	return 0;
+}
+
+/* Bring the tables of an older file (st->version) to the current
+ * version's: columns are only ever added. */
+static int migrate(struct ws_store *st, char **msg)
+{
+	for (size_t i = 0; i < WS_ARRAY_SIZE(migrations); i++) {
+		const struct migration *m = &migrations[i];
+		int rc;
+
+		if (m->version <= st->version)
+			continue;
+		rc = m->sql ? sqlite3_exec(st->db, m->sql, NULL, NULL, msg) : add_span_columns(st, m->version, msg);
+		if (rc)
 			return -1;
-	for (size_t i = 0; st->version < 5 && i < WS_ARRAY_SIZE(v5_alter); i++)
-		if (sqlite3_exec(st->db, v5_alter[i], NULL, NULL, msg) != SQLITE_OK)
-			return -1;
-	for (size_t i = 0; st->version < 6 && i < WS_ARRAY_SIZE(v6_alter); i++)
-		if (sqlite3_exec(st->db, v6_alter[i], NULL, NULL, msg) != SQLITE_OK)
-			return -1;
-	for (size_t i = 0; st->version < 7 && i < WS_ARRAY_SIZE(v7_alter); i++)
-		if (sqlite3_exec(st->db, v7_alter[i], NULL, NULL, msg) != SQLITE_OK)
+	}
+	return 0;
+}
+
+/* Create what the file lacks (every table of a new one), with the
+ * version and whose file it is. */
+static int create_schema(struct ws_store *st, char **msg)
+{
+	char app[64], spans[4096];
+	const char *const parts[] = {
+		app,
+		schema_head,
+		spans,
+		schema_tail,
+		"INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '" WS_STR(
+			WS_STORE_SCHEMA_VERSION) "'), ('created_by', 'wirespan')",
+	};
+
+	snprintf(app, sizeof(app), "PRAGMA application_id=%d", APPLICATION_ID);
+	span_create_sql(spans, sizeof(spans));
+	for (size_t i = 0; i < WS_ARRAY_SIZE(parts); i++)
+		if (sqlite3_exec(st->db, parts[i], NULL, NULL, msg) != SQLITE_OK)
 			return -1;
 	return 0;
+}
+
+/* A new file's schema, or an older file's upgrade, in one transaction:
+ * a failure (a file changed by hand, the disk full) leaves it as it was. */
+static int set_schema(struct ws_store *st, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	bool upgrading = false;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	upgrading = true;
+	if (migrate(st, &msg))
+		goto fail;
+	upgrading = false;
+	if (create_schema(st, &msg) || sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	st->version = WS_STORE_SCHEMA_VERSION;
+	return 0;
+fail:
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (upgrading)
+		snprintf(err, errlen,
+			 "cannot upgrade database %s from schema version %d to %d: %s; the file is left as it was",
+			 st->path, st->version, WS_STORE_SCHEMA_VERSION, msg ? msg : "unknown error");
+	else
+		snprintf(err, errlen, "cannot write database %s: %s", st->path, msg ? msg : "unknown error");
+	sqlite3_free(msg);
+	return -EIO;
 }
 
 /* SQLite keeps allocation statistics behind a global mutex by default: two
  * lock round trips per allocation that nobody reads. */
 static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
+/* Whether the migrations add the span columns of that version. */
+static bool migrates_spans(int version)
+{
+	for (size_t i = 0; i < WS_ARRAY_SIZE(migrations); i++)
+		if (migrations[i].version == version && migrations[i].sql == SPAN_COLUMNS)
+			return true;
+	return false;
+}
+
+/* What the code above takes span_cols to be: each version's columns after
+ * those of the one before (so that an upgraded file's columns are in a new
+ * file's order), added by a migration, with an answer for older files; and
+ * the N_SPAN_IDS ids that add_span has room for. A mistake here is the
+ * program's, found by its first test. */
+static void check_span_cols(void)
+{
+	int since = 1, ids = 0;
+
+	for (size_t i = 0; i < N_SPAN_COLS; i++) {
+		const struct span_col *c = &span_cols[i];
+		bool id = c->kind == COL_ID || c->kind == COL_PARENT;
+		if (c->since < since || c->since > WS_STORE_SCHEMA_VERSION || (c->since > 1) != (c->older != NULL) ||
+		    (c->since > 1 && !migrates_spans(c->since)) || (id && c->size > 16)) {
+			ws_err("store: span column %s is out of place in span_cols", c->name);
+			abort();
+		}
+		since = c->since;
+		ids += id;
+	}
+	if (ids != N_SPAN_IDS) {
+		ws_err("store: span_cols has %d id columns, not %d", ids, N_SPAN_IDS);
+		abort();
+	}
+}
+
+static void store_setup(void)
+{
+	sqlite_setup();
+	check_span_cols();
+}
 
 int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **out, char *err, size_t errlen)
 {
@@ -444,7 +617,7 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 	int rc;
 
 	*out = NULL;
-	pthread_once(&once, sqlite_setup);
+	pthread_once(&once, store_setup);
 	ws_strlcpy(st->path, path, sizeof(st->path));
 	st->writing = mode == WS_STORE_WRITE;
 	int fd = -1;
@@ -525,20 +698,12 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 		return -EINVAL;
 	}
 	if (st->writing) {
-		char *msg = NULL;
-		char sql[256];
+		char *msg = NULL, sql[4096];
 		/* a 64 MiB page cache keeps the indexes in memory; checkpoints
 		 * are left to the checkpointer thread */
-		snprintf(sql, sizeof(sql),
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA application_id=%d; "
-			 "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=0;",
-			 APPLICATION_ID);
-		if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK ||
-		    upgrade(st, &msg) ||
-		    sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(st->db,
-				 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '" WS_STR(
-					 WS_STORE_SCHEMA_VERSION) "'), ('created_by', 'wirespan')",
+		if (sqlite3_exec(st->db,
+				 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; "
+				 "PRAGMA wal_autocheckpoint=0;",
 				 NULL, NULL, &msg) != SQLITE_OK) {
 			snprintf(err, errlen, "cannot write database %s: %s", path, msg ? msg : "unknown error");
 			sqlite3_free(msg);
@@ -546,11 +711,13 @@ int ws_store_open(const char *path, enum ws_store_mode mode, struct ws_store **o
 			free(st);
 			return -EIO;
 		}
-		st->version = WS_STORE_SCHEMA_VERSION;
-		if (prepare(st,
-			    "INSERT INTO spans (" SPAN_COLS_V6 ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-			    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			    &st->ins_span) ||
+		if ((rc = set_schema(st, err, errlen)) < 0) {
+			sqlite3_close(st->db);
+			free(st);
+			return rc;
+		}
+		span_insert_sql(sql, sizeof(sql));
+		if (prepare(st, sql, &st->ins_span) ||
 		    prepare(st,
 			    "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
 			    "?,?,?,?,?,?,?,?)",
@@ -720,91 +887,105 @@ static void bind_addr(sqlite3_stmt *q, int i, const struct ws_endpoint *ep)
 	}
 }
 
+/* An integer field of a span, as its size and signedness say. */
+static int64_t span_int(const struct ws_span *s, const struct span_col *c)
+{
+	const char *p = (const char *)s + c->off;
+	bool sign = c->kind != COL_UINT;
+	uint8_t u8;
+	uint16_t u16;
+	uint32_t u32;
+	int64_t v;
+
+	switch (c->size) {
+	case 1: memcpy(&u8, p, 1); return sign ? (int64_t)(int8_t)u8 : (int64_t)u8;
+	case 2: memcpy(&u16, p, 2); return sign ? (int64_t)(int16_t)u16 : (int64_t)u16;
+	case 4: memcpy(&u32, p, 4); return sign ? (int64_t)(int32_t)u32 : (int64_t)u32;
+	default: memcpy(&v, p, 8); return v;
+	}
+}
+
+static void span_set_int(struct ws_span *s, const struct span_col *c, int64_t v)
+{
+	char *p = (char *)s + c->off;
+	uint8_t u8 = (uint8_t)v;
+	uint16_t u16 = (uint16_t)v;
+	uint32_t u32 = (uint32_t)v;
+
+	switch (c->size) {
+	case 1: memcpy(p, &u8, 1); break;
+	case 2: memcpy(p, &u16, 2); break;
+	case 4: memcpy(p, &u32, 4); break;
+	default: memcpy(p, &v, 8); break;
+	}
+}
+
+static bool all_zero(const char *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+/* Bind column c of span s as parameter i. Its text is bound in place: it
+ * outlives the step (step_done resets and clears the bindings), and so
+ * does hex, the room for an id written as hex. */
+static void bind_span_col(sqlite3_stmt *q, int i, const struct span_col *c, const struct ws_span *s, char *hex)
+{
+	const char *p = (const char *)s + c->off;
+	int64_t v;
+	float f;
+
+	switch (c->kind) {
+	case COL_UINT:
+	case COL_INT: sqlite3_bind_int64(q, i, span_int(s, c)); break;
+	case COL_INT_NZ:
+		if ((v = span_int(s, c)) != 0)
+			sqlite3_bind_int64(q, i, v);
+		break;
+	case COL_INT_OPT:
+		if ((v = span_int(s, c)) >= 0)
+			sqlite3_bind_int64(q, i, v);
+		break;
+	case COL_REAL:
+		memcpy(&f, p, sizeof(f));
+		sqlite3_bind_double(q, i, f);
+		break;
+	case COL_TEXT: sqlite3_bind_text(q, i, p, -1, SQLITE_STATIC); break;
+	case COL_TEXT_NZ:
+		if (p[0])
+			sqlite3_bind_text(q, i, p, -1, SQLITE_STATIC);
+		break;
+	case COL_JSON: sqlite3_bind_text(q, i, p[0] ? p : "{}", -1, SQLITE_STATIC); break;
+	case COL_ID:
+	case COL_PARENT:
+		hex[0] = 0;
+		if (c->kind == COL_ID || !all_zero(p, c->size))
+			ws_hex((const uint8_t *)p, c->size, hex);
+		sqlite3_bind_text(q, i, hex, -1, SQLITE_STATIC);
+		break;
+	case COL_KIND: sqlite3_bind_text(q, i, ws_span_kind_name(s->kind), -1, SQLITE_STATIC); break;
+	case COL_PROTO: sqlite3_bind_text(q, i, ws_proto_name(s->proto), -1, SQLITE_STATIC); break;
+	case COL_DURATION: sqlite3_bind_int64(q, i, (int64_t)(s->end_ns - s->start_ns)); break;
+	case COL_ADDR: bind_addr(q, i, (const struct ws_endpoint *)p); break;
+	case COL_PORT: break; /* bound with its address */
+	}
+}
+
 int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
 {
-	sqlite3_stmt *q = st->ins_span;
-	char sid[17], tid[33], pid[17] = "";
-	bool has_parent = false;
-	int i = 1;
+	char ids[N_SPAN_IDS][33];
+	int nid = 0;
 
 	if (begin_tx(st))
 		return -EIO;
-	/* every string bound here outlives the step (step_done resets and
-	 * clears the bindings): SQLite need not copy them */
-	for (size_t k = 0; k < sizeof(s->parent_id); k++)
-		has_parent |= s->parent_id[k] != 0;
-	ws_hex(s->span_id, 8, sid);
-	ws_hex(s->trace_id, 16, tid);
-	if (has_parent)
-		ws_hex(s->parent_id, 8, pid);
-	sqlite3_bind_text(q, i++, sid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, i++, tid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, i++, pid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, i++, s->recording_id);
-	sqlite3_bind_int64(q, i++, (int64_t)s->conn_id);
-	sqlite3_bind_text(q, i++, ws_span_kind_name(s->kind), -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, i++, ws_proto_name(s->proto), -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, i++, s->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, i++, (int64_t)s->start_ns);
-	sqlite3_bind_int64(q, i++, (int64_t)s->end_ns);
-	sqlite3_bind_int64(q, i++, (int64_t)(s->end_ns - s->start_ns));
-	sqlite3_bind_text(q, i++, s->service, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, i++, s->host, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, i++, s->pid);
-	sqlite3_bind_int64(q, i++, s->tid);
-	bind_addr(q, i, &s->local);
-	i += 2;
-	bind_addr(q, i, &s->peer);
-	i += 2;
-	sqlite3_bind_text(q, i++, s->method, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, i++, s->target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, i++, s->query, -1, SQLITE_STATIC);
-	if (s->status)
-		sqlite3_bind_int(q, i, s->status);
-	i++;
-	sqlite3_bind_text(q, i++, s->error, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, i++, (int64_t)s->req_bytes);
-	sqlite3_bind_int64(q, i++, (int64_t)s->resp_bytes);
-	sqlite3_bind_int64(q, i++, (int64_t)s->req_body);
-	sqlite3_bind_int64(q, i++, (int64_t)s->resp_body);
-	sqlite3_bind_int64(q, i++, s->req_seq);
-	sqlite3_bind_int64(q, i++, s->resp_seq);
-	for (int k = 0; k < 4; k++)
-		sqlite3_bind_int64(q, i++, (int64_t)s->req_t[k]);
-	for (int k = 0; k < 4; k++)
-		sqlite3_bind_int64(q, i++, (int64_t)s->resp_t[k]);
-	sqlite3_bind_int(q, i++, s->flags);
-	sqlite3_bind_text(q, i++, s->attrs[0] ? s->attrs : "{}", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, i++, s->req_last_tid);
-	sqlite3_bind_int64(q, i++, s->resp_last_tid);
-	sqlite3_bind_int64(q, i++, (int64_t)s->conn_open_ns);
-	if (s->traceparent[0])
-		sqlite3_bind_text(q, i, s->traceparent, -1, SQLITE_STATIC);
-	i++;
-	sqlite3_bind_text(q, i++, s->link_method, -1, SQLITE_STATIC);
-	sqlite3_bind_double(q, i++, s->link_confidence);
-	sqlite3_bind_int64(q, i++, s->link_candidates);
-	for (int k = 0; k < 2; k++)
-		sqlite3_bind_int64(q, i++, (int64_t)s->req_arr[k]);
-	for (int k = 0; k < 2; k++)
-		sqlite3_bind_int64(q, i++, (int64_t)s->resp_arr[k]);
-	if (s->sched_runq >= 0)
-		sqlite3_bind_int64(q, i, s->sched_runq);
-	i++;
-	if (s->sched_offcpu >= 0)
-		sqlite3_bind_int64(q, i, s->sched_offcpu);
-	i++;
-	sqlite3_bind_int64(q, i++, (int64_t)s->conn_estab_ns);
-	sqlite3_bind_int64(q, i++, s->srtt_us);
-	sqlite3_bind_int64(q, i++, (int64_t)s->req_goid);
-	sqlite3_bind_int64(q, i++, (int64_t)s->req_last_goid);
-	sqlite3_bind_int64(q, i++, (int64_t)s->resp_goid);
-	sqlite3_bind_int64(q, i++, (int64_t)s->resp_last_goid);
-	sqlite3_bind_int64(q, i++, (int64_t)s->req_waker);
-	sqlite3_bind_int64(q, i++, (int64_t)s->req_wake_ns);
-	sqlite3_bind_int64(q, i++, (int64_t)s->req_waker2);
-	sqlite3_bind_int64(q, i++, (int64_t)s->req_wake2_ns);
-	return step_done(st, q);
+	for (size_t i = 0; i < N_SPAN_COLS; i++) {
+		const struct span_col *c = &span_cols[i];
+		bool id = c->kind == COL_ID || c->kind == COL_PARENT;
+		bind_span_col(st->ins_span, (int)i + 1, c, s, id ? ids[nid++] : NULL);
+	}
+	return step_done(st, st->ins_span);
 }
 
 int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, const struct ct_conn_info *c)
@@ -1082,90 +1263,68 @@ static void col_hex(sqlite3_stmt *q, int i, uint8_t *out, size_t n)
 		ws_unhex((const char *)t, out, n);
 }
 
+/* Column i of a row into the field of span s that c says. */
+static void read_span_col(sqlite3_stmt *q, int i, const struct span_col *c, struct ws_span *s)
+{
+	char *p = (char *)s + c->off, name[16];
+	struct ws_endpoint *ep = (struct ws_endpoint *)p;
+	const unsigned char *t;
+	float f;
+
+	switch (c->kind) {
+	case COL_UINT:
+	case COL_INT:
+	case COL_INT_NZ: span_set_int(s, c, sqlite3_column_int64(q, i)); break;
+	case COL_INT_OPT:
+		span_set_int(s, c, sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, i));
+		break;
+	case COL_REAL:
+		f = (float)sqlite3_column_double(q, i);
+		memcpy(p, &f, sizeof(f));
+		break;
+	case COL_TEXT:
+	case COL_TEXT_NZ:
+	case COL_JSON: col_text(q, i, p, c->size); break;
+	case COL_ID:
+	case COL_PARENT: col_hex(q, i, (uint8_t *)p, c->size); break;
+	case COL_KIND:
+		col_text(q, i, name, sizeof(name));
+		s->kind = strcmp(name, "client") == 0 ? WS_SPAN_CLIENT : WS_SPAN_SERVER;
+		break;
+	case COL_PROTO:
+		col_text(q, i, name, sizeof(name));
+		s->proto = ws_proto_by_name(name);
+		break;
+	case COL_DURATION: break;
+	case COL_ADDR:
+		memset(ep, 0, sizeof(*ep));
+		if ((t = sqlite3_column_text(q, i)))
+			ws_endpoint_parse((const char *)t, 0, ep);
+		break;
+	case COL_PORT:
+		if (ep->family)
+			ep->port = (uint16_t)sqlite3_column_int(q, i);
+		break;
+	}
+}
+
 static void row_to_span(sqlite3_stmt *q, struct ws_span *s)
 {
-	char kind[16], proto[16];
-	int i = 0;
-
 	memset(s, 0, sizeof(*s));
-	col_hex(q, i++, s->span_id, 8);
-	col_hex(q, i++, s->trace_id, 16);
-	col_hex(q, i++, s->parent_id, 8);
-	s->recording_id = sqlite3_column_int64(q, i++);
-	s->conn_id = (uint64_t)sqlite3_column_int64(q, i++);
-	col_text(q, i++, kind, sizeof(kind));
-	s->kind = strcmp(kind, "client") == 0 ? WS_SPAN_CLIENT : WS_SPAN_SERVER;
-	col_text(q, i++, proto, sizeof(proto));
-	s->proto = ws_proto_by_name(proto);
-	col_text(q, i++, s->name, sizeof(s->name));
-	s->start_ns = (uint64_t)sqlite3_column_int64(q, i++);
-	s->end_ns = (uint64_t)sqlite3_column_int64(q, i++);
-	i++; /* duration */
-	col_text(q, i++, s->service, sizeof(s->service));
-	col_text(q, i++, s->host, sizeof(s->host));
-	s->pid = sqlite3_column_int64(q, i++);
-	s->tid = sqlite3_column_int64(q, i++);
-	col_endpoint(q, i, &s->local);
-	i += 2;
-	col_endpoint(q, i, &s->peer);
-	i += 2;
-	col_text(q, i++, s->method, sizeof(s->method));
-	col_text(q, i++, s->target, sizeof(s->target));
-	col_text(q, i++, s->query, sizeof(s->query));
-	s->status = sqlite3_column_int(q, i++);
-	col_text(q, i++, s->error, sizeof(s->error));
-	s->req_bytes = sqlite3_column_int64(q, i++);
-	s->resp_bytes = sqlite3_column_int64(q, i++);
-	s->req_body = sqlite3_column_int64(q, i++);
-	s->resp_body = sqlite3_column_int64(q, i++);
-	s->req_seq = (uint32_t)sqlite3_column_int64(q, i++);
-	s->resp_seq = (uint32_t)sqlite3_column_int64(q, i++);
-	for (int k = 0; k < 4; k++)
-		s->req_t[k] = sqlite3_column_int64(q, i++);
-	for (int k = 0; k < 4; k++)
-		s->resp_t[k] = sqlite3_column_int64(q, i++);
-	s->flags = sqlite3_column_int(q, i++);
-	col_text(q, i++, s->attrs, sizeof(s->attrs));
-	s->req_last_tid = (uint32_t)sqlite3_column_int64(q, i++);
-	s->resp_last_tid = (uint32_t)sqlite3_column_int64(q, i++);
-	s->conn_open_ns = (uint64_t)sqlite3_column_int64(q, i++);
-	col_text(q, i++, s->traceparent, sizeof(s->traceparent));
-	col_text(q, i++, s->link_method, sizeof(s->link_method));
-	s->link_confidence = (float)sqlite3_column_double(q, i++);
-	s->link_candidates = (uint32_t)sqlite3_column_int64(q, i++);
-	for (int k = 0; k < 2; k++)
-		s->req_arr[k] = (uint64_t)sqlite3_column_int64(q, i++);
-	for (int k = 0; k < 2; k++)
-		s->resp_arr[k] = (uint64_t)sqlite3_column_int64(q, i++);
-	s->sched_runq = sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, i);
-	i++;
-	s->sched_offcpu = sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, i);
-	i++;
-	s->conn_estab_ns = (uint64_t)sqlite3_column_int64(q, i++);
-	s->srtt_us = (uint32_t)sqlite3_column_int64(q, i++);
-	s->req_goid = (uint64_t)sqlite3_column_int64(q, i++);
-	s->req_last_goid = (uint64_t)sqlite3_column_int64(q, i++);
-	s->resp_goid = (uint64_t)sqlite3_column_int64(q, i++);
-	s->resp_last_goid = (uint64_t)sqlite3_column_int64(q, i++);
-	s->req_waker = (uint64_t)sqlite3_column_int64(q, i++);
-	s->req_wake_ns = (uint64_t)sqlite3_column_int64(q, i++);
-	s->req_waker2 = (uint64_t)sqlite3_column_int64(q, i++);
-	s->req_wake2_ns = (uint64_t)sqlite3_column_int64(q, i++);
+	for (size_t i = 0; i < N_SPAN_COLS; i++)
+		read_span_col(q, (int)i, &span_cols[i], s);
 }
 
 int ws_store_each_span(struct ws_store *st, const struct ws_span_filter *f,
 		       int (*fn)(void *ctx, const struct ws_span *s), void *ctx)
 {
-	char sql[2048];
+	char cols[4096], sql[4096 + 512];
 	sqlite3_stmt *q;
 	struct ws_span s;
 	int rc, n = 0;
 
-	n = snprintf(sql, sizeof(sql), "SELECT %s FROM spans WHERE 1",
-		     st->version >= 6   ? SPAN_COLS_V6
-		     : st->version >= 3 ? SPAN_COLS_V3_AS_V6
-		     : st->version == 2 ? SPAN_COLS_V2_AS_V6
-					: SPAN_COLS_V1_AS_V6);
+	span_select_list(st->version, cols, sizeof(cols));
+	n = snprintf(sql, sizeof(sql), "SELECT %s FROM spans WHERE 1", cols);
 	if (f->kind)
 		n += snprintf(sql + n, sizeof(sql) - n, " AND kind = '%s'", ws_span_kind_name(f->kind));
 	if (f->proto)
@@ -1403,17 +1562,6 @@ int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const s
 
 int ws_store_version(const struct ws_store *st) { return st->version; }
 
-bool ws_store_row(sqlite3_stmt *q, int *failed)
-{
-	int rc = sqlite3_step(q);
-
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE && !*failed)
-		*failed = rc;
-	return rc == SQLITE_ROW;
-}
-
-sqlite3 *ws_store_db(struct ws_store *st) { return st->db; }
-
 int64_t ws_store_span_count(struct ws_store *st)
 {
 	sqlite3_stmt *q;
@@ -1424,4 +1572,255 @@ int64_t ws_store_span_count(struct ws_store *st)
 		n = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	return n;
+}
+
+/* ---- reports ---- */
+
+const char *ws_store_read_error(const struct ws_store *st) { return st->read_err[0] ? st->read_err : NULL; }
+
+/* A report's query; a file that cannot answer it (an older one) is no
+ * error here: the report leaves that part out. */
+static int report_prepare(struct ws_store *st, const char *sql, sqlite3_stmt **q)
+{
+	return sqlite3_prepare_v2(st->db, sql, -1, q, NULL) == SQLITE_OK ? 0 : -ENOENT;
+}
+
+/* The next row of a report: true on one. The first failure (a damaged
+ * file) is kept for ws_store_read_error() and ends the report. */
+static bool report_row(struct ws_store *st, sqlite3_stmt *q, int *rc)
+{
+	int step = sqlite3_step(q);
+
+	if (step == SQLITE_ROW)
+		return true;
+	if (step != SQLITE_DONE) {
+		*rc = -EIO;
+		if (!st->read_err[0])
+			snprintf(st->read_err, sizeof(st->read_err),
+				 "cannot read %s: %s (the file is damaged or not a wirespan database)", st->path,
+				 sqlite3_errstr(step));
+	}
+	return false;
+}
+
+/* Column i as text, "" for NULL. */
+static const char *col_str(sqlite3_stmt *q, int i)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+
+	return t ? (const char *)t : "";
+}
+
+int ws_store_each_recording(struct ws_store *st, int64_t id, bool all,
+			    int (*fn)(void *ctx, const struct ws_store_recording *r), void *ctx)
+{
+	sqlite3_stmt *q;
+	char sql[512];
+	int rc = 0;
+
+	/* pid and updated_ns came with schema 5 */
+	snprintf(sql, sizeof(sql),
+		 "SELECT id, source, host, command, status, started_ns, ended_ns, events, spans, lost, %s "
+		 "FROM recordings %s ORDER BY id %s",
+		 st->version >= 5 ? "pid, updated_ns" : "0, 0", id ? "WHERE id = ?" : "", all ? "" : "DESC LIMIT 1");
+	if (report_prepare(st, sql, &q))
+		return -ENOENT;
+	if (id)
+		sqlite3_bind_int64(q, 1, id);
+	while (report_row(st, q, &rc)) {
+		struct ws_store_recording r = {0};
+		r.id = sqlite3_column_int64(q, 0);
+		ws_strlcpy(r.source, col_str(q, 1), sizeof(r.source));
+		ws_strlcpy(r.host, col_str(q, 2), sizeof(r.host));
+		ws_strlcpy(r.command, col_str(q, 3), sizeof(r.command));
+		ws_strlcpy(r.status, col_str(q, 4), sizeof(r.status));
+		r.started_ns = (uint64_t)sqlite3_column_int64(q, 5);
+		r.ended_ns = (uint64_t)sqlite3_column_int64(q, 6);
+		r.events = (uint64_t)sqlite3_column_int64(q, 7);
+		r.spans = (uint64_t)sqlite3_column_int64(q, 8);
+		r.lost = (uint64_t)sqlite3_column_int64(q, 9);
+		r.pid = sqlite3_column_int64(q, 10);
+		r.updated_ns = (uint64_t)sqlite3_column_int64(q, 11);
+		if (fn(ctx, &r))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int ws_store_each_counter(struct ws_store *st, int64_t recording, const char *kind,
+			  int (*fn)(void *ctx, const char *name, int64_t value), void *ctx)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (report_prepare(st, "SELECT name, value FROM counters WHERE recording_id = ? AND kind = ? ORDER BY name",
+			   &q))
+		return -ENOENT;
+	sqlite3_bind_int64(q, 1, recording);
+	sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
+	while (report_row(st, q, &rc))
+		if (fn(ctx, col_str(q, 0), sqlite3_column_int64(q, 1)))
+			break;
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* The first value of a one-row query about a recording (and a name), or
+ * otherwise. */
+static int64_t report_value(struct ws_store *st, const char *sql, int64_t recording, const char *name,
+			    int64_t otherwise)
+{
+	sqlite3_stmt *q;
+	int64_t v = otherwise;
+	int rc = 0;
+
+	if (report_prepare(st, sql, &q))
+		return otherwise;
+	sqlite3_bind_int64(q, 1, recording);
+	if (name)
+		sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	if (report_row(st, q, &rc))
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+int64_t ws_store_counter(struct ws_store *st, int64_t recording, const char *name)
+{
+	return report_value(st, "SELECT value FROM counters WHERE recording_id = ? AND name = ?", recording, name, 0);
+}
+
+int64_t ws_store_recording_spans(struct ws_store *st, int64_t recording)
+{
+	return report_value(st, "SELECT count(*) FROM spans WHERE recording_id = ?", recording, NULL, -1);
+}
+
+int ws_store_each_shed(struct ws_store *st, int64_t recording, int (*fn)(void *ctx, const struct ws_store_shed *s),
+		       void *ctx)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (report_prepare(st,
+			   "SELECT ts_ns, level, cpu_pct, budget_pct, action FROM shedding WHERE recording_id = ? "
+			   "ORDER BY rowid",
+			   &q))
+		return -ENOENT;
+	sqlite3_bind_int64(q, 1, recording);
+	while (report_row(st, q, &rc)) {
+		struct ws_store_shed s = {
+			.ts_ns = (uint64_t)sqlite3_column_int64(q, 0),
+			.level = sqlite3_column_int(q, 1),
+			.cpu_pct = sqlite3_column_double(q, 2),
+			.budget_pct = sqlite3_column_double(q, 3),
+			.action = col_str(q, 4),
+		};
+		if (fn(ctx, &s))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int ws_store_each_bpf_prog(struct ws_store *st, int64_t recording,
+			   int (*fn)(void *ctx, const struct ws_store_bpf_prog *p), void *ctx)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (report_prepare(st,
+			   "SELECT name, hook, runs, run_ns FROM bpf_programs WHERE recording_id = ? "
+			   "ORDER BY run_ns DESC",
+			   &q))
+		return -ENOENT;
+	sqlite3_bind_int64(q, 1, recording);
+	while (report_row(st, q, &rc)) {
+		struct ws_store_bpf_prog p = {
+			.name = col_str(q, 0),
+			.hook = col_str(q, 1),
+			.runs = sqlite3_column_int64(q, 2),
+			.run_ns = sqlite3_column_int64(q, 3),
+		};
+		if (fn(ctx, &p))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* The groups of enum ws_store_group, as host and group name. */
+static const char *const group_sql[] = {
+	[WS_GROUP_PEER] = "host, CASE role WHEN 'client' THEN 'to ' ELSE 'from ' END || peer_addr || "
+			  "CASE role WHEN 'client' THEN ':' || peer_port ELSE '' END",
+	[WS_GROUP_CONN] = "host, role || ' ' || local_addr || ':' || local_port || ' - ' || peer_addr || ':' || "
+			  "peer_port || ' (' || comm || ' pid ' || pid || ')'",
+	[WS_GROUP_HOST] = "host, 'all connections'",
+};
+
+_Static_assert(CT_CONNECT_FAILED == 16, "the failed connects counted below");
+
+int ws_store_each_peer_health(struct ws_store *st, enum ws_store_group by,
+			      int (*fn)(void *ctx, const struct ws_store_peer_health *h), void *ctx)
+{
+	sqlite3_stmt *q;
+	char sql[1024];
+	int rc = 0;
+
+	if ((unsigned)by >= WS_ARRAY_SIZE(group_sql))
+		return -EINVAL;
+	/* flags & 16: CT_CONNECT_FAILED */
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s, count(*), sum(exchanges), sum(retransmits), sum(syn_retransmits), "
+		 "sum(resets_rx), sum(resets_tx), sum(drops), max(rto_max_us), avg(NULLIF(srtt_us, 0)), "
+		 "sum(flags & 16 != 0) FROM connections GROUP BY 1, 2 "
+		 "ORDER BY sum(retransmits) DESC, sum(resets_rx + resets_tx) DESC, 2",
+		 group_sql[by]);
+	if (report_prepare(st, sql, &q))
+		return -ENOENT;
+	while (report_row(st, q, &rc)) {
+		bool srtt_known = sqlite3_column_type(q, 10) != SQLITE_NULL; /* before the value is read */
+		struct ws_store_peer_health h = {
+			.host = col_str(q, 0),
+			.group = col_str(q, 1),
+			.connections = sqlite3_column_int64(q, 2),
+			.exchanges = sqlite3_column_int64(q, 3),
+			.retransmits = sqlite3_column_int64(q, 4),
+			.syn_retransmits = sqlite3_column_int64(q, 5),
+			.resets_rx = sqlite3_column_int64(q, 6),
+			.resets_tx = sqlite3_column_int64(q, 7),
+			.drops = sqlite3_column_int64(q, 8),
+			.rto_max_us = sqlite3_column_int64(q, 9),
+			.srtt_known = srtt_known,
+			.srtt_avg_us = sqlite3_column_double(q, 10),
+			.failed_connects = sqlite3_column_int64(q, 11),
+		};
+		if (fn(ctx, &h))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int ws_store_each_drop_total(struct ws_store *st, int (*fn)(void *ctx, const struct ws_store_drop_total *d),
+			     void *ctx)
+{
+	sqlite3_stmt *q;
+	int rc = 0;
+
+	if (report_prepare(st, "SELECT host, reason, name, sum(count) FROM drops GROUP BY host, reason ORDER BY 4 DESC",
+			   &q))
+		return -ENOENT;
+	while (report_row(st, q, &rc)) {
+		struct ws_store_drop_total d = {
+			.host = col_str(q, 0),
+			.reason = sqlite3_column_int64(q, 1),
+			.name = col_str(q, 2),
+			.packets = sqlite3_column_int64(q, 3),
+		};
+		if (fn(ctx, &d))
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc;
 }

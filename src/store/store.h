@@ -131,15 +131,93 @@ int ws_store_each_flow(struct ws_store *st, const struct ws_endpoint *a, const s
 		       int (*fn)(void *ctx, int64_t recording, const char *host, const struct ws_store_flow *f),
 		       void *ctx);
 int ws_store_version(const struct ws_store *st);
-/* sqlite3_step() for the readers that query the file themselves: true on
- * a row; the first failure (a damaged file) is kept in *failed, so that
- * the command can say so and exit non-zero instead of printing less. */
-struct sqlite3_stmt;
-bool ws_store_row(struct sqlite3_stmt *q, int *failed);
 /* Spans in the database (every recording), or -1 on error. */
 int64_t ws_store_span_count(struct ws_store *st);
-/* The SQLite handle, for reports that are plain queries (`wirespan tcp`). */
-struct sqlite3;
-struct sqlite3 *ws_store_db(struct ws_store *st);
+
+/* ---- reports: `wirespan status` and `wirespan tcp` ----
+ *
+ * Each reader calls fn for every row, in the order its comment gives; fn
+ * returning nonzero stops it. They return 0; -ENOENT when the file cannot
+ * answer (an older one, without the table: ws_store_errmsg() says what
+ * SQLite found missing), before fn is called; or -EIO when a row could not
+ * be read. That failure is kept: ws_store_read_error() then says the file
+ * is damaged, so that the command can say so and exit non-zero instead of
+ * printing less as if that were all. Text passed to fn lives until fn
+ * returns; NULL in the file reads as "". */
+
+/* The first row a reader could not read, as a message that names the
+ * file; NULL when there was none. */
+const char *ws_store_read_error(const struct ws_store *st);
+
+struct ws_store_recording {
+	int64_t id;
+	int64_t pid; /* the recorder's (schema 5; 0 before) */
+	char source[16], host[64], command[512], status[16];
+	uint64_t started_ns, ended_ns;
+	uint64_t updated_ns; /* when the recorder last wrote (schema 5; 0 before) */
+	uint64_t events, spans, lost;
+};
+/* Recording id, or every one (id 0); all: each that matches, oldest
+ * first; otherwise the last only. */
+int ws_store_each_recording(struct ws_store *st, int64_t id, bool all,
+			    int (*fn)(void *ctx, const struct ws_store_recording *r), void *ctx);
+/* A recording's counters of one kind ("lost", "shed", "stat",
+ * "privileges"), by name. */
+int ws_store_each_counter(struct ws_store *st, int64_t recording, const char *kind,
+			  int (*fn)(void *ctx, const char *name, int64_t value), void *ctx);
+/* A recording's counter of that name, of any kind; 0 when it has none. */
+int64_t ws_store_counter(struct ws_store *st, int64_t recording, const char *name);
+/* The spans stored for a recording (its rows: the recorder's own total
+ * lags), or -1. */
+int64_t ws_store_recording_spans(struct ws_store *st, int64_t recording);
+
+/* A change of the load shedding level under the CPU budget. */
+struct ws_store_shed {
+	uint64_t ts_ns;
+	int level;
+	double cpu_pct, budget_pct;
+	const char *action;
+};
+/* A recording's shedding changes (schema 5), in order: the first states
+ * the budget. */
+int ws_store_each_shed(struct ws_store *st, int64_t recording, int (*fn)(void *ctx, const struct ws_store_shed *s),
+		       void *ctx);
+
+struct ws_store_bpf_prog {
+	const char *name, *hook;
+	int64_t runs, run_ns;
+};
+/* What each BPF program of a recording cost (schema 5), most time first. */
+int ws_store_each_bpf_prog(struct ws_store *st, int64_t recording,
+			   int (*fn)(void *ctx, const struct ws_store_bpf_prog *p), void *ctx);
+
+/* How `wirespan tcp` groups connections: by host and peer (its address,
+ * and its port when it is the server), by connection, or by host. */
+enum ws_store_group { WS_GROUP_PEER, WS_GROUP_CONN, WS_GROUP_HOST };
+
+/* The TCP health of one group of connections: sums, the largest RTO, the
+ * mean of the known smoothed RTTs. */
+struct ws_store_peer_health {
+	const char *host;
+	const char *group; /* "to 10.0.0.2:6379", "client 10.0.0.1:40000 - ...", "all connections" */
+	int64_t connections, exchanges, retransmits, syn_retransmits;
+	int64_t resets_rx, resets_tx, drops, failed_connects;
+	int64_t rto_max_us;
+	bool srtt_known;
+	double srtt_avg_us;
+};
+/* Every group's health (schema 3), most retransmissions first, then most
+ * resets, then by name. */
+int ws_store_each_peer_health(struct ws_store *st, enum ws_store_group by,
+			      int (*fn)(void *ctx, const struct ws_store_peer_health *h), void *ctx);
+
+/* Packets the kernel dropped on a host for one reason, every recording. */
+struct ws_store_drop_total {
+	const char *host, *name;
+	int64_t reason, packets;
+};
+/* Every host's drops by reason (schema 3), most first. */
+int ws_store_each_drop_total(struct ws_store *st, int (*fn)(void *ctx, const struct ws_store_drop_total *d),
+			     void *ctx);
 
 #endif

@@ -3,7 +3,9 @@
  * reader opens it (defensive settings, views and triggers refused), then
  * read the way `spans`, `traces` and `explain` read it: every span, trace
  * assembly and phases over the spans and TCP events, and the packets of
- * the connections between the first span's ends. Seeds: databases that
+ * the connections between the first span's ends; and the way `status` and
+ * `tcp` read it: each recording's counters, shedding and BPF programs, the
+ * TCP health of every grouping and the drops. Seeds: databases that
  * `wirespan pcap` wrote (tests/run.sh), so mutations start from valid
  * SQLite files with wirespan's schema. */
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pcap/offline.h"
 #include "store/store.h"
 #include "trace/link.h"
 #include "trace/phases.h"
@@ -32,6 +35,74 @@ static int on_flow(void *ctx, int64_t recording, const char *host, const struct 
 	(void)host;
 	(void)f;
 	return 0;
+}
+
+/* Rows the report readers may still call back with for this input: a
+ * damaged b-tree can loop, handing out rows until the read time limit,
+ * and each recording starts five more queries. */
+static int report_rows;
+
+static int on_row(void)
+{
+	return --report_rows < 0;
+}
+
+static int on_counter(void *ctx, const char *name, int64_t v)
+{
+	(void)ctx;
+	(void)name;
+	(void)v;
+	return on_row();
+}
+
+static int on_shed(void *ctx, const struct ws_store_shed *s)
+{
+	(void)ctx;
+	(void)s;
+	return on_row();
+}
+
+static int on_prog(void *ctx, const struct ws_store_bpf_prog *p)
+{
+	(void)ctx;
+	(void)p;
+	return on_row();
+}
+
+static int on_health(void *ctx, const struct ws_store_peer_health *h)
+{
+	(void)ctx;
+	(void)h;
+	return on_row();
+}
+
+static int on_drop(void *ctx, const struct ws_store_drop_total *d)
+{
+	(void)ctx;
+	(void)d;
+	return on_row();
+}
+
+/* What `wirespan status` reads of each recording. */
+static int on_recording(void *ctx, const struct ws_store_recording *r)
+{
+	struct ws_store *st = ctx;
+
+	ws_store_recording_spans(st, r->id);
+	ws_store_counter(st, r->id, "connections");
+	ws_store_each_counter(st, r->id, "lost", on_counter, NULL);
+	ws_store_each_shed(st, r->id, on_shed, NULL);
+	ws_store_each_bpf_prog(st, r->id, on_prog, NULL);
+	return on_row();
+}
+
+static void read_reports(struct ws_store *st)
+{
+	report_rows = 4096;
+	ws_store_each_recording(st, 0, true, on_recording, st);
+	for (int by = WS_GROUP_PEER; by <= WS_GROUP_HOST; by++)
+		ws_store_each_peer_health(st, by, on_health, NULL);
+	ws_store_each_drop_total(st, on_drop, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -73,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ws_endpoint_set(&b, AF_INET6, set.v[0].server.addr, set.v[0].server.port);
 		ws_flowpkts_each(st, &a, &b, on_flow, NULL);
 	}
+	read_reports(st);
 	ws_phaseset_free(&ps);
 	ws_tcpevs_free(&evs);
 	ws_lset_free(&set);
