@@ -286,6 +286,11 @@ static void report_text(struct ws_store *st, const struct ws_store_recording *r,
 	printf("\n  shed:");
 	report_counters(st, r, "shed", NULL, NULL);
 	putchar('\n');
+	int64_t sent = ws_store_counter(st, r->id, "spans_sent"), dropped = ws_store_counter(st, r->id, "spans_dropped");
+	if (sent || dropped)
+		printf("  exported over OTLP: %lld spans sent, %lld dropped (%lld requests, %lld retried)\n",
+		       (long long)sent, (long long)dropped, (long long)ws_store_counter(st, r->id, "requests"),
+		       (long long)ws_store_counter(st, r->id, "retries"));
 	int64_t cut = ws_store_counter(st, r->id, "payload_cut");
 	if (cut)
 		printf("  payload cut to the prefix copied: %lld events (--payload-bytes)\n", (long long)cut);
@@ -326,6 +331,7 @@ static void report_json(struct ws_store *st, const struct ws_store_recording *r,
 	report_counters(st, r, "lost", "lost_by_cause", j);
 	report_counters(st, r, "shed", "shed", j);
 	report_counters(st, r, "stat", "stat", j);
+	report_counters(st, r, "export", "export", j);
 	report_shedding(st, r, j);
 	report_privileges(st, r, j);
 	report_programs(st, r, j);

@@ -123,6 +123,12 @@ def test_export_retries_then_counts_drops(env):
     check_eq(r.returncode, 1, f"exit status with the collector down: {r.stderr}")
     check(f"exported 0 of {n} spans" in r.stderr and f"dropped {n}" in r.stderr and "after 2 attempts" in r.stderr,
           r.stderr)
+    # what the three exports came to is counted in the database, where status shows it
+    st = json.loads(run([WIRESPAN, "status", "--db", db, "--json"]).stdout.splitlines()[-1])
+    check_eq(st["export"], {"requests": 6, "retries": 3, "spans_dropped": 2 * n, "spans_sent": n},
+             "export counters (3 + 1 + 2 requests)")
+    text = run([WIRESPAN, "status", "--db", db]).stdout
+    check(f"exported over OTLP: {n} spans sent, {2 * n} dropped (6 requests, 3 retried)" in text, text)
 
 
 def test_record_sends_when_it_ends(env):
