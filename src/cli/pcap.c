@@ -266,6 +266,8 @@ static int read_capture(struct pipeline *p, const char *path, const char *host, 
 	ws_strlcpy(p->host, host, sizeof(p->host));
 	/* each capture is a recording of its own, with its own counts */
 	p->records = p->decode_errors = p->tcp_events = p->failed_connects = 0;
+	ct_free(p->ct); /* the last capture's connections were flushed at its end */
+	p->ct = NULL;
 	struct ws_recording rec = {.source = "pcap", .host = host, .command = path, .started_ns = ws_now_real_ns()};
 	if (pipeline_begin(p, &rec)) {
 		ws_err("cannot write to the database: %s", pipeline_errmsg(p));

@@ -345,10 +345,11 @@ int pipeline_begin(struct pipeline *p, const struct ws_recording *r)
 	struct ct_sink sink = {.exchange = on_exchange, .conn_end = on_conn_end, .ctx = p};
 	struct ct_config cc = {0};
 
-	ct_free(p->ct);
-	ws_reorder_free(&p->ro);
-	ws_reorder_init(&p->ro);
-	p->ct = ct_new(&cc, &sink);
+	/* connections carry over (the agent's rotation: exchanges in progress
+	 * end in the next database); a front door that wants them fresh frees
+	 * p->ct first (pcap: each capture its own) */
+	if (!p->ct)
+		p->ct = ct_new(&cc, &sink);
 	p->spans = p->spans_server = p->spans_client = p->spans_committed = 0;
 	p->rec_id = 0;
 	for (size_t i = 0; i < p->nsinks; i++) {
