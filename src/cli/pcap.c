@@ -399,7 +399,7 @@ int cmd_pcap(int argc, char **argv)
 	}
 	ws_sides_decide(sides);
 
-	struct pipeline p = {.debug_events = debug, .service_map = smap, .nservice_map = nsmap};
+	struct pipeline p = {.debug_events = debug, .service_map = smap, .nservice_map = nsmap, .link_in_memory = true};
 	bool opened = false;
 	if (nusable) {
 		umask(077);

@@ -1066,7 +1066,7 @@ static void usage_replay(FILE *f)
 int cmd_replay(int argc, char **argv)
 {
 	const char *db = NULL, *host = NULL;
-	struct pipeline p = {0};
+	struct pipeline p = {.link_in_memory = true};
 	const struct cli_opt opts[] = {
 		CLI_DB(&db),
 		CLI_STR("host", &host),

@@ -175,6 +175,15 @@ static void count_span(struct pipeline *p, const struct ws_span *s)
 	else
 		p->spans_server++;
 	TO_SINKS(p, span, s);
+	if (p->lset) {
+		if (p->lset->n < WS_LINK_MAX_SPANS) {
+			ws_lset_add(p->lset, s, 0);
+		} else { /* too many to hold: read back, if at all */
+			ws_lset_free(p->lset);
+			free(p->lset);
+			p->lset = NULL;
+		}
+	}
 }
 
 static void on_exchange(void *ctx, const struct ct_conn_info *c, const struct ws_exchange *x)
@@ -352,6 +361,15 @@ int pipeline_begin(struct pipeline *p, const struct ws_recording *r)
 		p->ct = ct_new(&cc, &sink);
 	p->spans = p->spans_server = p->spans_client = p->spans_committed = 0;
 	p->rec_id = 0;
+	/* keep the spans for trace assembly if they are all the file will
+	 * hold (decided at the first recording) */
+	if (p->link_in_memory && !p->lset_decided && p->store) {
+		p->lset_decided = true;
+		if (ws_store_span_count(p->store) == 0) {
+			p->lset = ws_malloc(sizeof(*p->lset));
+			ws_lset_init(p->lset);
+		}
+	}
 	for (size_t i = 0; i < p->nsinks; i++) {
 		int64_t id = p->sink_failed[i] || !p->sinks[i].ops->begin ? 0 : p->sinks[i].ops->begin(p->sinks[i].ctx, r);
 		if (id < 0)
@@ -412,6 +430,11 @@ void pipeline_close(struct pipeline *p)
 	p->ct = NULL;
 	ws_store_close(p->store);
 	p->store = NULL;
+	if (p->lset) {
+		ws_lset_free(p->lset);
+		free(p->lset);
+		p->lset = NULL;
+	}
 	ws_reorder_free(&p->ro);
 	for (size_t i = 0; ws_hashmap_next(&p->services, &i, &k, &v);) {
 		free(((struct service_name *)v)->attrs);
@@ -478,7 +501,11 @@ int pipeline_times(struct pipeline *p, uint64_t started_ns, uint64_t ended_ns)
 
 int pipeline_link(struct pipeline *p, uint64_t max_spans)
 {
-	return p->store_failed ? 1 : ws_link_store(p->store, p->db, max_spans);
+	if (p->store_failed)
+		return 1;
+	if (p->lset)
+		return ws_link_store_set(p->store, p->db, p->lset);
+	return ws_link_store(p->store, p->db, max_spans);
 }
 
 int pipeline_rotate(struct pipeline *p, const char *next, char *err, size_t errlen)

@@ -15,7 +15,7 @@
 #include "span/span.h"
 #include "stream/conntrack.h"
 
-#define WS_STORE_SCHEMA_VERSION 7
+#define WS_STORE_SCHEMA_VERSION 8
 
 struct ws_store;
 
@@ -71,6 +71,7 @@ struct ws_span_filter {
 	int proto;           /* 0: any */
 	const char *service; /* NULL: any */
 	uint64_t limit;      /* 0: no limit */
+	bool for_links;      /* only the columns trace assembly reads (the rest read as empty) */
 };
 
 /* Call fn for each stored span in start order; fn returning nonzero stops. */
@@ -88,6 +89,14 @@ struct ws_store_procs {
 	void *ctx;
 };
 int ws_store_each_process(struct ws_store *st, const struct ws_store_procs *cb);
+
+/* The spans table's indexes: a recording that begins on an empty table
+ * (ws_store_begin_recording) goes without them, and builds them when it
+ * ends: those trace assembly reads by (ids_only: span id, start) before
+ * it writes its links, the others after. A file left without them (its
+ * recorder killed) reads the same, slower, and gets them at its next
+ * write open. */
+int ws_store_build_span_indexes(struct ws_store *st, bool ids_only);
 
 /* Write the trace ids, parents and link fields trace assembly found, in
  * one transaction: begin, one call per span, end (ok false rolls back what

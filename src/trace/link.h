@@ -203,5 +203,12 @@ int ws_lset_save(const struct ws_lset *set, struct ws_store *st, uint16_t db);
  * memory, and a recorder's memory must stay bounded); said, and 0. */
 #define WS_LINK_MAX_SPANS 500000
 int ws_link_store(struct ws_store *st, const char *path, uint64_t max_spans);
+/* The same for a database whose every span is in set already (added as
+ * they were stored, before any link was made): its processes are read,
+ * the spans are not read back. */
+int ws_link_store_set(struct ws_store *st, const char *path, struct ws_lset *set);
+/* Put the set in the order a database reads it in (start time, then the
+ * order the spans were added). */
+void ws_lset_sort(struct ws_lset *set);
 
 #endif

@@ -38,15 +38,22 @@ static void on_spawn(void *ctx, const char *host, uint32_t pid, uint64_t goid, u
 	ws_lset_add_spawn(((struct load_ctx *)ctx)->set, host, pid, goid, parent, ts);
 }
 
+static int load_processes(struct ws_lset *set, struct ws_store *st, uint16_t db)
+{
+	struct load_ctx c = {set, db};
+	struct ws_store_procs procs = {.boot = on_boot, .runtime = on_runtime, .spawn = on_spawn, .ctx = &c};
+
+	return ws_store_each_process(st, &procs) ? -1 : 0;
+}
+
 int ws_lset_load(struct ws_lset *set, struct ws_store *st, uint16_t db)
 {
 	struct load_ctx c = {set, db};
-	struct ws_span_filter all = {0};
-	struct ws_store_procs procs = {.boot = on_boot, .runtime = on_runtime, .spawn = on_spawn, .ctx = &c};
+	struct ws_span_filter all = {.for_links = true};
 
 	if (ws_store_each_span(st, &all, add_span, &c))
 		return -1;
-	return ws_store_each_process(st, &procs) ? -1 : 0;
+	return load_processes(set, st, db);
 }
 
 int ws_lset_save(const struct ws_lset *set, struct ws_store *st, uint16_t db)
@@ -108,11 +115,23 @@ int ws_tcpevs_load(struct ws_tcpevs *evs, struct ws_store *st, uint16_t db)
 	return ws_store_each_tcp_event(st, add_tcp, &c) ? -1 : 0;
 }
 
+static int link_save(struct ws_store *st, const char *path, struct ws_lset *set)
+{
+	ws_link(set, NULL);
+	if (ws_lset_save(set, st, 0)) {
+		ws_err("cannot store the traces in %s (%s); the spans are kept", path, ws_store_errmsg(st));
+		return 1;
+	}
+	return 0;
+}
+
 int ws_link_store(struct ws_store *st, const char *path, uint64_t max_spans)
 {
 	struct ws_lset set;
 	int rc = 0;
 
+	if (ws_store_build_span_indexes(st, true))
+		return 1;
 	if (max_spans) {
 		int64_t n = ws_store_span_count(st);
 		if (n < 0 || (uint64_t)n > max_spans) {
@@ -121,19 +140,25 @@ int ws_link_store(struct ws_store *st, const char *path, uint64_t max_spans)
 				"assembly holds them all in memory): `wirespan spans`, `traces` and `explain` assemble "
 				"the traces when they read; `wirespan link --db %s` stores them for SQL readers\n",
 				path, (long long)n, (unsigned long long)max_spans, path);
-			return 0;
+			return ws_store_build_span_indexes(st, false) ? 1 : 0;
 		}
 	}
 	ws_lset_init(&set);
-	if (ws_lset_load(&set, st, 0)) {
-		rc = 1;
-	} else {
-		ws_link(&set, NULL);
-		if (ws_lset_save(&set, st, 0)) {
-			ws_err("cannot store the traces in %s (%s); the spans are kept", path, ws_store_errmsg(st));
-			rc = 1;
-		}
-	}
+	rc = ws_lset_load(&set, st, 0) ? 1 : link_save(st, path, &set);
 	ws_lset_free(&set);
+	if (ws_store_build_span_indexes(st, false))
+		rc = 1;
+	return rc;
+}
+
+int ws_link_store_set(struct ws_store *st, const char *path, struct ws_lset *set)
+{
+	int rc;
+
+	ws_lset_sort(set);
+	rc = ws_store_build_span_indexes(st, true) || load_processes(set, st, 0) ? 1 : link_save(st, path, set);
+
+	if (ws_store_build_span_indexes(st, false))
+		rc = 1;
 	return rc;
 }

@@ -227,6 +227,51 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	return l;
 }
 
+struct start_key {
+	uint64_t start;
+	size_t i;
+};
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct start_key *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+void ws_lset_sort(struct ws_lset *set)
+{
+	struct start_key *k = ws_malloc((set->n + 1) * sizeof(*k));
+	bool sorted = true;
+
+	for (size_t i = 0; i < set->n; i++) {
+		k[i] = (struct start_key){set->v[i].start, i};
+		sorted = sorted && (i == 0 || k[i - 1].start <= k[i].start);
+	}
+	if (!sorted) {
+		qsort(k, set->n, sizeof(*k), cmp_start);
+		/* in place, one cycle of the permutation at a time: slot i
+		 * takes the span at k[i].i (the array is large) */
+		for (size_t i = 0; i < set->n; i++) {
+			if (k[i].i == i || k[i].i == SIZE_MAX)
+				continue;
+			struct ws_lspan held = set->v[i];
+			size_t to = i;
+			while (k[to].i != i) {
+				size_t from = k[to].i;
+				set->v[to] = set->v[from];
+				k[to].i = SIZE_MAX;
+				to = from;
+			}
+			set->v[to] = held;
+			k[to].i = SIZE_MAX;
+		}
+	}
+	free(k);
+}
+
 int ws_runtime_parse(const char *name, bool traced)
 {
 	if (strncmp(name, "go", 2) == 0)

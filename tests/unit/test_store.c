@@ -103,10 +103,14 @@ static void shape(const char *path, char *out, size_t n)
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		return;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT m.type, m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk "
+			       /* a file before schema 8 declares span_id UNIQUE
+				* in the table (SQLite's own index) where a new one
+				* has spans_by_id: the same index */
+			       "SELECT m.type, CASE m.name WHEN 'sqlite_autoindex_spans_1' THEN 'spans_by_id' "
+			       "ELSE m.name END AS nm, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk "
 			       "FROM sqlite_master m LEFT JOIN pragma_table_info(m.name) p "
 			       "WHERE m.type IN ('table', 'index') "
-			       "ORDER BY m.type, m.name, p.cid",
+			       "ORDER BY m.type, nm, p.cid",
 			       -1, &q, NULL) == SQLITE_OK)
 		while (sqlite3_step(q) == SQLITE_ROW && o < n)
 			o += (size_t)snprintf(out + o, n - o, "%s %s: %s %s %d %s %d\n", col(q, 0), col(q, 1),
@@ -231,7 +235,7 @@ static void test_every_field(void)
 /* ---- older files ---- */
 
 /* The tables as the store of schema version v created them (versions 1
- * to 6; see git history of src/store/store.c). */
+ * to 7; see git history of src/store/store.c). */
 static void old_schema(int v, char *out, size_t n)
 {
 	snprintf(out, n,
@@ -273,7 +277,9 @@ static void old_schema(int v, char *out, size_t n)
 		 "CREATE INDEX spans_by_conn ON spans(recording_id, conn_id);\n"
 		 "%s%s"
 		 "INSERT INTO meta VALUES ('schema_version', '%d'), ('created_by', 'wirespan');\n",
-		 v >= 5 ? ",\n  pid INTEGER, updated_ns INTEGER" : "",
+		 v >= 7 ? ",\n  pid INTEGER, updated_ns INTEGER, boot_id TEXT"
+		 : v >= 5 ? ",\n  pid INTEGER, updated_ns INTEGER"
+			  : "",
 		 v >= 5 ? "CREATE TABLE shedding (\n  recording_id INTEGER NOT NULL REFERENCES recordings(id),\n"
 			  "  ts_ns INTEGER NOT NULL,\n  level INTEGER NOT NULL,\n  cpu_pct REAL NOT NULL,\n"
 			  "  budget_pct REAL NOT NULL,\n  action TEXT NOT NULL);\n"
@@ -844,6 +850,77 @@ static void test_errors(void)
 	CHECK(strstr(err, "wirespan record") != NULL, "message: %s", err);
 }
 
+/* The span indexes of path, by name, in order ("" when none). */
+static void span_indexes(const char *path, char *list, size_t n)
+{
+	sql_text(path,
+		 "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'index' AND "
+		 "tbl_name = 'spans' ORDER BY name)",
+		 list, n);
+}
+
+/* A recording that begins on an empty file goes without the span
+ * indexes and builds them when it ends; one that begins on a file with
+ * spans keeps them; a file whose recorder died gets them at its next
+ * write open. */
+static void test_deferred_indexes(void)
+{
+	const char *path = in_dir("idx.db"), *all = "spans_by_conn spans_by_id spans_by_start spans_by_trace";
+	struct ws_recording r = {.source = "replay", .host = "h", .command = "x", .started_ns = 1};
+	struct ws_store *st;
+	struct ws_span s;
+	char err[512], have[256], v[32];
+
+	t_context = "deferred indexes";
+	CHECK(ws_store_open(path, WS_STORE_WRITE, &st, err, sizeof(err)) == 0, "open: %s", err);
+	span_indexes(path, have, sizeof(have));
+	CHECK_STR(have, all);
+	int64_t rec = ws_store_begin_recording(st, &r);
+	CHECK(rec > 0, "begin");
+	span_indexes(path, have, sizeof(have));
+	CHECK_STR(have, "");
+	full_span(&s, rec);
+	CHECK(ws_store_add_span(st, &s) == 0, "add");
+	s.span_id[7]++;
+	CHECK(ws_store_add_span(st, &s) == 0, "add");
+	CHECK(ws_store_build_span_indexes(st, true) == 0, "ids");
+	span_indexes(path, have, sizeof(have));
+	CHECK_STR(have, "spans_by_id spans_by_start");
+	/* span ids are unique once indexed */
+	CHECK(ws_store_add_span(st, &s) != 0, "a second span with one id");
+	ws_store_close(st);
+	CHECK(ws_store_open(path, WS_STORE_WRITE, &st, err, sizeof(err)) == 0, "open: %s", err);
+	CHECK(ws_store_build_span_indexes(st, false) == 0, "all");
+	span_indexes(path, have, sizeof(have));
+	CHECK_STR(have, all);
+	/* a file with spans: a second recording keeps its indexes */
+	CHECK(ws_store_begin_recording(st, &r) > rec, "second recording");
+	span_indexes(path, have, sizeof(have));
+	CHECK_STR(have, all);
+	ws_store_close(st);
+	sql_text(path, "SELECT count(*) FROM spans", v, sizeof(v));
+	CHECK_STR(v, "2");
+
+	/* killed before it built them: the next write open does */
+	unlink(path);
+	CHECK(ws_store_open(path, WS_STORE_WRITE, &st, err, sizeof(err)) == 0, "open: %s", err);
+	CHECK(ws_store_begin_recording(st, &r) > 0, "begin");
+	full_span(&s, 1);
+	CHECK(ws_store_add_span(st, &s) == 0, "add");
+	CHECK(ws_store_commit(st) == 0, "commit");
+	span_indexes(path, have, sizeof(have));
+	CHECK_STR(have, "");
+	ws_store_close(st);
+	static struct spans read;
+	CHECK(read_spans(path, &read) == 0 && read.n == 1, "read without indexes: %d spans", read.n);
+	CHECK(ws_store_open(path, WS_STORE_WRITE, &st, err, sizeof(err)) == 0, "open: %s", err);
+	ws_store_close(st);
+	span_indexes(path, have, sizeof(have));
+	CHECK_STR(have, all);
+	sql_text(path, "PRAGMA page_size", v, sizeof(v));
+	CHECK_STR(v, "16384");
+}
+
 int main(void)
 {
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
@@ -851,6 +928,7 @@ int main(void)
 	test_every_field();
 	test_upgrades();
 	test_failed_upgrade();
+	test_deferred_indexes();
 	test_readers();
 	test_older_readers();
 	test_damaged_readers();
