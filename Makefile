@@ -27,7 +27,7 @@ CORE_SRCS := \
 	src/util/util.c src/util/hashmap.c src/util/json.c src/util/privfile.c \
 	src/stream/conntrack.c src/stream/reorder.c \
 	src/proto/detect.c src/proto/http1.c src/proto/redis.c src/proto/redact.c src/proto/route.c src/proto/mask.c \
-	src/span/exchange.c src/span/span_json.c \
+	src/span/exchange.c src/span/span_json.c src/span/spool.c \
 	src/store/store.c src/store/sink.c src/capture/kevent.c src/trace/lset.c src/trace/load.c src/trace/link.c src/trace/inproc.c src/trace/loop.c src/trace/phases.c \
 	src/pcap/decode.c src/pcap/tcpan.c src/pcap/offline.c src/pcap/pktmatch.c \
 	src/capture/budget.c src/capture/gobin.c src/capture/pyasync.c

@@ -158,14 +158,38 @@ static void sink_failed(struct pipeline *p, size_t i)
 		ws_warn("%s: %s; it is handed nothing more", p->sinks[i].ops->name, pipeline_errmsg(p));
 }
 
-/* Call op on every sink that has it and has not failed. */
-#define TO_SINKS(p, op, ...)                                                                               \
+/* Call op on every sink (from the first'th on) that has it and has not
+ * failed. */
+#define TO_SINKS(p, op, ...) TO_SINKS_FROM(p, 0, op, __VA_ARGS__)
+#define TO_SINKS_FROM(p, first, op, ...)                                                                   \
 	do {                                                                                               \
-		for (size_t i_ = 0; i_ < (p)->nsinks; i_++)                                                \
+		for (size_t i_ = (first); i_ < (p)->nsinks; i_++)                                          \
 			if (!(p)->sink_failed[i_] && (p)->sinks[i_].ops->op &&                             \
 			    (p)->sinks[i_].ops->op((p)->sinks[i_].ctx, __VA_ARGS__))                        \
 				sink_failed((p), i_);                                                      \
 	} while (0)
+
+static int store_held(void *ctx, size_t i, struct ws_span *s)
+{
+	struct pipeline *p = ctx;
+
+	(void)i;
+	TO_SINKS_FROM(p, 0, span, s);
+	return p->store_failed;
+}
+
+/* Stop holding spans (store: hand the database those held first). */
+static void unhold(struct pipeline *p, bool store)
+{
+	if (store && p->nsinks)
+		ws_spool_each(&p->spool, store_held, p);
+	ws_spool_free(&p->spool);
+	if (p->lset) {
+		ws_lset_free(p->lset);
+		free(p->lset);
+		p->lset = NULL;
+	}
+}
 
 static void count_span(struct pipeline *p, const struct ws_span *s)
 {
@@ -174,15 +198,14 @@ static void count_span(struct pipeline *p, const struct ws_span *s)
 		p->spans_client++;
 	else
 		p->spans_server++;
-	TO_SINKS(p, span, s);
+	if (p->lset && p->lset->n >= WS_LINK_MAX_SPANS)
+		unhold(p, true); /* too many to hold: stored as they are, linked from the database */
 	if (p->lset) {
-		if (p->lset->n < WS_LINK_MAX_SPANS) {
-			ws_lset_add(p->lset, s, 0);
-		} else { /* too many to hold: read back, if at all */
-			ws_lset_free(p->lset);
-			free(p->lset);
-			p->lset = NULL;
-		}
+		ws_lset_add(p->lset, s, 0);
+		ws_spool_add(&p->spool, s);
+		TO_SINKS_FROM(p, 1, span, s); /* the database's come linked, at the end */
+	} else {
+		TO_SINKS(p, span, s);
 	}
 }
 
@@ -368,6 +391,7 @@ int pipeline_begin(struct pipeline *p, const struct ws_recording *r)
 		if (ws_store_span_count(p->store) == 0) {
 			p->lset = ws_malloc(sizeof(*p->lset));
 			ws_lset_init(p->lset);
+			ws_spool_init(&p->spool);
 		}
 	}
 	for (size_t i = 0; i < p->nsinks; i++) {
@@ -430,11 +454,7 @@ void pipeline_close(struct pipeline *p)
 	p->ct = NULL;
 	ws_store_close(p->store);
 	p->store = NULL;
-	if (p->lset) {
-		ws_lset_free(p->lset);
-		free(p->lset);
-		p->lset = NULL;
-	}
+	unhold(p, false);
 	ws_reorder_free(&p->ro);
 	for (size_t i = 0; ws_hashmap_next(&p->services, &i, &k, &v);) {
 		free(((struct service_name *)v)->attrs);
@@ -503,8 +523,13 @@ int pipeline_link(struct pipeline *p, uint64_t max_spans)
 {
 	if (p->store_failed)
 		return 1;
-	if (p->lset)
-		return ws_link_store_set(p->store, p->db, p->lset);
+	if (p->lset) {
+		int rc = ws_link_store_held(p->store, p->db, p->lset, &p->spool);
+		unhold(p, false);
+		if (rc == 0)
+			p->spans_committed = p->spans;
+		return rc;
+	}
 	return ws_link_store(p->store, p->db, max_spans);
 }
 

@@ -28,6 +28,7 @@
 #include "store/store.h"
 #include "stream/conntrack.h"
 #include "stream/reorder.h"
+#include "span/spool.h"
 #include "trace/link.h"
 #include "util/hashmap.h"
 
@@ -66,13 +67,17 @@ struct pipeline {
 	 * port 0 matches any port */
 	const struct pipeline_service *service_map;
 	size_t nservice_map;
-	/* trace assembly's spans, kept as they are made (offline front
-	 * doors: link_in_memory), so that linking need not read the
-	 * database back; NULL: not kept (the database held spans before, or
-	 * more than WS_LINK_MAX_SPANS were made) */
+	/* the offline front doors (link_in_memory) hold the spans they
+	 * make, packed, and trace assembly's view of them, until the end:
+	 * the database is then handed each span once, linked, instead of
+	 * storing it, reading it back and rewriting its row. lset NULL: not
+	 * held (the database held spans before, or more than
+	 * WS_LINK_MAX_SPANS were made: those were stored as they were, and
+	 * are linked from the database) */
 	bool link_in_memory;
 	bool lset_decided;
 	struct ws_lset *lset;
+	struct ws_spool spool;
 	/* where what the pipeline makes goes: [0] the database */
 	struct ws_sink sinks[PIPELINE_SINKS_MAX];
 	bool sink_failed[PIPELINE_SINKS_MAX];

@@ -97,6 +97,7 @@ struct ws_lspan {
 	/* input */
 	uint64_t span_id; /* the id's 8 bytes, big-endian */
 	uint8_t kind;     /* enum ws_span_kind; 0: a duplicate, ignored */
+	uint32_t order;   /* the order it was added in */
 	uint16_t db;      /* which database it came from */
 	const char *host, *service, *name; /* owned by the set */
 	uint32_t pid, tid, req_last_tid, resp_last_tid;
@@ -203,10 +204,12 @@ int ws_lset_save(const struct ws_lset *set, struct ws_store *st, uint16_t db);
  * memory, and a recorder's memory must stay bounded); said, and 0. */
 #define WS_LINK_MAX_SPANS 500000
 int ws_link_store(struct ws_store *st, const char *path, uint64_t max_spans);
-/* The same for a database whose every span is in set already (added as
- * they were stored, before any link was made): its processes are read,
- * the spans are not read back. */
-int ws_link_store_set(struct ws_store *st, const char *path, struct ws_lset *set);
+/* The same for spans not stored yet: set holds trace assembly's view of
+ * them and spool the spans, added in one order (the database holds no
+ * other span). The database's processes are read, the spans are linked
+ * and stored, each once, in the order they were added. */
+struct ws_spool;
+int ws_link_store_held(struct ws_store *st, const char *path, struct ws_lset *set, const struct ws_spool *spool);
 /* Put the set in the order a database reads it in (start time, then the
  * order the spans were added). */
 void ws_lset_sort(struct ws_lset *set);

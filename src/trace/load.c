@@ -3,8 +3,10 @@
  * events, the links found into the spans' rows. The store knows nothing of
  * traces; this is where the two meet. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "span/spool.h"
 #include "store/store.h"
 #include "trace/link.h"
 #include "trace/phases.h"
@@ -151,13 +153,42 @@ int ws_link_store(struct ws_store *st, const char *path, uint64_t max_spans)
 	return rc;
 }
 
-int ws_link_store_set(struct ws_store *st, const char *path, struct ws_lset *set)
+struct held_ctx {
+	struct ws_store *st;
+	const struct ws_lset *set;
+	const uint32_t *at; /* span i of the spool is set->v[at[i]] */
+};
+
+static int store_linked(void *ctx, size_t i, struct ws_span *s)
 {
-	int rc;
+	struct held_ctx *c = ctx;
+	const struct ws_lspan *l = &c->set->v[c->at[i]];
 
+	if (l->kind)
+		ws_lspan_apply(c->set, l, s);
+	return ws_store_add_span(c->st, s) ? -1 : 0;
+}
+
+int ws_link_store_held(struct ws_store *st, const char *path, struct ws_lset *set, const struct ws_spool *spool)
+{
+	uint32_t *at = ws_malloc((set->n + 1) * sizeof(*at));
+	struct held_ctx c = {st, set, at};
+	int rc = 0;
+
+	/* the order a database reads them in: links made alike */
 	ws_lset_sort(set);
-	rc = ws_store_build_span_indexes(st, true) || load_processes(set, st, 0) ? 1 : link_save(st, path, set);
-
+	for (size_t i = 0; i < set->n; i++)
+		at[set->v[i].order] = (uint32_t)i;
+	if (load_processes(set, st, 0)) {
+		rc = 1;
+	} else {
+		ws_link(set, NULL);
+		if (ws_spool_each(spool, store_linked, &c) || ws_store_commit(st)) {
+			ws_err("cannot store the spans in %s (%s)", path, ws_store_errmsg(st));
+			rc = 1;
+		}
+	}
+	free(at);
 	if (ws_store_build_span_indexes(st, false))
 		rc = 1;
 	return rc;

@@ -172,6 +172,7 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	}
 	l = &set->v[set->n++];
 	memset(l, 0, sizeof(*l));
+	l->order = (uint32_t)(set->n - 1);
 	l->span_id = ws_be64_get(s->span_id);
 	l->kind = s->kind;
 	l->db = db;
