@@ -9,7 +9,7 @@
 
 #include "util/util.h"
 
-#define CHUNK (1024 * 1024)
+#define CHUNK (8 * 1024 * 1024)
 
 #define TEXT(m)                                                               \
 	{                                                                     \
@@ -57,6 +57,7 @@ static char *room(struct ws_spool *sp, size_t n)
 	if (!sp->nchunks || sp->chunks[sp->nchunks - 1].used + n > CHUNK) {
 		sp->chunks = ws_realloc(sp->chunks, (sp->nchunks + 1) * sizeof(*sp->chunks));
 		sp->chunks[sp->nchunks++] = (struct ws_spool_chunk){ws_malloc(CHUNK), 0};
+		ws_hugepages(sp->chunks[sp->nchunks - 1].p, CHUNK);
 	}
 	return sp->chunks[sp->nchunks - 1].p + sp->chunks[sp->nchunks - 1].used;
 }

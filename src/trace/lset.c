@@ -63,7 +63,7 @@ void ws_lset_free(struct ws_lset *set)
 	for (size_t i = 0; i < set->nblocks; i++)
 		free(set->blocks[i]);
 	free(set->blocks);
-	free(set->v);
+	ws_big_free(set->v, set->cap * sizeof(*set->v));
 	free(set->spawns);
 	ws_hashmap_free(&set->strings);
 	ws_hashmap_free(&set->runtimes);
@@ -167,8 +167,9 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	const struct ws_endpoint *server = s->kind == WS_SPAN_CLIENT ? &s->peer : &s->local;
 
 	if (set->n == set->cap) {
+		size_t had = set->cap;
 		set->cap = set->cap ? set->cap * 2 : 1024;
-		set->v = ws_realloc(set->v, set->cap * sizeof(*set->v));
+		set->v = ws_big_realloc(set->v, had * sizeof(*set->v), set->cap * sizeof(*set->v));
 	}
 	l = &set->v[set->n++];
 	memset(l, 0, sizeof(*l));

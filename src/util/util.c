@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +76,46 @@ void *ws_calloc(size_t n, size_t size)
 	if (!p)
 		oom(n * size);
 	return p;
+}
+
+void ws_hugepages(void *p, size_t n)
+{
+	/* whole pages: the flag on part of a mapping would split it (and a
+	 * split mapping can no longer be moved by mremap) */
+	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t from = ((uintptr_t)p + pg - 1) & ~(pg - 1), to = ((uintptr_t)p + n) & ~(pg - 1);
+
+	if (to > from)
+		(void)madvise((void *)from, to - from, MADV_HUGEPAGE);
+}
+
+static size_t page_round(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n + pg - 1) / pg * pg;
+}
+
+void *ws_big_realloc(void *p, size_t old_n, size_t n)
+{
+	void *q;
+
+	if (!p)
+		q = mmap(NULL, page_round(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else
+		q = mremap(p, page_round(old_n), page_round(n), MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {
+		fprintf(stderr, "wirespan: out of memory (%zu bytes): %s\n", n, strerror(errno));
+		exit(1);
+	}
+	ws_hugepages(q, page_round(n));
+	return q;
+}
+
+void ws_big_free(void *p, size_t n)
+{
+	if (p)
+		munmap(p, page_round(n));
 }
 
 void *ws_realloc(void *p, size_t n)

@@ -23,6 +23,14 @@ void ws_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *ws_malloc(size_t n);
 void *ws_calloc(size_t n, size_t size);
 void *ws_realloc(void *p, size_t n);
+/* Ask for huge pages under the n bytes at p (large arrays filled once:
+ * one page fault per 2 MiB instead of 512; the kernel may say no). */
+void ws_hugepages(void *p, size_t n);
+/* A large array that grows (p NULL: a new one): mapped on its own, in
+ * huge pages, and grown by moving its pages, never by copying them
+ * (malloc copies a block from its heap). Exits when out of memory. */
+void *ws_big_realloc(void *p, size_t old_n, size_t n);
+void ws_big_free(void *p, size_t n);
 char *ws_strdup(const char *s);
 
 uint64_t ws_now_mono_ns(void);
