@@ -4,7 +4,9 @@
     sudo bench/overhead.py [http] [redis] [agent] [kernel] [cores]   (default: all)
 
 Environment: REPS (3), RUN_SECONDS (5, per wrk run), REDIS_N (200000),
-CORES ("1 2 4 ..." up to the CPUs online), WIRESPAN (build/wirespan).
+CORES ("1 2 4 ..." up to the CPUs online), WIRESPAN (build/wirespan),
+WIRESPAN_BASE (agent: a second build, e.g. the previous commit's, replayed
+side by side with WIRESPAN, interleaved).
 
 Every benchmark runs the baseline and wirespan in the same invocation,
 repetitions interleaved (base, wirespan, budget, base, ...), and reports
@@ -29,6 +31,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIRESPAN = os.environ.get("WIRESPAN", os.path.join(ROOT, "build", "wirespan"))
+BASE = os.environ.get("WIRESPAN_BASE", "")  # agent: another build, replayed side by side
 REPS = int(os.environ.get("REPS", "3"))
 SECS = int(os.environ.get("RUN_SECONDS", "5"))
 REDIS_N = int(os.environ.get("REDIS_N", "200000"))
@@ -244,28 +247,38 @@ def bench_agent():
     rec.stop()
     stop_nginx()
     size = os.path.getsize(ev)
-    rates = []
+    # WIRESPAN_BASE: another build replayed side by side (interleaved)
+    builds = [("wirespan", WIRESPAN)] + ([("base", BASE)] if BASE else [])
+    rates = {name: [] for name, _ in builds}
     for rep in range(REPS):
-        out = os.path.join(TMP, "replay.db")
-        for s in ("", "-wal", "-shm"):
-            if os.path.exists(out + s):
-                os.unlink(out + s)
-        t0 = time.monotonic()
-        p = sh(["taskset", "-c", str(NCPU - 1), WIRESPAN, "replay", "--db", out, ev], check=True)
-        wall = time.monotonic() - t0
-        m = re.search(r"recorded ([\d.]+)s: (\d+) events, (\d+) spans", p.stderr)
-        events, spans = int(m.group(2)), int(m.group(3))
-        rates.append((events / wall, spans / wall, wall, float(m.group(1))))
-    events_s = med([r[0] for r in rates])
-    spans_s = med([r[1] for r in rates])
+        for name, binary in builds:
+            out = os.path.join(TMP, "replay.db")
+            for s in ("", "-wal", "-shm"):
+                if os.path.exists(out + s):
+                    os.unlink(out + s)
+            t0 = time.monotonic()
+            p = sh(["/usr/bin/time", "-f", "maxrss_kb=%M", "taskset", "-c", str(NCPU - 1), binary, "replay",
+                    "--db", out, ev], check=True)
+            wall = time.monotonic() - t0
+            m = re.search(r"recorded ([\d.]+)s: (\d+) events, (\d+) spans", p.stderr)
+            events, spans = int(m.group(2)), int(m.group(3))
+            rss = int(re.search(r"maxrss_kb=(\d+)", p.stderr).group(1)) / 1024
+            rates[name].append((events / wall, spans / wall, wall, float(m.group(1)), rss))
     print(f"stream: {events:,} events, {spans:,} spans, {size / 1e6:.0f} MB (wrk/nginx keep-alive, {SECS}s)")
-    print("| | events/s | spans (exchanges)/s | wall s, each run |")
-    print("|---|---|---|---|")
-    print(f"| replay, to stored and linked spans | {events_s:,.0f} | {spans_s:,.0f} | "
-          + ", ".join(f"{r[2]:.2f}" for r in rates) + " |")
-    print(f"| of which ingest (before trace assembly) | {med([events / r[3] for r in rates]):,.0f} | "
-          f"{med([spans / r[3] for r in rates]):,.0f} | " + ", ".join(f"{r[3]:.2f}" for r in rates) + " |")
-    print(f"aim: >= 1,000,000 events/s: {events_s:,.0f} ({'met' if events_s >= 1e6 else 'NOT met'})")
+    print("| build | events/s | spans (exchanges)/s | wall s, each run | peak RSS |")
+    print("|---|---|---|---|---|")
+    for name, _ in builds:
+        rs = rates[name]
+        print(f"| {name}: replay, to stored and linked spans | {med([r[0] for r in rs]):,.0f} | "
+              f"{med([r[1] for r in rs]):,.0f} | " + ", ".join(f"{r[2]:.2f}" for r in rs)
+              + f" | {med([r[4] for r in rs]):.0f} MiB |")
+    if BASE:
+        ratio = med([a[2] / b[2] for a, b in zip(rates["wirespan"], rates["base"])])
+        print(f"wall time, wirespan / base (median of the pairs): {ratio:.2f}")
+    events_s = med([r[0] for r in rates["wirespan"]])
+    spans_s = med([r[1] for r in rates["wirespan"]])
+    print(f"aim: >= 1,000,000 events/s: {events_s:,.0f} ({'met' if events_s >= 1e6 else 'NOT met'}); "
+          f">= 500,000 spans/s: {spans_s:,.0f} ({'met' if spans_s >= 5e5 else 'NOT met'})")
 
 
 def bench_kernel():
