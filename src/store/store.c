@@ -330,8 +330,16 @@ static void span_select_list(int version, bool for_links, char *out, size_t n)
 	}
 }
 
+#define ADDR_TEXTS 4
+
 struct ws_store {
 	sqlite3 *db;
+	struct addr_text {
+		int family;
+		uint8_t addr[16];
+		char text[64];
+	} addr_texts[ADDR_TEXTS];
+	size_t addr_next;
 	bool writing;
 	sqlite3_stmt *ins_span, *ins_conn, *set_counter, *ins_tcp, *ins_pkts, *ins_goroutine, *upd_links;
 	char path[4096];
@@ -913,16 +921,24 @@ int ws_store_commit(struct ws_store *st)
 	return 0;
 }
 
-static int step_done(struct ws_store *st, sqlite3_stmt *q)
+/* Step a statement whose every parameter is bound each time. */
+static int step_bound(struct ws_store *st, sqlite3_stmt *q)
 {
 	int rc = sqlite3_step(q);
 
 	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
 	if (rc == SQLITE_DONE)
 		return 0;
 	st->failed = true;
 	return -EIO; /* the caller reports ws_store_errmsg() */
+}
+
+static int step_done(struct ws_store *st, sqlite3_stmt *q)
+{
+	int rc = step_bound(st, q);
+
+	sqlite3_clear_bindings(q);
+	return rc;
 }
 
 int64_t ws_store_begin_recording(struct ws_store *st, const struct ws_recording *r)
@@ -970,13 +986,33 @@ int ws_store_set_recording_times(struct ws_store *st, int64_t id, uint64_t start
 	return rc ? rc : ws_store_commit(st);
 }
 
-static void bind_addr(sqlite3_stmt *q, int i, const struct ws_endpoint *ep)
+/* An address as text, from the few a recording's spans repeat (spans
+ * come in runs from a few hosts): valid until ADDR_TEXTS more lookups. */
+static const char *addr_text(struct ws_store *st, const struct ws_endpoint *ep)
 {
-	char a[64];
+	for (size_t i = 0; i < ADDR_TEXTS; i++) {
+		struct addr_text *t = &st->addr_texts[i];
+		if (t->family == ep->family && memcmp(t->addr, ep->addr, sizeof(t->addr)) == 0)
+			return t->text;
+	}
+	struct addr_text *t = &st->addr_texts[st->addr_next++ % ADDR_TEXTS];
+	t->family = ep->family;
+	memcpy(t->addr, ep->addr, sizeof(t->addr));
+	ws_addr_str(ep, t->text, sizeof(t->text));
+	return t->text;
+}
 
+/* An endpoint as parameters i (address) and i + 1 (port), NULL when
+ * unknown. The text stays where it is until the row is stepped: a row
+ * binds two addresses, fewer than ADDR_TEXTS. */
+static void bind_addr(struct ws_store *st, sqlite3_stmt *q, int i, const struct ws_endpoint *ep)
+{
 	if (ep->family) {
-		sqlite3_bind_text(q, i, ws_addr_str(ep, a, sizeof(a)), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(q, i, addr_text(st, ep), -1, SQLITE_STATIC);
 		sqlite3_bind_int(q, i + 1, ep->port);
+	} else {
+		sqlite3_bind_null(q, i);
+		sqlite3_bind_null(q, i + 1);
 	}
 }
 
@@ -1024,7 +1060,8 @@ static bool all_zero(const char *p, size_t n)
 /* Bind column c of span s as parameter i. Its text is bound in place: it
  * outlives the step (step_done resets and clears the bindings), and so
  * does hex, the room for an id written as hex. */
-static void bind_span_col(sqlite3_stmt *q, int i, const struct span_col *c, const struct ws_span *s, char *hex)
+static void bind_span_col(struct ws_store *st, sqlite3_stmt *q, int i, const struct span_col *c,
+			  const struct ws_span *s, char *hex)
 {
 	const char *p = (const char *)s + c->off;
 	int64_t v;
@@ -1036,10 +1073,14 @@ static void bind_span_col(sqlite3_stmt *q, int i, const struct span_col *c, cons
 	case COL_INT_NZ:
 		if ((v = span_int(s, c)) != 0)
 			sqlite3_bind_int64(q, i, v);
+		else
+			sqlite3_bind_null(q, i);
 		break;
 	case COL_INT_OPT:
 		if ((v = span_int(s, c)) >= 0)
 			sqlite3_bind_int64(q, i, v);
+		else
+			sqlite3_bind_null(q, i);
 		break;
 	case COL_REAL:
 		memcpy(&f, p, sizeof(f));
@@ -1049,6 +1090,8 @@ static void bind_span_col(sqlite3_stmt *q, int i, const struct span_col *c, cons
 	case COL_TEXT_NZ:
 		if (p[0])
 			sqlite3_bind_text(q, i, p, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(q, i);
 		break;
 	case COL_JSON: sqlite3_bind_text(q, i, p[0] ? p : "{}", -1, SQLITE_STATIC); break;
 	case COL_ID:
@@ -1061,7 +1104,7 @@ static void bind_span_col(sqlite3_stmt *q, int i, const struct span_col *c, cons
 	case COL_KIND: sqlite3_bind_text(q, i, ws_span_kind_name(s->kind), -1, SQLITE_STATIC); break;
 	case COL_PROTO: sqlite3_bind_text(q, i, ws_proto_name(s->proto), -1, SQLITE_STATIC); break;
 	case COL_DURATION: sqlite3_bind_int64(q, i, (int64_t)(s->end_ns - s->start_ns)); break;
-	case COL_ADDR: bind_addr(q, i, (const struct ws_endpoint *)p); break;
+	case COL_ADDR: bind_addr(st, q, i, (const struct ws_endpoint *)p); break;
 	case COL_PORT: break; /* bound with its address */
 	}
 }
@@ -1076,9 +1119,9 @@ int ws_store_add_span(struct ws_store *st, const struct ws_span *s)
 	for (size_t i = 0; i < N_SPAN_COLS; i++) {
 		const struct span_col *c = &span_cols[i];
 		bool id = c->kind == COL_ID || c->kind == COL_PARENT;
-		bind_span_col(st->ins_span, (int)i + 1, c, s, id ? ids[nid++] : NULL);
+		bind_span_col(st, st->ins_span, (int)i + 1, c, s, id ? ids[nid++] : NULL);
 	}
-	return step_done(st, st->ins_span);
+	return step_bound(st, st->ins_span);
 }
 
 int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, const struct ct_conn_info *c)
@@ -1096,9 +1139,9 @@ int ws_store_add_conn(struct ws_store *st, int64_t recording, const char *host, 
 	sqlite3_bind_text(q, i++, c->comm, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(q, i++, roles[c->role % 3], -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, i++, ws_proto_name(c->proto), -1, SQLITE_STATIC);
-	bind_addr(q, i, &c->local);
+	bind_addr(st, q, i, &c->local);
 	i += 2;
-	bind_addr(q, i, &c->peer);
+	bind_addr(st, q, i, &c->peer);
 	i += 2;
 	sqlite3_bind_int64(q, i++, c->netns);
 	if (c->t_open)
@@ -1181,9 +1224,9 @@ int ws_store_add_tcp_event(struct ws_store *st, int64_t recording, const char *h
 	sqlite3_bind_text(q, i++, tcp_kinds[ev->tcp_what < WS_ARRAY_SIZE(tcp_kinds) ? ev->tcp_what : 0], -1,
 			  SQLITE_STATIC);
 	sqlite3_bind_text(q, i++, role_names[ev->role % 3], -1, SQLITE_STATIC);
-	bind_addr(q, i, &ev->local);
+	bind_addr(st, q, i, &ev->local);
 	i += 2;
-	bind_addr(q, i, &ev->peer);
+	bind_addr(st, q, i, &ev->peer);
 	i += 2;
 	if (ev->tcp_what == WS_TCPEV_RETRANS) {
 		sqlite3_bind_int64(q, i, ev->seq);
@@ -1586,9 +1629,9 @@ int ws_store_add_flow(struct ws_store *st, int64_t recording, const char *host, 
 	q = st->ins_pkts;
 	sqlite3_bind_int64(q, i++, recording);
 	sqlite3_bind_text(q, i++, host, -1, SQLITE_TRANSIENT);
-	bind_addr(q, i, &f->client);
+	bind_addr(st, q, i, &f->client);
 	i += 2;
-	bind_addr(q, i, &f->server);
+	bind_addr(st, q, i, &f->server);
 	i += 2;
 	sqlite3_bind_int(q, i++, f->roles_known);
 	sqlite3_bind_int64(q, i++, (int64_t)f->first_ns);

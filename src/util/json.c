@@ -118,6 +118,15 @@ static void put_escaped(struct ws_json *j, const char *str, size_t n)
 
 	putc_(j, '"');
 	for (size_t i = 0; i < n;) {
+		/* a run of plain ASCII is copied at once */
+		size_t run = i;
+		while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			put(j, (const char *)s + i, run - i);
+			i = run;
+			continue;
+		}
 		unsigned char c = s[i];
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
