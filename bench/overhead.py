@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """wirespan's overhead, side by side with the baseline, in one invocation.
 
-    sudo bench/overhead.py [http] [redis] [agent] [kernel] [cores]   (default: all)
+    sudo bench/overhead.py [http] [redis] [node] [agent] [kernel] [cores]   (default: all)
 
 Environment: REPS (3), RUN_SECONDS (5, per wrk run), REDIS_N (200000),
 CORES ("1 2 4 ..." up to the CPUs online), WIRESPAN (build/wirespan),
@@ -122,9 +122,9 @@ def us(v):
     return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
 
 
-def wrk(threads=1, conns=16, cpus=None):
-    cmd = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{SECS}s", "--latency",
-           f"http://127.0.0.1:{HTTP_PORT}/small.txt"]
+def wrk(threads=1, conns=16, cpus=None, url=None, secs=None):
+    cmd = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs or SECS}s", "--latency",
+           url or f"http://127.0.0.1:{HTTP_PORT}/small.txt"]
     if cpus:
         cmd = ["taskset", "-c", cpus] + cmd
     out = sh(cmd, check=True).stdout
@@ -318,18 +318,84 @@ def bench_cores():
         print(f"| {k} | {b:,.0f} | {w:,.0f} | {w / b:.2f} | {g:,.0f} | {g / b:.2f} |")
 
 
+NODE_PORT = 18182
+NODE_DIR = os.path.join(ROOT, "bench", "node")
+
+
+def node_deps():
+    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules")):
+        sh(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+
+
+def start_hello(otel):
+    args = ["node", os.path.join(NODE_DIR, "hello.js"), str(NODE_PORT)] + (["otel"] if otel else [])
+    p = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    procs.append(p)
+    if "listening" not in p.stderr.readline():
+        sys.exit("bench/node/hello.js did not start")
+    return p
+
+
+def stop_hello(p):
+    p.send_signal(signal.SIGTERM)
+    err = p.stderr.read()
+    p.wait()
+    m = re.search(r"spans exported: (\d+)", err)
+    return int(m.group(1)) if m else None
+
+
+def bench_node():
+    """express "hello": alone, under wirespan (full capture, budget), and
+    with the OpenTelemetry JS SDK (http + express instrumentations, batch
+    processor, an exporter that drops the batches: the SDK's least cost)."""
+    print(f"\n## Node.js: wrk -t1 -c16 -d{SECS}s keep-alive, express 4 \"hello\" (bench/node/hello.js), loopback; "
+          f"{REPS} reps")
+    node_deps()
+    modes = MODES + ["otel"]
+    res = {m: [] for m in modes}
+    url = f"http://127.0.0.1:{NODE_PORT}/hello"
+    for rep in range(REPS):
+        for m in modes:
+            p = start_hello(m == "otel")
+            wrk(url=url, secs=1)  # warm the JIT
+            r, st = record_run("base" if m == "otel" else m, lambda: wrk(url=url))
+            spans = stop_hello(p)
+            if st:
+                r["cpu"], r["bpf"] = cost(st, r["requests"])
+            if spans is not None:
+                r["sdk_spans"] = spans
+            res[m].append(r)
+    base = med([r["rps"] for r in res["base"]])
+    p50 = med([r["p50"] for r in res["base"]])
+    print("| mode | req/s (median) | of baseline | p50 | p50 added | p99 | agent CPU/req |")
+    print("|---|---|---|---|---|---|---|")
+    names = {"base": "base", "wirespan": "wirespan (full capture)", "budget": "wirespan (default budget)",
+             "otel": "OpenTelemetry JS SDK"}
+    for m in modes:
+        rs = res[m]
+        rps = med([r["rps"] for r in rs])
+        print(f"| {names[m]} | {rps:,.0f} | {rps / base:.2f} | {med([r['p50'] for r in rs]):.0f} us | "
+              + ("-" if m == "base" else f"{med([r['p50'] for r in rs]) - p50:+.0f} us") + " | "
+              f"{med([r['p99'] for r in rs]):.0f} us | "
+              + (f"{med([r['cpu'] for r in rs]):.1f} us" if "cpu" in rs[0] else "-") + " |")
+    print("every run (req/s): " + "; ".join(f"{m} " + ", ".join(f"{r['rps']:,.0f}" for r in res[m]) for m in modes))
+    full = med([r["rps"] for r in res["wirespan"]]) / base
+    print(f"aim: >= 0.98 of baseline req/s with full capture: {full:.2f} ({'met' if full >= 0.98 else 'NOT met'}); "
+          f"the SDK keeps {med([r['rps'] for r in res['otel']]) / base:.2f}")
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("bench/overhead.py loads eBPF programs: run it as root")
     for tool in ("wrk", "nginx", "redis-server", "redis-benchmark"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing (scripts/deps.sh installs it)")
-    want = sys.argv[1:] or ["http", "redis", "agent", "kernel", "cores"]
+    want = sys.argv[1:] or ["http", "redis", "node", "agent", "kernel", "cores"]
     print(f"# wirespan overhead: {NCPU} CPUs, kernel {os.uname().release}, {time.strftime('%Y-%m-%d %H:%M')}")
     try:
         for name in want:
-            {"http": bench_http, "redis": bench_redis, "agent": bench_agent, "kernel": bench_kernel,
-             "cores": bench_cores}[name]()
+            {"http": bench_http, "redis": bench_redis, "node": bench_node, "agent": bench_agent,
+             "kernel": bench_kernel, "cores": bench_cores}[name]()
     finally:
         stop_nginx()
         for p in procs:
