@@ -160,10 +160,11 @@ static void sink_failed(struct pipeline *p, size_t i)
 
 /* Call op on every sink (from the first'th on) that has it and has not
  * failed. */
-#define TO_SINKS(p, op, ...) TO_SINKS_FROM(p, 0, op, __VA_ARGS__)
-#define TO_SINKS_FROM(p, first, op, ...)                                                                   \
+#define TO_SINKS(p, op, ...) TO_SINKS_IN(p, 0, (p)->nsinks, op, __VA_ARGS__)
+#define TO_SINKS_FROM(p, first, op, ...) TO_SINKS_IN(p, first, (p)->nsinks, op, __VA_ARGS__)
+#define TO_SINKS_IN(p, first, end, op, ...)                                                                \
 	do {                                                                                               \
-		for (size_t i_ = (first); i_ < (p)->nsinks; i_++)                                          \
+		for (size_t i_ = (first); i_ < (end); i_++)                                                \
 			if (!(p)->sink_failed[i_] && (p)->sinks[i_].ops->op &&                             \
 			    (p)->sinks[i_].ops->op((p)->sinks[i_].ctx, __VA_ARGS__))                        \
 				sink_failed((p), i_);                                                      \
@@ -174,7 +175,7 @@ static int store_held(void *ctx, size_t i, struct ws_span *s)
 	struct pipeline *p = ctx;
 
 	(void)i;
-	TO_SINKS_FROM(p, 0, span, s);
+	TO_SINKS_IN(p, 0, 1, span, s); /* the others had it when it was made */
 	return p->store_failed;
 }
 
@@ -198,7 +199,7 @@ static void count_span(struct pipeline *p, const struct ws_span *s)
 		p->spans_client++;
 	else
 		p->spans_server++;
-	if (p->lset && p->lset->n >= WS_LINK_MAX_SPANS)
+	if (p->lset && p->lset->n >= (p->hold_max ? p->hold_max : WS_LINK_MAX_SPANS))
 		unhold(p, true); /* too many to hold: stored as they are, linked from the database */
 	if (p->lset) {
 		ws_lset_add(p->lset, s, 0);

@@ -75,6 +75,7 @@ struct pipeline {
 	 * WS_LINK_MAX_SPANS were made: those were stored as they were, and
 	 * are linked from the database) */
 	bool link_in_memory;
+	size_t hold_max; /* 0: WS_LINK_MAX_SPANS */
 	bool lset_decided;
 	struct ws_lset *lset;
 	struct ws_spool spool;
