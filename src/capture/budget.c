@@ -6,11 +6,13 @@
 #include "bpf/capture_abi.h"
 #include "util/util.h"
 
-#define CALM_WINDOWS 2
+/* How long the cost must stay low before a step down: shedding acts on
+ * the first window over budget (a quarter of a second), recovery waits. */
+#define CALM_NS (2 * 1000000000ull)
 /* Detached, the recorder sees nothing of the load: it waits longer before
  * trying again, and tries the level below first (a duty cycle when the
  * load stays: mostly detached, a second attached now and then). */
-#define DETACHED_CALM_WINDOWS 5
+#define DETACHED_CALM_NS (5 * 1000000000ull)
 #define HEADROOM 0.8 /* step down only to a level predicted under 80% of the budget */
 
 void ws_budget_init(struct ws_budget *b, double pct, int ncpus, uint64_t now_ns, uint64_t cpu_ns)
@@ -24,8 +26,8 @@ bool ws_budget_sample(struct ws_budget *b, uint64_t now_ns, uint64_t cpu_ns)
 
 	if (now_ns <= b->t)
 		return false;
-	uint64_t dcpu = cpu_ns > b->cpu ? cpu_ns - b->cpu : 0;
-	b->used_pct = 100.0 * (double)dcpu / ((double)(now_ns - b->t) * b->ncpus);
+	uint64_t dcpu = cpu_ns > b->cpu ? cpu_ns - b->cpu : 0, window = now_ns - b->t;
+	b->used_pct = 100.0 * (double)dcpu / ((double)window * b->ncpus);
 	b->t = now_ns;
 	b->cpu = cpu_ns;
 	if (b->pct <= 0)
@@ -36,12 +38,12 @@ bool ws_budget_sample(struct ws_budget *b, uint64_t now_ns, uint64_t cpu_ns)
 		for (double c = b->used_pct / 2; c > b->pct && step < WS_SHED_MAX; c /= 2)
 			step++;
 		b->over++;
-		b->calm = 0;
+		b->calm_ns = 0;
 		b->level = b->level + step > WS_SHED_MAX ? WS_SHED_MAX : b->level + step;
 	} else if (b->level == WS_SHED_MAX) {
-		if (++b->calm >= DETACHED_CALM_WINDOWS) {
+		if ((b->calm_ns += window) >= DETACHED_CALM_NS) {
 			b->level--;
-			b->calm = 0;
+			b->calm_ns = 0;
 		}
 	} else if (b->level > 0) {
 		/* the lowest level whose predicted cost fits the headroom:
@@ -52,11 +54,11 @@ bool ws_budget_sample(struct ws_budget *b, uint64_t now_ns, uint64_t cpu_ns)
 			cost *= 2;
 			target--;
 		}
-		if (target < b->level && ++b->calm >= CALM_WINDOWS) {
+		if (target < b->level && (b->calm_ns += window) >= CALM_NS) {
 			b->level = target;
-			b->calm = 0;
+			b->calm_ns = 0;
 		} else if (target == b->level) {
-			b->calm = 0;
+			b->calm_ns = 0;
 		}
 	}
 	if (b->level > b->max_level)

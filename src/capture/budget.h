@@ -1,15 +1,16 @@
 /* budget.h -- wirespan's own CPU budget.
  *
- * The recorder samples what it costs once a window (about a second): the
- * CPU time of its own process (every thread, user and system) plus the run
- * time of its BPF programs in the kernel (from the kernel's BPF run-time
- * statistics). Over budget it raises the shed level (see WS_SHED_* in
- * capture_abi.h for what each level drops) by one step per window, or by
- * as many as it takes to halve the cost under the budget; after two
- * windows in a row where even the next lower level would fit in 80% of the
- * budget (each level about halves the data captured), it steps down to the
- * lowest level predicted to fit. From the last level (programs detached,
- * so the load is not seen) it steps down one level after five windows.
+ * The recorder samples what it costs once a window (a quarter of a
+ * second): the CPU time of its own process (every thread, user and system)
+ * plus the run time of its BPF programs in the kernel (from the kernel's
+ * BPF run-time statistics). Over budget it raises the shed level (see
+ * WS_SHED_* in capture_abi.h for what each level drops) at once, by one
+ * step per window, or by as many as it takes to halve the cost under the
+ * budget; after two seconds in a row where even the next lower level would
+ * fit in 80% of the budget (each level about halves the data captured), it
+ * steps down to the lowest level predicted to fit. From the last level
+ * (programs detached, so the load is not seen) it steps down one level
+ * after five seconds.
  * Pure arithmetic: no clock, no kernel. */
 #ifndef WIRESPAN_BUDGET_H
 #define WIRESPAN_BUDGET_H
@@ -24,7 +25,7 @@ struct ws_budget {
 	unsigned max_level; /* highest level reached */
 	uint64_t t, cpu;    /* start of the window: time and CPU ns so far */
 	double used_pct;    /* measured over the last window */
-	unsigned calm;      /* windows in a row with room to step down */
+	uint64_t calm_ns;   /* time in a row with room to step down */
 	uint64_t over;      /* windows over budget */
 };
 

@@ -49,6 +49,7 @@
 #define DRAIN_MAX_NS (100 * 1000000ull)
 /* counters, the budget and the status line, once a second */
 #define TICK_NS (1000 * 1000000ull)
+#define BUDGET_NS (250 * 1000000ull)
 #define DEFAULT_BUDGET_PCT 5.0
 
 static volatile sig_atomic_t stop_requested;
@@ -388,8 +389,8 @@ static void status_line(struct pipeline *p, uint64_t elapsed_ns, uint64_t lost, 
 	fflush(stderr);
 }
 
-/* Once a second, after rec_sample(): our cost against the budget; shed or
- * recover. */
+/* Four times a second, after rec_sample(): our cost against the budget;
+ * shed or recover. */
 static void budget_tick(struct pipeline *p, struct live *l, struct ws_budget *b, struct rec_stats *r, bool quiet,
 			bool tty)
 {
@@ -879,15 +880,22 @@ static int rec_start_capture(struct rec *R)
 	return 0;
 }
 
-/* Once a second: sample, budget, counters, status line; the agent's tick
- * and rotation. 0, or -1 when the next database cannot be started. */
+/* Four times a second: what the recorder costs against its budget (it
+ * sheds within a quarter of a second of going over). */
+static void rec_budget(struct rec *R)
+{
+	rec_sample(&R->rs, R->l);
+	budget_tick(&R->p, R->l, &R->budget, &R->rs, R->cfg->quiet, R->tty);
+}
+
+/* Once a second: sample, counters, status line; the agent's tick and
+ * rotation. 0, or -1 when the next database cannot be started. */
 static int rec_tick(struct rec *R, uint64_t now)
 {
 	struct rec_cfg *cfg = R->cfg;
 	struct pipeline *p = &R->p;
 
 	rec_sample(&R->rs, R->l);
-	budget_tick(p, R->l, &R->budget, &R->rs, cfg->quiet, R->tty);
 	store_counters(p, &R->rs, NULL);
 	if (R->tty)
 		status_line(p, now - R->t_start, total_lost(p, &R->rs), &R->budget);
@@ -907,7 +915,7 @@ static int rec_tick(struct rec *R, uint64_t now)
 static int rec_loop(struct rec *R)
 {
 	struct pipeline *p = &R->p;
-	uint64_t last_commit = R->t_start, last_tick = R->t_start;
+	uint64_t last_commit = R->t_start, last_tick = R->t_start, last_budget = R->t_start;
 	int nrings = live_ncpus(R->l), rc = 0;
 	bool *partial = ws_calloc(nrings, sizeof(*partial)), more = false;
 
@@ -931,6 +939,10 @@ static int rec_loop(struct rec *R)
 				wm = ring_last[i] > WATERMARK_SLACK_NS ? ring_last[i] - WATERMARK_SLACK_NS : 0;
 		ws_reorder_release(&p->ro, wm, on_ordered, p);
 		ct_advance(p->ct, wm + p->mono_to_real);
+		if (t0 - last_budget >= BUDGET_NS) {
+			rec_budget(R);
+			last_budget = t0;
+		}
 		if (t0 - last_tick >= TICK_NS) {
 			if (rec_tick(R, t0)) {
 				rc = 1;

@@ -1,7 +1,7 @@
 /* test_budget.c -- the CPU budget controller: over budget it sheds one
  * level a window up to the last, never oscillates on a load that fits only
- * at some level, and recovers to full capture within two windows of the
- * load going away. Cost is modelled as fixed + data / 2^(level-1). */
+ * at some level, and recovers to full capture within two seconds of the
+ * load going away; it acts within one window (a quarter of a second). Cost is modelled as fixed + data / 2^(level-1). */
 #include <linux/types.h>
 
 #include "harness.h"
@@ -116,6 +116,23 @@ int main(void)
 	t += SEC;
 	CHECK(ws_budget_sample(&b, t, cpu), "did not detach again under load");
 	CHECK_INT(b.level, WS_SHED_MAX);
+	/* 8: windows of a quarter of a second (the recorder's): a load over
+	 * the budget is shed in the first window; recovery still waits two
+	 * seconds of calm (eight windows), not two windows */
+	ws_budget_init(&b, 5, 2, t, cpu);
+	cpu += cost(0, 30) / 4;
+	t += SEC / 4;
+	CHECK(ws_budget_sample(&b, t, cpu), "not shed within a quarter of a second");
+	CHECK_INT(b.level, 3);
+	for (int i = 0; i < 7; i++) {
+		cpu += SEC / 4000;
+		t += SEC / 4;
+		CHECK(!ws_budget_sample(&b, t, cpu), "stepped down after %d calm quarter seconds", i + 1);
+	}
+	cpu += SEC / 4000;
+	t += SEC / 4;
+	CHECK(ws_budget_sample(&b, t, cpu), "did not step down after two calm seconds");
+	CHECK_INT(b.level, 0);
 	CHECK_STR(ws_budget_action(0), "full capture");
 	CHECK_STR(ws_budget_action(3), "sampling 1/4 of connections");
 	CHECK_STR(ws_budget_action(99), ws_budget_action(WS_SHED_MAX));
