@@ -66,6 +66,12 @@ bool ws_budget_sample(struct ws_budget *b, uint64_t now_ns, uint64_t cpu_ns)
 	return b->level != old;
 }
 
+void ws_budget_rebase(struct ws_budget *b, uint64_t now_ns, uint64_t cpu_ns)
+{
+	b->t = now_ns;
+	b->cpu = cpu_ns;
+}
+
 const char *ws_budget_action(unsigned level)
 {
 	static const char *const what[WS_SHED_MAX + 1] = {

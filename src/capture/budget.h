@@ -33,6 +33,9 @@ void ws_budget_init(struct ws_budget *b, double pct, int ncpus, uint64_t now_ns,
 /* One sample: the time now and the CPU ns used so far (kernel and user).
  * Returns true when the shed level changed. */
 bool ws_budget_sample(struct ws_budget *b, uint64_t now_ns, uint64_t cpu_ns);
+/* Start the next window now: what changing the level cost (attaching or
+ * detaching programs, a one-off) is not taken for the load's. */
+void ws_budget_rebase(struct ws_budget *b, uint64_t now_ns, uint64_t cpu_ns);
 /* What a level does, for people: "full capture", "sampling 1/4 of connections". */
 const char *ws_budget_action(unsigned level);
 

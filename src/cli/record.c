@@ -413,6 +413,9 @@ static void budget_tick(struct pipeline *p, struct live *l, struct ws_budget *b,
 			b->level = WS_SHED_MAX; /* stay */
 			r->detached_since = now;
 		}
+		/* the next window measures the load, not the (un)attaching */
+		rec_sample(r, l);
+		ws_budget_rebase(b, ws_now_mono_ns(), own_cpu_ns(r));
 	}
 	r->shed_max = b->max_level;
 	pipeline_shed(p, b->level, b->used_pct, b->pct, ws_budget_action(b->level));

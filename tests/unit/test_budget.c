@@ -133,6 +133,14 @@ int main(void)
 	t += SEC / 4;
 	CHECK(ws_budget_sample(&b, t, cpu), "did not step down after two calm seconds");
 	CHECK_INT(b.level, 0);
+	/* 9: what attaching cost is not the load's: the window starts after */
+	cpu += SEC / 10; /* attaching the programs again: 100 ms */
+	t += SEC / 20;
+	ws_budget_rebase(&b, t, cpu);
+	cpu += SEC / 4000;
+	t += SEC / 4;
+	CHECK(!ws_budget_sample(&b, t, cpu), "the attaching counted as load");
+	CHECK(b.used_pct < 0.1, "used %.2f%%", b.used_pct);
 	CHECK_STR(ws_budget_action(0), "full capture");
 	CHECK_STR(ws_budget_action(3), "sampling 1/4 of connections");
 	CHECK_STR(ws_budget_action(99), ws_budget_action(WS_SHED_MAX));
