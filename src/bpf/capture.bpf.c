@@ -305,17 +305,20 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define KCAST(type, p) ((type *)bpf_rdonly_cast((const void *)(__u64)(p), bpf_core_type_id_kernel(type)))
 
 /* task -> files -> fdtable -> file -> socket -> sock, or NULL when the fd is
- * not an IPv4/IPv6 TCP stream socket. One helper call (the fd array has no
- * type the verifier can follow); the rest are direct loads. */
+ * not an IPv4/IPv6 TCP stream socket. Direct loads only: the fd array
+ * (struct file **) has no type the verifier can follow, so its slot is
+ * read as the first field of a struct that begins with a struct file *
+ * (kiocb), one exception-handled load instead of a
+ * bpf_probe_read_kernel() call. */
 static __always_inline struct sock *fd_to_tcp_sock(__u32 fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = task->files->fdt;
-	struct file *file = NULL;
 
 	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
+	struct file *file = KCAST(struct kiocb, (__u64)fdt->fd + (__u64)fd * sizeof(void *))->ki_filp;
+	if (!file)
 		return NULL;
 	struct file *f = KCAST(struct file, file);
 	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
