@@ -177,6 +177,31 @@ static int count_traced(void *ctx, const struct ws_span *s)
 	return 0;
 }
 
+/* A database and its journal files. */
+static void remove_db(const char *path)
+{
+	char side[300];
+
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+}
+
+/* Event ev again: dir, bytes text at *seq (which it moves on), at *t. */
+static void step(struct pipeline *p, struct ws_event *ev, int dir, const char *text, uint32_t *seq, uint64_t *t)
+{
+	ev->dir = dir;
+	ev->seq = *seq;
+	ev->len = ev->head_len = (uint32_t)strlen(text);
+	ev->head = (const uint8_t *)text;
+	ev->t_enter = *t += 1000;
+	ev->t_exit = *t + 10;
+	*seq += ev->len;
+	pipeline_event(p, ev);
+}
+
 /* A client's two requests and the server's side of them (the same TCP
  * sequence numbers), so that trace assembly links each server span
  * under its client span. */
@@ -186,44 +211,19 @@ static void conversation(struct pipeline *p)
 	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 	uint32_t cseq[2] = {1000, 9000}, sseq[2] = {1000, 9000};
 	uint64_t t = 1000000000;
+	struct ws_event cl = ev_of(WS_EV_DATA, t), sv = cl;
 
+	/* the server: its own connection, the ends swapped */
+	sv.conn_id = 9;
+	sv.pid = sv.tid = 200;
+	strcpy(sv.comm, "server");
+	sv.local = cl.peer;
+	sv.peer = cl.local;
 	for (int i = 0; i < 2; i++) {
-		struct ws_event ev = ev_of(WS_EV_DATA, t += 1000);
-		ev.dir = WS_SEND;
-		ev.seq = cseq[0];
-		ev.len = ev.head_len = (uint32_t)strlen(req[i]);
-		ev.head = (const uint8_t *)req[i];
-		cseq[0] += ev.len;
-		pipeline_event(p, &ev);
-		/* the server: its own connection, the ends swapped */
-		struct ws_event sv = ev;
-		sv.conn_id = 9;
-		sv.pid = sv.tid = 200;
-		strcpy(sv.comm, "server");
-		sv.local = ev.peer;
-		sv.peer = ev.local;
-		sv.dir = WS_RECV;
-		sv.seq = sseq[0];
-		sv.t_enter = t += 1000;
-		sv.t_exit = t + 10;
-		sseq[0] += sv.len;
-		pipeline_event(p, &sv);
-		sv.dir = WS_SEND;
-		sv.seq = sseq[1];
-		sv.len = sv.head_len = (uint32_t)strlen(resp);
-		sv.head = (const uint8_t *)resp;
-		sv.t_enter = t += 1000;
-		sv.t_exit = t + 10;
-		sseq[1] += sv.len;
-		pipeline_event(p, &sv);
-		ev.dir = WS_RECV;
-		ev.seq = cseq[1];
-		ev.len = ev.head_len = sv.len;
-		ev.head = sv.head;
-		ev.t_enter = t += 1000;
-		ev.t_exit = t + 10;
-		cseq[1] += ev.len;
-		pipeline_event(p, &ev);
+		step(p, &cl, WS_SEND, req[i], &cseq[0], &t);
+		step(p, &sv, WS_RECV, req[i], &sseq[0], &t);
+		step(p, &sv, WS_SEND, resp, &sseq[1], &t);
+		step(p, &cl, WS_RECV, resp, &cseq[1], &t);
 	}
 	ct_flush(p->ct);
 }
@@ -283,11 +283,7 @@ static void test_held(const char *dir, bool hold, size_t hold_max)
 	CHECK_INT(l.with_parent, 2);
 	CHECK_INT(p.spans_committed, 4);
 	pipeline_close(&p);
-	unlink(path);
-	snprintf(err, sizeof(err), "%s-wal", path);
-	unlink(err);
-	snprintf(err, sizeof(err), "%s-shm", path);
-	unlink(err);
+	remove_db(path);
 }
 
 int main(void)
@@ -375,12 +371,7 @@ int main(void)
 	CHECK(pipeline_end(&p, rows, 0, 0, "failed") == 0, "end");
 	CHECK_STR(good.status, "failed");
 	pipeline_close(&p);
-
-	unlink(path);
-	snprintf(err, sizeof(err), "%s-wal", path);
-	unlink(err);
-	snprintf(err, sizeof(err), "%s-shm", path);
-	unlink(err);
+	remove_db(path);
 
 	test_held(dir, false, 0);
 	test_held(dir, true, 0);
