@@ -1157,6 +1157,12 @@ int cmd_replay(int argc, char **argv)
 		rc = 1;
 	} else if (pipeline_link(&p, 0)) {
 		rc = 1;
+	} else {
+		/* the spans were held until they were linked: stored now */
+		const struct ws_counter stored = {"stat", "spans_stored", p.spans_committed};
+		pipeline_put_counters(&p, &stored, 1);
+		if (pipeline_commit(&p))
+			rc = 1;
 	}
 	print_summary(&p, (ws_now_mono_ns() - t0) / 1e9, &rs);
 	free(buf);

@@ -369,7 +369,7 @@ static void pipeline_commit_sinks(struct pipeline *p)
 	for (size_t i = 0; i < p->nsinks; i++)
 		if (!p->sink_failed[i] && p->sinks[i].ops->commit && p->sinks[i].ops->commit(p->sinks[i].ctx))
 			sink_failed(p, i);
-	if (!p->store_failed)
+	if (!p->store_failed && !p->lset) /* held spans are not in the database yet */
 		p->spans_committed = p->spans;
 }
 
@@ -529,6 +529,8 @@ int pipeline_link(struct pipeline *p, uint64_t max_spans)
 		unhold(p, false);
 		if (rc == 0)
 			p->spans_committed = p->spans;
+		else
+			p->store_failed = p->sink_failed[0] = true; /* what is stored is said */
 		return rc;
 	}
 	return ws_link_store(p->store, p->db, max_spans);

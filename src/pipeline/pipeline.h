@@ -51,7 +51,7 @@ struct pipeline {
 	bool store_failed; /* the database failed: what it was not handed is lost */
 	uint64_t records, decode_errors, save_errors;
 	uint64_t spans, spans_server, spans_client;
-	uint64_t spans_committed; /* safely in the database */
+	uint64_t spans_committed; /* safely in the database (held spans: once linked and stored) */
 	bool live;                /* processes are on this machine: ask /proc */
 	struct ws_hashmap services; /* pid -> struct service_name */
 	int abi;                    /* ABI version of the records */

@@ -277,6 +277,7 @@ static void test_held(const char *dir, bool hold, size_t hold_max)
 	/* held: not in the database before trace assembly (past the limit:
 	 * what came after it was) */
 	CHECK_INT(stored, !hold ? 4 : hold_max ? 4 : 0);
+	CHECK_INT(p.spans_committed, (uint64_t)stored); /* what is said to be stored is */
 	CHECK(pipeline_link(&p, 0) == 0, "link");
 	CHECK(ws_store_each_span(p.store, &all, keep_links, &l) == 0, "read");
 	CHECK_INT(l.n, 4);
