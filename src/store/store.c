@@ -237,7 +237,7 @@ static const char schema_tail[] =
 	"CREATE INDEX IF NOT EXISTS packets_by_ports ON packets(client_port, server_port);\n";
 
 /* The spans table's indexes. A recording that starts on an empty table
- * builds them when it ends (ws_store_defer_span_indexes): one sort per
+ * builds them when it ends (defer_span_indexes, ws_store_build_span_indexes): one sort per
  * index then costs a fraction of keeping four B-trees ordered on every
  * insert (ids and trace ids arrive in random order). A file whose
  * recorder died without building them gets them at its next write
@@ -987,7 +987,8 @@ int ws_store_set_recording_times(struct ws_store *st, int64_t id, uint64_t start
 }
 
 /* An address as text, from the few a recording's spans repeat (spans
- * come in runs from a few hosts): valid until ADDR_TEXTS more lookups. */
+ * come in runs from a few hosts): valid until the next lookup, which may
+ * reuse its slot. */
 static const char *addr_text(struct ws_store *st, const struct ws_endpoint *ep)
 {
 	for (size_t i = 0; i < ADDR_TEXTS; i++) {
@@ -1003,12 +1004,12 @@ static const char *addr_text(struct ws_store *st, const struct ws_endpoint *ep)
 }
 
 /* An endpoint as parameters i (address) and i + 1 (port), NULL when
- * unknown. The text stays where it is until the row is stepped: a row
- * binds two addresses, fewer than ADDR_TEXTS. */
+ * unknown. The text is copied: the row's other address may take its
+ * slot before the row is stepped. */
 static void bind_addr(struct ws_store *st, sqlite3_stmt *q, int i, const struct ws_endpoint *ep)
 {
 	if (ep->family) {
-		sqlite3_bind_text(q, i, addr_text(st, ep), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, i, addr_text(st, ep), -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(q, i + 1, ep->port);
 	} else {
 		sqlite3_bind_null(q, i);

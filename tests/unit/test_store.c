@@ -850,6 +850,50 @@ static void test_errors(void)
 	CHECK(strstr(err, "wirespan record") != NULL, "message: %s", err);
 }
 
+static int check_addrs(void *ctx, const struct ws_span *s)
+{
+	int *i = ctx;
+	char a[64], b[64], want_a[32], want_b[32];
+
+	snprintf(want_a, sizeof(want_a), "10.0.0.%d", *i / 8);
+	snprintf(want_b, sizeof(want_b), "10.0.1.%d", *i);
+	CHECK_STR(ws_addr_str(&s->local, a, sizeof(a)), want_a);
+	CHECK_STR(ws_addr_str(&s->peer, b, sizeof(b)), want_b);
+	(*i)++;
+	return 0;
+}
+
+/* Addresses become text through a small cache: rows that keep one
+ * address while the other changes (one client, many servers), more
+ * than the cache holds, read back each their own. */
+static void test_many_addresses(void)
+{
+	const char *path = in_dir("addrs.db");
+	struct ws_recording r = {.source = "replay", .host = "h", .command = "x", .started_ns = 1};
+	struct ws_span_filter all = {0};
+	struct ws_store *st;
+	struct ws_span s;
+	char err[512];
+	int i = 0;
+
+	t_context = "many addresses";
+	CHECK(ws_store_open(path, WS_STORE_WRITE, &st, err, sizeof(err)) == 0, "open: %s", err);
+	int64_t rec = ws_store_begin_recording(st, &r);
+	for (int k = 0; k < 40; k++) {
+		uint8_t a[4] = {10, 0, 0, (uint8_t)(k / 8)}, b[4] = {10, 0, 1, (uint8_t)k};
+		full_span(&s, rec);
+		s.span_id[7] = (uint8_t)k;
+		s.start_ns = 1000 + (uint64_t)k;
+		ws_endpoint_set(&s.local, AF_INET, a, 40000);
+		ws_endpoint_set(&s.peer, AF_INET, b, 80);
+		CHECK(ws_store_add_span(st, &s) == 0, "add %d", k);
+	}
+	CHECK(ws_store_commit(st) == 0, "commit");
+	CHECK(ws_store_each_span(st, &all, check_addrs, &i) == 0, "read");
+	CHECK_INT(i, 40);
+	ws_store_close(st);
+}
+
 /* The span indexes of path, by name, in order ("" when none). */
 static void span_indexes(const char *path, char *list, size_t n)
 {
@@ -929,6 +973,7 @@ int main(void)
 	test_upgrades();
 	test_failed_upgrade();
 	test_deferred_indexes();
+	test_many_addresses();
 	test_readers();
 	test_older_readers();
 	test_damaged_readers();
