@@ -47,7 +47,7 @@
 /* Time spent draining one ring per pass: what the reorder stage holds stays
  * bounded even when the producers keep up with the drain. */
 #define DRAIN_MAX_NS (100 * 1000000ull)
-/* counters, the budget and the status line, once a second */
+/* counters and the status line, once a second; the budget four times */
 #define TICK_NS (1000 * 1000000ull)
 #define BUDGET_NS (250 * 1000000ull)
 #define DEFAULT_BUDGET_PCT 5.0

@@ -237,9 +237,10 @@ static const char schema_tail[] =
 	"CREATE INDEX IF NOT EXISTS packets_by_ports ON packets(client_port, server_port);\n";
 
 /* The spans table's indexes. A recording that starts on an empty table
- * builds them when it ends (defer_span_indexes, ws_store_build_span_indexes): one sort per
- * index then costs a fraction of keeping four B-trees ordered on every
- * insert (ids and trace ids arrive in random order). A file whose
+ * goes without them (defer_span_indexes) and builds them when it ends
+ * (ws_store_build_span_indexes): one sort per index then costs a fraction
+ * of keeping four B-trees ordered on every insert (ids and trace ids
+ * arrive in random order). A file whose
  * recorder died without building them gets them at its next write
  * open; until then it reads the same, only slower. Files before
  * schema 8 declare span_id UNIQUE in the table instead of spans_by_id. */
