@@ -530,7 +530,7 @@ int pipeline_link(struct pipeline *p, uint64_t max_spans)
 		if (rc == 0)
 			p->spans_committed = p->spans;
 		else
-			p->store_failed = p->sink_failed[0] = true; /* what is stored is said */
+			sink_failed(p, 0); /* the summary says what the database holds */
 		return rc;
 	}
 	return ws_link_store(p->store, p->db, max_spans);

@@ -16,7 +16,8 @@
 		offsetof(struct ws_span, m), sizeof(((struct ws_span *)0)->m) \
 	}
 
-/* The text fields, in the order they lie in the struct. */
+/* The text fields, in the order they lie in the struct (checked below:
+ * packing walks the struct once, front to back). */
 static const struct {
 	size_t off, size;
 } texts[] = {
@@ -24,32 +25,20 @@ static const struct {
     TEXT(query), TEXT(error),	TEXT(traceparent), TEXT(link_method), TEXT(attrs),
 };
 
-static int by_offset(const void *a, const void *b)
-{
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The text fields sorted by offset (the struct's order, whatever this
- * file lists). */
-static size_t order[WS_ARRAY_SIZE(texts)][2];
-
-static void sort_texts(void)
-{
-	if (order[WS_ARRAY_SIZE(texts) - 1][1])
-		return;
-	for (size_t i = 0; i < WS_ARRAY_SIZE(texts); i++) {
-		order[i][0] = texts[i].off;
-		order[i][1] = texts[i].size;
-	}
-	qsort(order, WS_ARRAY_SIZE(texts), sizeof(order[0]), by_offset);
-}
+#define BEFORE(a, b) _Static_assert(offsetof(struct ws_span, a) < offsetof(struct ws_span, b), #a " lies before " #b)
+BEFORE(name, service);
+BEFORE(service, host);
+BEFORE(host, method);
+BEFORE(method, target);
+BEFORE(target, query);
+BEFORE(query, error);
+BEFORE(error, traceparent);
+BEFORE(traceparent, link_method);
+BEFORE(link_method, attrs);
 
 void ws_spool_init(struct ws_spool *sp)
 {
 	memset(sp, 0, sizeof(*sp));
-	sort_texts();
 }
 
 static char *room(struct ws_spool *sp, size_t n)
@@ -69,7 +58,7 @@ void ws_spool_add(struct ws_spool *sp, const struct ws_span *s)
 	size_t at = 0;
 
 	for (size_t i = 0; i < WS_ARRAY_SIZE(texts); i++) {
-		size_t off = order[i][0], size = order[i][1];
+		size_t off = texts[i].off, size = texts[i].size;
 		uint16_t len = (uint16_t)strnlen(in + off, size);
 		memcpy(p, in + at, off - at);
 		p += off - at;
@@ -83,8 +72,6 @@ void ws_spool_add(struct ws_spool *sp, const struct ws_span *s)
 	uint32_t n = (uint32_t)(p - out);
 	memcpy(out, &n, sizeof(n));
 	sp->chunks[sp->nchunks - 1].used += n;
-	sp->bytes += n;
-	sp->n++;
 }
 
 static void unpack(const char *p, struct ws_span *s)
@@ -94,14 +81,14 @@ static void unpack(const char *p, struct ws_span *s)
 
 	memset(s, 0, sizeof(*s));
 	for (size_t i = 0; i < WS_ARRAY_SIZE(texts); i++) {
-		size_t off = order[i][0];
+		size_t off = texts[i].off;
 		uint16_t len;
 		memcpy(out + at, p, off - at);
 		p += off - at;
 		memcpy(&len, p, sizeof(len));
 		memcpy(out + off, p + sizeof(len), len);
 		p += sizeof(len) + len;
-		at = off + order[i][1];
+		at = off + texts[i].size;
 	}
 	memcpy(out + at, p, sizeof(*s) - at);
 }

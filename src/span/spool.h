@@ -17,8 +17,6 @@ struct ws_spool {
 		size_t used;
 	} * chunks;
 	size_t nchunks;
-	size_t n;     /* spans held */
-	size_t bytes; /* their packed size */
 };
 
 void ws_spool_init(struct ws_spool *sp);
