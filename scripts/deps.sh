@@ -16,7 +16,7 @@ PKGS=(
 	clang llvm make gcc libbpf-dev bpftool libelf-dev zlib1g-dev libsqlite3-dev libdw-dev libcapstone-dev golang-go
 	libcap-dev libseccomp-dev libsodium-dev protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libjansson-dev
 	libmicrohttpd-dev prometheus
-	libclang-rt-14-dev sqlite3 python3 curl wrk nginx-light redis-server redis-tools
+	libclang-rt-14-dev sqlite3 python3 curl wrk nginx-light redis-server redis-tools postgresql-15
 	iproute2 util-linux procps linux-libc-dev libpcap-dev tcpdump tshark wireshark-common
 	golang-github-gomodule-redigo-dev python3-aiohttp python3-aioredis
 )

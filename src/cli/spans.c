@@ -56,14 +56,14 @@ static int print_span(void *ctx, const struct ws_span *stored)
 	char pid[16] = "-"; /* a capture file knows no process */
 	if (s->pid)
 		snprintf(pid, sizeof(pid), "%u", s->pid);
-	printf("%-15s %9s  %-6s %-15.15s %7s  %-21s  %-6s %-40.40s %s\n", clock, dur, ws_span_kind_name(s->kind),
+	printf("%-15s %9s  %-6s %-15.15s %7s  %-21s  %-10s %-40.40s %s\n", clock, dur, ws_span_kind_name(s->kind),
 	       s->service, pid, peer, s->proto ? ws_proto_name(s->proto) : "-", name, status);
 	return ferror(stdout) ? 1 : 0;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: wirespan spans [--db FILE]... [--json] [--kind server|client] [--protocol http|redis]\n"
+	fprintf(f, "usage: wirespan spans [--db FILE]... [--json] [--kind server|client] [--protocol http|redis|postgresql]\n"
 		   "                      [--service NAME] [--trace ID] [--limit N] [--no-traceparent]\n"
 		   "                      [--min-confidence X]\n"
 		   "\n"
@@ -79,7 +79,7 @@ static const struct cli_choice kinds[] = {{"server", WS_SPAN_SERVER}, {"client",
 static int opt_protocol(const struct cli_opt *o, const char *arg, void *to)
 {
 	if (!(*(int *)to = ws_proto_by_name(arg))) {
-		ws_err("--%s is http or redis, not '%s'", o->name, arg);
+		ws_err("--%s is http, redis or postgresql, not '%s'", o->name, arg);
 		return 2;
 	}
 	return 0;
@@ -124,7 +124,7 @@ int cmd_spans(int argc, char **argv)
 	if (pc.json)
 		wj_init(&pc.j);
 	else
-		printf("%-15s %9s  %-6s %-15s %7s  %-21s  %-6s %-40s %s\n", "START", "DURATION", "KIND", "SERVICE", "PID",
+		printf("%-15s %9s  %-6s %-15s %7s  %-21s  %-10s %-40s %s\n", "START", "DURATION", "KIND", "SERVICE", "PID",
 		       "PEER", "PROTO", "NAME", "STATUS");
 	for (size_t i = 0; i < d.n && !rc; i++)
 		rc = ws_store_each_span(d.st[i], &f, print_span, &pc);

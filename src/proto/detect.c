@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/pg.h"
 #include "proto/proto.h"
 #include "util/util.h"
 
@@ -28,6 +29,7 @@ const struct proto_ops *ws_proto_ops(enum ws_proto p)
 	switch (p) {
 	case WS_PROTO_HTTP1: return &ws_http1_ops;
 	case WS_PROTO_REDIS: return &ws_redis_ops;
+	case WS_PROTO_PG: return &ws_pg_ops;
 	default: return NULL;
 	}
 }
@@ -216,8 +218,11 @@ enum ws_proto ws_proto_detect_request(const uint8_t *d, uint32_t n, bool *more)
 		return WS_PROTO_HTTP1;
 	if (looks_like_resp_array(d, n) || looks_like_redis_inline(d, n))
 		return WS_PROTO_REDIS;
+	int pg = ws_pg_request_at(d, n);
+	if (pg > 0)
+		return WS_PROTO_PG;
 	if (more)
-		*more = could_become_request(d, n);
+		*more = pg < 0 || could_become_request(d, n);
 	return WS_PROTO_NONE;
 }
 
@@ -228,6 +233,8 @@ bool ws_proto_looks_like_response(enum ws_proto p, const uint8_t *d, uint32_t n)
 		       isdigit(d[9]) && isdigit(d[10]) && isdigit(d[11]);
 	if (p == WS_PROTO_REDIS)
 		return n >= 3 && d[0] && strchr("+-:$*%_,#!=(|>~", d[0]) != NULL;
+	if (p == WS_PROTO_PG)
+		return ws_pg_response_at(d, n);
 	return false;
 }
 

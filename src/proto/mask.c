@@ -1,6 +1,6 @@
-/* mask.c -- see mask.h. Two small lexers, HTTP/1.x and RESP, that read a
- * direction's bytes as the parsers do but only to decide, byte by byte,
- * whether the byte may stay. */
+/* mask.c -- see mask.h. Small lexers, HTTP/1.x and RESP here and
+ * PostgreSQL in mask_pg.c, that read a direction's bytes as the parsers do
+ * but only to decide, byte by byte, whether the byte may stay. */
 #include "proto/mask.h"
 
 #include <ctype.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/mask_pg.h"
 #include "proto/proto.h"
 #include "proto/redact.h"
 #include "proto/redis.h"
@@ -15,7 +16,7 @@
 
 #define MASK '*'
 
-enum { P_UNKNOWN = 0, P_HTTP, P_REDIS, P_OPAQUE };
+enum { P_UNKNOWN = 0, P_HTTP, P_REDIS, P_PG, P_OPAQUE };
 
 /* HTTP states */
 enum {
@@ -96,6 +97,7 @@ struct ws_mask {
 	struct mdir d[2];
 	uint8_t kinds[KINDS_MAX]; /* requests waiting for their response's framing */
 	unsigned kh, kn;
+	struct pg_mask pg;
 };
 
 struct ws_mask *ws_mask_new(void)
@@ -790,8 +792,8 @@ static void detect(struct ws_mask *m, int dir, const uint8_t *p, uint32_t n, boo
 {
 	enum ws_proto pr = ws_proto_detect_request(p, n, more);
 
-	if (pr == WS_PROTO_HTTP1 || pr == WS_PROTO_REDIS) {
-		m->proto = pr == WS_PROTO_HTTP1 ? P_HTTP : P_REDIS;
+	if (pr == WS_PROTO_HTTP1 || pr == WS_PROTO_REDIS || pr == WS_PROTO_PG) {
+		m->proto = pr == WS_PROTO_HTTP1 ? P_HTTP : pr == WS_PROTO_REDIS ? P_REDIS : P_PG;
 		m->req_dir = dir;
 	} else if (ws_proto_looks_like_response(WS_PROTO_HTTP1, p, n)) {
 		m->proto = P_HTTP;
@@ -818,20 +820,27 @@ static void learn(struct ws_mask *m, int dir, uint32_t seq, uint32_t len, const 
 	if (m->proto != P_UNKNOWN) {
 		/* the other direction's runs so far were masked unread: it finds its
 		 * way where one starts a message */
-		if (m->d[!dir].seen)
-			m->d[!dir].st = m->proto == P_HTTP ? H_LOST : R_LOST;
+		if (m->d[!dir].seen) {
+			if (m->proto == P_PG)
+				ws_pgmask_set_lost(&m->pg, !dir);
+			else
+				m->d[!dir].st = m->proto == P_HTTP ? H_LOST : R_LOST;
+		}
 		if (np) { /* read the held bytes again, to stand where they ended */
 			uint8_t scratch[PEND_MAX];
 			memcpy(scratch, buf, np);
 			if (m->proto == P_HTTP)
 				h_bytes(m, dir, scratch, np);
+			else if (m->proto == P_PG)
+				ws_pgmask_bytes(&m->pg, dir, true, scratch, np);
 			else
 				r_bytes(m, dir, scratch, np);
 		}
 		return;
 	}
 	/* hold (and keep) a start too short to tell, if it cannot be a secret:
-	 * no space in it, the whole run captured */
+	 * no space in it, the whole run captured (a PostgreSQL startup packet's
+	 * first bytes are its length and version) */
 	if (more && np + len <= PEND_MAX && head_len == len && !memchr(buf, ' ', np + n)) {
 		memcpy(m->pend, buf, np + n);
 		m->npend = (uint8_t)(np + n);
@@ -891,6 +900,42 @@ static bool lost(const struct ws_mask *m, int dir)
 	return m->d[dir].st == (m->proto == P_HTTP ? H_LOST : R_LOST);
 }
 
+/* The last 6 bytes of a run, when captured: a ReadyForQuery there ends a
+ * response the parser lost the framing of (pg.c), so it stays. */
+static const uint8_t *pg_ready_at_end(uint32_t len, uint8_t *head, uint32_t head_len, uint8_t *tail,
+				      uint32_t tail_len)
+{
+	const uint8_t *e = tail_len >= 6 ? tail + tail_len - 6 : head_len == len && len >= 6 ? head + len - 6 : NULL;
+
+	if (!e || e[0] != 'Z' || e[1] || e[2] || e[3] || e[4] != 5 || !(e[5] == 'I' || e[5] == 'T' || e[5] == 'E'))
+		return NULL;
+	return e;
+}
+
+static void pg_run(struct ws_mask *m, int dir, bool follows, uint32_t len, uint8_t *head, uint32_t head_len,
+		   uint8_t *tail, uint32_t tail_len)
+{
+	struct mdir *D = &m->d[dir];
+	bool req = dir == m->req_dir;
+
+	if (!follows || (!D->seen && !(head_len && ws_pgmask_starts(req, head, head_len))))
+		ws_pgmask_set_lost(&m->pg, dir);
+	if (ws_pgmask_lost(&m->pg, dir) && req && head_len && head[0] && ws_pgmask_starts(true, head, head_len))
+		ws_pgmask_restart(&m->pg, dir);
+	uint8_t z[6];
+	const uint8_t *e = req ? NULL : pg_ready_at_end(len, head, head_len, tail, tail_len);
+	if (e)
+		memcpy(z, e, sizeof(z));
+	ws_pgmask_bytes(&m->pg, dir, req, head, head_len);
+	if (len - head_len - tail_len)
+		ws_pgmask_gap(&m->pg, dir, len - head_len - tail_len);
+	ws_pgmask_bytes(&m->pg, dir, req, tail, tail_len);
+	if (e && ws_pgmask_lost(&m->pg, dir)) { /* the parser finds its way there */
+		memcpy((uint8_t *)e, z, sizeof(z));
+		ws_pgmask_restart(&m->pg, dir);
+	}
+}
+
 static void set_lost(struct ws_mask *m, int dir)
 {
 	m->d[dir].st = m->proto == P_HTTP ? H_LOST : R_LOST;
@@ -914,7 +959,9 @@ void ws_mask_run(struct ws_mask *m, int dir, uint32_t seq, bool seq_known, uint3
 			return;
 		}
 	}
-	if (m->proto == P_HTTP || m->proto == P_REDIS) {
+	if (m->proto == P_PG) {
+		pg_run(m, dir, !D->seen || !seq_known || seq == D->next, len, head, head_len, tail, tail_len);
+	} else if (m->proto == P_HTTP || m->proto == P_REDIS) {
 		bool follows = !D->seen || !seq_known || seq == D->next;
 		if (!follows || (!D->seen && !(head_len && starts_message(m, dir, head, head_len))))
 			set_lost(m, dir); /* a gap, or a first run that starts no message */

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum ws_proto { WS_PROTO_NONE = 0, WS_PROTO_HTTP1, WS_PROTO_REDIS };
+enum ws_proto { WS_PROTO_NONE = 0, WS_PROTO_HTTP1, WS_PROTO_REDIS, WS_PROTO_PG };
 
 const char *ws_proto_name(enum ws_proto p);
 /* The protocol named so ("http", "redis"), or WS_PROTO_NONE. */
@@ -85,6 +85,27 @@ struct ws_redis_info {
 	char error[128];  /* error reply text */
 };
 
+/* What a PostgreSQL request is: a simple Query (or FunctionCall), an
+ * Execute of the extended protocol, or a Sync that ends messages with no
+ * Execute (a Parse alone: a prepared statement). */
+enum { WS_PG_QUERY = 1, WS_PG_EXECUTE, WS_PG_SYNC };
+
+struct ws_pg_info {
+	char op[32];         /* db.operation.name: SELECT, BEGIN, ...; PREPARE for a Parse alone */
+	char collection[64]; /* the table, where the text leaves no doubt (sql.h) */
+	char query[256];     /* literals replaced by '?' */
+	char db[64];         /* the database the connection opened, "" unknown */
+	char sqlstate[6];    /* response: an ErrorResponse's code */
+	char tag[32];        /* response: the first CommandComplete's tag ("INSERT 0 1") */
+	uint64_t rows;       /* response: DataRow messages */
+	uint64_t group;      /* request: which ReadyForQuery ends its Sync or Query (counted) */
+	uint8_t kind;        /* request: WS_PG_* */
+	bool query_cut;      /* request: the text was not all seen */
+	bool stmt_unknown;   /* request: its statement was prepared before the recording began */
+	bool skipped;        /* response: none came; an earlier statement of its pipeline failed */
+	bool error;          /* response: an ErrorResponse */
+};
+
 struct ws_msg {
 	uint8_t proto;
 	uint8_t dir; /* direction it travelled, seen locally */
@@ -110,6 +131,7 @@ struct ws_msg {
 	union {
 		struct ws_http_info http;
 		struct ws_redis_info redis;
+		struct ws_pg_info pg;
 	} u;
 };
 
@@ -158,6 +180,7 @@ struct proto_span {
 	/* attributes with one value for every span: {"db.system", "redis", NULL} */
 	const char *const *constant_attrs;
 	bool target_names; /* the target is part of what the span does (a Redis key) */
+	bool target_optional; /* no target: no target attribute (not an empty one) */
 	bool database;     /* a database's operations (metrics: db_client_...) */
 	/* whether an operation of this name waits for data by design (spans
 	 * stored before the flag was); NULL: none does */
@@ -184,6 +207,7 @@ struct proto_ops {
 
 extern const struct proto_ops ws_http1_ops;
 extern const struct proto_ops ws_redis_ops;
+extern const struct proto_ops ws_pg_ops;
 
 /* Decide from the first bytes of a direction whether they start a request
  * of a protocol we parse. Returns the protocol, or WS_PROTO_NONE with *more

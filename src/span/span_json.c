@@ -101,7 +101,7 @@ void ws_span_to_json(const struct ws_span *s, struct ws_json *j)
 			wj_kstr(j, c[0], c[1]);
 		if (ps->method_attr)
 			wj_kstr(j, ps->method_attr, s->method);
-		if (ps->target_attr && (s->target[0] || !ps->target_names))
+		if (ps->target_attr && (s->target[0] || !(ps->target_names || ps->target_optional)))
 			wj_kstr(j, ps->target_attr, s->target);
 		if (ps->query_attr && s->query[0])
 			wj_kstr(j, ps->query_attr, s->query);

@@ -208,6 +208,33 @@ static inline void fmt_redis(char *out, size_t n, const struct ws_exchange *x)
 		snprintf(out + o, n - o, " blocking");
 }
 
+static inline void fmt_pg(char *out, size_t n, const struct ws_exchange *x)
+{
+	const struct ws_pg_info *q = &x->req.u.pg, *r = &x->resp.u.pg;
+	bool lost = (x->req.flags | x->resp.flags) & WS_MSGF_FRAMING_LOST;
+	int o = snprintf(out, n, "%s %s", q->op[0] ? q->op : "-", q->collection[0] ? q->collection : "-");
+
+	if (r->skipped)
+		o += snprintf(out + o, n - o, " skipped");
+	else if (r->error)
+		o += snprintf(out + o, n - o, " err=%s", r->sqlstate);
+	else if (lost)
+		o += snprintf(out + o, n - o, " rows=?");
+	else
+		o += snprintf(out + o, n - o, " rows=%llu", (unsigned long long)r->rows);
+	if (r->tag[0])
+		o += snprintf(out + o, n - o, " tag=%s", r->tag);
+	if (lost)
+		o += snprintf(out + o, n - o, " lost");
+	if (x->aborted)
+		o += snprintf(out + o, n - o, " aborted");
+	if (q->stmt_unknown)
+		o += snprintf(out + o, n - o, " unknown");
+	if (q->query_cut)
+		o += snprintf(out + o, n - o, " cut");
+	snprintf(out + o, n - o, " | %s", q->query);
+}
+
 /* ---- replay ---- */
 
 struct replay_out {

@@ -117,8 +117,11 @@ static void masked_expect(const char *path, struct conv *c)
 		fclose(f);
 }
 
+/* cap_differs: a capture cut short gives fewer or vaguer spans than the
+ * whole one (PostgreSQL: text cut, rows not counted); the masked capture
+ * must then give what the unmasked one does. */
 static void check_conv(const struct conv *c, const char *path,
-		       void (*format)(char *, size_t, const struct ws_exchange *))
+		       void (*format)(char *, size_t, const struct ws_exchange *), bool cap_differs)
 {
 	static struct conv m;
 	char how[160];
@@ -133,7 +136,7 @@ static void check_conv(const struct conv *c, const char *path,
 		if (secrets_left(c, &m, how))
 			t_failed++;
 		masked_expect(path, &m);
-		if (replay_all(&m, format, true))
+		if (replay_all(&m, format, !cap_differs))
 			fprintf(stderr, "  (%s masked at the %s side: the replay differs)\n", c->name, sn);
 		free_masked(&m);
 		/* captured in part: the masked prefix and tail replay as the originals do */
@@ -143,9 +146,16 @@ static void check_conv(const struct conv *c, const char *path,
 			static struct replay_out out;
 			struct replay_opts o = {.side = side, .split_seg = -1, .cap = 256};
 			out.format = format;
+			if (cap_differs) { /* what the same capture gives unmasked */
+				replay(c, &o, &out);
+				for (int i = 0; i < out.n && i < (int)WS_ARRAY_SIZE(m.expect); i++)
+					ws_strlcpy(m.expect[i], out.got[i], sizeof(m.expect[i]));
+				m.nexpect = out.n;
+			} else {
+				masked_expect(path, &m);
+			}
 			replay(&m, &o, &out);
 			snprintf(how, sizeof(how), "masked at the %s, 256-byte capture", sn);
-			masked_expect(path, &m);
 			compare_out(&m, &out, how);
 		}
 		free_masked(&m);
@@ -193,11 +203,14 @@ static void check_conv(const struct conv *c, const char *path,
 
 struct fmt {
 	void (*format)(char *, size_t, const struct ws_exchange *);
+	bool cap_differs;
 };
 
 static void check_one(const struct conv *c, const char *path, void *ctx)
 {
-	check_conv(c, path, ((const struct fmt *)ctx)->format);
+	const struct fmt *f = ctx;
+
+	check_conv(c, path, f->format, f->cap_differs);
 }
 
 /* Bytes that are not a protocol wirespan parses are masked whole. */
@@ -212,9 +225,11 @@ static void test_unknown_protocols(void)
 	CHECK(memchr(tls, 's', sizeof(tls)) == NULL && tls[0] == '*', "TLS bytes kept");
 	ws_mask_free(m);
 	m = ws_mask_new();
-	ws_mask_run(m, WS_SEND, 1, true, sizeof(pg), (uint8_t *)pg, sizeof(pg), NULL, 0);
-	for (size_t i = 0; i < sizeof(pg); i++)
-		CHECK(pg[i] == '*', "byte %zu of a PostgreSQL startup kept", i);
+	/* PostgreSQL is parsed now: of a startup packet only the framing, the
+	 * parameters' names and the database stay */
+	ws_mask_run(m, WS_SEND, 1, true, sizeof(pg) - 1, (uint8_t *)pg, sizeof(pg) - 1, NULL, 0);
+	CHECK(memcmp(pg, "\0\0\0\x28\0\3\0\0user\0******\0database\0app\0\0", sizeof(pg) - 1) == 0,
+	      "PostgreSQL startup masked as '%.*s'", (int)sizeof(pg) - 9, pg + 8);
 	/* a request that never showed a known start is no license later */
 	char later[] = "GET /x?k=s3cr3t HTTP/1.1\r\n\r\n";
 	ws_mask_run(m, WS_SEND, 1 + sizeof(pg), true, sizeof(later) - 1, (uint8_t *)later, sizeof(later) - 1, NULL, 0);
@@ -378,5 +393,6 @@ int main(void)
 	test_garbage();
 	each_conv("tests/data/http", check_one, &(struct fmt){fmt_http});
 	each_conv("tests/data/redis", check_one, &(struct fmt){fmt_redis});
+	each_conv("tests/data/pg", check_one, &(struct fmt){fmt_pg, true});
 	return t_summary("mask");
 }

@@ -1,0 +1,428 @@
+/* mask_pg.c -- see mask_pg.h. The framing is read as pg.c reads it; SQL
+ * text goes through a lexer that follows sql.c's tokens byte by byte, so
+ * that the masked text gives the same summary. */
+#include "proto/mask_pg.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "proto/pg.h"
+
+#define MASK '*'
+#define TEXT_READ 1280 /* body bytes pg.c reads (BODY_KEEP) */
+
+enum { G_FIRST, G_SHDR, G_HDR, G_BODY, G_SSL, G_LOST, G_OFF };
+
+/* body fields */
+enum {
+	F_MASK,  /* masked to the end */
+	F_KEEP,  /* kept to the end */
+	F_KEY,   /* startup: a parameter's name */
+	F_VALUE, /* startup: its value */
+	F_NAME,  /* a NUL-terminated name, then next_field */
+	F_NAME2, /* Bind: the statement's name after the portal's */
+	F_TEXT,  /* SQL text to its NUL */
+	F_CODE,  /* ErrorResponse / NoticeResponse: a field's code */
+	F_FVAL,  /* its value */
+	F_FKEEP, /* the value of the SQLSTATE field */
+	F_BNF,   /* Bind: the count of parameter formats, then the formats */
+	F_BNP,   /* the count of parameters */
+	F_BLEN,  /* a parameter's length */
+	F_BVAL,  /* its value */
+};
+
+/* SQL text */
+enum { S_N, S_STR, S_STRBS, S_STRQ, S_DTAG, S_DBODY, S_LINE, S_BLOCK, S_QID, S_QIDQ };
+
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+static bool word_byte(uint8_t c) { return isalnum(c) || c == '_' || c >= 0x80; }
+
+/* One byte of SQL text; returns false at the NUL that ends it. */
+static bool sql_byte(struct pgm_dir *D, uint8_t *c)
+{
+	uint8_t o = *c;
+
+again:
+	switch (D->sql) {
+	case S_N:
+		if (!o)
+			return false;
+		if (D->in_num) {
+			if (isalnum(o) || o == '.' || ((o == '+' || o == '-') && (D->wfirst == 'e' || D->wfirst == 'E'))) {
+				D->wfirst = (char)o;
+				if (isalnum(o) && o != 'e' && o != 'E')
+					*c = '0';
+				return true;
+			}
+			D->in_num = false;
+		}
+		if (D->prev_dash && o == '-') {
+			D->prev_dash = false;
+			D->sql = S_LINE;
+			return true;
+		}
+		if (D->prev_slash && o == '*') {
+			D->prev_slash = false;
+			D->prev_star = false;
+			D->sql = S_BLOCK;
+			return true;
+		}
+		D->prev_dash = o == '-';
+		D->prev_slash = o == '/';
+		if (o == '\'') {
+			D->bs = D->in_word && D->wlen == 1 && (D->wfirst == 'E' || D->wfirst == 'e');
+			D->in_word = false;
+			D->sql = S_STR;
+		} else if (o == '"') {
+			D->in_word = false;
+			D->sql = S_QID;
+		} else if (o == '$' && !D->in_word) {
+			D->dlen = 0;
+			D->dtag[D->dlen++] = '$';
+			D->sql = S_DTAG;
+		} else if (isdigit(o) && !D->in_word) {
+			D->in_num = true;
+			D->wfirst = (char)o;
+			*c = '0';
+		} else if (word_byte(o) || (o == '$' && D->in_word)) {
+			if (!D->in_word)
+				D->wfirst = (char)o, D->wlen = 0;
+			D->in_word = true;
+			if (D->wlen < 255)
+				D->wlen++;
+		} else {
+			D->in_word = false;
+		}
+		return true;
+	case S_DTAG: /* after a '$' that is not inside a word */
+		if (D->dlen == 1 && isdigit(o)) { /* a parameter: $1 */
+			D->sql = S_N;
+			D->in_word = true;
+			D->wlen = 2;
+			return true;
+		}
+		if ((isalnum(o) || o == '_') && D->dlen < sizeof(D->dtag) - 2) {
+			D->dtag[D->dlen++] = (char)o;
+			return true;
+		}
+		if (o == '$') {
+			D->dtag[D->dlen++] = '$';
+			D->dmatch = 0;
+			D->sql = S_DBODY;
+			return true;
+		}
+		D->sql = S_N; /* not a dollar quote after all */
+		D->in_word = false;
+		goto again;
+	case S_DBODY: /* until "$tag$"; what matches it so far is the tag */
+		if (o == (uint8_t)D->dtag[D->dmatch]) {
+			if (++D->dmatch == D->dlen) {
+				D->sql = S_N;
+				D->in_word = false;
+			}
+			return true;
+		}
+		if (!o)
+			return false;
+		D->dmatch = o == '$';
+		if (o != '$')
+			*c = MASK;
+		return true;
+	case S_STR:
+		if (!o)
+			return false;
+		if (D->bs && o == '\\') {
+			*c = MASK;
+			D->sql = S_STRBS;
+		} else if (o == '\'') {
+			D->sql = S_STRQ;
+		} else {
+			*c = MASK;
+		}
+		return true;
+	case S_STRBS: /* the escaped byte: masked, never taken for a quote */
+		if (!o)
+			return false;
+		*c = MASK;
+		D->sql = S_STR;
+		return true;
+	case S_STRQ:
+		if (o == '\'') { /* '' inside the literal */
+			D->sql = S_STR;
+			return true;
+		}
+		D->sql = S_N;
+		D->in_word = false;
+		goto again;
+	case S_LINE:
+		if (o == '\n')
+			D->sql = S_N;
+		else if (o)
+			*c = MASK;
+		return o != 0;
+	case S_BLOCK: /* only its closing slash is kept: no masked byte closes it early */
+		if (o == '/' && D->prev_star) {
+			D->sql = S_N;
+			D->in_word = false;
+			return true;
+		}
+		D->prev_star = o == '*';
+		if (o)
+			*c = MASK;
+		return o != 0;
+	case S_QID:
+		if (o == '"')
+			D->sql = S_QIDQ;
+		return o != 0;
+	case S_QIDQ:
+		if (o == '"') {
+			D->sql = S_QID;
+			return true;
+		}
+		D->sql = S_N;
+		goto again;
+	}
+	return true;
+}
+
+static void sql_reset(struct pgm_dir *D)
+{
+	D->sql = S_N;
+	D->in_word = D->in_num = D->prev_dash = D->prev_slash = D->prev_star = D->bs = false;
+	D->wlen = 0;
+}
+
+/* Where a message's body starts being read. */
+static uint8_t first_field(bool req, uint8_t t)
+{
+	if (req) {
+		switch (t) {
+		case 0: return F_KEY;
+		case 'Q': return F_TEXT;
+		case 'P': case 'B': return F_NAME;
+		case 'C': case 'D': case 'E': return F_KEEP;
+		default: return F_MASK;
+		}
+	}
+	switch (t) {
+	case 'C': case 'Z': return F_KEEP;
+	case 'E': case 'N': return F_CODE;
+	default: return F_MASK;
+	}
+}
+
+static void body_byte(struct pgm_dir *D, uint8_t *c)
+{
+	uint8_t o = *c;
+
+	if (D->off++ >= TEXT_READ && (D->field == F_TEXT || D->field == F_KEY || D->field == F_VALUE ||
+				      D->field == F_NAME || D->field == F_NAME2 || D->field == F_FVAL)) {
+		*c = MASK; /* past what the parser reads */
+		return;
+	}
+	switch (D->field) {
+	case F_MASK:
+		*c = MASK;
+		return;
+	case F_KEEP:
+		return;
+	case F_KEY:
+		if (!o) {
+			D->keep_value = D->klen == 8 && memcmp(D->key, "database", 8) == 0;
+			D->field = F_VALUE;
+		} else if (D->klen < sizeof(D->key)) {
+			D->key[D->klen++] = (char)o;
+		} else {
+			D->klen = sizeof(D->key) + 1; /* too long to be one we keep */
+		}
+		return;
+	case F_VALUE:
+		if (!o) {
+			D->field = F_KEY;
+			D->klen = 0;
+		} else if (!D->keep_value) {
+			*c = MASK;
+		}
+		return;
+	case F_NAME:
+		if (!o)
+			D->field = D->type == 'B' ? F_NAME2 : F_TEXT;
+		return;
+	case F_NAME2:
+		if (!o) {
+			D->field = F_BNF;
+			D->acc = D->acc_have = 0;
+		}
+		return;
+	case F_TEXT:
+		if (!sql_byte(D, c)) /* the NUL; a Parse's parameter types follow */
+			D->field = F_KEEP;
+		return;
+	case F_BNF: /* counts and lengths are kept, values are not */
+	case F_BNP:
+	case F_BLEN: {
+		unsigned need = D->field == F_BLEN ? 4 : 2;
+		if (D->skip) { /* the format codes */
+			D->skip--;
+			return;
+		}
+		D->acc = D->acc << 8 | o;
+		if (++D->acc_have < need)
+			return;
+		uint32_t v = D->acc;
+		D->acc = D->acc_have = 0;
+		if (D->field == F_BNF) {
+			D->skip = 2 * v;
+			D->field = F_BNP;
+		} else if (D->field == F_BNP) {
+			D->params = v;
+			D->field = v ? F_BLEN : F_KEEP;
+		} else if (v == 0xffffffffu || v == 0) { /* NULL or empty */
+			D->field = --D->params ? F_BLEN : F_KEEP;
+		} else {
+			D->skip = v;
+			D->field = F_BVAL;
+		}
+		return;
+	}
+	case F_BVAL:
+		*c = MASK;
+		if (--D->skip == 0)
+			D->field = --D->params ? F_BLEN : F_KEEP; /* then the result formats */
+		return;
+	case F_CODE:
+		if (o)
+			D->field = o == 'C' ? F_FKEEP : F_FVAL;
+		return;
+	case F_FVAL:
+		if (!o)
+			D->field = F_CODE;
+		else
+			*c = MASK;
+		return;
+	case F_FKEEP:
+		if (!o)
+			D->field = F_CODE;
+		return;
+	}
+}
+
+static void header_done(struct pg_mask *g, struct pgm_dir *D, bool req)
+{
+	uint32_t len = D->type ? be32(D->hdr + 1) : be32(D->hdr);
+	uint32_t hl = D->type ? 4 : 8;
+
+	D->have = 0;
+	if (len < hl || len > (1u << 30)) {
+		D->st = G_LOST;
+		return;
+	}
+	D->left = len - hl;
+	D->off = 0;
+	D->field = first_field(req, D->type);
+	D->klen = 0;
+	sql_reset(D);
+	D->st = G_BODY;
+	if (!D->type) {
+		uint32_t code = be32(D->hdr + 4);
+		if (code == 80877103u || code == 80877104u) /* SSL, GSS: a startup packet follows */
+			g->ssl_asked = true;
+	}
+}
+
+static void message_done(struct pg_mask *g, struct pgm_dir *D)
+{
+	D->st = !D->type && g->ssl_asked ? G_SHDR : G_HDR;
+}
+
+void ws_pgmask_bytes(struct pg_mask *g, int dir, bool req, uint8_t *p, uint32_t n)
+{
+	struct pgm_dir *D = &g->d[dir & 1];
+
+	for (uint32_t i = 0; i < n; i++) {
+		switch (D->st) {
+		case G_FIRST:
+			D->st = req ? (p[i] == 0 ? G_SHDR : G_HDR) : (g->ssl_asked ? G_SSL : G_HDR);
+			i--;
+			continue;
+		case G_SSL:
+			g->ssl_asked = false;
+			if (p[i] == 'N') {
+				D->st = G_HDR;
+			} else if (p[i] == 'S' || p[i] == 'G') {
+				D->st = G_OFF; /* kept: the parser stops reading here too */
+				for (int d = 0; d < 2; d++)
+					g->d[d].st = G_OFF;
+			} else {
+				D->st = G_LOST;
+				p[i] = MASK;
+			}
+			continue;
+		case G_SHDR:
+		case G_HDR:
+			if (D->have == 0) {
+				D->type = D->st == G_SHDR ? 0 : p[i];
+				D->need = D->type ? 5 : 8;
+			}
+			D->hdr[D->have++] = p[i];
+			if (D->have == D->need) {
+				header_done(g, D, req);
+				if (D->st == G_BODY && D->left == 0)
+					message_done(g, D);
+			}
+			continue;
+		case G_BODY:
+			body_byte(D, &p[i]);
+			if (--D->left == 0)
+				message_done(g, D);
+			continue;
+		case G_LOST:
+		case G_OFF:
+			p[i] = MASK;
+			continue;
+		}
+	}
+}
+
+void ws_pgmask_gap(struct pg_mask *g, int dir, uint64_t n)
+{
+	struct pgm_dir *D = &g->d[dir & 1];
+
+	if (D->st == G_OFF || D->st == G_LOST || !n)
+		return;
+	if (D->st != G_BODY || n > D->left) {
+		D->st = G_LOST;
+		return;
+	}
+	/* inside a body: what follows is no longer read as text or names */
+	D->left -= (uint32_t)n;
+	D->off += (uint32_t)n;
+	if (D->field != F_KEEP)
+		D->field = F_MASK;
+	if (D->left == 0)
+		message_done(g, D);
+}
+
+bool ws_pgmask_lost(const struct pg_mask *g, int dir) { return g->d[dir & 1].st == G_LOST; }
+
+void ws_pgmask_set_lost(struct pg_mask *g, int dir)
+{
+	if (g->d[dir & 1].st != G_OFF)
+		g->d[dir & 1].st = G_LOST;
+}
+
+bool ws_pgmask_starts(bool req, const uint8_t *p, uint32_t n)
+{
+	return req ? ws_pg_request_at(p, n) > 0 : ws_pg_response_at(p, n);
+}
+
+void ws_pgmask_restart(struct pg_mask *g, int dir)
+{
+	struct pgm_dir *D = &g->d[dir & 1];
+
+	if (D->st != G_OFF) {
+		D->st = G_HDR;
+		D->have = 0;
+	}
+}

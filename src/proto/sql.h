@@ -1,0 +1,29 @@
+/* sql.h -- what a span keeps of a SQL statement's text.
+ *
+ * Literals (strings, dollar-quoted strings, numbers) become '?', comments
+ * and runs of white space become one space; identifiers, keywords,
+ * operators and parameter markers ($1) stay. The operation is the first
+ * keyword; the table (collection) is named only where the text leaves no
+ * doubt: INSERT INTO t, UPDATE t, DELETE FROM t, a SELECT from one table
+ * (no join, no second table, no subquery in FROM, no set operation),
+ * COPY t, TRUNCATE t, CREATE / DROP / ALTER TABLE t; never for text that
+ * holds more than one statement or was cut before that could be told. */
+#ifndef WIRESPAN_PROTO_SQL_H
+#define WIRESPAN_PROTO_SQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ws_sql_summary {
+	char op[32];          /* "SELECT", upper case; "" unknown */
+	char collection[64];  /* "pgbench_accounts", "public.items"; "" not certain */
+	char text[256];       /* the statement, literals replaced by '?' */
+	bool cut;             /* the text kept is not the whole statement */
+	bool multi;           /* more than one statement */
+};
+
+/* Summarise sql[0..n). complete: n bytes are the whole statement (false:
+ * it was cut, so its last token may be partial). */
+void ws_sql_summarise(const char *sql, size_t n, bool complete, struct ws_sql_summary *out);
+
+#endif
