@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 
-from lib import Failure, Recorder, attr, by_kind, check, check_eq, run, spans, wait_port
+from lib import WIRESPAN, Failure, Recorder, attr, by_kind, check, check_eq, file_bytes, run, spans, wait_port
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PASSWORD = "pw-s3cr3t-e2e"
@@ -154,7 +154,8 @@ def test_pgbench_counts(env):
 
 def test_psql_errors_copy(env):
     """psql with literals, an error, a transaction and COPY FROM STDIN: the
-    error's SQLSTATE, the COPY, and no literal value in any span."""
+    error's SQLSTATE, the COPY, and no literal value in any span, nor in
+    the saved event file, whose replay gives the same spans."""
     port = 15433
     pg = Postgres(env, port)
     script = env.path("s.sql")
@@ -167,7 +168,8 @@ def test_psql_errors_copy(env):
                 "\\copy items FROM STDIN\n1\tcopied secret\t1.5\n\\.\n"
                 "SELECT count(*) FROM items;\n")
     db = env.path("t.db")
-    rec = Recorder(env, db)
+    events = env.path("ev.bin")
+    rec = Recorder(env, db, "--port", str(port), "--save-events", events)
     p = subprocess.run(["psql", "-X", "-d", "bench", "-f", script], env=pg.client_env(), capture_output=True, text=True,
                        timeout=60)
     rec.stop_ok()
@@ -186,3 +188,15 @@ def test_psql_errors_copy(env):
     sel = [s for s in srv if attr(s, "db.query.text") == "SELECT name FROM items WHERE name = ?;"]
     check_eq(len(sel), 1, f"the SELECT's text with its literal replaced: {[attr(s, 'db.query.text') for s in srv]}")
     check_eq(attr(sel[0], "db.response.returned_rows"), 1, "rows returned")
+    saved, stored = file_bytes(events), file_bytes(db)
+    for secret in ("secret widget", "copied secret", "9.99", "10.5", PASSWORD):
+        check(secret.encode() not in saved, f"'{secret}' in the saved event file")
+        check(secret.encode() not in stored, f"'{secret}' in the database file")
+    rdb = env.path("replay.db")
+    run([WIRESPAN, "replay", "--db", rdb, events])
+    again = by_kind(pg_spans(rdb, port), "server")
+    check_eq([(attr(s, "db.operation.name"), attr(s, "db.collection.name"), attr(s, "db.query.text"),
+               s["attributes"].get("error.type")) for s in again],
+             [(attr(s, "db.operation.name"), attr(s, "db.collection.name"), attr(s, "db.query.text"),
+               s["attributes"].get("error.type")) for s in sorted(srv, key=lambda s: int(s["start_time_unix_nano"]))],
+             "the masked event file's replay gives the same spans")
