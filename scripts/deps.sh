@@ -17,6 +17,7 @@ PKGS=(
 	libcap-dev libseccomp-dev libsodium-dev protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libjansson-dev
 	libmicrohttpd-dev prometheus
 	libclang-rt-14-dev sqlite3 python3 curl wrk nginx-light redis-server redis-tools postgresql-15
+	mariadb-server mariadb-client libmariadb-dev pkg-config
 	iproute2 util-linux procps linux-libc-dev libpcap-dev tcpdump tshark wireshark-common
 	golang-github-gomodule-redigo-dev python3-aiohttp python3-aioredis
 )

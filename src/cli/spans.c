@@ -63,7 +63,7 @@ static int print_span(void *ctx, const struct ws_span *stored)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: wirespan spans [--db FILE]... [--json] [--kind server|client] [--protocol http|redis|postgresql]\n"
+	fprintf(f, "usage: wirespan spans [--db FILE]... [--json] [--kind server|client] [--protocol http|redis|postgresql|mysql]\n"
 		   "                      [--service NAME] [--trace ID] [--limit N] [--no-traceparent]\n"
 		   "                      [--min-confidence X]\n"
 		   "\n"
@@ -79,7 +79,7 @@ static const struct cli_choice kinds[] = {{"server", WS_SPAN_SERVER}, {"client",
 static int opt_protocol(const struct cli_opt *o, const char *arg, void *to)
 {
 	if (!(*(int *)to = ws_proto_by_name(arg))) {
-		ws_err("--%s is http, redis or postgresql, not '%s'", o->name, arg);
+		ws_err("--%s is http, redis, postgresql or mysql, not '%s'", o->name, arg);
 		return 2;
 	}
 	return 0;

@@ -1,9 +1,7 @@
 /* mask_pg.c -- see mask_pg.h. The framing is read as pg.c reads it; SQL
- * text goes through a lexer that follows sql.c's tokens byte by byte, so
- * that the masked text gives the same summary. */
+ * text goes through mask_sql.c. */
 #include "proto/mask_pg.h"
 
-#include <ctype.h>
 #include <string.h>
 
 #include "proto/pg.h"
@@ -12,6 +10,8 @@
 #define TEXT_READ 1280 /* body bytes pg.c reads (BODY_KEEP) */
 
 enum { G_FIRST, G_SHDR, G_HDR, G_BODY, G_SSL, G_LOST, G_OFF };
+
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
 /* body fields */
 enum {
@@ -30,168 +30,6 @@ enum {
 	F_BLEN,  /* a parameter's length */
 	F_BVAL,  /* its value */
 };
-
-/* SQL text */
-enum { S_N, S_STR, S_STRBS, S_STRQ, S_DTAG, S_DBODY, S_LINE, S_BLOCK, S_QID, S_QIDQ };
-
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-
-static bool word_byte(uint8_t c) { return isalnum(c) || c == '_' || c >= 0x80; }
-
-/* One byte of SQL text; returns false at the NUL that ends it. */
-static bool sql_byte(struct pgm_dir *D, uint8_t *c)
-{
-	uint8_t o = *c;
-
-again:
-	switch (D->sql) {
-	case S_N:
-		if (!o)
-			return false;
-		if (D->in_num) {
-			if (isalnum(o) || o == '.' || ((o == '+' || o == '-') && (D->wfirst == 'e' || D->wfirst == 'E'))) {
-				D->wfirst = (char)o;
-				if (isalnum(o) && o != 'e' && o != 'E')
-					*c = '0';
-				return true;
-			}
-			D->in_num = false;
-		}
-		if (D->prev_dash && o == '-') {
-			D->prev_dash = false;
-			D->sql = S_LINE;
-			return true;
-		}
-		if (D->prev_slash && o == '*') {
-			D->prev_slash = false;
-			D->prev_star = false;
-			D->sql = S_BLOCK;
-			return true;
-		}
-		D->prev_dash = o == '-';
-		D->prev_slash = o == '/';
-		if (o == '\'') {
-			D->bs = D->in_word && D->wlen == 1 && (D->wfirst == 'E' || D->wfirst == 'e');
-			D->in_word = false;
-			D->sql = S_STR;
-		} else if (o == '"') {
-			D->in_word = false;
-			D->sql = S_QID;
-		} else if (o == '$' && !D->in_word) {
-			D->dlen = 0;
-			D->dtag[D->dlen++] = '$';
-			D->sql = S_DTAG;
-		} else if (isdigit(o) && !D->in_word) {
-			D->in_num = true;
-			D->wfirst = (char)o;
-			*c = '0';
-		} else if (word_byte(o) || (o == '$' && D->in_word)) {
-			if (!D->in_word)
-				D->wfirst = (char)o, D->wlen = 0;
-			D->in_word = true;
-			if (D->wlen < 255)
-				D->wlen++;
-		} else {
-			D->in_word = false;
-		}
-		return true;
-	case S_DTAG: /* after a '$' that is not inside a word */
-		if (D->dlen == 1 && isdigit(o)) { /* a parameter: $1 */
-			D->sql = S_N;
-			D->in_word = true;
-			D->wlen = 2;
-			return true;
-		}
-		if ((isalnum(o) || o == '_') && D->dlen < sizeof(D->dtag) - 2) {
-			D->dtag[D->dlen++] = (char)o;
-			return true;
-		}
-		if (o == '$') {
-			D->dtag[D->dlen++] = '$';
-			D->dmatch = 0;
-			D->sql = S_DBODY;
-			return true;
-		}
-		D->sql = S_N; /* not a dollar quote after all */
-		D->in_word = false;
-		goto again;
-	case S_DBODY: /* until "$tag$"; what matches it so far is the tag */
-		if (o == (uint8_t)D->dtag[D->dmatch]) {
-			if (++D->dmatch == D->dlen) {
-				D->sql = S_N;
-				D->in_word = false;
-			}
-			return true;
-		}
-		if (!o)
-			return false;
-		D->dmatch = o == '$';
-		if (o != '$')
-			*c = MASK;
-		return true;
-	case S_STR:
-		if (!o)
-			return false;
-		if (D->bs && o == '\\') {
-			*c = MASK;
-			D->sql = S_STRBS;
-		} else if (o == '\'') {
-			D->sql = S_STRQ;
-		} else {
-			*c = MASK;
-		}
-		return true;
-	case S_STRBS: /* the escaped byte: masked, never taken for a quote */
-		if (!o)
-			return false;
-		*c = MASK;
-		D->sql = S_STR;
-		return true;
-	case S_STRQ:
-		if (o == '\'') { /* '' inside the literal */
-			D->sql = S_STR;
-			return true;
-		}
-		D->sql = S_N;
-		D->in_word = false;
-		goto again;
-	case S_LINE:
-		if (o == '\n')
-			D->sql = S_N;
-		else if (o)
-			*c = MASK;
-		return o != 0;
-	case S_BLOCK: /* only its closing slash is kept: no masked byte closes it early */
-		if (o == '/' && D->prev_star) {
-			D->sql = S_N;
-			D->in_word = false;
-			return true;
-		}
-		D->prev_star = o == '*';
-		if (o)
-			*c = MASK;
-		return o != 0;
-	case S_QID:
-		if (o == '"')
-			D->sql = S_QIDQ;
-		return o != 0;
-	case S_QIDQ:
-		if (o == '"') {
-			D->sql = S_QID;
-			return true;
-		}
-		D->sql = S_N;
-		goto again;
-	}
-	return true;
-}
-
-static void sql_reset(struct pgm_dir *D)
-{
-	D->sql = S_N;
-	D->in_word = D->in_num = D->prev_dash = D->prev_slash = D->prev_star = D->bs = false;
-	D->wlen = 0;
-}
 
 /* Where a message's body starts being read. */
 static uint8_t first_field(bool req, uint8_t t)
@@ -256,7 +94,7 @@ static void body_byte(struct pgm_dir *D, uint8_t *c)
 		}
 		return;
 	case F_TEXT:
-		if (!sql_byte(D, c)) /* the NUL; a Parse's parameter types follow */
+		if (!ws_sqlmask_byte(&D->sql, c)) /* the NUL; a Parse's parameter types follow */
 			D->field = F_KEEP;
 		return;
 	case F_BNF: /* counts and lengths are kept, values are not */
@@ -322,7 +160,7 @@ static void header_done(struct pg_mask *g, struct pgm_dir *D, bool req)
 	D->off = 0;
 	D->field = first_field(req, D->type);
 	D->klen = 0;
-	sql_reset(D);
+	ws_sqlmask_reset(&D->sql);
 	D->st = G_BODY;
 	if (!D->type) {
 		uint32_t code = be32(D->hdr + 4);

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proto/mask_sql.h"
+
 struct pgm_dir {
 	uint8_t st;       /* framing: G_* (mask_pg.c) */
 	uint8_t type;     /* the message's type; 0 a startup packet */
@@ -21,15 +23,10 @@ struct pgm_dir {
 	uint8_t have, need;
 	uint32_t left, off; /* body bytes left, and read */
 	uint8_t field;    /* where in the body: F_* */
-	uint8_t sql;      /* where in SQL text: S_* */
+	struct sql_mask sql;
 	char key[16];     /* a startup parameter's name */
 	uint8_t klen;
 	bool keep_value;
-	char dtag[34]; /* a dollar quote's closing "$tag$" */
-	uint8_t dlen, dmatch;
-	bool in_word, in_num, prev_dash, prev_slash, prev_star, bs;
-	uint8_t wlen; /* letters of the word being read */
-	char wfirst;
 	/* Bind: a count or length being read, bytes to pass, parameters left */
 	uint32_t acc, skip, params;
 	uint8_t acc_have;

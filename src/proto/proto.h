@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum ws_proto { WS_PROTO_NONE = 0, WS_PROTO_HTTP1, WS_PROTO_REDIS, WS_PROTO_PG };
+enum ws_proto { WS_PROTO_NONE = 0, WS_PROTO_HTTP1, WS_PROTO_REDIS, WS_PROTO_PG, WS_PROTO_MYSQL };
 
 const char *ws_proto_name(enum ws_proto p);
 /* The protocol named so ("http", "redis"), or WS_PROTO_NONE. */
@@ -106,6 +106,23 @@ struct ws_pg_info {
 	bool error;          /* response: an ErrorResponse */
 };
 
+/* A MySQL / MariaDB command and its response. */
+struct ws_mysql_info {
+	char op[32];         /* db.operation.name: SELECT, ...; PREPARE, PING, INIT_DB for those commands */
+	char collection[64];
+	char query[256];     /* literals replaced by '?' */
+	char db[64];         /* the connection's database, "" unknown */
+	char sqlstate[6];    /* response: an ERR packet's SQLSTATE */
+	uint16_t error_code; /* response: an ERR packet's code, 0 none */
+	uint8_t command;     /* request: the COM_ byte */
+	bool query_cut;
+	bool stmt_unknown;   /* request: its statement was prepared before the recording began */
+	bool error;          /* response: an ERR packet */
+	uint32_t results;    /* response: result sets */
+	uint64_t rows;       /* response: rows of every result set */
+	uint64_t affected;   /* response: affected rows of its OK packets */
+};
+
 struct ws_msg {
 	uint8_t proto;
 	uint8_t dir; /* direction it travelled, seen locally */
@@ -132,6 +149,7 @@ struct ws_msg {
 		struct ws_http_info http;
 		struct ws_redis_info redis;
 		struct ws_pg_info pg;
+		struct ws_mysql_info mysql;
 	} u;
 };
 
@@ -208,6 +226,7 @@ struct proto_ops {
 extern const struct proto_ops ws_http1_ops;
 extern const struct proto_ops ws_redis_ops;
 extern const struct proto_ops ws_pg_ops;
+extern const struct proto_ops ws_mysql_ops;
 
 /* Decide from the first bytes of a direction whether they start a request
  * of a protocol we parse. Returns the protocol, or WS_PROTO_NONE with *more
@@ -217,6 +236,11 @@ enum ws_proto ws_proto_detect_request(const uint8_t *data, uint32_t n, bool *mor
  * when the request was not seen). */
 bool ws_proto_looks_like_response(enum ws_proto p, const uint8_t *data, uint32_t n);
 const struct proto_ops *ws_proto_ops(enum ws_proto p);
+/* Decide from the first bytes of a direction whether they are the greeting
+ * of a protocol whose server speaks first (MySQL): the protocol, whose
+ * requests then travel the other way, or WS_PROTO_NONE (*more: too few
+ * bytes to tell). */
+enum ws_proto ws_proto_detect_greeting(const uint8_t *data, uint32_t n, bool *more);
 /* Whether bytes detected as a request of p cannot be a reply instead: 1
  * yes, 0 no, -1 too few bytes to tell. A RESP array is a request only if
  * it opens with a known Redis command: a reply to MGET or a pub/sub

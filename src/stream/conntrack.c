@@ -335,25 +335,33 @@ static bool detect(struct ct_conn *c, int dir, struct ws_seg *seg)
 	memcpy(tmp + n, seg->head, take);
 	n += take;
 	p = ws_proto_detect_request(tmp, n, &more);
+	int req_dir = dir;
+	if (p == WS_PROTO_NONE) { /* a server that speaks first: requests go the other way */
+		bool gmore = false;
+		p = ws_proto_detect_greeting(tmp, n, &gmore);
+		more |= gmore;
+		req_dir = !dir;
+	}
 	if (p != WS_PROTO_NONE) {
 		/* requests go out from a client, in to a server: when connect or
 		 * accept was seen, they must agree; when not, the bytes must not
 		 * be able to be a reply */
 		int want = c->role_hint == WS_ROLE_CLIENT ? WS_SEND : c->role_hint == WS_ROLE_SERVER ? WS_RECV : -1;
-		int certain = want >= 0 ? dir == want : ws_proto_request_is_certain(p, tmp, n);
+		int certain = want >= 0 ? req_dir == want
+			      : req_dir == dir ? ws_proto_request_is_certain(p, tmp, n) : 1;
 		if (certain <= 0) {
 			more = certain < 0;
 			p = WS_PROTO_NONE;
 		}
 	}
 	if (p != WS_PROTO_NONE) {
-		start_parser(c, dir, p);
+		start_parser(c, req_dir, p);
 		/* records lost before: the pairer must not trust queue order */
 		if (seg->gap_before)
 			D->gap_undetected = true;
 		for (int d = 0; d < 2; d++)
 			if (c->dir[d].gap_undetected && c->ops->pairer)
-				ws_pairer_gap(c->ops->pairer(c->pst), d == dir);
+				ws_pairer_gap(c->ops->pairer(c->pst), d == req_dir);
 		if (B) {
 			for (unsigned i = 0; i < B->nsegs; i++)
 				c->ops->feed(c->pst, dir, &B->segs[i]);

@@ -191,7 +191,7 @@ def pcap_seeds():
 def main():
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
     outdir = sys.argv[1]
-    for proto, target in (("http", "http1"), ("redis", "redis"), ("pg", "pg")):
+    for proto, target in (("http", "http1"), ("redis", "redis"), ("pg", "pg"), ("mysql", "mysql")):
         for name in sorted(os.listdir(os.path.join(root, proto))):
             if not name.endswith(".conv"):
                 continue
