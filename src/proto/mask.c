@@ -8,7 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/mask_mysql.h"
 #include "proto/mask_pg.h"
+#include "proto/mysql.h"
 #include "proto/proto.h"
 #include "proto/redact.h"
 #include "proto/redis.h"
@@ -16,7 +18,7 @@
 
 #define MASK '*'
 
-enum { P_UNKNOWN = 0, P_HTTP, P_REDIS, P_PG, P_OPAQUE };
+enum { P_UNKNOWN = 0, P_HTTP, P_REDIS, P_PG, P_MYSQL, P_OPAQUE };
 
 /* HTTP states */
 enum {
@@ -98,6 +100,7 @@ struct ws_mask {
 	uint8_t kinds[KINDS_MAX]; /* requests waiting for their response's framing */
 	unsigned kh, kn;
 	struct pg_mask pg;
+	struct my_mask my;
 };
 
 struct ws_mask *ws_mask_new(void)
@@ -792,9 +795,12 @@ static void detect(struct ws_mask *m, int dir, const uint8_t *p, uint32_t n, boo
 {
 	enum ws_proto pr = ws_proto_detect_request(p, n, more);
 
-	if (pr == WS_PROTO_HTTP1 || pr == WS_PROTO_REDIS || pr == WS_PROTO_PG) {
-		m->proto = pr == WS_PROTO_HTTP1 ? P_HTTP : pr == WS_PROTO_REDIS ? P_REDIS : P_PG;
+	if (pr == WS_PROTO_HTTP1 || pr == WS_PROTO_REDIS || pr == WS_PROTO_PG || pr == WS_PROTO_MYSQL) {
+		m->proto = pr == WS_PROTO_HTTP1 ? P_HTTP : pr == WS_PROTO_REDIS ? P_REDIS : pr == WS_PROTO_PG ? P_PG : P_MYSQL;
 		m->req_dir = dir;
+	} else if (ws_proto_detect_greeting(p, n, NULL) == WS_PROTO_MYSQL) {
+		m->proto = P_MYSQL; /* the server speaks first */
+		m->req_dir = !dir;
 	} else if (ws_proto_looks_like_response(WS_PROTO_HTTP1, p, n)) {
 		m->proto = P_HTTP;
 		m->req_dir = !dir;
@@ -823,6 +829,8 @@ static void learn(struct ws_mask *m, int dir, uint32_t seq, uint32_t len, const 
 		if (m->d[!dir].seen) {
 			if (m->proto == P_PG)
 				ws_pgmask_set_lost(&m->pg, !dir);
+			else if (m->proto == P_MYSQL)
+				ws_mymask_set_lost(&m->my, !dir);
 			else
 				m->d[!dir].st = m->proto == P_HTTP ? H_LOST : R_LOST;
 		}
@@ -833,6 +841,8 @@ static void learn(struct ws_mask *m, int dir, uint32_t seq, uint32_t len, const 
 				h_bytes(m, dir, scratch, np);
 			else if (m->proto == P_PG)
 				ws_pgmask_bytes(&m->pg, dir, true, scratch, np);
+			else if (m->proto == P_MYSQL)
+				ws_mymask_bytes(&m->my, dir, dir == m->req_dir, scratch, np);
 			else
 				r_bytes(m, dir, scratch, np);
 		}
@@ -941,6 +951,33 @@ static void set_lost(struct ws_mask *m, int dir)
 	m->d[dir].st = m->proto == P_HTTP ? H_LOST : R_LOST;
 }
 
+/* Whether a run can start a MySQL direction: the client's with a command
+ * or its handshake response, the server's with its greeting or the first
+ * packet of a response. */
+static bool my_starts(bool req, const uint8_t *p, uint32_t n)
+{
+	if (n == 4) /* a packet's header read alone (MariaDB reads them so) */
+		return p[3] <= 1;
+	if (req)
+		return ws_mysql_request_at(p, n) > 0;
+	return ws_mysql_greeting_at(p, n) > 0 || (n >= 4 && p[3] == 1);
+}
+
+static void my_run(struct ws_mask *m, int dir, bool follows, uint32_t len, uint8_t *head, uint32_t head_len,
+		   uint8_t *tail, uint32_t tail_len)
+{
+	struct mdir *D = &m->d[dir];
+	bool req = dir == m->req_dir;
+
+	if (!follows || (!D->seen && !(head_len && my_starts(req, head, head_len))))
+		ws_mymask_set_lost(&m->my, dir);
+	ws_mymask_run_start(&m->my, dir, req, head, head_len);
+	ws_mymask_bytes(&m->my, dir, req, head, head_len);
+	if (len - head_len - tail_len)
+		ws_mymask_gap(&m->my, dir, req, len - head_len - tail_len);
+	ws_mymask_bytes(&m->my, dir, req, tail, tail_len);
+}
+
 void ws_mask_run(struct ws_mask *m, int dir, uint32_t seq, bool seq_known, uint32_t len, uint8_t *head,
 		 uint32_t head_len, uint8_t *tail, uint32_t tail_len)
 {
@@ -961,6 +998,8 @@ void ws_mask_run(struct ws_mask *m, int dir, uint32_t seq, bool seq_known, uint3
 	}
 	if (m->proto == P_PG) {
 		pg_run(m, dir, !D->seen || !seq_known || seq == D->next, len, head, head_len, tail, tail_len);
+	} else if (m->proto == P_MYSQL) {
+		my_run(m, dir, !D->seen || !seq_known || seq == D->next, len, head, head_len, tail, tail_len);
 	} else if (m->proto == P_HTTP || m->proto == P_REDIS) {
 		bool follows = !D->seen || !seq_known || seq == D->next;
 		if (!follows || (!D->seen && !(head_len && starts_message(m, dir, head, head_len))))

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "proto/mysql.h"
+#include "proto/mysql_frame.h"
 #include "proto/proto.h"
 #include "proto/sql.h"
 #include "util/json.h"
@@ -38,29 +39,8 @@
 #define KEEP 1280       /* payload bytes read for a packet's fields */
 #define STMTS_MAX 32    /* prepared statements remembered per connection */
 #define PENDING_MAX 256
-#define PKT_MAX 0xffffffu
-
-/* commands */
-enum {
-	COM_QUIT = 0x01, COM_INIT_DB = 0x02, COM_QUERY = 0x03, COM_FIELD_LIST = 0x04, COM_STATISTICS = 0x09,
-	COM_PING = 0x0e, COM_CHANGE_USER = 0x11, COM_STMT_PREPARE = 0x16, COM_STMT_EXECUTE = 0x17,
-	COM_STMT_SEND_LONG_DATA = 0x18, COM_STMT_CLOSE = 0x19, COM_STMT_RESET = 0x1a, COM_SET_OPTION = 0x1b,
-	COM_STMT_FETCH = 0x1c, COM_RESET_CONNECTION = 0x1f,
-};
-
-/* capabilities */
-#define CLIENT_CONNECT_WITH_DB 0x8u
-#define CLIENT_PROTOCOL_41 0x200u
-#define CLIENT_SSL 0x800u
-#define CLIENT_SECURE_CONNECTION 0x8000u
-#define CLIENT_PLUGIN_AUTH_LENENC 0x200000u
-#define CLIENT_DEPRECATE_EOF 0x1000000u
-#define SERVER_MORE_RESULTS 0x8u
 
 enum mstate { M_HDR, M_BODY, M_LOST, M_RESYNC, M_OFF };
-
-/* where a response stands */
-enum rstate { R_FIRST, R_COLS, R_AFTER_COLS, R_ROWS, R_PARAMS, R_PCOLS, R_DEFS_EOF };
 
 struct mdir {
 	enum mstate st;
@@ -86,13 +66,8 @@ struct my {
 	bool started;   /* something was read: the first packet tells the phase */
 	bool authed;    /* the command phase */
 	bool handshake; /* the client's handshake response was seen */
-	int8_t eof_mode; /* -1 unknown, 0 EOF packets, 1 CLIENT_DEPRECATE_EOF */
 	char db[64], next_db[64];
-	/* the response being read */
-	enum rstate rs;
-	uint8_t resp_cmd;
-	uint64_t left;     /* definitions left in a block */
-	uint16_t pcols;    /* PREPARE_OK: columns after its parameters */
+	struct my_frame frame; /* the response being read */
 	/* prepared statements */
 	struct my_stmt *stmts;
 	unsigned nstmts;
@@ -103,24 +78,6 @@ struct my {
 static uint32_t le24(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16; }
 static uint32_t le32(const uint8_t *p) { return le24(p) | (uint32_t)p[3] << 24; }
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-/* A length-encoded integer at p[0..n): its value, bytes used (0: not all here). */
-static uint64_t lenenc(const uint8_t *p, uint32_t n, uint32_t *used)
-{
-	*used = 0;
-	if (!n)
-		return 0;
-	uint32_t w = p[0] < 0xfb ? 0 : p[0] == 0xfc ? 2 : p[0] == 0xfd ? 3 : p[0] == 0xfe ? 8 : 0;
-	if (p[0] >= 0xfb && !w)
-		return 0; /* 0xfb NULL, 0xff an error */
-	if (n < 1 + w)
-		return 0;
-	uint64_t v = w ? 0 : p[0];
-	for (uint32_t i = 0; i < w; i++)
-		v |= (uint64_t)p[1 + i] << (8 * i);
-	*used = 1 + w;
-	return v;
-}
 
 /* ---- detection ---- */
 
@@ -327,7 +284,7 @@ static void handshake_response(struct my *m, const struct mdir *D)
 		return;
 	uint32_t caps = le32(b);
 	m->handshake = true;
-	m->eof_mode = (caps & CLIENT_DEPRECATE_EOF) ? 1 : 0;
+	m->frame.eof_mode = (caps & CLIENT_DEPRECATE_EOF) ? 1 : 0;
 	if ((caps & CLIENT_SSL) && D->len == 32) { /* TLS from here */
 		m->d[0].st = m->d[1].st = M_OFF;
 		return;
@@ -338,7 +295,7 @@ static void handshake_response(struct my *m, const struct mdir *D)
 	o = (uint32_t)(z - b) + 1;
 	uint64_t al;
 	if (caps & CLIENT_PLUGIN_AUTH_LENENC) {
-		al = lenenc(b + o, n - o, &used);
+		al = my_lenenc(b + o, n - o, &used);
 		if (!used)
 			return;
 		o += used;
@@ -442,42 +399,13 @@ static void client_done(struct my *m, struct mdir *D)
 	ws_pairer_request(&m->pairer, &D->cur);
 }
 
-/* An OK packet (or an EOF-as-OK): its affected rows and status. */
-static uint16_t ok_packet(struct ws_mysql_info *mi, const uint8_t *b, uint32_t n)
-{
-	uint32_t u1, u2;
-	uint64_t aff = lenenc(b + 1, n - 1, &u1);
-
-	if (!u1)
-		return 0;
-	lenenc(b + 1 + u1, n - 1 - u1, &u2);
-	if (!u2 || 1 + u1 + u2 + 2 > n)
-		return 0;
-	mi->affected += aff;
-	return le16(b + 1 + u1 + u2);
-}
-
-static uint16_t eof_status(const uint8_t *b, uint32_t n, uint32_t len, struct ws_mysql_info *mi)
-{
-	if (len == 5 && n >= 5)
-		return le16(b + 3);
-	return ok_packet(mi, b, n);
-}
-
-static void result_end(struct my *m, uint16_t status)
-{
-	if (status & SERVER_MORE_RESULTS)
-		m->rs = R_FIRST;
-	else
-		respond(m);
-}
-
 static void server_done(struct my *m, struct mdir *D)
 {
 	struct ws_mysql_info *mi = &D->cur.u.mysql;
 	const uint8_t *b = D->body;
-	uint32_t n = D->blen, used;
+	uint32_t n = D->blen;
 	uint8_t h = n ? b[0] : 0;
+	uint16_t status;
 
 	if (!m->authed) {
 		/* the greeting (sequence 0), auth switch and more data, then OK */
@@ -486,120 +414,48 @@ static void server_done(struct my *m, struct mdir *D)
 		return;
 	}
 	if (!D->in_msg) { /* not the start of a response: a trailing EOF teaches its mode */
-		if (h == 0xfe && D->len == 5 && m->eof_mode < 0)
-			m->eof_mode = 0;
+		if (h == 0xfe && D->len == 5 && m->frame.eof_mode < 0)
+			m->frame.eof_mode = 0;
 		return;
 	}
 	if (!n) { /* nothing of it was captured */
 		lose(m, !m->req_dir);
 		return;
 	}
-	if (h == 0xff && (m->rs == R_FIRST || m->rs == R_ROWS || m->rs == R_AFTER_COLS)) {
+	enum my_pkt k = my_frame_kind(&m->frame, h, D->len);
+	switch (k) {
+	case MYP_ERR:
 		mi->error = true;
 		if (n >= 3)
 			mi->error_code = le16(b + 1);
 		if (n >= 9 && b[3] == '#')
 			ws_copy_text(mi->sqlstate, sizeof(mi->sqlstate), b + 4, 5);
-		respond(m);
-		return;
-	}
-	switch (m->rs) {
-	case R_FIRST:
-		if (h == 0x00 && m->resp_cmd == COM_STMT_PREPARE && n >= 9) {
+		break;
+	case MYP_PREPARE_OK:
+		if (n >= 5)
 			stmt_put(m, le32(b + 1), &m->preparing);
-			uint16_t cols = le16(b + 5), params = le16(b + 7);
-			m->pcols = cols;
-			if (params) {
-				m->left = params;
-				m->rs = R_PARAMS;
-			} else if (cols) {
-				m->left = cols;
-				m->rs = R_PCOLS;
-			} else {
-				respond(m);
-			}
-			return;
-		}
-		if (h == 0x00 || (h == 0xfe && D->len >= 7 && D->len < PKT_MAX)) {
-			uint16_t st = ok_packet(mi, b, n);
-			if (m->resp_cmd == COM_INIT_DB || (m->resp_cmd == COM_QUERY && strcmp(mi->op, "USE") == 0))
-				ws_strlcpy(m->db, m->next_db, sizeof(m->db));
-			result_end(m, st);
-			return;
-		}
-		if (m->resp_cmd == COM_STATISTICS) { /* a string */
-			respond(m);
-			return;
-		}
-		if (h == 0xfb) /* LOCAL INFILE: the client sends the file, then the server's OK */
-			return;
-		if (m->resp_cmd == COM_FIELD_LIST) {
-			m->rs = R_ROWS; /* definitions up to an EOF */
-			return;
-		}
-		m->left = lenenc(b, n, &used);
-		if (!used || !m->left) {
-			lose(m, !m->req_dir);
-			return;
-		}
+		break;
+	case MYP_OK:
+	case MYP_END:
+		my_ok_status(b, n, D->len, &status, &mi->affected);
+		if (k == MYP_OK &&
+		    (m->frame.cmd == COM_INIT_DB || (m->frame.cmd == COM_QUERY && strcmp(mi->op, "USE") == 0)))
+			ws_strlcpy(m->db, m->next_db, sizeof(m->db));
+		break;
+	case MYP_COUNT:
 		mi->results++;
-		m->rs = R_COLS;
-		/* MariaDB's cached metadata: a flag after the count says whether the
-		 * definitions follow (0: the client has them from the prepare) */
-		if (D->len > used && n > used && b[used] == 0)
-			m->rs = R_AFTER_COLS;
-		return;
-	case R_COLS:
-		if (--m->left == 0)
-			m->rs = R_AFTER_COLS;
-		return;
-	case R_AFTER_COLS:
-		m->rs = R_ROWS;
-		if (h == 0xfe && D->len == 5 && m->eof_mode != 1) { /* EOF after the definitions */
-			m->eof_mode = 0;
-			return;
-		}
-		if (m->eof_mode < 0)
-			m->eof_mode = 1;
-		/* the first row, or the closing OK */
-		/* fall through */
-	case R_ROWS:
-		if (h == 0xfe && D->len < PKT_MAX && (D->len == 5 || m->eof_mode == 1)) {
-			result_end(m, eof_status(b, n, D->len, mi));
-			return;
-		}
-		if (m->resp_cmd != COM_FIELD_LIST)
-			mi->rows++;
-		return;
-	case R_PCOLS:
-		if (h == 0xfe && D->len == 5) { /* the EOF after the parameters */
-			m->eof_mode = 0;
-			return;
-		}
-		/* fall through */
-	case R_PARAMS: {
-		if (--m->left)
-			return;
-		uint16_t cols = m->rs == R_PARAMS ? m->pcols : 0;
-		m->pcols = 0;
-		if (m->eof_mode == 0) { /* an EOF ends the block */
-			m->rs = R_DEFS_EOF;
-			m->left = cols;
-		} else if (cols) {
-			m->rs = R_PCOLS;
-			m->left = cols;
-		} else {
-			respond(m); /* a trailing EOF, if the mode was not known, is passed over */
-		}
-		return;
+		break;
+	case MYP_ROW:
+		mi->rows++;
+		break;
+	default:
+		break;
 	}
-	case R_DEFS_EOF:
-		if (m->left)
-			m->rs = R_PCOLS;
-		else
-			respond(m);
-		return;
-	}
+	int r = my_frame_next(&m->frame, k, b, n, D->len);
+	if (r > 0)
+		respond(m);
+	else if (r < 0)
+		lose(m, !m->req_dir);
 }
 
 static void begin(struct my *m, int dir, const struct ws_seg *seg, uint32_t off)
@@ -610,8 +466,7 @@ static void begin(struct my *m, int dir, const struct ws_seg *seg, uint32_t off)
 	D->in_msg = true;
 	if (dir != m->req_dir) {
 		const struct ws_msg *front = ws_pairer_next(&m->pairer, NULL);
-		m->resp_cmd = front ? front->u.mysql.command : 0;
-		m->rs = R_FIRST;
+		my_frame_begin(&m->frame, front ? front->u.mysql.command : 0);
 	}
 }
 
@@ -623,10 +478,12 @@ static void header_done(struct my *m, int dir, const struct ws_seg *seg, uint32_
 
 	D->len = D->left = le24(D->hdr);
 	D->seq = D->hdr[3];
-	D->long_pkt = D->len == PKT_MAX;
+	D->long_pkt = D->len == MY_PKT_MAX;
 	D->blen = 0;
 	D->want = cont ? 0 : WS_MIN(D->len, KEEP);
 	D->st = M_BODY;
+	if (dir == m->req_dir && D->seq == 0 && !cont && m->started)
+		m->authed = true; /* only commands have sequence 0 from the client */
 	if (cont || !m->authed) {
 		if (!m->started)
 			m->started = true;
@@ -785,7 +642,7 @@ static void *my_create(int req_dir, const struct proto_sink *sink)
 	struct my *m = ws_calloc(1, sizeof(*m));
 
 	m->req_dir = req_dir;
-	m->eof_mode = -1;
+	m->frame.eof_mode = -1;
 	ws_pairer_init(&m->pairer, sink, PENDING_MAX);
 	return m;
 }

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 
-from lib import ROOT, Failure, Recorder, attr, by_kind, check, check_eq, file_bytes, run, spans, wait_port
+from lib import ROOT, WIRESPAN, Failure, Recorder, attr, by_kind, check, check_eq, file_bytes, run, spans, wait_port
 
 PASSWORD = "my-s3cr3t-e2e"
 
@@ -125,4 +125,12 @@ def test_connector_c(env):
     for secret in (b"s3cr3t-owner", PASSWORD.encode()):
         check(secret not in stored, f"{secret} in the database file")
         check(secret not in saved, f"{secret} in the saved event file")
+    # the masked event file replays to the same spans
+    rdb = env.path("replay.db")
+    run([WIRESPAN, "replay", "--db", rdb, events])
+    key = lambda s: (attr(s, "wirespan.mysql.command"), attr(s, "db.operation.name"),  # noqa: E731
+                     attr(s, "db.collection.name"), attr(s, "db.query.text"), s["attributes"].get("error.type"),
+                     attr(s, "db.response.returned_rows"), attr(s, "db.namespace"))
+    order = lambda ss: [key(s) for s in sorted(ss, key=lambda s: int(s["start_time_unix_nano"]))]  # noqa: E731
+    check_eq(order(by_kind(my_spans(rdb, port), "server")), order(srv), "the saved file's replay gives the same spans")
     check_eq(subprocess.run(["pkill", "-0", "-f", exe]).returncode, 1, "client gone")

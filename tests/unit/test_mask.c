@@ -21,6 +21,7 @@ struct cut {
 	uint32_t split_at;
 	uint32_t cap; /* 0: all captured; else a prefix of cap bytes and a 64-byte tail */
 	int skip_run; /* -1, or a run the masker never sees (lost), masked whole here */
+	bool header_runs; /* each segment's first 4 bytes a run of their own (a packet header read alone) */
 };
 
 /* m = c with its bytes masked run by run, seen from side. Bytes never
@@ -45,6 +46,8 @@ static void mask_conv(const struct conv *c, struct conv *m, int side, const stru
 			uint32_t n = k->step ? WS_MIN(k->step, sg->len - off) : sg->len - off;
 			if (i == k->split_seg && off == 0 && k->split_at > 0 && k->split_at < sg->len)
 				n = k->split_at;
+			if (k->header_runs && off == 0 && sg->len > 4)
+				n = 4;
 			uint8_t *p = ms->data + off;
 			uint32_t head = n, tail = 0;
 			if (k->cap && n > k->cap) {
@@ -121,7 +124,7 @@ static void masked_expect(const char *path, struct conv *c)
  * whole one (PostgreSQL: text cut, rows not counted); the masked capture
  * must then give what the unmasked one does. */
 static void check_conv(const struct conv *c, const char *path,
-		       void (*format)(char *, size_t, const struct ws_exchange *), bool cap_differs)
+		       void (*format)(char *, size_t, const struct ws_exchange *), bool cap_differs, bool header_reads)
 {
 	static struct conv m;
 	char how[160];
@@ -139,6 +142,20 @@ static void check_conv(const struct conv *c, const char *path,
 		if (replay_all(&m, format, !cap_differs))
 			fprintf(stderr, "  (%s masked at the %s side: the replay differs)\n", c->name, sn);
 		free_masked(&m);
+		/* packet headers read alone, as MariaDB's server and clients do */
+		k.header_runs = header_reads;
+		mask_conv(c, &m, side, &k);
+		masked_expect(path, &m);
+		if (header_reads) {
+			static struct replay_out out;
+			struct replay_opts o = {.side = side, .split_seg = -1};
+			out.format = format;
+			replay(&m, &o, &out);
+			snprintf(how, sizeof(how), "masked at the %s, headers read alone", sn);
+			compare_out(&m, &out, how);
+		}
+		free_masked(&m);
+		k.header_runs = false;
 		/* captured in part: the masked prefix and tail replay as the originals do */
 		k.cap = 256;
 		mask_conv(c, &m, side, &k);
@@ -204,13 +221,14 @@ static void check_conv(const struct conv *c, const char *path,
 struct fmt {
 	void (*format)(char *, size_t, const struct ws_exchange *);
 	bool cap_differs;
+	bool header_reads; /* its peers read a packet's header alone (MySQL) */
 };
 
 static void check_one(const struct conv *c, const char *path, void *ctx)
 {
 	const struct fmt *f = ctx;
 
-	check_conv(c, path, f->format, f->cap_differs);
+	check_conv(c, path, f->format, f->cap_differs, f->header_reads);
 }
 
 /* Bytes that are not a protocol wirespan parses are masked whole. */
@@ -394,5 +412,6 @@ int main(void)
 	each_conv("tests/data/http", check_one, &(struct fmt){fmt_http});
 	each_conv("tests/data/redis", check_one, &(struct fmt){fmt_redis});
 	each_conv("tests/data/pg", check_one, &(struct fmt){fmt_pg, true});
+	each_conv("tests/data/mysql", check_one, &(struct fmt){fmt_mysql, true, true});
 	return t_summary("mask");
 }
