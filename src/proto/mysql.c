@@ -53,12 +53,6 @@ struct mdir {
 	struct ws_msg cur;
 };
 
-struct my_stmt {
-	uint32_t id;
-	uint64_t used;
-	struct ws_sql_summary sum;
-};
-
 struct my {
 	int req_dir;
 	struct mdir d[2];
@@ -69,9 +63,7 @@ struct my {
 	char db[64], next_db[64];
 	struct my_frame frame; /* the response being read */
 	/* prepared statements */
-	struct my_stmt *stmts;
-	unsigned nstmts;
-	uint64_t tick;
+	struct ws_stmt_cache stmts; /* prepared statements, by id */
 	struct ws_sql_summary preparing; /* the text of the COM_STMT_PREPARE waiting for its id */
 };
 
@@ -167,43 +159,11 @@ int ws_mysql_greeting_at(const uint8_t *d, uint32_t n)
 	return d[filler] == 0;
 }
 
-/* ---- statements ---- */
-
-static struct my_stmt *stmt_find(struct my *m, uint32_t id)
+/* A statement id as the cache's key. */
+static const char *stmt_key(char *buf, uint32_t id)
 {
-	for (unsigned i = 0; i < m->nstmts; i++)
-		if (m->stmts[i].id == id)
-			return &m->stmts[i];
-	return NULL;
-}
-
-static void stmt_put(struct my *m, uint32_t id, const struct ws_sql_summary *sum)
-{
-	struct my_stmt *s = stmt_find(m, id);
-
-	if (!s) {
-		if (!m->stmts)
-			m->stmts = ws_calloc(STMTS_MAX, sizeof(*m->stmts));
-		if (m->nstmts < STMTS_MAX) {
-			s = &m->stmts[m->nstmts++];
-		} else {
-			s = &m->stmts[0];
-			for (unsigned i = 1; i < m->nstmts; i++)
-				if (m->stmts[i].used < s->used)
-					s = &m->stmts[i];
-		}
-		s->id = id;
-	}
-	s->sum = *sum;
-	s->used = ++m->tick;
-}
-
-static void stmt_forget(struct my *m, uint32_t id)
-{
-	struct my_stmt *s = stmt_find(m, id);
-
-	if (s)
-		*s = m->stmts[--m->nstmts];
+	snprintf(buf, 16, "%u", id);
+	return buf;
 }
 
 /* ---- messages ---- */
@@ -322,6 +282,7 @@ static void handshake_response(struct my *m, const struct mdir *D)
 static void client_done(struct my *m, struct mdir *D)
 {
 	struct ws_mysql_info *mi = &D->cur.u.mysql;
+	char key[16];
 	struct ws_sql_summary s;
 	const uint8_t *b = D->body;
 
@@ -358,9 +319,9 @@ static void client_done(struct my *m, struct mdir *D)
 		m->preparing = s;
 		break;
 	case COM_STMT_EXECUTE: {
-		const struct my_stmt *st = D->blen >= 5 ? stmt_find(m, le32(b + 1)) : NULL;
+		const struct ws_sql_summary *st = D->blen >= 5 ? ws_stmt_find(&m->stmts, stmt_key(key, le32(b + 1))) : NULL;
 		if (st)
-			fill(mi, &st->sum);
+			fill(mi, st);
 		else
 			mi->stmt_unknown = true;
 		break;
@@ -371,7 +332,7 @@ static void client_done(struct my *m, struct mdir *D)
 		break;
 	case COM_STMT_CLOSE:
 		if (D->blen >= 5)
-			stmt_forget(m, le32(b + 1));
+			ws_stmt_forget(&m->stmts, stmt_key(key, le32(b + 1)));
 		D->in_msg = false;
 		return;
 	case COM_STMT_SEND_LONG_DATA:
@@ -402,6 +363,7 @@ static void client_done(struct my *m, struct mdir *D)
 static void server_done(struct my *m, struct mdir *D)
 {
 	struct ws_mysql_info *mi = &D->cur.u.mysql;
+	char key[16];
 	const uint8_t *b = D->body;
 	uint32_t n = D->blen;
 	uint8_t h = n ? b[0] : 0;
@@ -433,7 +395,7 @@ static void server_done(struct my *m, struct mdir *D)
 		break;
 	case MYP_PREPARE_OK:
 		if (n >= 5)
-			stmt_put(m, le32(b + 1), &m->preparing);
+			ws_stmt_put(&m->stmts, stmt_key(key, le32(b + 1)), &m->preparing);
 		break;
 	case MYP_OK:
 	case MYP_END:
@@ -643,6 +605,7 @@ static void *my_create(int req_dir, const struct proto_sink *sink)
 
 	m->req_dir = req_dir;
 	m->frame.eof_mode = -1;
+	ws_stmt_init(&m->stmts, STMTS_MAX);
 	ws_pairer_init(&m->pairer, sink, PENDING_MAX);
 	return m;
 }
@@ -655,7 +618,7 @@ static void my_destroy(void *st)
 		return;
 	for (int i = 0; i < 2; i++)
 		explicit_bzero(m->d[i].body, sizeof(m->d[i].body));
-	free(m->stmts);
+	ws_stmt_free(&m->stmts);
 	ws_pairer_free(&m->pairer);
 	free(m);
 }
@@ -676,13 +639,7 @@ static void my_span_fields(const struct ws_exchange *x, bool client, struct ws_s
 	const struct ws_mysql_info *rq = &x->req.u.mysql, *rs = &x->resp.u.mysql;
 
 	(void)client;
-	ws_strlcpy(s->method, rq->op, sizeof(s->method));
-	ws_strlcpy(s->target, rq->collection, sizeof(s->target));
-	ws_strlcpy(s->query, rq->query, sizeof(s->query));
-	if (rq->op[0] && rq->collection[0])
-		snprintf(s->name, sizeof(s->name), "%s %s", rq->op, rq->collection);
-	else
-		ws_strlcpy(s->name, rq->op[0] ? rq->op : "mysql", sizeof(s->name));
+	ws_sql_span_fields(rq->op, rq->collection, rq->query, "mysql", s);
 	if (rs->error) {
 		snprintf(s->error, sizeof(s->error), "%u", rs->error_code);
 		wj_kstr(a, "db.response.status_code", s->error);

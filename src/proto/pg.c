@@ -74,12 +74,6 @@ struct pgdir {
 	struct ws_msg cur;
 };
 
-struct pg_stmt {
-	char name[64];
-	uint64_t used;
-	struct ws_sql_summary sum;
-};
-
 struct pg {
 	int req_dir;
 	struct pgdir d[2];
@@ -101,9 +95,7 @@ struct pg {
 	/* the statement of the last Bind (the portal an Execute runs) */
 	struct ws_sql_summary bound;
 	bool bound_known, bound_unknown;
-	struct pg_stmt *stmts;
-	unsigned nstmts;
-	uint64_t tick;
+	struct ws_stmt_cache stmts; /* prepared statements, by name */
 };
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
@@ -251,45 +243,6 @@ bool ws_pg_response_at(const uint8_t *d, uint32_t n)
 	return len >= 4 && len <= MSG_MAX;
 }
 
-/* ---- statements ---- */
-
-static struct pg_stmt *stmt_find(struct pg *g, const char *name)
-{
-	for (unsigned i = 0; i < g->nstmts; i++)
-		if (strcmp(g->stmts[i].name, name) == 0)
-			return &g->stmts[i];
-	return NULL;
-}
-
-static void stmt_put(struct pg *g, const char *name, const struct ws_sql_summary *sum)
-{
-	struct pg_stmt *s = stmt_find(g, name);
-
-	if (!s) {
-		if (!g->stmts)
-			g->stmts = ws_calloc(STMTS_MAX, sizeof(*g->stmts));
-		if (g->nstmts < STMTS_MAX) {
-			s = &g->stmts[g->nstmts++];
-		} else { /* forget the one used longest ago */
-			s = &g->stmts[0];
-			for (unsigned i = 1; i < g->nstmts; i++)
-				if (g->stmts[i].used < s->used)
-					s = &g->stmts[i];
-		}
-		ws_strlcpy(s->name, name, sizeof(s->name));
-	}
-	s->sum = *sum;
-	s->used = ++g->tick;
-}
-
-static void stmt_forget(struct pg *g, const char *name)
-{
-	struct pg_stmt *s = stmt_find(g, name);
-
-	if (s)
-		*s = g->stmts[--g->nstmts];
-}
-
 /* ---- messages ---- */
 
 static bool async_type(uint8_t t) { return t == 'N' || t == 'A' || t == 'S'; }
@@ -422,7 +375,7 @@ static void client_done(struct pg *g, struct pgdir *D)
 		if ((a = name_at(b, n, 63)) < 0)
 			break;
 		summarise(D, b + a + 1, n - (uint32_t)a - 1, &s);
-		stmt_put(g, (const char *)b, &s);
+		ws_stmt_put(&g->stmts, (const char *)b, &s);
 		g->unit_parse = true;
 		if (!g->unit_known) {
 			g->unit = s;
@@ -435,11 +388,11 @@ static void client_done(struct pg *g, struct pgdir *D)
 			g->bound_unknown = true;
 			break;
 		}
-		const struct pg_stmt *st = stmt_find(g, (const char *)b + a + 1);
+		const struct ws_sql_summary *st = ws_stmt_find(&g->stmts, (const char *)b + a + 1);
 		g->bound_known = st != NULL;
 		g->bound_unknown = st == NULL;
 		if (st)
-			g->bound = st->sum;
+			g->bound = *st;
 		break;
 	}
 	case 'E':
@@ -459,7 +412,7 @@ static void client_done(struct pg *g, struct pgdir *D)
 		break;
 	case 'C':
 		if (n >= 2 && b[0] == 'S' && name_at(b + 1, n - 1, 63) >= 0)
-			stmt_forget(g, (const char *)b + 1);
+			ws_stmt_forget(&g->stmts, (const char *)b + 1);
 		break;
 	default:
 		break;
@@ -816,6 +769,7 @@ static void *pg_create(int req_dir, const struct proto_sink *sink)
 
 	g->req_dir = req_dir;
 	g->aligned = true;
+	ws_stmt_init(&g->stmts, STMTS_MAX);
 	ws_pairer_init(&g->pairer, sink, PENDING_MAX);
 	return g;
 }
@@ -828,7 +782,7 @@ static void pg_destroy(void *st)
 		return;
 	for (int i = 0; i < 2; i++)
 		explicit_bzero(g->d[i].body, sizeof(g->d[i].body));
-	free(g->stmts);
+	ws_stmt_free(&g->stmts);
 	ws_pairer_free(&g->pairer);
 	free(g);
 }
@@ -849,14 +803,7 @@ static void pg_span_fields(const struct ws_exchange *x, bool client, struct ws_s
 	const struct ws_pg_info *rq = &x->req.u.pg, *rs = &x->resp.u.pg;
 
 	(void)client;
-	ws_strlcpy(s->method, rq->op, sizeof(s->method));
-	ws_strlcpy(s->target, rq->collection, sizeof(s->target));
-	ws_strlcpy(s->query, rq->query, sizeof(s->query));
-	/* OpenTelemetry's span name: the operation and its table */
-	if (rq->op[0] && rq->collection[0])
-		snprintf(s->name, sizeof(s->name), "%s %s", rq->op, rq->collection);
-	else
-		ws_strlcpy(s->name, rq->op[0] ? rq->op : "postgresql", sizeof(s->name));
+	ws_sql_span_fields(rq->op, rq->collection, rq->query, "postgresql", s);
 	if (rs->skipped)
 		ws_strlcpy(s->error, "pipeline_aborted", sizeof(s->error));
 	else if (rs->error)

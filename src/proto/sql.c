@@ -3,8 +3,10 @@
  * and table. */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "proto/proto.h"
 #include "proto/sql.h"
 #include "util/util.h"
 
@@ -361,6 +363,77 @@ static void analyse(struct lex *L)
 		}
 	}
 	c[0] = 0;
+}
+
+void ws_sql_span_fields(const char *op, const char *collection, const char *text, const char *system,
+			struct ws_span_fields *s)
+{
+	ws_strlcpy(s->method, op, sizeof(s->method));
+	ws_strlcpy(s->target, collection, sizeof(s->target));
+	ws_strlcpy(s->query, text, sizeof(s->query));
+	if (op[0] && collection[0])
+		snprintf(s->name, sizeof(s->name), "%s %s", op, collection);
+	else
+		ws_strlcpy(s->name, op[0] ? op : system, sizeof(s->name));
+}
+
+/* ---- prepared statements ---- */
+
+void ws_stmt_init(struct ws_stmt_cache *c, unsigned max)
+{
+	memset(c, 0, sizeof(*c));
+	c->max = max;
+}
+
+void ws_stmt_free(struct ws_stmt_cache *c)
+{
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
+}
+
+static struct ws_stmt_entry *stmt_at(const struct ws_stmt_cache *c, const char *key)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].key, key) == 0)
+			return &c->v[i];
+	return NULL;
+}
+
+const struct ws_sql_summary *ws_stmt_find(const struct ws_stmt_cache *c, const char *key)
+{
+	const struct ws_stmt_entry *e = stmt_at(c, key);
+
+	return e ? &e->sum : NULL;
+}
+
+void ws_stmt_put(struct ws_stmt_cache *c, const char *key, const struct ws_sql_summary *sum)
+{
+	struct ws_stmt_entry *e = stmt_at(c, key);
+
+	if (!e) {
+		if (!c->v)
+			c->v = ws_calloc(c->max, sizeof(*c->v));
+		if (c->n < c->max) {
+			e = &c->v[c->n++];
+		} else { /* forget the one used longest ago */
+			e = &c->v[0];
+			for (unsigned i = 1; i < c->n; i++)
+				if (c->v[i].used < e->used)
+					e = &c->v[i];
+		}
+		ws_strlcpy(e->key, key, sizeof(e->key));
+	}
+	e->sum = *sum;
+	e->used = ++c->tick;
+}
+
+void ws_stmt_forget(struct ws_stmt_cache *c, const char *key)
+{
+	struct ws_stmt_entry *e = stmt_at(c, key);
+
+	if (e)
+		*e = c->v[--c->n];
 }
 
 void ws_sql_summarise(const char *sql, size_t n, bool complete, struct ws_sql_summary *out)

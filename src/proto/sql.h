@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ws_sql_summary {
 	char op[32];          /* "SELECT", upper case; "" unknown */
@@ -25,5 +26,31 @@ struct ws_sql_summary {
 /* Summarise sql[0..n). complete: n bytes are the whole statement (false:
  * it was cut, so its last token may be partial). */
 void ws_sql_summarise(const char *sql, size_t n, bool complete, struct ws_sql_summary *out);
+
+/* Statements a connection prepared, by name (PostgreSQL) or id (MySQL,
+ * as its decimal text), the one used longest ago forgotten past max. */
+struct ws_stmt_cache {
+	struct ws_stmt_entry {
+		char key[64];
+		uint64_t used;
+		struct ws_sql_summary sum;
+	} *v;
+	unsigned n, max;
+	uint64_t tick;
+};
+
+void ws_stmt_init(struct ws_stmt_cache *c, unsigned max);
+void ws_stmt_free(struct ws_stmt_cache *c);
+const struct ws_sql_summary *ws_stmt_find(const struct ws_stmt_cache *c, const char *key);
+void ws_stmt_put(struct ws_stmt_cache *c, const char *key, const struct ws_sql_summary *sum);
+void ws_stmt_forget(struct ws_stmt_cache *c, const char *key);
+
+struct ws_span_fields;
+
+/* What a database span shows: method, target and query from a statement's
+ * operation, table and text; its name OpenTelemetry's "operation table"
+ * (the operation alone without a certain table, else the system's name). */
+void ws_sql_span_fields(const char *op, const char *collection, const char *text, const char *system,
+			struct ws_span_fields *s);
 
 #endif

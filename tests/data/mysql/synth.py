@@ -5,6 +5,10 @@ with CLIENT_DEPRECATE_EOF (MySQL 8's result sets end with an OK packet),
 an SSL request, and a refused password."""
 import os
 import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import convfile  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -46,25 +50,8 @@ def err(seq, code, state, text):
     return pkt(seq, b"\xff" + struct.pack("<H", code) + b"#" + state + text)
 
 
-def esc(b):
-    return "".join(chr(c) if 32 <= c < 127 and c != 0x5c else "\\\\" if c == 0x5c else f"\\x{c:02x}" for c in b)
-
-
 def write(name, title, segs, expect):
-    with open(os.path.join(HERE, name), "w") as f:
-        f.write(f"# {title} (written by synth.py)\n")
-        last = None
-        for frm, data in segs:
-            if frm == ".":
-                f.write(".\n")
-                last = None
-                continue
-            if last == frm:
-                f.write("-\n")
-            f.write(f"{frm} {esc(data)}\n")
-            last = frm
-        for e in expect:
-            f.write(f"= {e}\n")
+    convfile.write(os.path.join(HERE, name), title, segs, expect)
 
 
 CAPS = 0x0002a20d | 0x00080000 | 0x00010000  # protocol 4.1, secure conn., with db, plugin auth, multi results

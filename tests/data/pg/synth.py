@@ -6,6 +6,10 @@ result set larger than a capture prefix. The recorded ones (psql, pgbench)
 come from tests/tools/pcap2conv.py."""
 import os
 import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import convfile  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -47,25 +51,8 @@ def error(code, text):
     return msg(b"E", b"S" + cstr("ERROR") + b"V" + cstr("ERROR") + b"C" + cstr(code) + b"M" + cstr(text) + b"\0")
 
 
-def esc(b):
-    return "".join(chr(c) if 32 <= c < 127 and c != 0x5c else "\\\\" if c == 0x5c else f"\\x{c:02x}" for c in b)
-
-
 def write(name, title, segs, expect):
-    with open(os.path.join(HERE, name), "w") as f:
-        f.write(f"# {title} (written by synth.py)\n")
-        last = None
-        for frm, data in segs:
-            if frm == ".":
-                f.write(".\n")
-                last = None
-                continue
-            if last == frm:
-                f.write("-\n")
-            f.write(f"{frm} {esc(data)}\n")
-            last = frm
-        for e in expect:
-            f.write(f"= {e}\n")
+    convfile.write(os.path.join(HERE, name), title, segs, expect)
 
 
 def main():
