@@ -26,7 +26,7 @@ LDLIBS   := -lbpf -ldw -lelf -lz -lsqlite3 -lpcap -lcapstone -lcap -lseccomp -ls
 CORE_SRCS := \
 	src/util/util.c src/util/hashmap.c src/util/json.c src/util/privfile.c \
 	src/stream/conntrack.c src/stream/reorder.c \
-	src/proto/detect.c src/proto/http1.c src/proto/redis.c src/proto/pg.c src/proto/mysql.c src/proto/mysql_frame.c src/proto/sql.c src/proto/redact.c src/proto/route.c src/proto/mask.c src/proto/mask_pg.c src/proto/mask_mysql.c src/proto/mask_sql.c \
+	src/proto/detect.c src/proto/pair.c src/proto/http1.c src/proto/redis.c src/proto/pg.c src/proto/mysql.c src/proto/mysql_frame.c src/proto/sql.c src/proto/redact.c src/proto/route.c src/proto/mask.c src/proto/mask_pg.c src/proto/mask_mysql.c src/proto/mask_sql.c \
 	src/span/exchange.c src/span/span_json.c src/span/spool.c \
 	src/store/store.c src/store/sink.c src/capture/kevent.c src/trace/lset.c src/trace/load.c src/trace/link.c src/trace/inproc.c src/trace/loop.c src/trace/phases.c \
 	src/pcap/decode.c src/pcap/tcpan.c src/pcap/offline.c src/pcap/pktmatch.c \
