@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """wirespan's overhead, side by side with the baseline, in one invocation.
 
-    sudo bench/overhead.py [http] [redis] [node] [agent] [kernel] [cores]   (default: all)
+    sudo bench/overhead.py [http] [redis] [node] [agent] [kernel] [cores] [pg]   (default: all but pg)
 
 Environment: REPS (3), RUN_SECONDS (5, per wrk run), REDIS_N (200000),
 CORES ("1 2 4 ..." up to the CPUs online), WIRESPAN (build/wirespan),
@@ -16,7 +16,7 @@ medians and ratios. Modes:
             prefix 4096 bytes (the default), no shedding
   budget    `wirespan record` with its default CPU budget (5% of the host)
 Servers run on loopback with throwaway configurations in a temp dir; every
-load is bounded (wrk -d, redis-benchmark -n) and everything started is
+load is bounded (wrk -d, redis-benchmark -n, pgbench -T) and everything started is
 stopped on exit."""
 import json
 import os
@@ -419,6 +419,67 @@ def bench_node():
           f"the SDK keeps {med([r['rps'] for r in res['otel']]) / base:.2f}")
 
 
+PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_PORT = 18182
+
+
+def start_postgres():
+    """A PostgreSQL 15 cluster of the benchmark's own (run as postgres,
+    trust on loopback), pgbench's tables at scale 1."""
+    top = os.path.join(TMP, "pg")
+    os.chmod(TMP, 0o755)  # the postgres user reaches its directory through it
+    os.makedirs(top)
+    shutil.chown(top, "postgres")
+    data = os.path.join(top, "data")
+    sh(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "bench", "-A", "trust",
+        "--no-sync"], cwd=top, check=True)
+    p = subprocess.Popen(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "postgres"), "-D", data,
+                          "-p", str(PG_PORT), "-k", top, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+                         cwd=top, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    procs.append(p)
+    for _ in range(100):
+        if sh(["pg_isready", "-h", "127.0.0.1", "-p", str(PG_PORT)]).returncode == 0:
+            break
+        time.sleep(0.1)
+    env = dict(os.environ, PGHOST="127.0.0.1", PGPORT=str(PG_PORT), PGUSER="bench")
+    sh(["createdb", "bench"], env=env, check=True)
+    sh(["pgbench", "-i", "-s", "1", "-q", "bench"], env=env, check=True)
+    return env
+
+
+def bench_pg():
+    print(f"\n## PostgreSQL: pgbench -c 4 -T {SECS}, select-only (-S) and TPC-B-like, loopback; {REPS} reps")
+    env = start_postgres()
+
+    def pgbench(*args):
+        def fn():
+            out = sh(["pgbench", "-n", "-c", "4", "-T", str(SECS)] + list(args) + ["bench"], env=env,
+                     check=True).stdout
+            return {"tps": float(re.search(r"^tps = ([\d.]+)", out, re.M).group(1)),
+                    "tx": int(re.search(r"actually processed: (\d+)", out).group(1))}
+        return fn
+    res = {}
+    for rep in range(REPS):
+        for test, args in (("select-only", ["-S"]), ("tpc-b", [])):
+            for m in MODES:
+                r, st = record_run(m, pgbench(*args))
+                if st:
+                    r["cpu"], r["bpf"] = cost(st, r["tx"])
+                res.setdefault((test, m), []).append(r)
+    print("| script | mode | tps (median) | of baseline | agent CPU/tx | BPF/tx |")
+    print("|---|---|---|---|---|---|")
+    for test in ("select-only", "tpc-b"):
+        b = med([r["tps"] for r in res[(test, "base")]])
+        for m in MODES:
+            rs = res[(test, m)]
+            t = med([r["tps"] for r in rs])
+            extra = ["-", "-"] if m == "base" else [f"{med([r['cpu'] for r in rs]):.1f} us",
+                                                    f"{med([r['bpf'] for r in rs]):.1f} us"]
+            print(f"| {test} | {m} | {t:,.0f} | {t / b:.2f} | " + " | ".join(extra) + " |")
+        print(f"every run (tps), {test}: " + "; ".join(
+            f"{m} " + ", ".join(f"{r['tps']:,.0f}" for r in res[(test, m)]) for m in MODES))
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("bench/overhead.py loads eBPF programs: run it as root")
@@ -430,7 +491,7 @@ def main():
     try:
         for name in want:
             {"http": bench_http, "redis": bench_redis, "node": bench_node, "agent": bench_agent,
-             "kernel": bench_kernel, "cores": bench_cores}[name]()
+             "kernel": bench_kernel, "cores": bench_cores, "pg": bench_pg}[name]()
     finally:
         stop_nginx()
         for p in procs:
