@@ -310,7 +310,8 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
  * read as the first field of a struct that begins with a struct file *
  * (kiocb), one exception-handled load instead of a
  * bpf_probe_read_kernel() call. */
-static __always_inline struct sock *fd_to_tcp_sock(__u32 fd)
+/* The file behind the current task's fd, or NULL. */
+static __always_inline struct file *fd_file(__u32 fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = task->files->fdt;
@@ -318,9 +319,36 @@ static __always_inline struct sock *fd_to_tcp_sock(__u32 fd)
 	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
 	struct file *file = KCAST(struct kiocb, (__u64)fdt->fd + (__u64)fd * sizeof(void *))->ki_filp;
-	if (!file)
+	return file ? KCAST(struct file, file) : NULL;
+}
+
+/* Kernels before 6.13 count a file's references in f_count (1: one). */
+struct file___fcount {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/* Whether closing fd leaves the file open elsewhere: another descriptor
+ * (dup, or a process that forked: a server's parent closes its copy of
+ * each accepted socket after handing it to a child). */
+static __always_inline bool fd_shared(__u32 fd)
+{
+	struct file *f = fd_file(fd);
+
+	if (!f)
+		return false;
+	if (bpf_core_field_exists(f->f_ref)) { /* file_ref_t: 0 is one reference */
+		__s64 r = BPF_CORE_READ(f, f_ref.refcnt.counter);
+		return r > 0 && r < (1ll << 62);
+	}
+	return BPF_CORE_READ((struct file___fcount *)f, f_count.counter) > 1;
+}
+
+static __always_inline struct sock *fd_to_tcp_sock(__u32 fd)
+{
+	struct file *f = fd_file(fd);
+
+	if (!f)
 		return NULL;
-	struct file *f = KCAST(struct file, file);
 	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return NULL;
 	struct socket *sock = KCAST(struct socket, f->private_data);
@@ -1250,7 +1278,7 @@ ENTER(close)
 	if (!sk)
 		return 0;
 	struct kconn *c = conn_get(sk, false, 0);
-	if (!c || c->skip)
+	if (!c || c->skip || fd_shared(ctx->args[0])) /* still open elsewhere */
 		return 0;
 	emit_lifecycle(sk, c, WS_KEV_CLOSE, WS_SYS_CLOSE, 0, 0, 0, ctx->args[0]);
 	return 0;
