@@ -24,7 +24,8 @@ enum {
 	K_SRVAUTH, /* the server during authentication: decided by the first byte */
 	K_RESP,    /* a response packet: decided by its kind */
 	K_TRAIL,   /* a packet after a response ended: an EOF is kept */
-	K_HS,      /* the handshake response */
+	K_HS,      /* the handshake response, or COM_CHANGE_USER's payload */
+	K_OK,      /* an OK packet: header, affected rows, insert id, status, warnings; not its info */
 };
 
 /* where in the handshake response */
@@ -50,8 +51,10 @@ static void hs_byte(struct mym_dir *D, uint8_t *c)
 			D->hs = H_USER;
 		return;
 	case H_USER:
-		if (!o) {
-			if (D->caps & (CLIENT_PLUGIN_AUTH_LENENC | CLIENT_SECURE_CONNECTION)) {
+		if (!o && D->cu && !D->caps) {
+			D->hs = H_REST; /* no handshake seen: how the answer is framed is not known */
+		} else if (!o) {
+			if (D->caps & (D->cu ? CLIENT_SECURE_CONNECTION : CLIENT_PLUGIN_AUTH_LENENC | CLIENT_SECURE_CONNECTION)) {
 				D->hs = H_AUTHLEN;
 				D->skip = 0;
 			} else {
@@ -62,7 +65,7 @@ static void hs_byte(struct mym_dir *D, uint8_t *c)
 		}
 		return;
 	case H_AUTHLEN: /* a length-encoded (or one-byte) length */
-		if (!(D->caps & CLIENT_PLUGIN_AUTH_LENENC) || o < 0xfb) {
+		if (D->cu || !(D->caps & CLIENT_PLUGIN_AUTH_LENENC) || o < 0xfb) {
 			D->skip = o;
 			D->hs = o ? H_AUTH : H_DB;
 			if (!o)
@@ -108,10 +111,15 @@ static void decide(struct my_mask *g, int dir, bool req, uint8_t b)
 		case COM_QUERY:
 		case COM_STMT_PREPARE:
 			D->rule = K_SQL;
-			ws_sqlmask_reset(&D->sql);
+			ws_sqlmask_reset(&D->sql, WS_SQL_MYSQL);
 			break;
 		case COM_STMT_EXECUTE:
 			D->rule = K_EXEC;
+			break;
+		case COM_CHANGE_USER: /* user, auth data, database: as in the handshake */
+			D->rule = K_HS;
+			D->hs = H_USER;
+			D->cu = true;
 			break;
 		case COM_INIT_DB: case COM_STMT_CLOSE: case COM_STMT_RESET: case COM_STMT_FETCH: case COM_SET_OPTION:
 		case COM_PING: case COM_QUIT: case COM_STATISTICS: case COM_RESET_CONNECTION:
@@ -132,13 +140,19 @@ static void decide(struct my_mask *g, int dir, bool req, uint8_t b)
 	case K_RESP:
 		D->kind = (uint8_t)my_frame_kind(&g->frame, b, D->len);
 		switch (D->kind) {
-		case MYP_OK: case MYP_PREPARE_OK: case MYP_COUNT: case MYP_EOF: case MYP_END:
+		case MYP_OK: case MYP_END:
+			D->rule = D->len == 5 ? K_KEEP : K_OK; /* an EOF packet is all numbers */
+			D->keep_until = 1;
+			D->ok_stage = 0;
+			break;
+		case MYP_PREPARE_OK: case MYP_COUNT: case MYP_EOF:
 			D->rule = K_KEEP;
 			break;
 		case MYP_ERR:
 			D->rule = K_ERR;
 			break;
 		case MYP_INFILE:
+		case MYP_AUTH: /* a scramble */
 			D->rule = K_FIRST1;
 			break;
 		default:
@@ -183,6 +197,7 @@ static void packet_start(struct my_mask *g, int dir, bool req)
 		if (D->rule == K_HS) {
 			D->hs = H_FIXED;
 			D->caps = 0;
+			D->cu = false;
 		}
 	} else if (!g->authed) {
 		D->rule = seq == 0 ? K_GREET : K_SRVAUTH;
@@ -264,7 +279,18 @@ static void body_byte(struct my_mask *g, int dir, bool req, uint8_t *c)
 			*c = MASK;
 		break;
 	case K_HS:
+		if (D->cu && D->off == 0)
+			break; /* COM_CHANGE_USER's command byte */
 		hs_byte(D, c);
+		break;
+	case K_OK: /* two length-encoded integers, then status and warnings */
+		if (D->off == D->keep_until && D->ok_stage < 2) {
+			uint8_t w = *c < 0xfb ? 1 : *c == 0xfc ? 3 : *c == 0xfd ? 4 : *c == 0xfe ? 9 : 1;
+			D->keep_until += w + (D->ok_stage == 1 ? 4 : 0);
+			D->ok_stage++;
+		} else if (D->off >= D->keep_until) {
+			*c = MASK;
+		}
 		break;
 	default:
 		*c = MASK;

@@ -30,6 +30,9 @@ struct mym_dir {
 	struct sql_mask sql;
 	uint32_t caps, skip; /* the handshake response */
 	uint8_t hs;          /* where in it: H_* */
+	bool cu;             /* COM_CHANGE_USER: the same fields, a one-byte auth length */
+	uint32_t keep_until; /* an OK packet: the bytes the parser reads */
+	uint8_t ok_stage;
 };
 
 struct my_mask {

@@ -160,7 +160,7 @@ static void header_done(struct pg_mask *g, struct pgm_dir *D, bool req)
 	D->off = 0;
 	D->field = first_field(req, D->type);
 	D->klen = 0;
-	ws_sqlmask_reset(&D->sql);
+	ws_sqlmask_reset(&D->sql, WS_SQL_PG);
 	D->st = G_BODY;
 	if (!D->type) {
 		uint32_t code = be32(D->hdr + 4);

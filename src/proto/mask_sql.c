@@ -37,16 +37,23 @@ again:
 		if (D->prev_slash && o == '*') {
 			D->prev_slash = false;
 			D->prev_star = false;
+			D->depth = 1;
 			D->st = S_BLOCK;
 			return true;
 		}
 		D->prev_dash = o == '-';
 		D->prev_slash = o == '/';
-		if (o == '\'') {
-			D->bs = D->in_word && D->wlen == 1 && (D->wfirst == 'E' || D->wfirst == 'e');
+		bool my = D->dialect == WS_SQL_MYSQL;
+		if (o == '#' && my) {
+			D->in_word = false;
+			D->st = S_LINE;
+		} else if (o == '\'' || (o == '"' && my)) { /* MySQL: "..." is a string, backslashes escape */
+			D->bs = my || (D->in_word && D->wlen == 1 && (D->wfirst == 'E' || D->wfirst == 'e'));
+			D->quote = (char)o;
 			D->in_word = false;
 			D->st = S_STR;
-		} else if (o == '"') {
+		} else if (o == '"' || (o == '`' && my)) {
+			D->quote = (char)o;
 			D->in_word = false;
 			D->st = S_QID;
 		} else if (o == '$' && !D->in_word) {
@@ -107,7 +114,7 @@ again:
 		if (D->bs && o == '\\') {
 			*c = MASK;
 			D->st = S_STRBS;
-		} else if (o == '\'') {
+		} else if (o == (uint8_t)D->quote) {
 			D->st = S_STRQ;
 		} else {
 			*c = MASK;
@@ -120,7 +127,7 @@ again:
 		D->st = S_STR;
 		return true;
 	case S_STRQ:
-		if (o == '\'') { /* '' inside the literal */
+		if (o == (uint8_t)D->quote) { /* '' inside the literal */
 			D->st = S_STR;
 			return true;
 		}
@@ -133,22 +140,37 @@ again:
 		else if (o)
 			*c = MASK;
 		return o != 0;
-	case S_BLOCK: /* only its closing slash is kept: no masked byte closes it early */
+	case S_BLOCK: /* only the outermost closing slash is kept: no masked byte closes it early */
+		if (!o)
+			return false;
 		if (o == '/' && D->prev_star) {
-			D->st = S_N;
-			D->in_word = false;
-			return true;
-		}
-		D->prev_star = o == '*';
-		if (o)
+			D->prev_star = false;
+			if (--D->depth == 0) {
+				D->st = S_N;
+				D->in_word = false;
+				return true;
+			}
+			D->prev_slash = false; /* "*" + "/" closed a level; it opens none */
 			*c = MASK;
-		return o != 0;
+			return true;
+		} else if (o == '*' && D->prev_slash && D->dialect == WS_SQL_PG) {
+			D->depth++; /* PostgreSQL's comments nest */
+			D->prev_slash = false;
+			D->prev_star = false;
+			*c = MASK;
+			return true;
+		} else {
+			D->prev_star = o == '*';
+		}
+		D->prev_slash = o == '/';
+		*c = MASK;
+		return true;
 	case S_QID:
-		if (o == '"')
+		if (o == (uint8_t)D->quote)
 			D->st = S_QIDQ;
 		return o != 0;
 	case S_QIDQ:
-		if (o == '"') {
+		if (o == (uint8_t)D->quote) {
 			D->st = S_QID;
 			return true;
 		}
@@ -158,8 +180,10 @@ again:
 	return true;
 }
 
-void ws_sqlmask_reset(struct sql_mask *D)
+void ws_sqlmask_reset(struct sql_mask *D, enum ws_sql_dialect d)
 {
+	D->dialect = (uint8_t)d;
+	D->depth = 0;
 	D->st = S_N;
 	D->in_word = D->in_num = D->prev_dash = D->prev_slash = D->prev_star = D->bs = false;
 	D->wlen = 0;

@@ -61,6 +61,8 @@ struct my {
 	bool authed;    /* the command phase */
 	bool handshake; /* the client's handshake response was seen */
 	char db[64], next_db[64];
+	bool db_pending; /* next_db is the database once the command succeeds */
+	uint32_t caps;   /* the client's capabilities, from its handshake */
 	struct my_frame frame; /* the response being read */
 	/* prepared statements */
 	struct ws_stmt_cache stmts; /* prepared statements, by id */
@@ -215,6 +217,7 @@ static const char *com_name(uint8_t c)
 	case COM_STMT_PREPARE: return "COM_STMT_PREPARE";
 	case COM_STMT_EXECUTE: return "COM_STMT_EXECUTE";
 	case COM_INIT_DB: return "COM_INIT_DB";
+	case COM_CHANGE_USER: return "COM_CHANGE_USER";
 	case COM_PING: return "COM_PING";
 	case COM_FIELD_LIST: return "COM_FIELD_LIST";
 	case COM_STATISTICS: return "COM_STATISTICS";
@@ -244,6 +247,7 @@ static void handshake_response(struct my *m, const struct mdir *D)
 		return;
 	uint32_t caps = le32(b);
 	m->handshake = true;
+	m->caps = caps;
 	m->frame.eof_mode = (caps & CLIENT_DEPRECATE_EOF) ? 1 : 0;
 	if ((caps & CLIENT_SSL) && D->len == 32) { /* TLS from here */
 		m->d[0].st = m->d[1].st = M_OFF;
@@ -279,6 +283,32 @@ static void handshake_response(struct my *m, const struct mdir *D)
 	}
 }
 
+/* COM_CHANGE_USER's payload: user, auth data, database (the password's
+ * answer is passed over, never kept). */
+static void change_user(struct my *m, const uint8_t *b, uint32_t n)
+{
+	const uint8_t *z = memchr(b, 0, n);
+
+	if (!z || !m->caps) /* no handshake seen: how the answer is framed is not known */
+		return;
+	uint32_t o = (uint32_t)(z - b) + 1;
+	if (m->caps & CLIENT_SECURE_CONNECTION) {
+		if (o >= n)
+			return;
+		o += 1 + b[o];
+	} else {
+		const uint8_t *e = o < n ? memchr(b + o, 0, n - o) : NULL;
+		if (!e)
+			return;
+		o = (uint32_t)(e - b) + 1;
+	}
+	const uint8_t *e = o < n ? memchr(b + o, 0, n - o) : NULL;
+	if (!e)
+		return;
+	ws_copy_text(m->next_db, sizeof(m->next_db), b + o, (size_t)(e - (b + o)));
+	m->db_pending = true;
+}
+
 static void client_done(struct my *m, struct mdir *D)
 {
 	struct ws_mysql_info *mi = &D->cur.u.mysql;
@@ -300,20 +330,22 @@ static void client_done(struct my *m, struct mdir *D)
 	}
 	mi->command = b[0];
 	ws_strlcpy(mi->db, m->db, sizeof(mi->db));
+	m->db_pending = false;
 	switch (b[0]) {
 	case COM_QUERY:
-		ws_sql_summarise((const char *)b + 1, D->blen - 1, D->blen == D->len, &s);
+		ws_sql_summarise((const char *)b + 1, D->blen - 1, D->blen == D->len, WS_SQL_MYSQL, &s);
 		fill(mi, &s);
 		if (strcmp(s.op, "USE") == 0 && !s.multi) { /* USE db: the connection's database if it succeeds */
 			const char *t = s.text + 3;
-			while (*t == ' ')
+			while (*t == ' ' || *t == '`')
 				t++;
 			ws_strlcpy(m->next_db, t, sizeof(m->next_db));
 			m->next_db[strcspn(m->next_db, " ;`")] = 0;
+			m->db_pending = m->next_db[0] != 0;
 		}
 		break;
 	case COM_STMT_PREPARE:
-		ws_sql_summarise((const char *)b + 1, D->blen - 1, D->blen == D->len, &s);
+		ws_sql_summarise((const char *)b + 1, D->blen - 1, D->blen == D->len, WS_SQL_MYSQL, &s);
 		fill(mi, &s);
 		ws_strlcpy(mi->op, "PREPARE", sizeof(mi->op));
 		m->preparing = s;
@@ -328,7 +360,12 @@ static void client_done(struct my *m, struct mdir *D)
 	}
 	case COM_INIT_DB:
 		ws_copy_text(m->next_db, sizeof(m->next_db), b + 1, D->blen - 1);
+		m->db_pending = true;
 		ws_strlcpy(mi->op, "INIT_DB", sizeof(mi->op));
+		break;
+	case COM_CHANGE_USER: /* user, auth data, database: authentication again, then OK */
+		ws_strlcpy(mi->op, "CHANGE_USER", sizeof(mi->op));
+		change_user(m, b + 1, D->blen - 1);
 		break;
 	case COM_STMT_CLOSE:
 		if (D->blen >= 5)
@@ -337,11 +374,6 @@ static void client_done(struct my *m, struct mdir *D)
 		return;
 	case COM_STMT_SEND_LONG_DATA:
 	case COM_QUIT:
-		D->in_msg = false;
-		return;
-	case COM_CHANGE_USER: /* authentication again */
-		m->authed = false;
-		m->handshake = true;
 		D->in_msg = false;
 		return;
 	default:
@@ -400,9 +432,10 @@ static void server_done(struct my *m, struct mdir *D)
 	case MYP_OK:
 	case MYP_END:
 		my_ok_status(b, n, D->len, &status, &mi->affected);
-		if (k == MYP_OK &&
-		    (m->frame.cmd == COM_INIT_DB || (m->frame.cmd == COM_QUERY && strcmp(mi->op, "USE") == 0)))
+		if (k == MYP_OK && m->db_pending) { /* USE, COM_INIT_DB, COM_CHANGE_USER succeeded */
 			ws_strlcpy(m->db, m->next_db, sizeof(m->db));
+			m->db_pending = false;
+		}
 		break;
 	case MYP_COUNT:
 		mi->results++;

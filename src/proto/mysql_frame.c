@@ -62,6 +62,8 @@ enum my_pkt my_frame_kind(const struct my_frame *f, uint8_t h, uint32_t len)
 	case R_FIRST:
 		if (h == 0xff)
 			return MYP_ERR;
+		if (f->cmd == COM_CHANGE_USER)
+			return h == 0x00 ? MYP_OK : MYP_AUTH;
 		if (h == 0x00 && f->cmd == COM_STMT_PREPARE)
 			return MYP_PREPARE_OK;
 		if (h == 0x00 || (h == 0xfe && len >= 7 && len < MY_PKT_MAX))
@@ -141,7 +143,8 @@ int my_frame_next(struct my_frame *f, enum my_pkt k, const uint8_t *b, uint32_t 
 			f->eof_mode = 1;
 		return ended(f, b, n, len);
 	case MYP_INFILE:
-		return 0; /* the OK or ERR after the client's file */
+	case MYP_AUTH:
+		return 0; /* the OK or ERR after the client's file, or authentication */
 	case MYP_PREPARE_OK: {
 		if (n < 9)
 			return -1;

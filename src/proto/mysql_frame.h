@@ -44,6 +44,7 @@ enum my_pkt {
 	MYP_EOF,        /* an EOF after definitions */
 	MYP_ROW,
 	MYP_END,        /* the EOF or OK after the rows */
+	MYP_AUTH,       /* COM_CHANGE_USER: an auth switch or more data, then OK or ERR */
 };
 
 struct my_frame {

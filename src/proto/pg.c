@@ -300,7 +300,7 @@ static void summarise(const struct pgdir *D, const uint8_t *t, uint32_t n, struc
 	const uint8_t *z = memchr(t, 0, n); /* kept bytes stop where a gap began */
 
 	(void)D;
-	ws_sql_summarise((const char *)t, z ? (size_t)(z - t) : n, z != NULL, s);
+	ws_sql_summarise((const char *)t, z ? (size_t)(z - t) : n, z != NULL, WS_SQL_PG, s);
 }
 
 static void fill_request(struct pg *g, struct ws_msg *m, uint8_t kind, const struct ws_sql_summary *s, bool unknown)

@@ -25,6 +25,7 @@ struct tok {
 struct lex {
 	const char *p, *end;
 	bool complete;
+	enum ws_sql_dialect dialect;
 	struct ws_sql_summary *out;
 	size_t o; /* bytes written to out->text */
 	struct tok t[TOKENS_MAX];
@@ -81,8 +82,9 @@ static void literal(struct lex *L)
 		t->partial = true;
 }
 
-/* 'text' with '' inside; backslash escapes too for E'...' */
-static void skip_string(struct lex *L, bool backslashes)
+/* 'text' with '' inside (or "text" with ""); backslash escapes too for
+ * E'...' and MySQL */
+static void skip_string(struct lex *L, unsigned char quote, bool backslashes)
 {
 	L->p++;
 	while (L->p < L->end) {
@@ -90,8 +92,8 @@ static void skip_string(struct lex *L, bool backslashes)
 			L->p += 2;
 			continue;
 		}
-		if (*L->p == '\'') {
-			if (L->p + 1 < L->end && L->p[1] == '\'') {
+		if (*L->p == (char)quote) {
+			if (L->p + 1 < L->end && L->p[1] == (char)quote) {
 				L->p += 2;
 				continue;
 			}
@@ -133,26 +135,36 @@ static void lex(struct lex *L)
 			L->gap = true;
 			continue;
 		}
-		if (c == '-' && L->p + 1 < L->end && L->p[1] == '-') { /* to the end of the line */
+		if ((c == '-' && L->p + 1 < L->end && L->p[1] == '-') || (c == '#' && L->dialect == WS_SQL_MYSQL)) {
+			/* to the end of the line */
 			while (L->p < L->end && *L->p != '\n')
 				L->p++;
 			L->gap = true;
 			continue;
 		}
 		if (c == '/' && L->p + 1 < L->end && L->p[1] == '*') {
+			/* PostgreSQL's nest; MySQL's end at the first close */
 			const char *e = NULL;
-			for (const char *q = L->p + 2; q + 1 < L->end; q++)
-				if (q[0] == '*' && q[1] == '/') {
+			int depth = 1;
+			for (const char *q = L->p + 2; q + 1 < L->end; q++) {
+				if (q[0] == '/' && q[1] == '*' && L->dialect == WS_SQL_PG) {
+					depth++;
+					q++;
+				} else if (q[0] == '*' && q[1] == '/' && --depth == 0) {
 					e = q + 2;
 					break;
+				} else if (q[0] == '*' && q[1] == '/') {
+					q++;
 				}
+			}
 			L->p = e ? e : L->end;
 			L->gap = true;
 			continue;
 		}
 		space(L);
-		if (c == '\'') {
-			skip_string(L, false);
+		bool my = L->dialect == WS_SQL_MYSQL;
+		if (c == '\'' || (c == '"' && my)) { /* MySQL: "..." is a string too, and backslashes escape */
+			skip_string(L, c, my);
 			literal(L);
 		} else if (c == '$' && L->p + 1 < L->end && isdigit((unsigned char)L->p[1])) {
 			const char *s = L->p++;
@@ -162,19 +174,19 @@ static void lex(struct lex *L)
 			put(L, s, (size_t)(L->p - s));
 		} else if (c == '$' && skip_dollar(L)) {
 			literal(L);
-		} else if (c == '"') {
+		} else if (c == '"' || (c == '`' && my)) { /* an identifier */
 			const char *s = ++L->p;
-			while (L->p < L->end && !(*L->p == '"' && !(L->p + 1 < L->end && L->p[1] == '"')))
-				L->p += *L->p == '"' ? 2 : 1;
+			while (L->p < L->end && !(*L->p == (char)c && !(L->p + 1 < L->end && L->p[1] == (char)c)))
+				L->p += *L->p == (char)c ? 2 : 1;
 			struct tok *t = add(L, T_QUOTED);
 			if (t) {
 				ws_copy_text(t->s, sizeof(t->s), (const uint8_t *)s, (size_t)(L->p - s));
 				memcpy(t->ident, t->s, sizeof(t->ident));
 				t->partial = L->p >= L->end;
 			}
-			put(L, "\"", 1);
+			put(L, (const char *)&c, 1);
 			put(L, s, (size_t)(L->p - s));
-			put(L, "\"", 1);
+			put(L, (const char *)&c, 1);
 			if (L->p < L->end)
 				L->p++;
 		} else if (isdigit(c) || (c == '.' && L->p + 1 < L->end && isdigit((unsigned char)L->p[1]))) {
@@ -189,13 +201,13 @@ static void lex(struct lex *L)
 			size_t n = (size_t)(L->p - s);
 			/* E'..', B'..', X'..', N'..', U&'..': a prefix of the literal */
 			if (L->p < L->end && *L->p == '\'' && n == 1) {
-				skip_string(L, toupper(c) == 'E');
+				skip_string(L, '\'', toupper(c) == 'E' || L->dialect == WS_SQL_MYSQL);
 				literal(L);
 				continue;
 			}
 			if (L->p + 1 < L->end && n == 1 && toupper(c) == 'U' && L->p[0] == '&' && L->p[1] == '\'') {
 				L->p++;
-				skip_string(L, false);
+				skip_string(L, '\'', L->dialect == WS_SQL_MYSQL);
 				literal(L);
 				continue;
 			}
@@ -436,12 +448,13 @@ void ws_stmt_forget(struct ws_stmt_cache *c, const char *key)
 		*e = c->v[--c->n];
 }
 
-void ws_sql_summarise(const char *sql, size_t n, bool complete, struct ws_sql_summary *out)
+void ws_sql_summarise(const char *sql, size_t n, bool complete, enum ws_sql_dialect d, struct ws_sql_summary *out)
 {
 	struct lex L;
 
 	memset(out, 0, sizeof(*out));
 	memset(&L, 0, sizeof(L));
+	L.dialect = d;
 	L.p = sql;
 	L.end = sql + n;
 	L.complete = complete;

@@ -15,6 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What the text's quotes and comments mean. PostgreSQL: '...' strings
+ * (backslashes only in E'...'), "..." identifiers, $tag$...$tag$, nested
+ * block comments. MySQL: '...' and "..." strings with backslash escapes,
+ * `...` identifiers, # line comments. */
+enum ws_sql_dialect { WS_SQL_PG, WS_SQL_MYSQL };
+
 struct ws_sql_summary {
 	char op[32];          /* "SELECT", upper case; "" unknown */
 	char collection[64];  /* "pgbench_accounts", "public.items"; "" not certain */
@@ -25,7 +31,7 @@ struct ws_sql_summary {
 
 /* Summarise sql[0..n). complete: n bytes are the whole statement (false:
  * it was cut, so its last token may be partial). */
-void ws_sql_summarise(const char *sql, size_t n, bool complete, struct ws_sql_summary *out);
+void ws_sql_summarise(const char *sql, size_t n, bool complete, enum ws_sql_dialect d, struct ws_sql_summary *out);
 
 /* Statements a connection prepared, by name (PostgreSQL) or id (MySQL,
  * as its decimal text), the one used longest ago forgotten past max. */

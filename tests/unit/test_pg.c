@@ -12,7 +12,7 @@ static void sql(const char *text, bool complete, const char *op, const char *col
 	struct ws_sql_summary s;
 
 	t_context = text;
-	ws_sql_summarise(text, strlen(text), complete, &s);
+	ws_sql_summarise(text, strlen(text), complete, WS_SQL_PG, &s);
 	CHECK_STR(s.op, op);
 	CHECK_STR(s.collection, coll);
 	CHECK_STR(s.text, out);
@@ -61,7 +61,7 @@ static void test_sql(void)
 	memcpy(big, "SELECT ", 7);
 	big[sizeof(big) - 1] = 0;
 	struct ws_sql_summary s;
-	ws_sql_summarise(big, strlen(big), true, &s);
+	ws_sql_summarise(big, strlen(big), true, WS_SQL_PG, &s);
 	t_context = "long text";
 	CHECK_INT(strlen(s.text), sizeof(s.text) - 1);
 	CHECK_INT(s.cut, 1);

@@ -68,11 +68,32 @@ def main():
            ("<", pkt(1, b"\x01") + coldef(2, b"id") + ok(3, header=b"\xfe")),
            (">", pkt(0, b"\x02other_db")), ("<", ok(1)),
            (">", pkt(0, b"\x03UPDATE t SET note = 'x' WHERE id = 7")), ("<", ok(1, affected=3)),
+           (">", pkt(0, b"\x03SELECT `id` FROM `t` WHERE note = \"s3cr3t-dq\" AND x = 'a\\'s3cr3t-bs' "
+                        b"/* s3cr3t-block */ # s3cr3t-hash\n")),
+           ("<", pkt(1, b"\x01") + coldef(2, b"id") + ok(3, header=b"\xfe")),
            (">", pkt(0, b"\x01")), (".", b"")],
           ["SELECT t sets=1 rows=2 affected=0 db=shop | SELECT id, note FROM t WHERE note = ? LIMIT ?",
            "SELECT t sets=1 rows=0 affected=0 db=shop | SELECT id FROM t WHERE ? = ?",
            "INIT_DB - sets=0 rows=0 affected=0 db=shop | ",
-           "UPDATE t sets=0 rows=0 affected=3 db=other_db | UPDATE t SET note = ? WHERE id = ?"])
+           "UPDATE t sets=0 rows=0 affected=3 db=other_db | UPDATE t SET note = ? WHERE id = ?",
+           "SELECT t sets=1 rows=0 affected=0 db=other_db | SELECT `id` FROM `t` WHERE note = ? AND x = ?"])
+    one = pkt(1, b"\x01") + coldef(2, b"1") + pkt(3, b"\xfe\0\0\x02\0") + row(4, b"1") + pkt(5, b"\xfe\0\0\x02\0")
+    write("use_change_user.conv", "USE as a query, then COM_CHANGE_USER with an auth switch: the database follows both",
+          [("<", greeting()), (">", handshake(CAPS)), ("<", ok(2)),
+           (">", pkt(0, b"\x03USE `other`")), ("<", ok(1)),
+           (">", pkt(0, b"\x03SELECT 1")), ("<", one),
+           (">", pkt(0, b"\x11bob\0" + b"\x14" + b"P" * 20 + b"third\0" + b"\x21\0" + b"mysql_native_password\0")),
+           ("<", pkt(1, b"\xfe" + b"mysql_native_password\0" + b"s3cr3t-salt-0123456\0")),
+           (">", pkt(2, b"Q" * 20)), ("<", ok(3)),
+           (">", pkt(0, b"\x03SELECT 1")), ("<", one),
+           (">", pkt(0, b"\x03USE nosuch")), ("<", err(1, 1049, b"42000", b"Unknown database 'nosuch'")),
+           (">", pkt(0, b"\x03SELECT 1")), ("<", one), (".", b"")],
+          ["USE - sets=0 rows=0 affected=0 db=shop | USE `other`",
+           "SELECT - sets=1 rows=1 affected=0 db=other | SELECT ?",
+           "CHANGE_USER - sets=0 rows=0 affected=0 db=other | ",
+           "SELECT - sets=1 rows=1 affected=0 db=third | SELECT ?",
+           "USE - err=1049/42000 db=third | USE nosuch",
+           "SELECT - sets=1 rows=1 affected=0 db=third | SELECT ?"])
     write("ssl_request.conv", "the client asks for SSL: the rest is TLS, nothing is parsed",
           [("<", greeting()), (">", handshake(CAPS | 0x800, ssl=True)),
            (">", bytes.fromhex("1603010200010001fc0303") + pkt(0, b"\x03SELECT 1")),

@@ -63,7 +63,8 @@ def main():
             bind([b"1", b"dup"]) + execute() + parse(ins) + bind([b"2", b"x"]) + execute() + msg(b"S")),
            ("<", msg(b"1") + msg(b"2") + msg(b"n") + msg(b"C", cstr("INSERT 0 1")) + msg(b"1") + msg(b"2") +
             error("23505", 'duplicate key value violates unique constraint "orders_pkey": s3cr3t-detail') + msg(b"Z", b"I")),
-           (">", msg(b"Q", cstr("SELECT note FROM orders WHERE id = 1 AND note <> 's3cr3t-literal' -- s3cr3t-comment"))),
+           (">", msg(b"Q", cstr("SELECT note FROM orders WHERE id = 1 AND note <> 's3cr3t-literal' -- s3cr3t-comment\n"
+                            "/* a /* nested */ s3cr3t-nested */ AND \"kept-ident\" IS NOT NULL"))),
            ("<", msg(b"T", struct.pack("!H", 1) + cstr("note") + struct.pack("!IHIhiH", 0, 0, 25, -1, -1, 0)) +
             msg(b"D", struct.pack("!HI", 1, 16) + b"s3cr3t-card-4111") + msg(b"C", cstr("SELECT 1")) +
             msg(b"Z", b"I")),
@@ -71,7 +72,7 @@ def main():
           ["INSERT orders rows=0 tag=INSERT 0 1 | INSERT INTO orders (id, note) VALUES ($1, $2)",
            "INSERT orders err=23505 | INSERT INTO orders (id, note) VALUES ($1, $2)",
            "INSERT orders skipped | INSERT INTO orders (id, note) VALUES ($1, $2)",
-           "SELECT orders rows=1 tag=SELECT 1 | SELECT note FROM orders WHERE id = ? AND note <> ?"])
+           "SELECT orders rows=1 tag=SELECT 1 | SELECT note FROM orders WHERE id = ? AND note <> ? AND \"kept-ident\" IS NOT NULL"])
     write("ssl_accepted.conv", "the server accepts an SSLRequest: the rest is TLS, nothing is parsed",
           [(">", struct.pack("!II", 8, 80877103)), ("<", b"S"),
            (">", bytes.fromhex("160301020001") + b"Q\0\0\0\x0dSELECT 1\0"), ("<", bytes.fromhex("1603030058") + b"Z\0\0\0\x05I"),
