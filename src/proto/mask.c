@@ -910,16 +910,17 @@ static bool lost(const struct ws_mask *m, int dir)
 	return m->d[dir].st == (m->proto == P_HTTP ? H_LOST : R_LOST);
 }
 
-/* The last 6 bytes of a run, when captured: a ReadyForQuery there ends a
- * response the parser lost the framing of (pg.c), so it stays. */
-static const uint8_t *pg_ready_at_end(uint32_t len, uint8_t *head, uint32_t head_len, uint8_t *tail,
-				      uint32_t tail_len)
+/* The end of a run, when captured: a ReadyForQuery there (with the
+ * CommandComplete before it) ends a response the parser lost the framing
+ * of (pg.c), so it stays; *n says how many bytes. */
+static uint8_t *pg_ready_at_end(uint32_t len, uint8_t *head, uint32_t head_len, uint8_t *tail, uint32_t tail_len,
+				uint32_t *n)
 {
-	const uint8_t *e = tail_len >= 6 ? tail + tail_len - 6 : head_len == len && len >= 6 ? head + len - 6 : NULL;
+	uint8_t *b = tail_len ? tail : head_len == len ? head : NULL;
+	uint32_t bl = tail_len ? tail_len : head_len;
 
-	if (!e || e[0] != 'Z' || e[1] || e[2] || e[3] || e[4] != 5 || !(e[5] == 'I' || e[5] == 'T' || e[5] == 'E'))
-		return NULL;
-	return e;
+	*n = b ? ws_pgmask_ready_tail(b, bl) : 0;
+	return *n ? b + bl - *n : NULL;
 }
 
 static void pg_run(struct ws_mask *m, int dir, bool follows, uint32_t len, uint8_t *head, uint32_t head_len,
@@ -932,16 +933,17 @@ static void pg_run(struct ws_mask *m, int dir, bool follows, uint32_t len, uint8
 		ws_pgmask_set_lost(&m->pg, dir);
 	if (ws_pgmask_lost(&m->pg, dir) && req && head_len && head[0] && ws_pgmask_starts(true, head, head_len))
 		ws_pgmask_restart(&m->pg, dir);
-	uint8_t z[6];
-	const uint8_t *e = req ? NULL : pg_ready_at_end(len, head, head_len, tail, tail_len);
+	uint8_t z[48];
+	uint32_t zn = 0;
+	uint8_t *e = req ? NULL : pg_ready_at_end(len, head, head_len, tail, tail_len, &zn);
 	if (e)
-		memcpy(z, e, sizeof(z));
+		memcpy(z, e, zn);
 	ws_pgmask_bytes(&m->pg, dir, req, head, head_len);
 	if (len - head_len - tail_len)
 		ws_pgmask_gap(&m->pg, dir, len - head_len - tail_len);
 	ws_pgmask_bytes(&m->pg, dir, req, tail, tail_len);
 	if (e && ws_pgmask_lost(&m->pg, dir)) { /* the parser finds its way there */
-		memcpy((uint8_t *)e, z, sizeof(z));
+		memcpy(e, z, zn);
 		ws_pgmask_restart(&m->pg, dir);
 	}
 }

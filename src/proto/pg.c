@@ -39,7 +39,7 @@
 #include "util/util.h"
 
 #define BODY_KEEP 1280   /* body bytes read for a message's fields */
-#define STMTS_MAX 16     /* prepared statements remembered per connection */
+#define STMTS_MAX 64     /* prepared statements remembered per connection */
 #define PENDING_MAX 1024 /* pipelines run deep */
 #define STARTUP_MAX 10000
 #define MSG_MAX (1u << 30)
@@ -693,6 +693,53 @@ static void recover_request(struct pg *g, const struct ws_seg *seg)
 /* Framing lost in the server's bytes: a write that ends with
  * ReadyForQuery (PostgreSQL flushes its output there) ends the response,
  * or the startup when no request was made yet. */
+/* The captured bytes that end seg: its tail, or all of it. */
+static const uint8_t *end_bytes(const struct ws_seg *seg, uint32_t *n)
+{
+	if (seg->tail_len) {
+		*n = seg->tail_len;
+		return seg->tail;
+	}
+	*n = seg->head_len == seg->len ? seg->len : 0;
+	return seg->head;
+}
+
+/* The rows a command tag counts: "SELECT 300", "COPY 5", "FETCH 10". */
+static bool tag_rows(const char *tag, uint64_t *rows)
+{
+	static const char *const counted[] = {"SELECT ", "COPY ", "FETCH ", "MOVE "};
+
+	for (size_t i = 0; i < WS_ARRAY_SIZE(counted); i++) {
+		size_t l = strlen(counted[i]);
+		if (strncmp(tag, counted[i], l) == 0 && tag[l] >= '0' && tag[l] <= '9') {
+			*rows = strtoull(tag + l, NULL, 10);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A write that ends a response whose framing was lost ends with
+ * CommandComplete and ReadyForQuery: its tag says how many rows were sent. */
+static void tag_before_ready(struct pgdir *D, const struct ws_seg *seg)
+{
+	uint32_t n;
+	const uint8_t *b = end_bytes(seg, &n);
+	struct ws_pg_info *pi = &D->cur.u.pg;
+
+	if (n < 6 + 7 || b[n - 7] != 0)
+		return;
+	for (uint32_t k = 7; k <= 40 && k + 6 <= n; k++) { /* k: the CommandComplete message's length */
+		const uint8_t *c = b + n - 6 - k;
+		if (c[0] != 'C' || be32(c + 1) != k - 1)
+			continue;
+		ws_copy_text(pi->tag, sizeof(pi->tag), c + 5, k - 6);
+		if (tag_rows(pi->tag, &pi->rows))
+			pi->rows_from_tag = true;
+		return;
+	}
+}
+
 static bool recover_response(struct pg *g, const struct ws_seg *seg)
 {
 	int dir = !g->req_dir;
@@ -716,6 +763,8 @@ static bool recover_response(struct pg *g, const struct ws_seg *seg)
 		D->cur.flags |= WS_MSGF_FRAMING_LOST;
 		D->in_msg = true;
 	}
+	if (D->in_msg)
+		tag_before_ready(D, seg);
 	ready(g, D, seg, seg->len - 6); /* out of step: it ends the response */
 	return true;
 }
@@ -812,7 +861,7 @@ static void pg_span_fields(const struct ws_exchange *x, bool client, struct ws_s
 		wj_kstr(a, "db.namespace", rq->db);
 	if (rs->sqlstate[0])
 		wj_kstr(a, "db.response.status_code", rs->sqlstate);
-	if (!x->aborted && !rs->skipped && !rs->error && !(x->resp.flags & WS_MSGF_FRAMING_LOST))
+	if (!x->aborted && !rs->skipped && !rs->error && (!(x->resp.flags & WS_MSGF_FRAMING_LOST) || rs->rows_from_tag))
 		wj_kuint(a, "db.response.returned_rows", rs->rows);
 	if (rs->tag[0])
 		wj_kstr(a, "wirespan.pg.command_tag", rs->tag);

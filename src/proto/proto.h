@@ -103,6 +103,7 @@ struct ws_pg_info {
 	bool query_cut;      /* request: the text was not all seen */
 	bool stmt_unknown;   /* request: its statement was prepared before the recording began */
 	bool skipped;        /* response: none came; an earlier statement of its pipeline failed */
+	bool rows_from_tag;  /* response: rows read from the command tag (framing was lost before it) */
 	bool error;          /* response: an ErrorResponse */
 };
 

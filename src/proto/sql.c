@@ -364,6 +364,9 @@ static void analyse(struct lex *L)
 		if (table_name(L, a, c, n, &next) && !punct(L, next, ','))
 			return;
 	} else if (strcmp(s->op, "CREATE") == 0 || strcmp(s->op, "DROP") == 0 || strcmp(s->op, "ALTER") == 0) {
+		while (is(L, a, "TEMP") || is(L, a, "TEMPORARY") || is(L, a, "UNLOGGED") || is(L, a, "GLOBAL") ||
+		       is(L, a, "LOCAL"))
+			a++;
 		if (is(L, a, "TABLE")) {
 			a++;
 			if (is(L, a, "IF") && is(L, a + 1, "NOT") && is(L, a + 2, "EXISTS"))

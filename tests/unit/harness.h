@@ -218,7 +218,7 @@ static inline void fmt_pg(char *out, size_t n, const struct ws_exchange *x)
 		o += snprintf(out + o, n - o, " skipped");
 	else if (r->error)
 		o += snprintf(out + o, n - o, " err=%s", r->sqlstate);
-	else if (lost)
+	else if (lost && !r->rows_from_tag)
 		o += snprintf(out + o, n - o, " rows=?");
 	else
 		o += snprintf(out + o, n - o, " rows=%llu", (unsigned long long)r->rows);

@@ -223,6 +223,25 @@ static void test_mid_stream(void)
 	}
 }
 
+/* A result larger than the capture: its rows are read from the command
+ * tag that ends the write, before ReadyForQuery. */
+static void test_rows_from_tag(void)
+{
+	static struct conv c;
+	static struct replay_out out;
+
+	t_context = "rows from the tag";
+	out.format = fmt_pg;
+	CHECK(conv_load("tests/data/pg/big_result.conv", &c) == 0, "load");
+	for (int side = 0; side < 2; side++) {
+		struct replay_opts o = {.side = side, .split_seg = -1, .cap = 256};
+		replay(&c, &o, &out);
+		CHECK_INT(out.n, 2);
+		CHECK_STR(out.got[0], "SELECT events rows=60 tag=SELECT 60 lost | SELECT payload FROM events ORDER BY id LIMIT ?");
+	}
+	conv_free(&c);
+}
+
 int main(void)
 {
 	test_sql();
@@ -232,5 +251,6 @@ int main(void)
 	test_no_secrets();
 	test_span_fields();
 	test_mid_stream();
+	test_rows_from_tag();
 	return t_summary("test_pg");
 }
