@@ -166,6 +166,8 @@ static void header_done(struct pg_mask *g, struct pgm_dir *D, bool req)
 		uint32_t code = be32(D->hdr + 4);
 		if (code == 80877103u || code == 80877104u) /* SSL, GSS: a startup packet follows */
 			g->ssl_asked = true;
+		if (code == 80877102u) /* a cancel request: a backend's pid and secret key */
+			D->field = F_MASK;
 	}
 }
 

@@ -243,6 +243,14 @@ static void test_unknown_protocols(void)
 	CHECK(memchr(tls, 's', sizeof(tls)) == NULL && tls[0] == '*', "TLS bytes kept");
 	ws_mask_free(m);
 	m = ws_mask_new();
+	/* a PostgreSQL cancel request: its secret key is masked */
+	ws_mask_free(m);
+	m = ws_mask_new();
+	uint8_t cancel[] = {0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e, 0, 0, 0x30, 0x39, 's', '3', 'c', 'r'};
+	ws_mask_run(m, WS_SEND, 1, true, sizeof(cancel), cancel, sizeof(cancel), NULL, 0);
+	CHECK(memcmp(cancel + 8, "********", 8) == 0, "a cancel request's pid and key kept");
+	ws_mask_free(m);
+	m = ws_mask_new();
 	/* PostgreSQL is parsed now: of a startup packet only the framing, the
 	 * parameters' names and the database stay */
 	ws_mask_run(m, WS_SEND, 1, true, sizeof(pg) - 1, (uint8_t *)pg, sizeof(pg) - 1, NULL, 0);
