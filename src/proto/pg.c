@@ -507,7 +507,7 @@ static void server_done(struct pg *g, struct pgdir *D, const struct ws_seg *seg,
 	if (!D->in_msg)
 		return;
 	const struct ws_msg *front = ws_pairer_next(&g->pairer, NULL);
-	if (front && front->u.pg.kind == WS_PG_EXECUTE && strchr("CIsE", D->type)) {
+	if (front && front->u.pg.kind == WS_PG_EXECUTE && D->type && strchr("CIsE", D->type)) {
 		if (D->type == 'E') {
 			g->failed = true;
 			g->failed_group = front->u.pg.group;
