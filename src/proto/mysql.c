@@ -474,8 +474,9 @@ static void header_done(struct my *m, int dir, const struct ws_seg *seg, uint32_
 	D->len = D->left = le24(D->hdr);
 	D->seq = D->hdr[3];
 	D->long_pkt = D->len == MY_PKT_MAX;
-	D->blen = 0;
-	D->want = cont ? 0 : WS_MIN(D->len, KEEP);
+	if (!cont) /* a continuation's fields are in the packet's first part, kept */
+		D->blen = 0;
+	D->want = cont ? D->blen : WS_MIN(D->len, KEEP);
 	D->st = M_BODY;
 	if (dir == m->req_dir && D->seq == 0 && !cont && m->started)
 		m->authed = true; /* only commands have sequence 0 from the client */
@@ -497,12 +498,12 @@ static void packet_done(struct my *m, int dir)
 	struct mdir *D = &m->d[dir];
 
 	D->st = M_HDR;
-	if (!D->long_pkt) { /* a long packet's fields are in its first part */
-		if (dir == m->req_dir)
-			client_done(m, D);
-		else
-			server_done(m, D);
-	}
+	if (D->long_pkt)
+		return; /* its fields are read when its last part ends */
+	if (dir == m->req_dir)
+		client_done(m, D);
+	else
+		server_done(m, D);
 	explicit_bzero(D->body, D->blen); /* parameters, the password's answer */
 	D->blen = 0;
 }
