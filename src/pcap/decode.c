@@ -13,8 +13,6 @@
 #define ETH_QINQ_OLD 0x9100
 #define MAX_TAGS 4
 
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
 const char *ws_decode_result_name(int r)
 {
@@ -59,12 +57,12 @@ static int tcp(const uint8_t *p, uint32_t caplen, uint32_t seglen, struct ws_pkt
 		return WS_DEC_BAD_HEADER;
 	if (caplen < hl)
 		return WS_DEC_TRUNCATED;
-	out->src.port = be16(p);
-	out->dst.port = be16(p + 2);
-	out->seq = be32(p + 4);
-	out->ack = be32(p + 8);
+	out->src.port = ws_be16_get(p);
+	out->dst.port = ws_be16_get(p + 2);
+	out->seq = ws_be32_get(p + 4);
+	out->ack = ws_be32_get(p + 8);
 	out->flags = p[13] & 0x3f;
-	out->win = be16(p + 14);
+	out->win = ws_be16_get(p + 14);
 	out->wscale = 0xff;
 	out->mss = 0;
 	if (out->flags & WS_TH_SYN) {
@@ -81,7 +79,7 @@ static int tcp(const uint8_t *p, uint32_t caplen, uint32_t seglen, struct ws_pkt
 			if (kind == 3 && p[o + 1] == 3)
 				out->wscale = WS_MIN(p[o + 2], 14);
 			if (kind == 2 && p[o + 1] == 4)
-				out->mss = be16(p + o + 2);
+				out->mss = ws_be16_get(p + o + 2);
 			o += p[o + 1];
 		}
 	}
@@ -98,7 +96,7 @@ static int ipv4(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct ws_p
 	if (p[0] >> 4 != 4)
 		return WS_DEC_BAD_HEADER;
 	uint32_t ihl = (uint32_t)(p[0] & 0xf) * 4;
-	uint32_t total = be16(p + 2);
+	uint32_t total = ws_be16_get(p + 2);
 	if (ihl < 20)
 		return WS_DEC_BAD_HEADER;
 	if (total == 0) /* a GSO frame captured before segmentation: its length is the frame's */
@@ -107,13 +105,13 @@ static int ipv4(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct ws_p
 		return WS_DEC_BAD_HEADER;
 	if (caplen < ihl)
 		return WS_DEC_TRUNCATED;
-	if (be16(p + 6) & 0x3fff) /* MF or an offset */
+	if (ws_be16_get(p + 6) & 0x3fff) /* MF or an offset */
 		return WS_DEC_FRAGMENT;
 	if (p[9] != IPPROTO_TCP)
 		return WS_DEC_NOT_TCP;
 	ws_endpoint_set(&out->src, AF_INET, p + 12, 0);
 	ws_endpoint_set(&out->dst, AF_INET, p + 16, 0);
-	out->ipid = be16(p + 4);
+	out->ipid = ws_be16_get(p + 4);
 	out->ttl = p[8];
 	return tcp(p + ihl, caplen - ihl, total - ihl, out);
 }
@@ -124,7 +122,7 @@ static int ipv6(const uint8_t *p, uint32_t caplen, uint32_t wirelen, struct ws_p
 		return WS_DEC_TRUNCATED;
 	if (p[0] >> 4 != 6)
 		return WS_DEC_BAD_HEADER;
-	uint32_t plen = be16(p + 4);
+	uint32_t plen = ws_be16_get(p + 4);
 	if (plen == 0) /* jumbogram or GSO: the frame tells */
 		plen = wirelen > 40 ? wirelen - 40 : 0;
 	uint8_t nh = p[6];
@@ -166,7 +164,7 @@ static int skip_tags(const uint8_t *f, uint32_t caplen, uint32_t *off, uint16_t 
 	for (int i = 0; i < MAX_TAGS && (*type == ETH_VLAN || *type == ETH_QINQ || *type == ETH_QINQ_OLD); i++) {
 		if (*off + 4 > caplen)
 			return WS_DEC_TRUNCATED;
-		*type = be16(f + *off + 2);
+		*type = ws_be16_get(f + *off + 2);
 		*off += 4;
 	}
 	return WS_DEC_OK;
@@ -186,16 +184,16 @@ int ws_pkt_decode(int dlt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, 
 		if (caplen < 14)
 			return WS_DEC_TRUNCATED;
 		off = 14;
-		type = be16(f + 12);
+		type = ws_be16_get(f + 12);
 		if ((r = skip_tags(f, caplen, &off, &type)))
 			return r;
 		break;
 	case WS_DLT_LINUX_SLL:
 		if (caplen < 16)
 			return WS_DEC_TRUNCATED;
-		out->way = way_of(be16(f));
+		out->way = way_of(ws_be16_get(f));
 		off = 16;
-		type = be16(f + 14);
+		type = ws_be16_get(f + 14);
 		if ((r = skip_tags(f, caplen, &off, &type)))
 			return r;
 		break;
@@ -204,7 +202,7 @@ int ws_pkt_decode(int dlt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, 
 			return WS_DEC_TRUNCATED;
 		out->way = way_of(f[10]);
 		off = 20;
-		type = be16(f);
+		type = ws_be16_get(f);
 		if ((r = skip_tags(f, caplen, &off, &type)))
 			return r;
 		break;
@@ -222,7 +220,7 @@ int ws_pkt_decode(int dlt, const uint8_t *f, uint32_t caplen, uint32_t wirelen, 
 		if (caplen < 4)
 			return WS_DEC_TRUNCATED;
 		/* an AF_ value, in the writer's byte order (NULL) or big endian (LOOP) */
-		uint32_t af = be32(f), swapped = (uint32_t)f[0] | (uint32_t)f[1] << 8 | (uint32_t)f[2] << 16 | (uint32_t)f[3] << 24;
+		uint32_t af = ws_be32_get(f), swapped = (uint32_t)f[0] | (uint32_t)f[1] << 8 | (uint32_t)f[2] << 16 | (uint32_t)f[3] << 24;
 		if (dlt == WS_DLT_NULL && af > 0xffff)
 			af = swapped;
 		off = 4;

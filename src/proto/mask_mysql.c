@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proto/mysql.h"
+#include "util/util.h"
 
 #define MASK '*'
 #define TEXT_READ 1280 /* payload bytes mysql.c reads (KEEP) */
@@ -31,7 +32,6 @@ enum {
 /* where in the handshake response */
 enum { H_FIXED, H_USER, H_AUTHLEN, H_AUTH, H_AUTH0, H_DB, H_PLUGIN, H_REST };
 
-static uint32_t le24(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16; }
 
 static void after_auth(struct mym_dir *D)
 {
@@ -175,7 +175,7 @@ static void packet_start(struct my_mask *g, int dir, bool req)
 	uint8_t seq = D->hdr[3];
 	bool cont = D->long_pkt;
 
-	D->len = D->left = le24(D->hdr);
+	D->len = D->left = ws_le24_get(D->hdr);
 	D->long_pkt = D->len == MY_PKT_MAX;
 	D->off = 0;
 	D->nfirst = 0;

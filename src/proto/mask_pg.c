@@ -5,13 +5,13 @@
 #include <string.h>
 
 #include "proto/pg.h"
+#include "util/util.h"
 
 #define MASK '*'
 #define TEXT_READ 1280 /* body bytes pg.c reads (BODY_KEEP) */
 
 enum { G_FIRST, G_SHDR, G_HDR, G_BODY, G_SSL, G_LOST, G_OFF };
 
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
 /* body fields */
 enum {
@@ -148,7 +148,7 @@ static void body_byte(struct pgm_dir *D, uint8_t *c)
 
 static void header_done(struct pg_mask *g, struct pgm_dir *D, bool req)
 {
-	uint32_t len = D->type ? be32(D->hdr + 1) : be32(D->hdr);
+	uint32_t len = D->type ? ws_be32_get(D->hdr + 1) : ws_be32_get(D->hdr);
 	uint32_t hl = D->type ? 4 : 8;
 
 	D->have = 0;
@@ -163,7 +163,7 @@ static void header_done(struct pg_mask *g, struct pgm_dir *D, bool req)
 	ws_sqlmask_reset(&D->sql, WS_SQL_PG);
 	D->st = G_BODY;
 	if (!D->type) {
-		uint32_t code = be32(D->hdr + 4);
+		uint32_t code = ws_be32_get(D->hdr + 4);
 		if (code == 80877103u || code == 80877104u) /* SSL, GSS: a startup packet follows */
 			g->ssl_asked = true;
 		if (code == 80877102u) /* a cancel request: a backend's pid and secret key */
@@ -262,11 +262,11 @@ uint32_t ws_pgmask_ready_tail(const uint8_t *b, uint32_t n)
 	if (n < 6)
 		return 0;
 	const uint8_t *e = b + n - 6;
-	if (e[0] != 'Z' || be32(e + 1) != 5 || !(e[5] == 'I' || e[5] == 'T' || e[5] == 'E'))
+	if (e[0] != 'Z' || ws_be32_get(e + 1) != 5 || !(e[5] == 'I' || e[5] == 'T' || e[5] == 'E'))
 		return 0;
 	if (n >= 13 && b[n - 7] == 0)
 		for (uint32_t k = 7; k <= 40 && k + 6 <= n; k++)
-			if (b[n - 6 - k] == 'C' && be32(b + n - 6 - k + 1) == k - 1)
+			if (b[n - 6 - k] == 'C' && ws_be32_get(b + n - 6 - k + 1) == k - 1)
 				return k + 6;
 	return 6;
 }

@@ -69,9 +69,6 @@ struct my {
 	struct ws_sql_summary preparing; /* the text of the COM_STMT_PREPARE waiting for its id */
 };
 
-static uint32_t le24(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16; }
-static uint32_t le32(const uint8_t *p) { return le24(p) | (uint32_t)p[3] << 24; }
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 /* ---- detection ---- */
 
@@ -95,7 +92,7 @@ int ws_mysql_request_at(const uint8_t *d, uint32_t n)
 		return -1;
 	if (n == 4)
 		return d[3] <= 1 ? -1 : 0;
-	uint32_t len = le24(d);
+	uint32_t len = ws_le24_get(d);
 	const uint8_t *b = d + 4;
 	uint32_t have = WS_MIN(n - 4, len);
 	if (len == 0 || len == 0xffffff)
@@ -107,7 +104,7 @@ int ws_mysql_request_at(const uint8_t *d, uint32_t n)
 			return 0;
 		if (have < 32)
 			return -1;
-		uint32_t caps = le32(b);
+		uint32_t caps = ws_le32_get(b);
 		if (!(caps & CLIENT_PROTOCOL_41))
 			return 0;
 		for (int i = 9; i < 28; i++)
@@ -130,7 +127,7 @@ int ws_mysql_request_at(const uint8_t *d, uint32_t n)
 			return 0;
 		if (have < 10)
 			return -1;
-		return b[5] <= 8 && le32(b + 6) == 1;
+		return b[5] <= 8 && ws_le32_get(b + 6) == 1;
 	case COM_PING:
 		return len == 1;
 	case COM_INIT_DB:
@@ -144,7 +141,7 @@ int ws_mysql_greeting_at(const uint8_t *d, uint32_t n)
 {
 	if (n < 5)
 		return n < 4 || d[3] == 0 ? -1 : 0;
-	uint32_t len = le24(d), i;
+	uint32_t len = ws_le24_get(d), i;
 	if (d[3] != 0 || d[4] != 0x0a || len < 40 || len > 1024)
 		return 0;
 	/* the server's version, printable, then thread id, scramble, a NUL */
@@ -245,7 +242,7 @@ static void handshake_response(struct my *m, const struct mdir *D)
 
 	if (n < 32)
 		return;
-	uint32_t caps = le32(b);
+	uint32_t caps = ws_le32_get(b);
 	m->handshake = true;
 	m->caps = caps;
 	m->frame.eof_mode = (caps & CLIENT_DEPRECATE_EOF) ? 1 : 0;
@@ -351,7 +348,7 @@ static void client_done(struct my *m, struct mdir *D)
 		m->preparing = s;
 		break;
 	case COM_STMT_EXECUTE: {
-		const struct ws_sql_summary *st = D->blen >= 5 ? ws_stmt_find(&m->stmts, stmt_key(key, le32(b + 1))) : NULL;
+		const struct ws_sql_summary *st = D->blen >= 5 ? ws_stmt_find(&m->stmts, stmt_key(key, ws_le32_get(b + 1))) : NULL;
 		if (st)
 			fill(mi, st);
 		else
@@ -369,7 +366,7 @@ static void client_done(struct my *m, struct mdir *D)
 		break;
 	case COM_STMT_CLOSE:
 		if (D->blen >= 5)
-			ws_stmt_forget(&m->stmts, stmt_key(key, le32(b + 1)));
+			ws_stmt_forget(&m->stmts, stmt_key(key, ws_le32_get(b + 1)));
 		D->in_msg = false;
 		return;
 	case COM_STMT_SEND_LONG_DATA:
@@ -421,13 +418,13 @@ static void server_done(struct my *m, struct mdir *D)
 	case MYP_ERR:
 		mi->error = true;
 		if (n >= 3)
-			mi->error_code = le16(b + 1);
+			mi->error_code = ws_le16_get(b + 1);
 		if (n >= 9 && b[3] == '#')
 			ws_copy_text(mi->sqlstate, sizeof(mi->sqlstate), b + 4, 5);
 		break;
 	case MYP_PREPARE_OK:
 		if (n >= 5)
-			ws_stmt_put(&m->stmts, stmt_key(key, le32(b + 1)), &m->preparing);
+			ws_stmt_put(&m->stmts, stmt_key(key, ws_le32_get(b + 1)), &m->preparing);
 		break;
 	case MYP_OK:
 	case MYP_END:
@@ -471,7 +468,7 @@ static void header_done(struct my *m, int dir, const struct ws_seg *seg, uint32_
 	struct mdir *D = &m->d[dir];
 	bool cont = D->long_pkt;
 
-	D->len = D->left = le24(D->hdr);
+	D->len = D->left = ws_le24_get(D->hdr);
 	D->seq = D->hdr[3];
 	D->long_pkt = D->len == MY_PKT_MAX;
 	if (!cont) /* a continuation's fields are in the packet's first part, kept */

@@ -3,11 +3,12 @@
 
 #include <stddef.h>
 
+#include "util/util.h"
+
 #define SERVER_MORE_RESULTS 0x8u
 
 enum { R_FIRST, R_COLS, R_AFTER_COLS, R_ROWS, R_PARAMS, R_PCOLS, R_DEFS_EOF };
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 uint64_t my_lenenc(const uint8_t *p, uint32_t n, uint32_t *used)
 {
@@ -33,7 +34,7 @@ bool my_ok_status(const uint8_t *b, uint32_t n, uint32_t len, uint16_t *status, 
 	if (len == 5 && b[0] == 0xfe) { /* an EOF packet: warnings, status */
 		if (n < 5)
 			return false;
-		*status = le16(b + 3);
+		*status = ws_le16_get(b + 3);
 		return true;
 	}
 	uint64_t aff = my_lenenc(b + 1, n > 0 ? n - 1 : 0, &u1);
@@ -42,7 +43,7 @@ bool my_ok_status(const uint8_t *b, uint32_t n, uint32_t len, uint16_t *status, 
 	my_lenenc(b + 1 + u1, n - 1 - u1, &u2);
 	if (!u2 || 1 + u1 + u2 + 2 > n)
 		return false;
-	*status = le16(b + 1 + u1 + u2);
+	*status = ws_le16_get(b + 1 + u1 + u2);
 	if (affected)
 		*affected += aff;
 	return true;
@@ -148,7 +149,7 @@ int my_frame_next(struct my_frame *f, enum my_pkt k, const uint8_t *b, uint32_t 
 	case MYP_PREPARE_OK: {
 		if (n < 9)
 			return -1;
-		uint16_t cols = le16(b + 5), params = le16(b + 7);
+		uint16_t cols = ws_le16_get(b + 5), params = ws_le16_get(b + 7);
 		f->pcols = cols;
 		if (params) {
 			f->rs = R_PARAMS;

@@ -98,8 +98,6 @@ struct pg {
 	struct ws_stmt_cache stmts; /* prepared statements, by name */
 };
 
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 /* ---- detection ---- */
 
@@ -151,16 +149,16 @@ static int bind_at(const uint8_t *b, uint32_t n)
 	o += (uint32_t)s + 1;
 	if (o + 2 > n)
 		return 0;
-	uint16_t nf = be16(b + o);
+	uint16_t nf = ws_be16_get(b + o);
 	o += 2 + 2u * nf;
 	if (nf > 1024 || o + 2 > n)
 		return 0;
-	uint16_t np = be16(b + o);
+	uint16_t np = ws_be16_get(b + o);
 	o += 2;
 	for (uint16_t i = 0; i < np; i++) {
 		if (o + 4 > n)
 			return 0;
-		uint32_t l = be32(b + o);
+		uint32_t l = ws_be32_get(b + o);
 		o += 4;
 		if (l == 0xffffffffu)
 			continue;
@@ -170,7 +168,7 @@ static int bind_at(const uint8_t *b, uint32_t n)
 	}
 	if (o + 2 > n)
 		return 0;
-	uint16_t nr = be16(b + o);
+	uint16_t nr = ws_be16_get(b + o);
 	return o + 2 + 2u * nr == n;
 }
 
@@ -181,7 +179,7 @@ int ws_pg_request_at(const uint8_t *d, uint32_t n)
 	if (d[0] == 0) {
 		if (n < 8)
 			return -1;
-		uint32_t len = be32(d), code = be32(d + 4);
+		uint32_t len = ws_be32_get(d), code = ws_be32_get(d + 4);
 		if (code >> 16 == 3 && (code & 0xffff) <= 2)
 			return len > 8 && len <= STARTUP_MAX;
 		if (code == CODE_SSL || code == CODE_GSS)
@@ -192,7 +190,7 @@ int ws_pg_request_at(const uint8_t *d, uint32_t n)
 		return 0;
 	if (n < 5)
 		return -1;
-	uint32_t len = be32(d + 1);
+	uint32_t len = ws_be32_get(d + 1);
 	if (len < 5 || len > MSG_MAX)
 		return 0;
 	const uint8_t *b = d + 5;
@@ -222,7 +220,7 @@ int ws_pg_request_at(const uint8_t *d, uint32_t n)
 		o += used;
 		if (!whole)
 			return have - o >= 2 ? 1 : -1;
-		return o + 2 <= have && o + 2 + 4u * be16(b + o) == have;
+		return o + 2 <= have && o + 2 + 4u * ws_be16_get(b + o) == have;
 	}
 	default: /* 'B': only whole, every field in place */
 		if (!whole)
@@ -239,7 +237,7 @@ bool ws_pg_response_at(const uint8_t *d, uint32_t n)
 		return d[0] == 'N' || d[0] == 'S';
 	if (n < 5 || !d[0] || !strchr(types, d[0]))
 		return false;
-	uint32_t len = be32(d + 1);
+	uint32_t len = ws_be32_get(d + 1);
 	return len >= 4 && len <= MSG_MAX;
 }
 
@@ -329,7 +327,7 @@ static void push_request(struct pg *g, struct pgdir *D, uint8_t kind, uint64_t g
 
 static void startup_done(struct pg *g, struct pgdir *D)
 {
-	uint32_t code = be32(D->hdr + 4);
+	uint32_t code = ws_be32_get(D->hdr + 4);
 
 	if (code == CODE_SSL || code == CODE_GSS) {
 		g->ssl_asked = true;
@@ -532,7 +530,7 @@ static void begin_msg(struct pg *g, int dir, const struct ws_seg *seg, uint32_t 
 static void header_done(struct pg *g, int dir)
 {
 	struct pgdir *D = &g->d[dir];
-	uint32_t len = D->type ? be32(D->hdr + 1) : be32(D->hdr);
+	uint32_t len = D->type ? ws_be32_get(D->hdr + 1) : ws_be32_get(D->hdr);
 	uint32_t hl = D->type ? 4 : 8;
 
 	if (len < hl || len > (D->type ? MSG_MAX : STARTUP_MAX)) {
@@ -731,7 +729,7 @@ static void tag_before_ready(struct pgdir *D, const struct ws_seg *seg)
 		return;
 	for (uint32_t k = 7; k <= 40 && k + 6 <= n; k++) { /* k: the CommandComplete message's length */
 		const uint8_t *c = b + n - 6 - k;
-		if (c[0] != 'C' || be32(c + 1) != k - 1)
+		if (c[0] != 'C' || ws_be32_get(c + 1) != k - 1)
 			continue;
 		ws_copy_text(pi->tag, sizeof(pi->tag), c + 5, k - 6);
 		if (tag_rows(pi->tag, &pi->rows))
@@ -745,7 +743,7 @@ static bool recover_response(struct pg *g, const struct ws_seg *seg)
 	int dir = !g->req_dir;
 	struct pgdir *D = &g->d[dir];
 	const uint8_t *e = seg_end(seg);
-	if (!e || e[0] != 'Z' || be32(e + 1) != 5 || !(e[5] == 'I' || e[5] == 'T' || e[5] == 'E'))
+	if (!e || e[0] != 'Z' || ws_be32_get(e + 1) != 5 || !(e[5] == 'I' || e[5] == 'T' || e[5] == 'E'))
 		return false;
 	D->st = P_HDR;
 	D->have = 0;

@@ -64,6 +64,17 @@ static inline void ws_be64_put(uint8_t b[8], uint64_t v)
 		b[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
+/* Integers of wire formats: network order (TCP/IP, PostgreSQL) and
+ * little-endian (MySQL). */
+static inline uint16_t ws_be16_get(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t ws_be32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint16_t ws_le16_get(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t ws_le24_get(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16; }
+static inline uint32_t ws_le32_get(const uint8_t *p) { return ws_le24_get(p) | (uint32_t)p[3] << 24; }
+
 /* SipHash-2-4 of n bytes under a key drawn at random once per process:
  * for tables whose keys come from input (capture files), so that no input
  * can be crafted to make its keys collide. */
