@@ -11,6 +11,7 @@
 #include "proto/mask_mysql.h"
 #include "proto/mask_pg.h"
 #include "proto/mysql.h"
+#include "proto/pg.h"
 #include "proto/proto.h"
 #include "proto/redact.h"
 #include "proto/redis.h"
@@ -919,7 +920,7 @@ static uint8_t *pg_ready_at_end(uint32_t len, uint8_t *head, uint32_t head_len, 
 	uint8_t *b = tail_len ? tail : head_len == len ? head : NULL;
 	uint32_t bl = tail_len ? tail_len : head_len;
 
-	*n = b ? ws_pgmask_ready_tail(b, bl) : 0;
+	*n = b ? ws_pg_ready_tail(b, bl) : 0;
 	return *n ? b + bl - *n : NULL;
 }
 

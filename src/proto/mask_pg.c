@@ -257,20 +257,6 @@ bool ws_pgmask_starts(bool req, const uint8_t *p, uint32_t n)
 	return req ? ws_pg_request_at(p, n) > 0 : ws_pg_response_at(p, n);
 }
 
-uint32_t ws_pgmask_ready_tail(const uint8_t *b, uint32_t n)
-{
-	if (n < 6)
-		return 0;
-	const uint8_t *e = b + n - 6;
-	if (e[0] != 'Z' || ws_be32_get(e + 1) != 5 || !(e[5] == 'I' || e[5] == 'T' || e[5] == 'E'))
-		return 0;
-	if (n >= 13 && b[n - 7] == 0)
-		for (uint32_t k = 7; k <= 40 && k + 6 <= n; k++)
-			if (b[n - 6 - k] == 'C' && ws_be32_get(b + n - 6 - k + 1) == k - 1)
-				return k + 6;
-	return 6;
-}
-
 void ws_pgmask_restart(struct pg_mask *g, int dir)
 {
 	struct pgm_dir *D = &g->d[dir & 1];

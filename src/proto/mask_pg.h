@@ -48,10 +48,6 @@ void ws_pgmask_set_lost(struct pg_mask *g, int dir);
  * client's run); a lost direction is read again from there. */
 bool ws_pgmask_starts(bool req, const uint8_t *p, uint32_t n);
 void ws_pgmask_restart(struct pg_mask *g, int dir);
-/* How many bytes at the end of b[0..n) are a ReadyForQuery, with the
- * CommandComplete before it when that is there too; 0 when they do not
- * end with a ReadyForQuery. A server write whose framing was lost ends its
- * response there (pg.c): they stay. */
-uint32_t ws_pgmask_ready_tail(const uint8_t *b, uint32_t n);
+
 
 #endif

@@ -192,21 +192,6 @@ static void respond(struct my *m)
 	ws_pairer_response(&m->pairer, &D->cur, NULL);
 }
 
-static const char *command_name(uint8_t c)
-{
-	switch (c) {
-	case COM_INIT_DB: return "INIT_DB";
-	case COM_FIELD_LIST: return "FIELD_LIST";
-	case COM_STATISTICS: return "STATISTICS";
-	case COM_PING: return "PING";
-	case COM_STMT_RESET: return "STMT_RESET";
-	case COM_SET_OPTION: return "SET_OPTION";
-	case COM_STMT_FETCH: return "STMT_FETCH";
-	case COM_RESET_CONNECTION: return "RESET_CONNECTION";
-	default: return "";
-	}
-}
-
 static const char *com_name(uint8_t c)
 {
 	switch (c) {
@@ -373,9 +358,11 @@ static void client_done(struct my *m, struct mdir *D)
 	case COM_QUIT:
 		D->in_msg = false;
 		return;
-	default:
-		ws_strlcpy(mi->op, command_name(b[0]), sizeof(mi->op));
+	default: { /* the command's name is its operation: PING, STMT_RESET, ... */
+		const char *cn = com_name(b[0]);
+		ws_strlcpy(mi->op, cn ? cn + strlen("COM_") : "", sizeof(mi->op));
 		break;
+	}
 	}
 	/* strictly request-response: a response still open ended before this */
 	struct mdir *S = &m->d[!m->req_dir];
@@ -475,13 +462,10 @@ static void header_done(struct my *m, int dir, const struct ws_seg *seg, uint32_
 		D->blen = 0;
 	D->want = cont ? D->blen : WS_MIN(D->len, KEEP);
 	D->st = M_BODY;
-	if (dir == m->req_dir && D->seq == 0 && !cont && m->started)
+	if (dir == m->req_dir && D->seq == 0 && !cont)
 		m->authed = true; /* only commands have sequence 0 from the client */
-	if (cont || !m->authed) {
-		if (!m->started)
-			m->started = true;
+	if (cont || !m->authed)
 		return;
-	}
 	if (!D->in_msg && ((dir == m->req_dir && D->seq == 0) || (dir != m->req_dir && D->seq == 1)))
 		begin(m, dir, seg, off);
 	if (D->in_msg) {

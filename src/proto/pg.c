@@ -44,7 +44,6 @@
 #define STARTUP_MAX 10000
 #define MSG_MAX (1u << 30)
 
-#define CODE_V3 0x00030000u
 #define CODE_CANCEL 80877102u
 #define CODE_SSL 80877103u
 #define CODE_GSS 80877104u
@@ -89,9 +88,8 @@ struct pg {
 	bool failed; /* an Execute of failed_group got an error: the rest are skipped */
 	uint64_t failed_group;
 	/* the request being built from extended-protocol messages */
-	bool unit_parse;
-	struct ws_sql_summary unit; /* a Parse alone: what it prepared */
-	bool unit_known;
+	bool unit_parse;            /* a Parse in it */
+	struct ws_sql_summary unit; /* the first Parse's statement */
 	/* the statement of the last Bind (the portal an Execute runs) */
 	struct ws_sql_summary bound;
 	bool bound_known, bound_unknown;
@@ -287,25 +285,20 @@ static void lose(struct pg *g, int dir)
 		ws_pairer_gap(&g->pairer, dir == g->req_dir);
 }
 
-static void unit_reset(struct pg *g)
-{
-	g->unit_parse = g->unit_known = false;
-}
+static void unit_reset(struct pg *g) { g->unit_parse = false; }
 
-/* A statement's text at body[0..n): up to its NUL. */
-static void summarise(const struct pgdir *D, const uint8_t *t, uint32_t n, struct ws_sql_summary *s)
+/* A statement's text at t[0..n): up to its NUL. */
+static void summarise(const uint8_t *t, uint32_t n, struct ws_sql_summary *s)
 {
 	const uint8_t *z = memchr(t, 0, n); /* kept bytes stop where a gap began */
 
-	(void)D;
 	ws_sql_summarise((const char *)t, z ? (size_t)(z - t) : n, z != NULL, WS_SQL_PG, s);
 }
 
-static void fill_request(struct pg *g, struct ws_msg *m, uint8_t kind, const struct ws_sql_summary *s, bool unknown)
+static void fill_request(struct pg *g, struct ws_msg *m, const struct ws_sql_summary *s, bool unknown)
 {
 	struct ws_pg_info *pi = &m->u.pg;
 
-	pi->kind = kind;
 	ws_strlcpy(pi->db, g->db, sizeof(pi->db));
 	if (s) {
 		ws_strlcpy(pi->op, s->op, sizeof(pi->op));
@@ -358,13 +351,13 @@ static void client_done(struct pg *g, struct pgdir *D)
 
 	switch (D->type) {
 	case 'Q':
-		summarise(D, b, n, &s);
-		fill_request(g, &D->cur, WS_PG_QUERY, &s, false);
+		summarise(b, n, &s);
+		fill_request(g, &D->cur, &s, false);
 		push_request(g, D, WS_PG_QUERY, g->syncs++);
 		unit_reset(g);
 		break;
 	case 'F':
-		fill_request(g, &D->cur, WS_PG_QUERY, NULL, false);
+		fill_request(g, &D->cur, NULL, false);
 		ws_strlcpy(D->cur.u.pg.op, "CALL", sizeof(D->cur.u.pg.op));
 		push_request(g, D, WS_PG_QUERY, g->syncs++);
 		unit_reset(g);
@@ -372,13 +365,11 @@ static void client_done(struct pg *g, struct pgdir *D)
 	case 'P':
 		if ((a = name_at(b, n, 63)) < 0)
 			break;
-		summarise(D, b + a + 1, n - (uint32_t)a - 1, &s);
+		summarise(b + a + 1, n - (uint32_t)a - 1, &s);
 		ws_stmt_put(&g->stmts, (const char *)b, &s);
-		g->unit_parse = true;
-		if (!g->unit_known) {
+		if (!g->unit_parse)
 			g->unit = s;
-			g->unit_known = true;
-		}
+		g->unit_parse = true;
 		break;
 	case 'B': {
 		if ((a = name_at(b, n, 63)) < 0 || (k = name_at(b + a + 1, n - (uint32_t)a - 1, 63)) < 0) {
@@ -394,13 +385,13 @@ static void client_done(struct pg *g, struct pgdir *D)
 		break;
 	}
 	case 'E':
-		fill_request(g, &D->cur, WS_PG_EXECUTE, g->bound_known ? &g->bound : NULL, g->bound_unknown);
+		fill_request(g, &D->cur, g->bound_known ? &g->bound : NULL, g->bound_unknown);
 		push_request(g, D, WS_PG_EXECUTE, g->syncs);
 		unit_reset(g);
 		break;
 	case 'S':
 		if (D->in_msg) { /* messages with no Execute: a Parse alone is a prepared statement */
-			fill_request(g, &D->cur, WS_PG_SYNC, g->unit_known ? &g->unit : NULL, false);
+			fill_request(g, &D->cur, g->unit_parse ? &g->unit : NULL, false);
 			if (g->unit_parse)
 				ws_strlcpy(D->cur.u.pg.op, "PREPARE", sizeof(D->cur.u.pg.op));
 			push_request(g, D, WS_PG_SYNC, g->syncs);
@@ -664,16 +655,6 @@ static void gap(struct pg *g, int dir, uint32_t n, const struct ws_seg *seg)
 		message_done(g, dir, seg, seg->len - seg->tail_len);
 }
 
-/* The last 6 bytes of seg, when they were captured. */
-static const uint8_t *seg_end(const struct ws_seg *seg)
-{
-	if (seg->tail_len >= 6)
-		return seg->tail + seg->tail_len - 6;
-	if (seg->head_len == seg->len && seg->len >= 6)
-		return seg->head + seg->len - 6;
-	return NULL;
-}
-
 /* Framing lost in the client's bytes: a write that starts with a Query,
  * Parse or Bind starts a request. */
 static void recover_request(struct pg *g, const struct ws_seg *seg)
@@ -688,9 +669,6 @@ static void recover_request(struct pg *g, const struct ws_seg *seg)
 	D->have = 0;
 }
 
-/* Framing lost in the server's bytes: a write that ends with
- * ReadyForQuery (PostgreSQL flushes its output there) ends the response,
- * or the startup when no request was made yet. */
 /* The captured bytes that end seg: its tail, or all of it. */
 static const uint8_t *end_bytes(const struct ws_seg *seg, uint32_t *n)
 {
@@ -717,33 +695,32 @@ static bool tag_rows(const char *tag, uint64_t *rows)
 	return false;
 }
 
-/* A write that ends a response whose framing was lost ends with
- * CommandComplete and ReadyForQuery: its tag says how many rows were sent. */
-static void tag_before_ready(struct pgdir *D, const struct ws_seg *seg)
+uint32_t ws_pg_ready_tail(const uint8_t *b, uint32_t n)
 {
-	uint32_t n;
-	const uint8_t *b = end_bytes(seg, &n);
-	struct ws_pg_info *pi = &D->cur.u.pg;
-
-	if (n < 6 + 7 || b[n - 7] != 0)
-		return;
-	for (uint32_t k = 7; k <= 40 && k + 6 <= n; k++) { /* k: the CommandComplete message's length */
-		const uint8_t *c = b + n - 6 - k;
-		if (c[0] != 'C' || ws_be32_get(c + 1) != k - 1)
-			continue;
-		ws_copy_text(pi->tag, sizeof(pi->tag), c + 5, k - 6);
-		if (tag_rows(pi->tag, &pi->rows))
-			pi->rows_from_tag = true;
-		return;
-	}
+	if (n < 6)
+		return 0;
+	const uint8_t *e = b + n - 6;
+	if (e[0] != 'Z' || ws_be32_get(e + 1) != 5 || !(e[5] == 'I' || e[5] == 'T' || e[5] == 'E'))
+		return 0;
+	if (n >= 13 && b[n - 7] == 0) /* k: the CommandComplete message's length */
+		for (uint32_t k = 7; k <= 40 && k + 6 <= n; k++)
+			if (b[n - 6 - k] == 'C' && ws_be32_get(b + n - 6 - k + 1) == k - 1)
+				return k + 6;
+	return 6;
 }
 
+/* Framing lost in the server's bytes: a write that ends with
+ * ReadyForQuery (PostgreSQL flushes its output there) ends the response,
+ * or the startup when no request was made yet; the CommandComplete before
+ * it says how many rows were sent. */
 static bool recover_response(struct pg *g, const struct ws_seg *seg)
 {
 	int dir = !g->req_dir;
 	struct pgdir *D = &g->d[dir];
-	const uint8_t *e = seg_end(seg);
-	if (!e || e[0] != 'Z' || ws_be32_get(e + 1) != 5 || !(e[5] == 'I' || e[5] == 'T' || e[5] == 'E'))
+	uint32_t n;
+	const uint8_t *b = end_bytes(seg, &n);
+	uint32_t t = ws_pg_ready_tail(b, n);
+	if (!t)
 		return false;
 	D->st = P_HDR;
 	D->have = 0;
@@ -761,8 +738,11 @@ static bool recover_response(struct pg *g, const struct ws_seg *seg)
 		D->cur.flags |= WS_MSGF_FRAMING_LOST;
 		D->in_msg = true;
 	}
-	if (D->in_msg)
-		tag_before_ready(D, seg);
+	if (D->in_msg && t > 6) { /* the tag: the message's body but its NUL */
+		struct ws_pg_info *pi = &D->cur.u.pg;
+		ws_copy_text(pi->tag, sizeof(pi->tag), b + n - t + 5, t - 6 - 6);
+		pi->rows_from_tag = tag_rows(pi->tag, &pi->rows);
+	}
 	ready(g, D, seg, seg->len - 6); /* out of step: it ends the response */
 	return true;
 }

@@ -15,4 +15,10 @@ int ws_pg_request_at(const uint8_t *d, uint32_t n);
 /* Whether d[0..n) can start what a PostgreSQL server sends. */
 bool ws_pg_response_at(const uint8_t *d, uint32_t n);
 
+/* How many bytes at the end of b[0..n) are a ReadyForQuery, with the
+ * CommandComplete before it when that is there too; 0 when they do not
+ * end with a ReadyForQuery. A server write whose framing was lost ends its
+ * response there (the parser finds its way back; the masker keeps them). */
+uint32_t ws_pg_ready_tail(const uint8_t *b, uint32_t n);
+
 #endif
