@@ -30,7 +30,7 @@ CORE_SRCS := \
 	src/span/exchange.c src/span/span_json.c src/span/spool.c \
 	src/store/store.c src/store/sink.c src/capture/kevent.c src/trace/lset.c src/trace/load.c src/trace/link.c src/trace/inproc.c src/trace/loop.c src/trace/phases.c \
 	src/pcap/decode.c src/pcap/tcpan.c src/pcap/offline.c src/pcap/pktmatch.c \
-	src/capture/budget.c src/capture/gobin.c src/capture/pyasync.c
+	src/capture/budget.c src/capture/gobin.c src/capture/pyasync.c src/capture/tlslib.c
 
 BIN_SRCS := src/cli/main.c src/pipeline/pipeline.c src/cli/record.c src/cli/spans.c src/cli/traces.c src/cli/tcp.c src/cli/pcap.c src/cli/status.c src/cli/export.c src/cli/opts.c src/capture/live.c src/capture/runtimes.c src/capture/sandbox.c \
 	src/cli/agent.c src/export/otlp.c src/export/send.c src/export/metrics.c

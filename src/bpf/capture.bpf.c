@@ -127,6 +127,11 @@ struct kconn {
 	__u64 hold_t;
 	__u32 hold_start, hold_end;
 	__u32 hold_why;
+	/* TLS: the OpenSSL object whose plaintext the connection carries (0:
+	 * none); while set, the socket's own bytes (ciphertext) are not
+	 * reported, and its plaintext is numbered per direction from 0 */
+	__u64 tls_ssl;
+	__u32 tls_off[2];
 };
 
 struct {
@@ -205,6 +210,96 @@ struct {
 	__type(key, __u32); /* thread id */
 	__type(value, __u64);
 } pycur SEC(".maps");
+
+/* ---- TLS libraries (OpenSSL): which socket an SSL object writes to ---- */
+
+struct tls_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ssl; /* the SSL object's address */
+};
+
+struct tls_sock {
+	__u64 sk;      /* its socket, 0 not known yet */
+	__u64 conn_id; /* the connection's id when it was tied (the socket's
+			* address may be reused by a later connection) */
+	__u32 pend_wire; /* a write that could not finish began its record here */
+	__u8 pend_known;
+	__u8 how;      /* WS_TLS_BY_* */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tls_key);
+	__type(value, struct tls_sock);
+} tls_ssl SEC(".maps");
+
+/* An SSL_read or SSL_write between entry and return, per thread. */
+struct tls_call {
+	__u64 ssl, buf;
+	__u64 outp;    /* the _ex variants: where the byte count is written */
+	__u64 ts_enter;
+	__u64 runq, offcpu;
+	__u64 sk;      /* the socket a syscall made inside the call used */
+	__u32 wire;    /* TCP sequence number of the record that carries its first byte */
+	__u8 dir;
+	__u8 wire_known;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct tls_call);
+} tls_calls SEC(".maps");
+
+/* The last read, on each thread, that returned what looks like a TLS
+ * record and was made since the thread's last TLS call ended: where a
+ * library that does not read the socket itself (Node's, through memory
+ * buffers) got the bytes it decrypts next. */
+struct tls_last {
+	__u64 sk;
+	__u32 seq;   /* where the read's bytes began */
+	__u8 whole;  /* they were exactly one application-data record */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* thread id */
+	__type(value, struct tls_last);
+} tls_lastrd SEC(".maps");
+
+/* A TLS call that moved plaintext: what tls_emit reports. */
+struct tls_pend {
+	__u64 ssl, buf;
+	__u64 ts_enter, ts_exit;
+	__u64 runq[2], offcpu[2];
+	__u32 bytes;
+	__u32 cap; /* bytes of data[] copied (tls_pendwr) */
+};
+
+/* Plaintext an SSL_write took on a thread, for an SSL object not yet tied
+ * to a socket: the library writes the ciphertext itself later (Node), and
+ * the thread's next write of a TLS record ties it and reports this. The
+ * prefix is copied at once: the caller may reuse its buffer as soon as
+ * the call returns. */
+#define WS_TLS_PEND_MAX 4096
+struct tls_pendwr {
+	struct tls_pend p;
+	__u8 data[WS_TLS_PEND_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32); /* thread id */
+	__type(value, struct tls_pendwr);
+} tls_pendwr SEC(".maps");
+
+/* Set once user space attached TLS probes. */
+volatile __u32 tls_on = 0;
 
 /* Set once user space attached asyncio probes: data syscalls look up the
  * thread's task. Ids are handed out from py_next_id. */
@@ -876,6 +971,232 @@ static __always_inline __u32 conn_cap(const struct kconn *c)
 	return cfg_payload;
 }
 
+/* Tie the SSL object to socket sk, unless (when tied by what the thread
+ * read or wrote around the call, which is a guess) another SSL object
+ * holds the socket. */
+static __always_inline struct kconn *tls_tie(__u32 tgid, __u64 ssl, __u64 sk, __u8 how)
+{
+	struct kconn *c = conn_get((struct sock *)sk, true, 0);
+
+	if (!c || c->skip)
+		return NULL;
+	if (c->tls_ssl && c->tls_ssl != ssl && (how == WS_TLS_BY_LASTREAD || how == WS_TLS_BY_NEXTWRITE))
+		return NULL;
+	c->tls_ssl = ssl;
+	struct tls_key k = {.tgid = tgid, .ssl = ssl};
+	struct tls_sock v = {.sk = sk, .conn_id = c->id, .how = how};
+	bpf_map_update_elem(&tls_ssl, &k, &v, BPF_ANY);
+	return c;
+}
+
+/* The socket the SSL object is tied to, if its connection still lives. */
+static __always_inline struct kconn *tls_tied(struct tls_key *k, struct tls_sock **out)
+{
+	struct tls_sock *ts = bpf_map_lookup_elem(&tls_ssl, k);
+
+	*out = ts;
+	if (!ts || !ts->sk)
+		return NULL;
+	__u64 key = ts->sk;
+	struct kconn *c = bpf_map_lookup_elem(&conns, &key);
+	return c && c->id == ts->conn_id && c->tls_ssl == k->ssl ? c : NULL;
+}
+
+/* Report the plaintext a TLS call moved (p: what the call was; its bytes
+ * at p->buf, or their first p->cap in kbuf), as the next bytes of its
+ * direction of connection c on socket sk. */
+static __always_inline void tls_emit(__u64 pid_tgid, struct kconn *c, __u64 sk, const struct tls_pend *p, __u8 dir,
+				     __u32 wire, bool wire_known, const __u8 *kbuf)
+{
+	struct scratch *s = scratch_get();
+
+	if (!s)
+		return;
+	if (shed(c)) {
+		count(WS_KC_SHED);
+		return;
+	}
+	struct ws_inflight f = {};
+	f.ts_enter = p->ts_enter;
+	f.sk = sk;
+	f.conn_id = c->id;
+	f.netns = c->netns;
+	f.sys = dir == WS_DIR_SEND ? WS_SYS_SSL_WRITE : WS_SYS_SSL_READ;
+	f.dir = dir;
+	f.runq_ns = p->runq[0];
+	f.offcpu_ns = p->offcpu[0];
+	__u8 d = dir & 1;
+	f.seq = c->tls_off[d];
+	c->tls_off[d] += p->bytes;
+	note_context(&f, pid_tgid);
+	fill_header(&s->ev, &f, pid_tgid);
+	s->ev.ts_exit = p->ts_exit;
+	s->ev.runq_ns[1] = p->runq[1];
+	s->ev.offcpu_ns[1] = p->offcpu[1];
+	s->ev.fence = wire;
+	s->ev.seq_flags = wire_known ? WS_KSEQ_WIRE : 0;
+	s->ev.bytes = p->bytes;
+	if (kbuf) {
+		__u64 cap = p->cap;
+		if (cap > WS_TLS_PEND_MAX)
+			cap = WS_TLS_PEND_MAX;
+		if (cap && !bpf_probe_read_kernel(s->data, cap, kbuf))
+			s->ev.cap = cap;
+	} else {
+		copy_plain_once(p->buf, p->bytes, conn_cap(c));
+	}
+	count(WS_KC_TLS_PLAIN);
+	emit(&s->ev, sizeof(s->ev) + ((s->ev.cap + s->ev.tail) & (2 * WS_PAYLOAD_MAX - 1)));
+}
+
+/* A write to socket sk: when the thread's last SSL_write was of an SSL
+ * object tied to no socket yet and these bytes are TLS records, the
+ * library is writing that call's ciphertext: tie the object to the
+ * socket and report the plaintext. Its record is the last of the
+ * write's (the end of a handshake may go first, in the same write), and
+ * its place is known when the write is whole records. */
+static __noinline int tls_pending_write(__u64 pid_tgid, __u64 sk, __u64 ubuf, __u64 ulen, __u32 sys)
+{
+	__u32 tid = (__u32)pid_tgid;
+	struct tls_pendwr *p = bpf_map_lookup_elem(&tls_pendwr, &tid);
+	__u8 h[5] = {};
+
+	if (!p)
+		return 0;
+	if (sys == WS_SYS_WRITEV) { /* the first iovec's bytes */
+		struct iovec iov;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)ubuf)) {
+			ubuf = 0;
+		} else {
+			ubuf = (__u64)iov.iov_base;
+			ulen = iov.iov_len;
+		}
+	} else if (sys != WS_SYS_WRITE && sys != WS_SYS_SENDTO) {
+		ubuf = 0;
+	}
+	struct kconn *c = NULL;
+	__u64 off = 0, last = 0;
+	bool whole = false;
+	for (int i = 0; i < 4 && ubuf; i++) { /* walk the records' headers */
+		if (off + 5 > ulen || bpf_probe_read_user(h, sizeof(h), (void *)(ubuf + off)) || h[0] < 0x14 ||
+		    h[0] > 0x17 || h[1] != 3)
+			break;
+		if (h[0] == 0x17)
+			last = off;
+		off += 5 + ((__u64)h[3] << 8 | h[4]);
+		if (off == ulen) {
+			whole = h[0] == 0x17;
+			break;
+		}
+	}
+	if (off) /* TLS records */
+		c = tls_tie(pid_tgid >> 32, p->p.ssl, sk, WS_TLS_BY_NEXTWRITE);
+	if (c)
+		tls_emit(pid_tgid, c, sk, &p->p, WS_DIR_SEND, KCAST(struct tcp_sock, sk)->write_seq + (__u32)last, whole,
+			 p->data);
+	else
+		count(WS_KC_TLS_UNTIED);
+	bpf_map_delete_elem(&tls_pendwr, &tid);
+	return 0;
+}
+
+/* A data syscall of a traced task on a socket: when it is made inside an
+ * SSL_read or SSL_write, note its socket, and where the TLS record the
+ * call moves begins: a write's first byte; for a read, the last record
+ * header read alone (5 bytes asked: OpenSSL without read-ahead), or, when
+ * the read returns exactly one whole record (with read-ahead, as nginx
+ * asks), its start: see tls_record_read. Returns 0 for a syscall to
+ * report, or WS_TLSR_* for a read inside SSL_read. *skip: the bytes are
+ * left out (ciphertext of a connection whose plaintext is reported). */
+static __always_inline __u32 tls_syscall(__u64 pid_tgid, __u64 sk, const struct kconn *c, __u8 dir, __u64 ulen,
+					 bool *skip)
+{
+	struct tls_call *tc = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	__u32 note = 0;
+
+	*skip = c->tls_ssl != 0;
+	if (!tc)
+		return 0;
+	if (!tc->sk)
+		tc->sk = sk;
+	if (tc->sk != sk || tc->dir != dir)
+		return 0;
+	const struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
+	if (dir == WS_DIR_SEND) {
+		if (!tc->wire_known) {
+			tc->wire = tp->write_seq;
+			tc->wire_known = 1;
+		}
+		return 0;
+	}
+	if (ulen == 5) {
+		tc->wire = tp->copied_seq;
+		tc->wire_known = 1;
+	} else {
+		note = *skip ? WS_TLSR_ONLY : WS_TLSR_NOTE;
+	}
+	return note;
+}
+
+/* Whether ret bytes beginning with header h are exactly one whole TLS
+ * application-data record (ciphertext that only looks like a header of
+ * exactly the right length is a chance of about 2^-40). */
+static __always_inline bool tls_one_record(const __u8 *h, long ret)
+{
+	return h[0] == 0x17 && h[1] == 3 && 5 + ((long)h[3] << 8 | h[4]) == ret;
+}
+
+/* A read inside SSL_read returned ret bytes at ubuf, from sequence number
+ * seq on: when they are one whole record, the call's plaintext is that
+ * record's (OpenSSL read nothing else, so it held no earlier record). */
+static __always_inline void tls_record_read(__u64 pid_tgid, __u64 ubuf, long ret, __u32 seq)
+{
+	__u8 h[5];
+
+	if (ret <= 5 || bpf_probe_read_user(h, sizeof(h), (void *)ubuf) || !tls_one_record(h, ret))
+		return;
+	struct tls_call *tc = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	if (tc && tc->dir == WS_DIR_RECV) {
+		tc->wire = seq;
+		tc->wire_known = 1;
+	}
+}
+
+/* A read outside any TLS call returned ret bytes at ubuf (beginning with
+ * h), from seq on: if they look like TLS records, the thread's next
+ * SSL_read may decrypt them (see tls_lastrd). Where its record is, is
+ * known when the read is whole records with one application-data record,
+ * or, before the connection's first plaintext, two: the handshake's
+ * Finished (TLS 1.3 hides its type) and then the data. */
+static __noinline int tls_note_last(__u64 sk, __u64 ubuf, long ret, __u32 seq, __u32 first)
+{
+	__u8 h[5];
+	__u64 off = 0, last = 0;
+	__u32 n17 = 0;
+	bool whole = false;
+
+	for (int i = 0; i < 4; i++) {
+		if (off + 5 > (__u64)ret || bpf_probe_read_user(h, sizeof(h), (void *)(ubuf + off)) || h[0] < 0x14 ||
+		    h[0] > 0x17 || h[1] != 3)
+			break;
+		if (h[0] == 0x17) {
+			last = off;
+			n17++;
+		}
+		off += 5 + ((__u64)h[3] << 8 | h[4]);
+		if (off == (__u64)ret) {
+			whole = true;
+			break;
+		}
+	}
+	if (!off)
+		return 0; /* not TLS */
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tls_last v = {.sk = sk, .seq = seq + (__u32)last, .whole = whole && (n17 == 1 || (n17 == 2 && first))};
+	bpf_map_update_elem(&tls_lastrd, &tid, &v, BPF_ANY);
+	return 0;
+}
+
 static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys, __u8 dir, __u8 flags)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -886,12 +1207,31 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 	struct kconn *c = conn_get(sk, true, 0);
 	if (!c || c->skip)
 		return 0;
+	__u32 tls_read = 0;
+	if (tls_on) {
+		bool skip = false;
+		if (dir == WS_DIR_SEND && !c->tls_ssl)
+			tls_pending_write(pid_tgid, (__u64)sk, ubuf, ulen, sys);
+		tls_read = tls_syscall(pid_tgid, (__u64)sk, c, dir, ulen, &skip);
+		if (skip && dir == WS_DIR_RECV && !tls_read)
+			tls_read = WS_TLSR_LAST; /* a library that reads the socket outside its calls */
+		if (skip && tls_read && tls_read != WS_TLSR_NOTE && (sys == WS_SYS_READ || sys == WS_SYS_RECVFROM)) {
+			struct ws_inflight f = {.sk = (__u64)sk, .ubuf = ubuf, .ulen = ulen, .sys = sys, .dir = dir,
+						.tls_read = tls_read};
+			f.seq = KCAST(struct tcp_sock, sk)->copied_seq;
+			bpf_map_update_elem(&inflight, &pid_tgid, &f, BPF_ANY);
+			return 0;
+		}
+		if (skip)
+			return 0;
+	}
 	if (shed(c)) {
 		count(WS_KC_SHED);
 		return 0;
 	}
 
 	struct ws_inflight f = {};
+	f.tls_read = tls_read;
 	const struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
 	f.ts_enter = bpf_ktime_get_ns();
 	f.sk = (__u64)sk;
@@ -1039,6 +1379,17 @@ static __always_inline int data_exit(long ret, enum copy_kind kind, __u8 sys)
 		return 0;
 	if (ret == 0 && f.dir == WS_DIR_SEND)
 		return 0;
+	if (f.tls_read == WS_TLSR_LAST) {
+		__u64 key = f.sk;
+		const struct kconn *c = bpf_map_lookup_elem(&conns, &key);
+		if (ret > 5 && kind == COPY_PLAIN)
+			tls_note_last(f.sk, f.ubuf, ret, f.seq, c && !c->tls_off[WS_DIR_RECV]);
+		return 0;
+	}
+	if (f.tls_read && kind == COPY_PLAIN)
+		tls_record_read(pid_tgid, f.ubuf, ret, f.seq);
+	if (f.tls_read == WS_TLSR_ONLY)
+		return 0;
 	if ((f.flags & WS_KF_RECOVERED) && !recover(&f, pid_tgid, ret))
 		return 0;
 
@@ -1116,6 +1467,9 @@ static __always_inline int data_exit(long ret, enum copy_kind kind, __u8 sys)
 			s->ev.flags |= WS_KF_NOPAYLOAD; /* sendfile, splice: no user buffer */
 		}
 	}
+	if (tls_on && f.dir == WS_DIR_RECV && kind == COPY_PLAIN && s->ev.cap >= 5 && s->data[0] >= 0x14 &&
+	    s->data[0] <= 0x17 && s->data[1] == 3)
+		tls_note_last(f.sk, f.ubuf, ret, f.seq, 1);
 	emit(&s->ev, sizeof(s->ev) + ((s->ev.cap + s->ev.tail) & (2 * WS_PAYLOAD_MAX - 1)));
 	return 0;
 }
@@ -1654,6 +2008,144 @@ int py_task_ret(struct pt_regs *ctx)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
 	bpf_map_delete_elem(&pycur, &tid);
+	return 0;
+}
+
+/* ---- TLS libraries: the plaintext of SSL_read and SSL_write ---- */
+
+SEC("uprobe")
+int tls_enter(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), site = bpf_get_attach_cookie(ctx);
+	__u64 ssl = PT_REGS_PARM1(ctx);
+
+	if (!ssl || !task_wanted(pid_tgid))
+		return 0;
+	if (site == WS_TLS_SITE_SET_FD) {
+		struct sock *sk = fd_to_tcp_sock(PT_REGS_PARM2(ctx));
+		if (sk)
+			tls_tie(pid_tgid >> 32, ssl, (__u64)sk, WS_TLS_BY_SET_FD);
+		return 0;
+	}
+	struct tls_call tc = {.ssl = ssl, .buf = PT_REGS_PARM2(ctx), .ts_enter = bpf_ktime_get_ns()};
+	tc.dir = site == WS_TLS_SITE_WRITE || site == WS_TLS_SITE_WRITE_EX ? WS_DIR_SEND : WS_DIR_RECV;
+	if (site == WS_TLS_SITE_READ_EX || site == WS_TLS_SITE_WRITE_EX)
+		tc.outp = PT_REGS_PARM4(ctx);
+	struct tsched *t = thread_get((__u32)pid_tgid, true);
+	if (t) {
+		tc.runq = t->runq;
+		tc.offcpu = t->offcpu;
+	}
+	if (tc.dir == WS_DIR_SEND) {
+		/* its record begins where the socket's bytes end, or where the
+		 * write that could not finish began */
+		struct tls_key k = {.tgid = pid_tgid >> 32, .ssl = ssl};
+		struct tls_sock *ts;
+		struct kconn *c = tls_tied(&k, &ts);
+		if (c) {
+			/* values first: a load from either pointer, merged, would
+			 * not verify */
+			__u32 pend = ts->pend_wire;
+			__u8 pending = ts->pend_known;
+			tc.sk = ts->sk;
+			tc.wire = pending ? pend : KCAST(struct tcp_sock, tc.sk)->write_seq;
+			tc.wire_known = 1;
+		}
+	}
+	bpf_map_update_elem(&tls_calls, &pid_tgid, &tc, BPF_ANY);
+	return 0;
+}
+
+/* Keep an untied SSL_write's plaintext (its prefix) until the thread
+ * writes its ciphertext (tls_pending_write); one already kept is lost. */
+static __always_inline void tls_pend_write(__u32 tid, const struct tls_pend *p)
+{
+	struct scratch *s = scratch_get();
+
+	if (!s)
+		return;
+	struct tls_pendwr *w = (struct tls_pendwr *)s->data; /* built where there is room */
+	__u64 cap = p->bytes;
+	if (cap > WS_TLS_PEND_MAX)
+		cap = WS_TLS_PEND_MAX;
+	if (cap > cfg_payload)
+		cap = cfg_payload;
+	w->p = *p;
+	w->p.cap = 0;
+	if (cap && !bpf_probe_read_user(w->data, cap, (void *)p->buf))
+		w->p.cap = cap;
+	if (bpf_map_lookup_elem(&tls_pendwr, &tid))
+		count(WS_KC_TLS_UNTIED);
+	bpf_map_update_elem(&tls_pendwr, &tid, w, BPF_ANY);
+}
+
+SEC("uretprobe")
+int tls_exit(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct tls_call *p = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	struct tls_call tc;
+	long ret = (int)PT_REGS_RC(ctx); /* every one returns an int: the upper half of RAX is not its */
+
+	if (!p)
+		return 0;
+	tc = *p;
+	bpf_map_delete_elem(&tls_calls, &pid_tgid);
+	if (tc.outp) { /* _ex: 1 and the count written, or 0 */
+		__u64 n = 0;
+		ret = ret == 1 && !bpf_probe_read_user(&n, sizeof(n), (void *)tc.outp) ? (long)n : 0;
+	}
+	struct tls_pend pend = {.ssl = tc.ssl, .buf = tc.buf, .ts_enter = tc.ts_enter, .ts_exit = bpf_ktime_get_ns(),
+				.runq = {tc.runq, tc.runq}, .offcpu = {tc.offcpu, tc.offcpu}, .bytes = (__u32)ret};
+	struct tsched *t = thread_get(tid, false);
+	if (t) {
+		pend.runq[1] = t->runq;
+		pend.offcpu[1] = t->offcpu;
+	}
+
+	/* which socket: the one it is tied to, the one a syscall inside the
+	 * call used, or the one the thread read a TLS record from since its
+	 * last TLS call */
+	struct tls_key k = {.tgid = pid_tgid >> 32, .ssl = tc.ssl};
+	struct tls_sock *ts;
+	struct kconn *c = tls_tied(&k, &ts);
+	struct tls_last last = {};
+	struct tls_last *lp = bpf_map_lookup_elem(&tls_lastrd, &tid);
+	if (lp) {
+		last = *lp;
+		bpf_map_delete_elem(&tls_lastrd, &tid);
+	}
+	if (!c) {
+		if (tc.sk)
+			c = tls_tie(k.tgid, tc.ssl, tc.sk, WS_TLS_BY_SYSCALL);
+		else if (last.sk && tc.dir == WS_DIR_RECV)
+			c = tls_tie(k.tgid, tc.ssl, last.sk, WS_TLS_BY_LASTREAD);
+		ts = c ? bpf_map_lookup_elem(&tls_ssl, &k) : NULL;
+	}
+	if (!c || !ts) {
+		if (ret > 0 && tc.dir == WS_DIR_SEND) /* the library may write it itself next */
+			tls_pend_write(tid, &pend);
+		else if (ret > 0)
+			count(WS_KC_TLS_UNTIED);
+		return 0;
+	}
+	__u64 sk = ts->sk;
+	if (tc.dir == WS_DIR_SEND) {
+		if (ret <= 0) {
+			if (tc.wire_known && !ts->pend_known) {
+				ts->pend_wire = tc.wire;
+				ts->pend_known = 1;
+			}
+			return 0;
+		}
+		ts->pend_known = 0;
+	} else if (!tc.wire_known && last.whole && last.sk == sk) {
+		tc.wire = last.seq; /* the record the thread read just before */
+		tc.wire_known = 1;
+	}
+	if (ret > 0)
+		tls_emit(pid_tgid, c, sk, &pend, tc.dir, tc.wire, tc.wire_known, NULL);
 	return 0;
 }
 

@@ -83,6 +83,8 @@ enum ws_sys {
 	WS_SYS_ACCEPT,
 	WS_SYS_CONNECT,
 	WS_SYS_CLOSE,
+	WS_SYS_SSL_READ,  /* plaintext a TLS library (SSL_read, SSL_read_ex) returned */
+	WS_SYS_SSL_WRITE, /* plaintext given to a TLS library (SSL_write, SSL_write_ex) */
 	WS_SYS_MAX,
 };
 
@@ -166,6 +168,37 @@ struct ws_kevent {
 
 #define WS_KSEQ_FENCE (1u << 0)  /* fence is known */
 #define WS_KSEQ_STREAM (1u << 1) /* sent_seq and read_seq are known */
+#define WS_KSEQ_WIRE (1u << 2)   /* SSL_READ/SSL_WRITE: fence holds the TCP sequence number
+				  * of the TLS record that carries the first byte */
+
+/* TLS plaintext events (sys WS_SYS_SSL_READ, WS_SYS_SSL_WRITE) are DATA
+ * events of the connection the SSL object was tied to, with these
+ * differences: seq numbers the plaintext of the direction from 0 (the
+ * first plaintext byte seen); fence, when WS_KSEQ_WIRE is set, is the TCP
+ * sequence number of the record carrying the first byte (the same on
+ * both ends of the connection, which joins them), and there is no fence in
+ * the other sense; fd is 0. The socket's own bytes (ciphertext) are not
+ * reported once the SSL object is tied to it. */
+
+/* TLS probe sites (the attach cookie of tls_enter and tls_exit). */
+enum ws_tls_site {
+	WS_TLS_SITE_READ = 1, /* SSL_read(ssl, buf, num) */
+	WS_TLS_SITE_READ_EX,  /* SSL_read_ex(ssl, buf, num, size_t *readbytes) */
+	WS_TLS_SITE_WRITE,    /* SSL_write(ssl, buf, num) */
+	WS_TLS_SITE_WRITE_EX, /* SSL_write_ex(ssl, buf, num, size_t *written) */
+	WS_TLS_SITE_SET_FD,   /* SSL_set_fd(ssl, fd) (entry only) */
+	WS_TLS_SITE_MAX,
+};
+
+/* How an SSL object was tied to its socket. */
+enum ws_tls_by {
+	WS_TLS_BY_SET_FD = 1, /* SSL_set_fd named the socket */
+	WS_TLS_BY_SYSCALL,    /* a read or write inside SSL_read or SSL_write used it */
+	WS_TLS_BY_LASTREAD,   /* the thread read a TLS record from it just before
+			       * (a library that reads the socket itself elsewhere) */
+	WS_TLS_BY_NEXTWRITE,  /* the thread wrote a TLS record to it just after
+			       * (a library that writes the socket itself elsewhere) */
+};
 
 /* A WS_KEV_TASK record: short, as goroutines are created by the thousand
  * (its first byte is the type, as in ws_kevent). */
@@ -243,7 +276,16 @@ struct ws_inflight {
 	__u64 wake2_ts;
 	__u64 runq_ns;   /* the thread's cumulative times at entry (ws_kevent) */
 	__u64 offcpu_ns;
+	__u32 tls_read;  /* a read inside SSL_read: WS_TLSR_* */
+	__u32 _pad;
 };
+
+/* ws_inflight.tls_read */
+#define WS_TLSR_NOTE 1 /* its bytes may begin the record whose plaintext the call returns */
+#define WS_TLSR_ONLY 2 /* and are not reported (ciphertext of a connection whose
+			* plaintext is) */
+#define WS_TLSR_LAST 3 /* a read outside any TLS call of such a connection: only
+			* noted for the thread's next SSL_read (Node) */
 
 /* Per-CPU counters of what the kernel half could not deliver or had to cut. */
 enum ws_kcounter {
@@ -266,6 +308,8 @@ enum ws_kcounter {
 	WS_KC_GO_WAKE_REMOVED,  /* ... removed (the goroutine ended) */
 	WS_KC_PY_TASKS,         /* asyncio tasks created in traced Python processes */
 	WS_KC_PY_STEPS,         /* asyncio task steps run there */
+	WS_KC_TLS_PLAIN,        /* TLS library calls whose plaintext was reported */
+	WS_KC_TLS_UNTIED,       /* ... that moved plaintext of no socket found */
 	WS_KC_MAX,
 };
 

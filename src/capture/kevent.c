@@ -158,6 +158,15 @@ int ws_kevent_decode(const void *rec, size_t len, int64_t off, int abi, struct w
 	switch (k->type) {
 	case WS_KEV_DATA:
 		ev->kind = WS_EV_DATA;
+		if (k->sys == WS_SYS_SSL_READ || k->sys == WS_SYS_SSL_WRITE) {
+			ev->flags &= (uint8_t)~WS_EVF_FENCE; /* fence holds the record's place */
+			ev->fence = 0;
+			ev->tls = WS_TLSF_PLAIN;
+			if (k->seq_flags & WS_KSEQ_WIRE) {
+				ev->tls |= WS_TLSF_WIRE;
+				ev->wire_seq = k->fence;
+			}
+		}
 		ev->dir = k->dir == WS_DIR_SEND ? WS_SEND : WS_RECV;
 		ev->head = payload;
 		ev->head_len = k->cap;
@@ -238,8 +247,12 @@ int ws_evfile_write_masked(FILE *f, struct ws_evmask *em, const void *rec, uint3
 
 	if (is_task(rec, WS_ABI_VERSION) || len < fixed || (k->type != WS_KEV_DATA && k->type != WS_KEV_CLOSE))
 		return ws_evfile_write(f, rec, len);
+	/* a TLS connection's plaintext is a stream of its own, after the
+	 * handshake's ciphertext: its own masker */
+	const uint64_t tls_key = 0x8000000000000000ull;
 	if (k->type == WS_KEV_CLOSE) {
 		ws_mask_free(ws_hashmap_del(&em->conns, k->conn_id ? k->conn_id : 1));
+		ws_mask_free(ws_hashmap_del(&em->conns, (k->conn_id ? k->conn_id : 1) ^ tls_key));
 		return ws_evfile_write(f, rec, len);
 	}
 	if (len > em->cap) {
@@ -254,6 +267,8 @@ int ws_evfile_write_masked(FILE *f, struct ws_evmask *em, const void *rec, uint3
 	uint32_t cap = WS_MIN((uint32_t)k->cap, len - (uint32_t)fixed);
 	uint32_t tail = WS_MIN((uint32_t)k->tail, len - (uint32_t)fixed - cap);
 	uint64_t key = k->conn_id ? k->conn_id : 1;
+	if (k->sys == WS_SYS_SSL_READ || k->sys == WS_SYS_SSL_WRITE)
+		key ^= tls_key;
 	struct ws_mask *m = ws_hashmap_get(&em->conns, key);
 	if (!m && em->conns.len < em->max) {
 		m = ws_mask_new();

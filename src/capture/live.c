@@ -536,12 +536,12 @@ static void detach_progs(struct live *l, bool only_data)
  * Creating a uprobe takes CAP_SYS_ADMIN on this kernel, which the recorder
  * gives up once it captures (capture/sandbox.h). A child forked before
  * that keeps it, holds the BPF programs (inherited), and does one thing:
- * attach or detach a uprobe of one of three programs, on request over a
+ * attach or detach a uprobe of one of its programs, on request over a
  * socket, under its own small allow-list. It ends when the socket does. */
 enum { ATT_ATTACH = 1, ATT_DETACH };
 
 struct attach_req {
-	uint8_t op, prog, ret; /* prog: 0 go_runtime, 1 py_task, 2 py_task_ret */
+	uint8_t op, prog, ret; /* prog: an index into uprobe_progs() */
 	uint32_t id;
 	uint64_t offset, cookie;
 	char path[512];
@@ -588,9 +588,21 @@ static void probe_drop_last(struct live *l)
 	}
 }
 
+#define UPROBE_PROGS 5
+
+/* The programs attached per binary, by the index the attacher is sent. */
+static void uprobe_progs(const struct live *l, struct bpf_program *progs[UPROBE_PROGS])
+{
+	progs[0] = l->skel->progs.go_runtime;
+	progs[1] = l->skel->progs.py_task;
+	progs[2] = l->skel->progs.py_task_ret;
+	progs[3] = l->skel->progs.tls_enter;
+	progs[4] = l->skel->progs.tls_exit;
+}
+
 static void __attribute__((noreturn)) attacher_main(struct live *l, int sock)
 {
-	struct bpf_program *progs[3] = {l->skel->progs.go_runtime, l->skel->progs.py_task, l->skel->progs.py_task_ret};
+	struct bpf_program *progs[UPROBE_PROGS];
 	struct bpf_link **links = NULL;
 	uint32_t nlinks = 0;
 	struct attach_req q;
@@ -599,19 +611,21 @@ static void __attribute__((noreturn)) attacher_main(struct live *l, int sock)
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_NAME, "wirespan-attach");
-	/* keep the socket and the three programs only: copies of the
-	 * recorder's links would keep programs attached that the recorder
-	 * detaches (the CPU budget), and its rings and database are not ours */
-	unsigned keep[4] = {(unsigned)sock, (unsigned)bpf_program__fd(progs[0]), (unsigned)bpf_program__fd(progs[1]),
-			    (unsigned)bpf_program__fd(progs[2])};
-	for (int i = 1; i < 4; i++) /* ascending */
+	/* keep the socket and the programs only: copies of the recorder's
+	 * links would keep programs attached that the recorder detaches (the
+	 * CPU budget), and its rings and database are not ours */
+	uprobe_progs(l, progs);
+	unsigned keep[UPROBE_PROGS + 1] = {(unsigned)sock};
+	for (int i = 0; i < UPROBE_PROGS; i++)
+		keep[i + 1] = (unsigned)bpf_program__fd(progs[i]);
+	for (int i = 1; i < UPROBE_PROGS + 1; i++) /* ascending */
 		for (int k = i; k > 0 && keep[k - 1] > keep[k]; k--) {
 			unsigned t = keep[k];
 			keep[k] = keep[k - 1];
 			keep[k - 1] = t;
 		}
 	unsigned from = 0;
-	for (int i = 0; i < 4; i++) { /* every descriptor between the kept ones, however many */
+	for (int i = 0; i < UPROBE_PROGS + 1; i++) { /* every descriptor between the kept ones, however many */
 		if (keep[i] > from)
 			close_range(from, keep[i] - 1, 0);
 		from = keep[i] + 1;
@@ -622,7 +636,7 @@ static void __attribute__((noreturn)) attacher_main(struct live *l, int sock)
 	while (full_io(sock, &q, sizeof(q), false) == 0) {
 		struct attach_rep r = {0};
 		q.path[sizeof(q.path) - 1] = 0;
-		if (q.op == ATT_ATTACH && q.prog < 3 && nlinks < 1u << 20) {
+		if (q.op == ATT_ATTACH && q.prog < UPROBE_PROGS && nlinks < 1u << 20) {
 			LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = q.cookie, .retprobe = q.ret != 0);
 			struct bpf_link *link = bpf_program__attach_uprobe_opts(progs[q.prog], -1, q.path, q.offset, &o);
 			if (link) {
@@ -695,7 +709,10 @@ static int add_uprobe(struct live *l, struct bpf_program *prog, const char *bina
 	if (l->attacher >= 0) {
 		struct attach_req q = {.op = ATT_ATTACH, .ret = ret, .offset = offset, .cookie = cookie};
 		struct attach_rep r;
-		q.prog = prog == l->skel->progs.go_runtime ? 0 : prog == l->skel->progs.py_task ? 1 : 2;
+		struct bpf_program *progs[UPROBE_PROGS];
+		uprobe_progs(l, progs);
+		while (q.prog < UPROBE_PROGS - 1 && progs[q.prog] != prog)
+			q.prog++;
 		if (strlen(binary) >= sizeof(q.path))
 			return -ENAMETOOLONG;
 		ws_strlcpy(q.path, binary, sizeof(q.path));
@@ -748,6 +765,31 @@ int live_py_attach(struct live *l, const char *binary, uint64_t step, uint64_t w
 		return rc;
 	}
 	l->skel->bss->py_tasks_on = 1;
+	return 0;
+}
+
+int live_tls_attach(struct live *l, const char *binary, const uint64_t offsets[WS_TLS_SITE_MAX])
+{
+	struct bpf_program *p = l->skel->progs.tls_enter, *r = l->skel->progs.tls_exit;
+	size_t before;
+	int rc = 0;
+
+	if (!l->attached)
+		return -EINVAL;
+	before = l->nuprobes;
+	/* the returns first: a call seen starting is always seen ending */
+	for (int site = WS_TLS_SITE_READ; site < WS_TLS_SITE_MAX && !rc; site++)
+		if (offsets[site] && site != WS_TLS_SITE_SET_FD)
+			rc = add_uprobe(l, r, binary, offsets[site], (uint64_t)site, true);
+	for (int site = WS_TLS_SITE_READ; site < WS_TLS_SITE_MAX && !rc; site++)
+		if (offsets[site])
+			rc = add_uprobe(l, p, binary, offsets[site], (uint64_t)site, false);
+	if (rc) {
+		while (l->nuprobes > before) /* all or none */
+			probe_drop_last(l);
+		return rc;
+	}
+	l->skel->bss->tls_on = 1;
 	return 0;
 }
 

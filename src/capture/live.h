@@ -82,6 +82,10 @@ int live_go_attach(struct live *l, const char *binary, const uint64_t *offsets, 
  * offsets: TaskStepMethWrapper's call, task_wakeup, Task's tp_init; see
  * pyasync.h), for every process that maps it; all or none. */
 int live_py_attach(struct live *l, const char *binary, uint64_t step, uint64_t wakeup, uint64_t init);
+/* Attach the TLS probes (tls_enter, tls_exit) to a binary that holds
+ * OpenSSL's functions, at the file offsets given per enum ws_tls_site (0:
+ * the binary lacks that one); all or none. */
+int live_tls_attach(struct live *l, const char *binary, const uint64_t offsets[WS_TLS_SITE_MAX]);
 /* Tell the programs where process pid's Go runtime keeps goroutine ids
  * (gp NULL: forget the process). Returns 0 or -errno. */
 int live_go_process(struct live *l, uint32_t pid, const struct ws_goproc *gp);

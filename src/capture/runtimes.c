@@ -13,6 +13,7 @@
 
 #include "capture/gobin.h"
 #include "capture/pyasync.h"
+#include "capture/tlslib.h"
 #include "util/hashmap.h"
 #include "util/util.h"
 
@@ -31,22 +32,33 @@ struct pymod {
 	char detail[200];
 };
 
-struct ws_runtimes {
-	struct live *l;
-	bool go_probes, py_probes;
-	struct ws_hashmap exes; /* device and inode -> struct exe */
-	struct ws_hashmap pymods; /* device and inode -> struct pymod */
+/* One file looked at for OpenSSL's functions (a library, or an
+ * executable that carries them), read once. */
+struct tlsfile {
+	int result; /* 1: probes attached; 0: no OpenSSL API; -errno: not probed */
+	char detail[200];
 };
 
-struct ws_runtimes *ws_runtimes_new(struct live *l, bool go_probes, bool py_probes)
+struct ws_runtimes {
+	struct live *l;
+	bool go_probes, py_probes, tls_probes;
+	struct ws_hashmap exes; /* device and inode -> struct exe */
+	struct ws_hashmap pymods; /* device and inode -> struct pymod */
+	struct ws_hashmap tlsfiles; /* device and inode -> struct tlsfile */
+	unsigned tls_probed, tls_failed;
+};
+
+struct ws_runtimes *ws_runtimes_new(struct live *l, bool go_probes, bool py_probes, bool tls_probes)
 {
 	struct ws_runtimes *rt = ws_calloc(1, sizeof(*rt));
 
 	rt->l = l;
 	rt->go_probes = go_probes;
 	rt->py_probes = py_probes;
+	rt->tls_probes = tls_probes;
 	ws_hashmap_init(&rt->exes);
 	ws_hashmap_init(&rt->pymods);
+	ws_hashmap_init(&rt->tlsfiles);
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		ws_warn("libelf: %s", elf_errmsg(-1));
 	return rt;
@@ -65,6 +77,9 @@ void ws_runtimes_free(struct ws_runtimes *rt)
 	for (size_t i = 0; ws_hashmap_next(&rt->pymods, &i, &k, &v);)
 		free(v);
 	ws_hashmap_free(&rt->pymods);
+	for (size_t i = 0; ws_hashmap_next(&rt->tlsfiles, &i, &k, &v);)
+		free(v);
+	ws_hashmap_free(&rt->tlsfiles);
 	free(rt);
 }
 
@@ -208,6 +223,36 @@ static bool asyncio_mapping(uint32_t pid, char *range, size_t rlen, char *name, 
 	return found;
 }
 
+/* Open a file process pid maps (at address range, by path file, inode
+ * ino); path gets the name the uprobes are to be given. */
+static int open_mapped(uint32_t pid, const char *range, const char *file, uint64_t ino, char *path, size_t plen)
+{
+	struct stat sb;
+	int fd;
+
+	snprintf(path, plen, "/proc/%u/map_files/%s", pid, range);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 || errno != EPERM)
+		return fd;
+	/* map_files needs CAP_CHECKPOINT_RESTORE, which a recording does not
+	 * keep (capture/sandbox.h): the same file by its path (the uprobes
+	 * then name that path), in the process's root, if it is still the
+	 * one mapped; a link in its last component is not followed */
+	struct stat ours, theirs;
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/%u/root", pid);
+	bool same_root = stat("/", &ours) == 0 && stat(root, &theirs) == 0 && ours.st_dev == theirs.st_dev &&
+			 ours.st_ino == theirs.st_ino;
+	snprintf(path, plen, "%s%s", same_root ? "" : root, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && (fstat(fd, &sb) || sb.st_ino != ino)) {
+		close(fd);
+		fd = -1;
+		errno = ESTALE;
+	}
+	return fd;
+}
+
 /* CPython: the asyncio task probes on the _asyncio module it loaded (once
  * per module file, through the kernel's link to the mapped file). */
 static void python_tasks(struct ws_runtimes *rt, uint32_t pid, struct ws_procinfo *info)
@@ -223,26 +268,7 @@ static void python_tasks(struct ws_runtimes *rt, uint32_t pid, struct ws_procinf
 		return;
 	}
 	info->asyncio = true;
-	snprintf(path, sizeof(path), "/proc/%u/map_files/%s", pid, range);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == EPERM) {
-		/* map_files needs CAP_CHECKPOINT_RESTORE, which a recording
-		 * does not keep (capture/sandbox.h): the same file by its path
-		 * (the uprobes then name that path), in the process's root,
-		 * if it is still the one mapped */
-		struct stat ours, theirs;
-		char root[64];
-		snprintf(root, sizeof(root), "/proc/%u/root", pid);
-		bool same_root = stat("/", &ours) == 0 && stat(root, &theirs) == 0 && ours.st_dev == theirs.st_dev &&
-				 ours.st_ino == theirs.st_ino;
-		snprintf(path, sizeof(path), "%s%s", same_root ? "" : root, file);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && (fstat(fd, &sb) || sb.st_ino != ino)) {
-			close(fd);
-			fd = -1;
-			errno = ESTALE;
-		}
-	}
+	fd = open_mapped(pid, range, file, ino, path, sizeof(path));
 	if (fd < 0 || fstat(fd, &sb)) {
 		snprintf(info->detail, sizeof(info->detail), "cannot open its %s: %s", name, strerror(errno));
 		if (fd >= 0)
@@ -276,6 +302,109 @@ static void python_tasks(struct ws_runtimes *rt, uint32_t pid, struct ws_procinf
 	info->traced = m->result == 0;
 	snprintf(info->detail, sizeof(info->detail), "%s%s", m->detail,
 		 m->result ? "; its event loops and thread pools are modelled" : "");
+}
+
+/* The TLS probes on a file that defines OpenSSL's functions (once per
+ * file: the probes serve every process that maps it). fd is open on it,
+ * path names it for the uprobes. Returns the file's result (struct
+ * tlsfile). */
+static int tls_file(struct ws_runtimes *rt, int fd, const char *path, const char *name)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb))
+		return -errno;
+	uint64_t key = ws_mix64((uint64_t)sb.st_dev ^ ws_mix64((uint64_t)sb.st_ino ^ 0x746c73)) | 1;
+	struct tlsfile *t = ws_hashmap_get(&rt->tlsfiles, key);
+	if (t)
+		return t->result;
+	struct ws_tlslib lib;
+	char err[96];
+	t = ws_calloc(1, sizeof(*t));
+	t->result = ws_tlslib_inspect(fd, &lib, err, sizeof(err));
+	if (t->result < 0) {
+		snprintf(t->detail, sizeof(t->detail), "%s: %s", name, err);
+	} else if (t->result == 1 && !rt->tls_probes) {
+		t->result = -ECANCELED;
+		snprintf(t->detail, sizeof(t->detail), "%s: TLS probes off (--no-tls-probes)", name);
+	} else if (t->result == 1) {
+		int rc = live_tls_attach(rt->l, path, lib.off);
+		if (rc) {
+			t->result = rc;
+			snprintf(t->detail, sizeof(t->detail), "%s: cannot attach the TLS probes: %s", name, strerror(-rc));
+		} else {
+			snprintf(t->detail, sizeof(t->detail), "%s: TLS plaintext traced (OpenSSL API, %u functions)",
+				 name, lib.nsites);
+		}
+	}
+	rt->tls_probed += t->result == 1;
+	rt->tls_failed += t->result < 0 && t->result != -ECANCELED;
+	if (t->result && t->detail[0])
+		ws_debug("%s", t->detail);
+	ws_hashmap_put(&rt->tlsfiles, key, t);
+	return t->result;
+}
+
+/* The shared TLS libraries process pid maps (libssl.so*): probed once
+ * each. Returns how many are probed (or were already). */
+static int tls_libraries(struct ws_runtimes *rt, uint32_t pid, char *detail, size_t dlen)
+{
+	char path[640], line[768];
+	int probed = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *file = strchr(line, '/'), *sp, range[64], name[96];
+		unsigned long long inode = 0;
+		if (!file || !(sp = strchr(line, ' ')) || !strstr(line, " r-xp "))
+			continue;
+		file[strcspn(file, "\n")] = 0;
+		ws_strlcpy(name, strrchr(file, '/') + 1, sizeof(name));
+		if (!ws_tlslib_name(name) || sscanf(sp + 1, "%*s %*s %*s %llu", &inode) != 1)
+			continue;
+		*sp = 0;
+		ws_strlcpy(range, line, sizeof(range));
+		int fd = open_mapped(pid, range, file, inode, path, sizeof(path));
+		if (fd < 0)
+			continue;
+		int rc = tls_file(rt, fd, path, name);
+		close(fd);
+		if (rc == 1) {
+			probed++;
+			snprintf(detail, dlen, "%s", name);
+		}
+	}
+	fclose(f);
+	return probed;
+}
+
+int ws_runtimes_tls_system(struct ws_runtimes *rt)
+{
+	/* where Debian, Fedora and Arch keep OpenSSL 3 and 1.1 */
+	static const char *const paths[] = {
+		"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.1.1",
+		"/usr/lib64/libssl.so.3",		 "/usr/lib64/libssl.so.1.1",
+		"/usr/lib/libssl.so.3",		 "/usr/lib/libssl.so.1.1",
+	};
+	int n = 0;
+
+	for (size_t i = 0; i < WS_ARRAY_SIZE(paths); i++) {
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		n += tls_file(rt, fd, paths[i], strrchr(paths[i], '/') + 1) == 1;
+		close(fd);
+	}
+	return n;
+}
+
+void ws_runtimes_tls_counts(const struct ws_runtimes *rt, unsigned *probed, unsigned *failed)
+{
+	*probed = rt->tls_probed;
+	*failed = rt->tls_failed;
 }
 
 static void read_comm(uint32_t pid, char *comm, size_t n)
@@ -314,6 +443,11 @@ int ws_runtimes_process(struct ws_runtimes *rt, uint32_t pid, struct ws_procinfo
 		x = look_at_exe(rt, fd, pid);
 		ws_hashmap_put(&rt->exes, key, x);
 	}
+	/* TLS: OpenSSL in the executable itself (Node), or in a library */
+	info->tls = (!x->go && tls_file(rt, fd, path, "executable") == 1) ? 1 : 0;
+	if (info->tls)
+		ws_strlcpy(info->tls_lib, "executable", sizeof(info->tls_lib));
+	info->tls += tls_libraries(rt, pid, info->tls_lib, sizeof(info->tls_lib));
 	close(fd);
 	if (!x->go)
 		live_go_process(rt->l, pid, NULL); /* a pid reused by another program */

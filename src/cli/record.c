@@ -130,7 +130,7 @@ struct rec_stats {
 	uint64_t detached_ns, detached_since; /* time at the last shed level */
 };
 
-#define REC_COUNTERS 29
+#define REC_COUNTERS 31
 
 /* Time the data syscall programs were detached (the last shed level). */
 static uint64_t detached_ns(const struct rec_stats *r)
@@ -172,6 +172,8 @@ static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct
 		{"lost", "go_wake_entries_evicted", r->gwake_evicted},
 		{"stat", "py_task_creations", kc[WS_KC_PY_TASKS]},
 		{"stat", "py_task_steps", kc[WS_KC_PY_STEPS]},
+		{"stat", "tls_plaintext_calls", kc[WS_KC_TLS_PLAIN]},
+		{"lost", "tls_plaintext_untied", kc[WS_KC_TLS_UNTIED]},
 	};
 
 	memcpy(rows, all, sizeof(all));
@@ -363,6 +365,8 @@ static void usage_record(FILE *f)
 		"                       calls of Go processes are linked from kernel evidence only\n"
 		"  --no-asyncio-probes  no uprobes on CPython's asyncio: tasks are not traced, and\n"
 		"                       asyncio event loops are modelled from kernel evidence\n"
+		"  --no-tls-probes      no uprobes on OpenSSL's SSL_read/SSL_write: TLS connections are\n"
+		"                       counted, not decoded\n"
 		"  --keep-query NAME    store the values of this query parameter (repeatable; by default\n"
 		"                       every query value is stored as REDACTED)\n"
 		"  --keep-header NAME   store this header (repeatable; by default only Host without\n"
@@ -526,7 +530,7 @@ struct rec_cfg {
 	struct live_config lc;
 	char db[4096];
 	const char *netns_path, *save_path, *host;
-	bool save_raw, quiet, debug_events, go_probes, py_probes, sandbox;
+	bool save_raw, quiet, debug_events, go_probes, py_probes, tls_probes, sandbox;
 	double duration, budget_pct;
 	uint64_t t_invoked;
 	const char *otlp; /* send the spans there when the recording ends */
@@ -588,6 +592,7 @@ static int rec_parse(int argc, char **argv, struct rec_cfg *c)
 		CLI_REAL("cpu-budget", &c->budget_pct, 0, 100, "a percentage of the host's CPU from 0 (no limit) to 100"),
 		CLI_CLEAR("no-go-probes", &c->go_probes),
 		CLI_CLEAR("no-asyncio-probes", &c->py_probes),
+		CLI_CLEAR("no-tls-probes", &c->tls_probes),
 		CLI_CLEAR("no-sandbox", &c->sandbox),
 		CLI_KEEP_OPTS,
 		CLI_SET("quiet", &c->quiet),
@@ -600,7 +605,7 @@ static int rec_parse(int argc, char **argv, struct rec_cfg *c)
 
 	c->lc.payload = 4096;
 	c->budget_pct = DEFAULT_BUDGET_PCT;
-	c->go_probes = c->py_probes = c->sandbox = true;
+	c->go_probes = c->py_probes = c->tls_probes = c->sandbox = true;
 	c->t_invoked = ws_now_mono_ns();
 	if ((rc = cli_parse(&cmd, argc, argv)) >= 0)
 		return rc;
@@ -822,9 +827,12 @@ static int rec_open(struct rec *R)
 		ws_err("%s", err);
 		return 1;
 	}
-	R->rw = (struct rt_watch){.rt = ws_runtimes_new(R->l, cfg->go_probes, cfg->py_probes), .p = p, .lc = &cfg->lc,
+	R->rw = (struct rt_watch){.rt = ws_runtimes_new(R->l, cfg->go_probes, cfg->py_probes, cfg->tls_probes),
+				  .p = p,
+				  .lc = &cfg->lc,
 				  .quiet = cfg->quiet};
 	ws_hashmap_init(&R->rw.seen);
+	ws_runtimes_tls_system(R->rw.rt);
 	look_at_all(&R->rw);
 	p->on_process = look_at;
 	p->process_ctx = &R->rw;
@@ -860,8 +868,9 @@ static int rec_start_capture(struct rec *R)
 		ws_warn("the CPU budget counts user space only");
 	pipeline_shed(p, 0, 0, cfg->budget_pct, ws_budget_action(0));
 	/* from here on the recorder needs little of root (sandbox.h) */
-	if (cfg->sandbox && (cfg->go_probes || cfg->py_probes) && live_start_attacher(R->l, err, sizeof(err)))
-		ws_warn("%s: Go and Python processes that start from now on get no runtime probes", err);
+	if (cfg->sandbox && (cfg->go_probes || cfg->py_probes || cfg->tls_probes) &&
+	    live_start_attacher(R->l, err, sizeof(err)))
+		ws_warn("%s: Go, Python and TLS processes that start from now on get no probes", err);
 	if (cfg->sandbox && ws_sandbox_enter(cfg->agent || cfg->otlp ? WS_SANDBOX_AGENT : WS_SANDBOX_RECORDER, true,
 					     &R->sb, err, sizeof(err)))
 		ws_warn("%s; recording with the privileges that remain", err);

@@ -303,7 +303,7 @@ void pipeline_debug_event(const struct ws_event *ev)
 
 	fprintf(stderr,
 		"ev %-5s conn=%llx pid=%u tid=%u comm=%s %s:%u %s %s:%u seq=%u len=%u cap=%u tail=%u flags=%x "
-		"arr=%llu..%llu runq=%llu..%llu offcpu=%llu..%llu goid=%llu waker=%s%llu@%llu\n",
+		"arr=%llu..%llu runq=%llu..%llu offcpu=%llu..%llu goid=%llu waker=%s%llu@%llu%s%u\n",
 		kinds[ev->kind & 7], (unsigned long long)ev->conn_id, ev->pid, ev->tid, ev->comm,
 		ws_addr_str(&ev->local, l, sizeof(l)), ev->local.port,
 		ev->kind == WS_EV_DATA ? (ev->dir == WS_SEND ? "->" : "<-") : "--", ws_addr_str(&ev->peer, r, sizeof(r)),
@@ -311,7 +311,9 @@ void pipeline_debug_event(const struct ws_event *ev)
 		(unsigned long long)ev->t_arr_first, (unsigned long long)ev->t_arr_last, (unsigned long long)ev->runq[0],
 		(unsigned long long)ev->runq[1], (unsigned long long)ev->offcpu[0], (unsigned long long)ev->offcpu[1],
 		(unsigned long long)ev->goid, (ev->flags & WS_EVF_GOROUTINE) ? "g" : "t", (unsigned long long)ev->waker,
-		(unsigned long long)ev->t_wake);
+		(unsigned long long)ev->t_wake,
+		!(ev->tls & WS_TLSF_PLAIN) ? "" : (ev->tls & WS_TLSF_WIRE) ? " tls wire=" : " tls nowire=",
+		(ev->tls & WS_TLSF_WIRE) ? ev->wire_seq : 0);
 }
 
 /* Facts about processes and goroutines: no connection, no span. */
@@ -486,6 +488,9 @@ int pipeline_counters(struct pipeline *p, const struct ws_counter *rows, size_t 
 		{"stat", "stream_reordered", cs->reordered},
 		{"stat", "undetected_segments", cs->undetected_segs},
 		{"stat", "opaque_connections", cs->opaque_conns},
+		{"stat", "tls_connections", cs->tls_conns},
+		{"stat", "tls_undecrypted_connections", cs->tls_opaque_conns},
+		{"stat", "tls_undecrypted_bytes", cs->tls_opaque_bytes},
 		{"stat", "tcp_events", p->tcp_events},
 		{"stat", "failed_connects", p->failed_connects},
 		{"stat", "goroutines_created", p->goroutines},

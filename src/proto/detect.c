@@ -251,3 +251,13 @@ bool ws_proto_looks_like_response(enum ws_proto p, const uint8_t *d, uint32_t n)
 		return ws_pg_response_at(d, n);
 	return false;
 }
+
+bool ws_proto_looks_tls(const uint8_t *data, uint32_t n)
+{
+	/* type 22 (handshake), legacy version 3.0 to 3.4, length 1 .. 2^14 + 2048 */
+	if (n < 6 || data[0] != 0x16 || data[1] != 3 || data[2] > 4)
+		return false;
+	uint32_t len = (uint32_t)data[3] << 8 | data[4];
+	/* the first handshake message: ClientHello (1) or ServerHello (2) */
+	return len >= 4 && len <= 16384 + 2048 && (data[5] == 1 || data[5] == 2);
+}

@@ -72,6 +72,12 @@ void ws_msg_begin(struct ws_msg *m, uint8_t proto, int dir, const struct ws_seg 
 	m->proto = proto;
 	m->dir = dir;
 	m->seq = seg->seq + off;
+	if (seg->tls) { /* the record's place on the wire, when the message begins one */
+		m->flags |= WS_MSGF_TLS;
+		m->seq = off == 0 && seg->wire_known ? seg->wire_seq : 0;
+		if (!(off == 0 && seg->wire_known))
+			m->flags |= WS_MSGF_NOSEQ;
+	}
 	m->t_first_enter = m->t_last_enter = seg->t_enter;
 	m->t_first_exit = m->t_last_exit = seg->t_exit;
 	m->pid = seg->pid;

@@ -41,6 +41,11 @@ struct ws_seg {
 	/* who the syscall was made for (see ws_event): goroutine, and the
 	 * goroutines that handed it values last, and when */
 	uint64_t goid, waker, t_wake, waker2, t_wake2;
+	/* TLS plaintext: seq numbers plaintext, not TCP bytes; wire_seq (when
+	 * wire_known) is the TCP sequence number of the record carrying the
+	 * run's first byte */
+	bool tls, wire_known;
+	uint32_t wire_seq;
 };
 
 /* ws_msg.flags */
@@ -54,6 +59,11 @@ struct ws_seg {
 					* last response was moved: no request bytes were lost since */
 #define WS_MSGF_BLOCKING (1u << 7)     /* a request that waits for data by design (Redis BLPOP,
 					* XREAD ... BLOCK, ...) */
+#define WS_MSGF_NOSEQ (1u << 8)        /* seq is not known: TLS plaintext that did not begin a
+					* record (seq is then 0, and joins nothing) */
+#define WS_MSGF_TLS (1u << 9)          /* carried by TLS, seen as plaintext */
+#define WS_MSGF_RESP_NOSEQ (1u << 10)  /* in a span's flags (request's and response's
+					* together): the response's seq is not known */
 
 /* Secret-bearing headers seen in a message (their values are never kept). */
 #define WS_HDR_AUTHORIZATION (1u << 0)
@@ -128,7 +138,7 @@ struct ws_msg {
 	uint8_t proto;
 	uint8_t dir; /* direction it travelled, seen locally */
 	uint16_t flags;
-	uint32_t seq; /* sequence number of its first byte */
+	uint32_t seq; /* TCP sequence number of its first byte (TLS: of its record) */
 	uint32_t fence; /* of the syscall that moved its first byte (ws_seg) */
 	uint64_t bytes;
 	uint64_t body_bytes;
@@ -242,6 +252,9 @@ const struct proto_ops *ws_proto_ops(enum ws_proto p);
  * requests then travel the other way, or WS_PROTO_NONE (*more: too few
  * bytes to tell). */
 enum ws_proto ws_proto_detect_greeting(const uint8_t *data, uint32_t n, bool *more);
+/* Whether the bytes begin a TLS handshake record (a ClientHello or
+ * ServerHello: content type 22, version 3.x, a length a record may have). */
+bool ws_proto_looks_tls(const uint8_t *data, uint32_t n);
 /* Whether bytes detected as a request of p cannot be a reply instead: 1
  * yes, 0 no, -1 too few bytes to tell. A RESP array is a request only if
  * it opens with a known Redis command: a reply to MGET or a pub/sub

@@ -90,7 +90,9 @@ void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, cons
 	next_ids(s->trace_id, s->span_id);
 	s->kind = c->role == WS_ROLE_CLIENT ? WS_SPAN_CLIENT : WS_SPAN_SERVER;
 	s->proto = x->req.proto;
-	s->flags = x->req.flags | x->resp.flags;
+	s->flags = x->req.flags | (x->resp.flags & ~WS_MSGF_NOSEQ);
+	if (x->resp.flags & WS_MSGF_NOSEQ)
+		s->flags |= WS_MSGF_RESP_NOSEQ;
 	s->conn_id = c->id;
 	s->local = c->local;
 	s->peer = c->peer;
@@ -160,6 +162,11 @@ void ws_span_from_exchange(struct ws_span *s, const struct ct_conn_info *c, cons
 		wj_kbool(&a, "wirespan.response.incomplete", true);
 	if (s->flags & WS_MSGF_HEAD_CUT)
 		wj_kbool(&a, "wirespan.headers_cut", true);
+	if (s->flags & WS_MSGF_TLS) { /* plaintext from the TLS library */
+		wj_kbool(&a, "tls.established", true);
+		if (s->proto == WS_PROTO_HTTP1)
+			wj_kstr(&a, "url.scheme", "https");
+	}
 	wj_obj_end(&a);
 	if (a.len < sizeof(s->attrs))
 		memcpy(s->attrs, a.buf, a.len + 1);

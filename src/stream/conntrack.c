@@ -55,6 +55,8 @@ struct ct_conn {
 	uint8_t detect_tries;
 	uint8_t role_hint;
 	bool opaque;
+	bool tls;              /* its bytes are TLS plaintext (CT_TLS) */
+	uint64_t opaque_bytes; /* counted in tls_opaque_bytes */
 	bool closing;
 	uint64_t close_at;
 	struct ct_conn *prev, *next;   /* activity order, oldest first */
@@ -387,6 +389,13 @@ static bool detect(struct ct_conn *c, int dir, struct ws_seg *seg)
 		det_free(D);
 	}
 	ct->st.undetected_segs++;
+	if (!c->tls && ws_proto_looks_tls(tmp, n)) { /* encrypted: nothing more to learn */
+		c->opaque = true;
+		c->info.flags |= CT_TLS_OPAQUE;
+		ct->st.opaque_conns++;
+		ct->st.tls_opaque_conns++;
+		return false;
+	}
 	if (seg->head_len && ++c->detect_tries >= DETECT_TRIES) {
 		c->opaque = true;
 		ct->st.opaque_conns++;
@@ -407,11 +416,51 @@ static void deliver(struct ct_conn *c, int dir, struct ws_seg *seg)
 	if (!c->ops && !c->opaque) {
 		if (seg->gap_before)
 			D->gap_undetected = true;
-		if (!detect(c, dir, seg))
+		if (!detect(c, dir, seg) && !(c->info.flags & CT_TLS_OPAQUE))
 			return;
+	}
+	if (c->info.flags & CT_TLS_OPAQUE) {
+		c->opaque_bytes += seg->len;
+		c->ct->st.tls_opaque_bytes += seg->len;
 	}
 	if (c->ops)
 		c->ops->feed(c->pst, dir, seg);
+}
+
+/* The first plaintext of a TLS connection: what came before was the
+ * socket's own bytes (the handshake, ciphertext), which the plaintext
+ * replaces from here on, in its own numbering. */
+static void tls_begin(struct conntrack *ct, struct ct_conn *c)
+{
+	c->tls = true;
+	c->info.flags |= CT_TLS;
+	ct->st.tls_conns++;
+	if (c->info.flags & CT_TLS_OPAQUE) {
+		c->info.flags &= (uint16_t)~CT_TLS_OPAQUE;
+		ct->st.opaque_conns--;
+		ct->st.tls_opaque_conns--;
+		ct->st.tls_opaque_bytes -= c->opaque_bytes;
+		c->opaque_bytes = 0;
+	} else if (c->opaque) {
+		ct->st.opaque_conns--;
+	}
+	if (c->ops) { /* a parser taken in by ciphertext */
+		c->ops->destroy(c->pst);
+		c->ops = NULL;
+		c->info.proto = WS_PROTO_NONE;
+	}
+	c->opaque = false;
+	c->detect_tries = 0;
+	for (int d = 0; d < 2; d++) {
+		struct ct_dir *D = &c->dir[d];
+		det_free(D);
+		for (unsigned i = 0; i < D->nooo; i++)
+			free(D->ooo[i].buf);
+		if (D->nooo)
+			ct->nooo_dirs--;
+		D->nooo = 0;
+		D->started = D->gap_next = D->gap_undetected = D->end_known = false;
+	}
 }
 
 static void hold(struct ct_conn *c, int dir, const struct ws_seg *seg, uint64_t now)
@@ -528,6 +577,10 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 			c->ops->eof(c->pst, dir);
 		return;
 	}
+	if ((ev->tls & WS_TLSF_PLAIN) && !c->tls)
+		tls_begin(ct, c);
+	else if (c->tls && !(ev->tls & WS_TLSF_PLAIN))
+		return; /* ciphertext reported before the socket was tied to its library */
 	if (!ev->len)
 		return;
 	ct->st.bytes += ev->len;
@@ -554,6 +607,9 @@ static void on_data(struct conntrack *ct, struct ct_conn *c, const struct ws_eve
 		.t_wake2 = ev->t_wake2,
 		.fence = ev->fence,
 		.fence_known = (ev->flags & WS_EVF_FENCE) != 0,
+		.tls = (ev->tls & WS_TLSF_PLAIN) != 0,
+		.wire_known = (ev->tls & WS_TLSF_WIRE) != 0,
+		.wire_seq = ev->wire_seq,
 	};
 	if (seg.head_len + seg.tail_len > seg.len)
 		seg.tail_len = seg.len - seg.head_len;
@@ -639,7 +695,7 @@ void ct_event(struct conntrack *ct, const struct ws_event *ev)
 		return;
 	}
 	update_info(c, ev);
-	if (ev->kind != WS_EV_DATA && (ev->flags & WS_EVF_STREAM))
+	if (ev->kind != WS_EV_DATA && (ev->flags & WS_EVF_STREAM) && !c->tls) /* TCP's numbering */
 		stream_seqs(c, ev);
 	if (ev->srtt_us)
 		c->info.srtt_us = ev->srtt_us;

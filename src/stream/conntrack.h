@@ -21,6 +21,8 @@
 #define CT_RESET (1u << 2)     /* a syscall failed with ECONNRESET/EPIPE */
 #define CT_EVICTED (1u << 3)   /* dropped from a full table */
 #define CT_CONNECT_FAILED (1u << 4) /* the handshake never completed */
+#define CT_TLS (1u << 5)        /* TLS, read as plaintext from the TLS library */
+#define CT_TLS_OPAQUE (1u << 6) /* TLS that was not decrypted (no library probed) */
 
 /* What later stages see of a connection. */
 struct ct_conn_info {
@@ -59,6 +61,9 @@ struct ct_stats {
 	uint64_t exchanges, unmatched;
 	uint64_t undetected_segs; /* data before the protocol was known */
 	uint64_t opaque_conns;    /* connections of a protocol we do not parse */
+	uint64_t tls_conns;       /* TLS connections read as plaintext */
+	uint64_t tls_opaque_conns; /* TLS connections not decrypted (of opaque_conns) */
+	uint64_t tls_opaque_bytes; /* their bytes */
 	uint64_t gaps, overlaps, reordered;
 	uint64_t incomplete_at_end; /* requests still open when recording ended */
 	uint64_t unpaired_lost;     /* messages not paired: records lost, no pairing certain */

@@ -103,6 +103,16 @@ struct ws_event {
 	/* OPEN, CLOSE, STATE: where each direction stood (the sequence number
 	 * after the last byte written, and read, by the application) */
 	uint32_t sent_seq, read_seq;
+	/* DATA: plaintext a TLS library moved (WS_TLSF_*). seq then numbers
+	 * the direction's plaintext from the first byte seen, and wire_seq
+	 * (WS_TLSF_WIRE) is the TCP sequence number of the TLS record that
+	 * carried the first byte: the same at both ends of the connection */
+	uint8_t tls;
+	uint32_t wire_seq;
 };
+
+/* ws_event.tls */
+#define WS_TLSF_PLAIN (1u << 0) /* TLS plaintext (seq numbers plaintext) */
+#define WS_TLSF_WIRE (1u << 1)  /* wire_seq is known */
 
 #endif

@@ -56,14 +56,14 @@ static void link_across_connections(struct ws_lset *set)
 
 	ws_hashmap_init(&clients);
 	for (size_t i = 0; i < set->n; i++)
-		if (set->v[i].kind == WS_SPAN_CLIENT) {
+		if (set->v[i].kind == WS_SPAN_CLIENT && !set->v[i].req_noseq) {
 			uint64_t k = exchange_key(&set->v[i]);
 			if (!ws_hashmap_get(&clients, k))
 				ws_hashmap_put(&clients, k, (void *)(uintptr_t)(i + 1));
 		}
 	for (size_t i = 0; i < set->n; i++) {
 		struct ws_lspan *s = &set->v[i];
-		if (s->kind != WS_SPAN_SERVER)
+		if (s->kind != WS_SPAN_SERVER || s->req_noseq)
 			continue;
 		uintptr_t c = (uintptr_t)ws_hashmap_get(&clients, exchange_key(s));
 		if (c && same_exchange(&set->v[c - 1], s))

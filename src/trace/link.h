@@ -105,6 +105,8 @@ struct ws_lspan {
 	uint64_t conn_id;
 	struct ws_lep client, server;
 	uint32_t req_seq;
+	bool req_noseq, resp_noseq; /* req_seq (resp_seq) is not known: TLS plaintext that
+				     * did not begin a record (WS_MSGF_NOSEQ) */
 	uint64_t start, end;
 	uint64_t req_t[4], resp_t[4];
 	uint64_t conn_open;

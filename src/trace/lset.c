@@ -225,6 +225,8 @@ struct ws_lspan *ws_lset_add(struct ws_lset *set, const struct ws_span *s, uint1
 	l->error_type = intern(set, s->error);
 	/* files written before the flag: the commands that always block */
 	l->blocking = (s->flags & WS_MSGF_BLOCKING) || (ps && ps->blocking && ps->blocking(s->name));
+	l->req_noseq = (s->flags & WS_MSGF_NOSEQ) != 0;
+	l->resp_noseq = (s->flags & WS_MSGF_RESP_NOSEQ) != 0;
 	l->parent = -1;
 	return l;
 }

@@ -298,6 +298,8 @@ static bool carries(const struct ws_lspan *l, uint32_t seq, uint64_t *t_sent)
 	uint64_t len = l->kind == WS_SPAN_CLIENT ? l->req_bytes : l->resp_bytes;
 	const uint64_t *t = l->kind == WS_SPAN_CLIENT ? l->req_t : l->resp_t;
 
+	if (l->kind == WS_SPAN_CLIENT ? l->req_noseq : l->resp_noseq)
+		return false; /* TLS plaintext whose place on the wire is not known */
 	if (!len || (uint32_t)(seq - base) >= len)
 		return false;
 	*t_sent = t[WS_T_FIRST_EXIT];
