@@ -45,8 +45,8 @@ OTLP_GEN    := $(OTLP_PROTOS:%.proto=$(B)/otlp/%.pb-c.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o) $(OTLP_GEN:%.c=%.o)
 
-UNIT_TESTS := test_http1 test_redis test_pg test_mysql test_mask test_conntrack test_store test_pipeline test_reorder test_link test_phases test_pcap test_budget test_gobin test_pyasync test_opts
-FUZZERS    := fuzz_http1 fuzz_redis fuzz_pg fuzz_mysql fuzz_mask fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync fuzz_store
+UNIT_TESTS := test_http1 test_redis test_pg test_mysql test_mask test_conntrack test_store test_pipeline test_reorder test_link test_phases test_pcap test_budget test_gobin test_pyasync test_tlslib test_opts
+FUZZERS    := fuzz_http1 fuzz_redis fuzz_pg fuzz_mysql fuzz_mask fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync fuzz_tlslib fuzz_store
 
 .PHONY: all deps demo test unit asan fuzz fuzz-long e2e clean format
 all: $(B)/wirespan

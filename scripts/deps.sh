@@ -18,7 +18,7 @@ PKGS=(
 	libmicrohttpd-dev prometheus
 	libclang-rt-14-dev sqlite3 python3 curl wrk nginx-light redis-server redis-tools postgresql-15
 	mariadb-server mariadb-client libmariadb-dev pkg-config
-	iproute2 util-linux procps linux-libc-dev libpcap-dev tcpdump tshark wireshark-common
+	iproute2 util-linux procps linux-libc-dev libpcap-dev tcpdump tshark wireshark-common openssl
 	golang-github-gomodule-redigo-dev python3-aiohttp python3-aioredis
 )
 

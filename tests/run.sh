@@ -44,6 +44,8 @@ if make --no-print-directory fuzz >"$log/fuzz-build.log" 2>&1; then
 	python3 tests/data/go/synth.py build-fuzz/corpus/gobin
 	mkdir -p build-fuzz/corpus/pyasync
 	cp /usr/lib/python3*/lib-dynload/_asyncio.cpython-3*-x86_64-linux-gnu.so build-fuzz/corpus/pyasync/ 2>/dev/null
+	mkdir -p build-fuzz/corpus/tlslib
+	cc -shared -fPIC -O1 -s -o build-fuzz/corpus/tlslib/libssl-standin.so tests/data/tls_symbols.c
 	tests/fuzz/seed_store.sh build/wirespan build-fuzz/corpus
 	for f in $FUZZERS; do
 		step "$f" tests/fuzz/run_fuzzer.sh "$f" "$FUZZ_SECONDS"

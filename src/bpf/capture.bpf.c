@@ -560,8 +560,9 @@ static __always_inline void read_comm(char *comm)
 static __always_inline __u32 srtt_us(__u64 sk) { return KCAST(struct tcp_sock, sk)->srtt_us >> 3; }
 
 /* Write one record to this CPU's ring, waking user space only when the ring
- * holds more than cfg_wakeup_bytes (user space also polls on a timer). */
-static __always_inline void emit(void *data, __u64 size)
+ * holds more than cfg_wakeup_bytes (user space also polls on a timer), or
+ * when `now` (a record user space must act on at once). */
+static __always_inline void emit_now(void *data, __u64 size, bool now)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	void *rb = bpf_map_lookup_elem(&rings, &cpu);
@@ -570,13 +571,15 @@ static __always_inline void emit(void *data, __u64 size)
 		count(WS_KC_RINGBUF_FULL);
 		return;
 	}
-	__u64 flags = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-										   : BPF_RB_NO_WAKEUP;
+	__u64 flags = now || bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+											  : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(rb, data, size, flags))
 		count(WS_KC_RINGBUF_FULL);
 	else
 		count(WS_KC_EVENTS);
 }
+
+static __always_inline void emit(void *data, __u64 size) { emit_now(data, size, false); }
 
 static __always_inline struct scratch *scratch_get(void)
 {
@@ -1906,7 +1909,9 @@ static __always_inline void emit_task(__u8 what, __u64 pid_tgid, __u64 goid, __u
 	ev.ts = bpf_ktime_get_ns();
 	ev.goid = goid;
 	ev.parent = parent;
-	emit(&ev, sizeof(ev));
+	/* a new program is looked at (and probed) at once: its first calls
+	 * come within milliseconds */
+	emit_now(&ev, sizeof(ev), what == WS_TASK_EXEC);
 }
 
 /* One program for every probe site; the attach cookie says which

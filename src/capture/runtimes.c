@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +57,6 @@ struct ws_runtimes *ws_runtimes_new(struct live *l, bool go_probes, bool py_prob
 	ws_hashmap_init(&rt->exes);
 	ws_hashmap_init(&rt->pymods);
 	ws_hashmap_init(&rt->tlsfiles);
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		ws_warn("libelf: %s", elf_errmsg(-1));
 	return rt;
 }
 
@@ -86,9 +82,8 @@ void ws_runtimes_free(struct ws_runtimes *rt)
 /* Attach the Go runtime probes to the file (through /proc/PID/exe: the
  * kernel resolves it to the file, which every process running it shares). */
 static void go_exe(struct ws_runtimes *rt, struct exe *x, const struct ws_gobin *b, int rc, const char *err,
-		   uint32_t pid)
+		   const char *path)
 {
-	char path[64];
 
 	x->go = true;
 	x->go_result = rc;
@@ -106,7 +101,6 @@ static void go_exe(struct ws_runtimes *rt, struct exe *x, const struct ws_gobin 
 				  b->recv_sites[0], b->recv_sites[1], b->exit_site};
 	const uint8_t kinds[] = {WS_GO_SITE_SPAWN, WS_GO_SITE_SEND, WS_GO_SITE_SEND,
 				 WS_GO_SITE_RECV,  WS_GO_SITE_RECV, WS_GO_SITE_EXIT};
-	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
 	rc = live_go_attach(rt->l, path, sites, kinds, WS_ARRAY_SIZE(sites));
 	if (rc) {
 		x->go_result = rc;
@@ -118,38 +112,44 @@ static void go_exe(struct ws_runtimes *rt, struct exe *x, const struct ws_gobin 
 		 b->stripped ? "stripped" : "with symbols", b->dwarf ? "DWARF" : "the version table");
 }
 
-/* An event loop or interpreter the executable carries: a symbol of its
- * dynamic symbol table tells (libuv's uv_run in node, Py_Initialize in
- * python). */
+/* An event loop or interpreter the executable carries: a symbol it
+ * exports tells (libuv's uv_run in node, Py_Initialize in python). */
 static const char *exe_runtime(int fd)
 {
-	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
-	const char *found = "";
-	Elf_Scn *scn = NULL;
-
-	while (e && !found[0] && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize ||
-		    !(d = elf_getdata(scn, NULL)))
-			continue;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize && !found[0]; i++) {
-			GElf_Sym sym;
-			const char *n = gelf_getsym(d, (int)i, &sym) ? elf_strptr(e, sh.sh_link, sym.st_name) : NULL;
-			if (!n || sym.st_shndx == SHN_UNDEF)
-				continue;
-			if (strcmp(n, "uv_run") == 0)
-				found = "node";
-			else if (strcmp(n, "Py_Initialize") == 0)
-				found = "python";
-		}
-	}
-	if (e)
-		elf_end(e);
-	return found;
+	if (ws_elf_exports(fd, "uv_run"))
+		return "node";
+	if (ws_elf_exports(fd, "Py_Initialize"))
+		return "python";
+	return "";
 }
 
-static struct exe *look_at_exe(struct ws_runtimes *rt, int fd, uint32_t pid)
+/* The name uprobes on process pid's executable (open on fd) are to be
+ * given: its path, in the process's root, when that is still the file
+ * (a link in its last component is not followed); else /proc/PID/exe,
+ * which a process still executing cannot always be resolved through. */
+static void exe_path(uint32_t pid, int fd, char *path, size_t plen)
+{
+	char link[64], target[512], root[64];
+	struct stat ours, theirs, mine;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%u/exe", pid);
+	snprintf(path, plen, "%s", link);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0 || target[0] != '/' || fstat(fd, &mine))
+		return;
+	target[n] = 0;
+	snprintf(root, sizeof(root), "/proc/%u/root", pid);
+	bool same_root = stat("/", &ours) == 0 && stat(root, &theirs) == 0 && ours.st_dev == theirs.st_dev &&
+			 ours.st_ino == theirs.st_ino;
+	char cand[640];
+	snprintf(cand, sizeof(cand), "%s%s", same_root ? "" : root, target);
+	if (lstat(cand, &theirs) == 0 && S_ISREG(theirs.st_mode) && theirs.st_dev == mine.st_dev &&
+	    theirs.st_ino == mine.st_ino && strlen(cand) < plen)
+		snprintf(path, plen, "%s", cand);
+}
+
+static struct exe *look_at_exe(struct ws_runtimes *rt, int fd, const char *path)
 {
 	struct exe *x = ws_calloc(1, sizeof(*x));
 	struct ws_gobin b;
@@ -157,7 +157,7 @@ static struct exe *look_at_exe(struct ws_runtimes *rt, int fd, uint32_t pid)
 	int rc = ws_gobin_inspect(fd, &b, err, sizeof(err));
 
 	if (rc != -ENOEXEC && rc != -EIO)
-		go_exe(rt, x, &b, rc, err, pid);
+		go_exe(rt, x, &b, rc, err, path);
 	else
 		ws_strlcpy(x->runtime, exe_runtime(fd), sizeof(x->runtime));
 	return x;
@@ -333,8 +333,8 @@ static int tls_file(struct ws_runtimes *rt, int fd, const char *path, const char
 			t->result = rc;
 			snprintf(t->detail, sizeof(t->detail), "%s: cannot attach the TLS probes: %s", name, strerror(-rc));
 		} else {
-			snprintf(t->detail, sizeof(t->detail), "%s: TLS plaintext traced (OpenSSL API, %u functions)",
-				 name, lib.nsites);
+			snprintf(t->detail, sizeof(t->detail), "%s (%s): TLS plaintext traced (OpenSSL API, %u functions)",
+				 name, path, lib.nsites);
 		}
 	}
 	rt->tls_probed += t->result == 1;
@@ -439,12 +439,14 @@ int ws_runtimes_process(struct ws_runtimes *rt, uint32_t pid, struct ws_procinfo
 	}
 	uint64_t key = ws_mix64((uint64_t)sb.st_dev ^ ws_mix64((uint64_t)sb.st_ino)) | 1;
 	struct exe *x = ws_hashmap_get(&rt->exes, key);
+	char probe_path[512];
+	exe_path(pid, fd, probe_path, sizeof(probe_path));
 	if (!x) {
-		x = look_at_exe(rt, fd, pid);
+		x = look_at_exe(rt, fd, probe_path);
 		ws_hashmap_put(&rt->exes, key, x);
 	}
 	/* TLS: OpenSSL in the executable itself (Node), or in a library */
-	info->tls = (!x->go && tls_file(rt, fd, path, "executable") == 1) ? 1 : 0;
+	info->tls = (!x->go && tls_file(rt, fd, probe_path, "executable") == 1) ? 1 : 0;
 	if (info->tls)
 		ws_strlcpy(info->tls_lib, "executable", sizeof(info->tls_lib));
 	info->tls += tls_libraries(rt, pid, info->tls_lib, sizeof(info->tls_lib));

@@ -1,9 +1,13 @@
-/* tlslib.c -- see tlslib.h. */
+/* tlslib.c -- see tlslib.h. Only the ELF headers and the symbol tables
+ * are read, with pread (a program such as Node is 100 MiB and exports some
+ * hundred thousand symbols, and it is read while its process starts:
+ * reading or mapping it whole costs tens of milliseconds, in which the
+ * process makes its first TLS calls). Every offset and size is checked
+ * against the file. */
 #include "capture/tlslib.h"
 
+#include <elf.h>
 #include <errno.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TLSLIB_MAX (512u << 20) /* Node's executable is ~100 MiB */
+#define TLSLIB_MAX (1ull << 32)  /* files beyond are not libraries */
+#define TABLE_MAX (256u << 20)   /* one symbol or string table */
 
 static const char *const SITE_NAMES[WS_TLS_SITE_MAX] = {
 	[WS_TLS_SITE_READ] = "SSL_read",   [WS_TLS_SITE_READ_EX] = "SSL_read_ex",
@@ -24,14 +29,52 @@ int ws_tlslib_name(const char *base)
 	return strncmp(base, "libssl.so", 9) == 0 || strncmp(base, "libboringssl", 12) == 0;
 }
 
+/* The file: a descriptor, or bytes in memory. */
+struct src {
+	int fd;
+	const uint8_t *mem;
+	uint64_t len;
+};
+
+static int src_read(const struct src *s, uint64_t off, void *buf, uint64_t n)
+{
+	if (off > s->len || n > s->len - off)
+		return -1;
+	if (s->mem) {
+		memcpy(buf, s->mem + off, n);
+		return 0;
+	}
+	for (uint64_t done = 0; done < n;) {
+		ssize_t r = pread(s->fd, (char *)buf + done, n - done, (off_t)(off + done));
+		if (r <= 0)
+			return -1;
+		done += (uint64_t)r;
+	}
+	return 0;
+}
+
+/* A table of the file, read whole into memory (NULL: outside the file,
+ * or too large). */
+static void *src_table(const struct src *s, uint64_t off, uint64_t n)
+{
+	void *p;
+
+	if (n == 0 || n > TABLE_MAX || !(p = malloc(n)))
+		return NULL;
+	if (src_read(s, off, p, n) == 0)
+		return p;
+	free(p);
+	return NULL;
+}
+
 /* The file offset of the function at vaddr: inside an executable loaded
  * segment and inside the file; 0 when not. */
-static uint64_t text_offset(const GElf_Phdr *ph, size_t nph, uint64_t vaddr, size_t filelen)
+static uint64_t text_offset(const Elf64_Phdr *ph, unsigned nph, uint64_t vaddr, uint64_t filelen)
 {
-	for (size_t i = 0; i < nph; i++) {
-		const GElf_Phdr *p = &ph[i];
+	for (unsigned i = 0; i < nph; i++) {
+		const Elf64_Phdr *p = &ph[i];
 		if (p->p_type != PT_LOAD || !(p->p_flags & PF_X) || vaddr < p->p_vaddr ||
-		    vaddr - p->p_vaddr >= p->p_filesz)
+		    vaddr - p->p_vaddr >= p->p_filesz || p->p_offset > filelen)
 			continue;
 		uint64_t off = p->p_offset + (vaddr - p->p_vaddr);
 		return off && off < filelen ? off : 0;
@@ -39,63 +82,125 @@ static uint64_t text_offset(const GElf_Phdr *ph, size_t nph, uint64_t vaddr, siz
 	return 0;
 }
 
-static void scan_symbols(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, const GElf_Phdr *ph, size_t nph, size_t len,
-			 struct ws_tlslib *out)
+/* Look the probed functions up in one symbol table (section i). */
+static void scan_table(const struct src *s, const Elf64_Shdr *sh, unsigned nsh, unsigned i, const Elf64_Phdr *ph,
+		       unsigned nph, struct ws_tlslib *out)
 {
-	Elf_Data *d = elf_getdata(scn, NULL);
+	const Elf64_Shdr *t = &sh[i];
 
-	if (!d || !sh->sh_entsize)
+	if (t->sh_entsize != sizeof(Elf64_Sym) || t->sh_link >= nsh || sh[t->sh_link].sh_type != SHT_STRTAB)
 		return;
-	size_t n = d->d_size / sh->sh_entsize;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Sym sym;
-		if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-		    !sym.st_value)
+	const Elf64_Shdr *st = &sh[t->sh_link];
+	Elf64_Sym *syms = src_table(s, t->sh_offset, t->sh_size);
+	char *str = syms ? src_table(s, st->sh_offset, st->sh_size) : NULL;
+	uint64_t n = t->sh_size / sizeof(Elf64_Sym), slen = st->sh_size;
+
+	for (uint64_t k = 0; str && k < n; k++) {
+		const Elf64_Sym *sym = &syms[k];
+		if (sym->st_shndx == SHN_UNDEF || ELF64_ST_TYPE(sym->st_info) != STT_FUNC || !sym->st_value ||
+		    sym->st_name >= slen || slen - sym->st_name < 9)
 			continue;
-		const char *name = elf_strptr(e, sh->sh_link, sym.st_name);
-		if (!name || strncmp(name, "SSL_", 4) != 0)
+		const char *name = str + sym->st_name;
+		if (memcmp(name, "SSL_", 4) != 0)
 			continue;
 		for (int site = WS_TLS_SITE_READ; site < WS_TLS_SITE_MAX; site++) {
-			if (out->off[site] || strcmp(name, SITE_NAMES[site]) != 0)
+			size_t l = strlen(SITE_NAMES[site]) + 1;
+			if (out->off[site] || slen - sym->st_name < l || memcmp(name, SITE_NAMES[site], l) != 0)
 				continue;
-			out->off[site] = text_offset(ph, nph, sym.st_value, len);
+			out->off[site] = text_offset(ph, nph, sym->st_value, s->len);
 			out->nsites += out->off[site] != 0;
 		}
 	}
+	free(syms);
+	free(str);
 }
 
-static int inspect(Elf *e, size_t len, struct ws_tlslib *out, char *err, size_t errlen)
+/* Look one defined function up in the dynamic symbols through the GNU
+ * hash table (section h), reading only the words the lookup visits: true
+ * and *sym when found. */
+static bool gnu_lookup(const struct src *s, const Elf64_Shdr *sh, unsigned nsh, const Elf64_Shdr *h, const char *name,
+		       Elf64_Sym *sym)
 {
-	GElf_Ehdr eh;
-	GElf_Phdr ph[64];
-	size_t nph;
-	Elf_Scn *scn = NULL;
+	uint32_t hdr[4], hash = 5381, idx, word;
 
-	if (!gelf_getehdr(e, &eh) || gelf_getclass(e) != ELFCLASS64 || (eh.e_type != ET_DYN && eh.e_type != ET_EXEC)) {
-		snprintf(err, errlen, "not a 64-bit ELF executable or shared object");
+	if (h->sh_link >= nsh || sh[h->sh_link].sh_type != SHT_DYNSYM || sh[h->sh_link].sh_link >= nsh ||
+	    sh[h->sh_link].sh_entsize != sizeof(Elf64_Sym) || src_read(s, h->sh_offset, hdr, sizeof(hdr)) || !hdr[0])
+		return false;
+	const Elf64_Shdr *ds = &sh[h->sh_link], *str = &sh[ds->sh_link];
+	uint64_t nbuckets = hdr[0], symoff = hdr[1], buckets = h->sh_offset + 16 + (uint64_t)hdr[2] * 8;
+	uint64_t chain = buckets + nbuckets * 4, nsyms = ds->sh_size / sizeof(Elf64_Sym);
+	size_t len = strlen(name) + 1;
+	char got[64];
+
+	for (const char *c = name; *c; c++)
+		hash = hash * 33 + (uint8_t)*c;
+	if (src_read(s, buckets + (hash % nbuckets) * 4, &idx, 4) || idx < symoff)
+		return false;
+	for (unsigned steps = 0; steps < 4096 && idx < nsyms; steps++, idx++) {
+		if (src_read(s, chain + (uint64_t)(idx - symoff) * 4, &word, 4))
+			return false;
+		if ((word | 1) == (hash | 1) && src_read(s, ds->sh_offset + (uint64_t)idx * sizeof(*sym), sym, sizeof(*sym)) == 0 &&
+		    sym->st_name < str->sh_size && str->sh_size - sym->st_name >= len && len <= sizeof(got) &&
+		    src_read(s, str->sh_offset + sym->st_name, got, len) == 0 && memcmp(got, name, len) == 0)
+			return sym->st_shndx != SHN_UNDEF && sym->st_value;
+		if (word & 1)
+			break;
+	}
+	return false;
+}
+
+static int inspect(const struct src *s, struct ws_tlslib *out, char *err, size_t errlen)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[64];
+	Elf64_Shdr *sh;
+
+	memset(out, 0, sizeof(*out));
+	err[0] = 0;
+	if (src_read(s, 0, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
+		snprintf(err, errlen, "not an ELF file");
 		return -ENOEXEC;
 	}
-	if (elf_getphdrnum(e, &nph) || nph > 64) {
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+	    (eh.e_type != ET_DYN && eh.e_type != ET_EXEC)) {
+		snprintf(err, errlen, "not a 64-bit little-endian ELF executable or shared object");
+		return -ENOEXEC;
+	}
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64 ||
+	    src_read(s, eh.e_phoff, ph, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr))) {
 		snprintf(err, errlen, "unreadable program headers");
 		return -ENOEXEC;
 	}
-	for (size_t i = 0; i < nph; i++)
-		if (!gelf_getphdr(e, (int)i, &ph[i])) {
-			snprintf(err, errlen, "unreadable program header %zu", i);
-			return -ENOEXEC;
+	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 ||
+	    !(sh = src_table(s, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr)))) {
+		snprintf(err, errlen, "unreadable section headers");
+		return -ENOEXEC;
+	}
+	/* the dynamic symbols first, looked up by their hash table: a
+	 * library's exports */
+	for (unsigned i = 0; i < eh.e_shnum; i++) {
+		if (sh[i].sh_type != SHT_GNU_HASH)
+			continue;
+		for (int site = WS_TLS_SITE_READ; site < WS_TLS_SITE_MAX; site++) {
+			Elf64_Sym sym;
+			if (!out->off[site] && gnu_lookup(s, sh, eh.e_shnum, &sh[i], SITE_NAMES[site], &sym) &&
+			    ELF64_ST_TYPE(sym.st_info) == STT_FUNC) {
+				out->off[site] = text_offset(ph, eh.e_phnum, sym.st_value, s->len);
+				out->nsites += out->off[site] != 0;
+			}
 		}
-	/* the dynamic symbols first: a library's exports; then the full
-	 * table, for a program that links OpenSSL without exporting it */
-	for (int pass = 0; pass < 2; pass++) {
-		scn = NULL;
-		while ((scn = elf_nextscn(e, scn))) {
-			GElf_Shdr sh;
-			if (gelf_getshdr(scn, &sh) && sh.sh_type == (pass ? SHT_SYMTAB : SHT_DYNSYM))
-				scan_symbols(e, scn, &sh, ph, nph, len, out);
-		}
+		break;
+	}
+	/* then every dynamic symbol (no hash table), and the full table, for
+	 * a program that links OpenSSL without exporting it */
+	for (int pass = 0; pass < 2 && !(out->off[WS_TLS_SITE_READ] && out->off[WS_TLS_SITE_WRITE]); pass++) {
+		for (unsigned i = 0; i < eh.e_shnum; i++)
+			if (sh[i].sh_type == (pass ? SHT_SYMTAB : SHT_DYNSYM))
+				scan_table(s, sh, eh.e_shnum, i, ph, eh.e_phnum, out);
 		if (out->off[WS_TLS_SITE_READ] && out->off[WS_TLS_SITE_WRITE])
 			break;
 	}
+	free(sh);
 	if (!out->off[WS_TLS_SITE_READ] || !out->off[WS_TLS_SITE_WRITE]) {
 		memset(out, 0, sizeof(*out));
 		return 0;
@@ -105,43 +210,43 @@ static int inspect(Elf *e, size_t len, struct ws_tlslib *out, char *err, size_t 
 
 int ws_tlslib_inspect_mem(const void *data, size_t len, struct ws_tlslib *out, char *err, size_t errlen)
 {
-	Elf *e = NULL;
-	int rc;
+	struct src s = {.fd = -1, .mem = data, .len = len};
 
-	memset(out, 0, sizeof(*out));
-	err[0] = 0;
-	if (elf_version(EV_CURRENT) == EV_NONE || !(e = elf_memory((char *)data, len)) || elf_kind(e) != ELF_K_ELF) {
-		snprintf(err, errlen, "not an ELF file");
-		if (e)
-			elf_end(e);
-		return -ENOEXEC;
-	}
-	rc = inspect(e, len, out, err, errlen);
-	elf_end(e);
-	return rc;
+	return inspect(&s, out, err, errlen);
 }
 
 int ws_tlslib_inspect(int fd, struct ws_tlslib *out, char *err, size_t errlen)
 {
 	struct stat st;
-	Elf *e = NULL;
-	int rc;
 
-	memset(out, 0, sizeof(*out));
-	err[0] = 0;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > TLSLIB_MAX) {
+		memset(out, 0, sizeof(*out));
 		snprintf(err, errlen, "not a regular file of a plausible size");
 		return -ENOEXEC;
 	}
-	/* libelf reads what it needs from the descriptor (a private read, not
-	 * a mapping another process could change under it) */
-	if (elf_version(EV_CURRENT) == EV_NONE || !(e = elf_begin(fd, ELF_C_READ, NULL)) || elf_kind(e) != ELF_K_ELF) {
-		snprintf(err, errlen, "not an ELF file");
-		if (e)
-			elf_end(e);
-		return -ENOEXEC;
+	struct src s = {.fd = fd, .len = (uint64_t)st.st_size};
+	return inspect(&s, out, err, errlen);
+}
+
+int ws_elf_exports(int fd, const char *name)
+{
+	struct stat st;
+	Elf64_Ehdr eh;
+	Elf64_Shdr *sh;
+	int found = 0;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > TLSLIB_MAX)
+		return 0;
+	struct src s = {.fd = fd, .len = (uint64_t)st.st_size};
+	if (src_read(&s, 0, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr) || !eh.e_shnum ||
+	    !(sh = src_table(&s, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr))))
+		return 0;
+	for (unsigned i = 0; i < eh.e_shnum && !found; i++) {
+		Elf64_Sym sym;
+		if (sh[i].sh_type == SHT_GNU_HASH)
+			found = gnu_lookup(&s, sh, eh.e_shnum, &sh[i], name, &sym);
 	}
-	rc = inspect(e, (size_t)st.st_size, out, err, errlen);
-	elf_end(e);
-	return rc;
+	free(sh);
+	return found;
 }

@@ -15,7 +15,7 @@
  * as TLS that was not decrypted.
  *
  * The file is untrusted (any process's library, read as root): only its
- * symbol tables are read, through libelf, with every offset checked. */
+ * symbol tables are read, with every offset checked. */
 #ifndef WIRESPAN_TLSLIB_H
 #define WIRESPAN_TLSLIB_H
 
@@ -38,6 +38,11 @@ struct ws_tlslib {
 int ws_tlslib_inspect(int fd, struct ws_tlslib *out, char *err, size_t errlen);
 /* The same, on a copy of the file in memory (tests, fuzzing). */
 int ws_tlslib_inspect_mem(const void *data, size_t len, struct ws_tlslib *out, char *err, size_t errlen);
+
+/* Whether the ELF file open on fd exports name (a defined dynamic symbol,
+ * found through its GNU hash table): a few small reads, however large the
+ * file. */
+int ws_elf_exports(int fd, const char *name);
 
 /* Whether a mapped file's name (its last path component) is that of a
  * shared TLS library worth inspecting: libssl.so*, libboringssl*. */

@@ -372,6 +372,20 @@ static bool detect(struct ct_conn *c, int dir, struct ws_seg *seg)
 		seg->gap_before = false;
 		return true;
 	}
+	if (!c->tls && ws_proto_looks_tls(tmp, n)) { /* encrypted: nothing more to learn */
+		if (B) {
+			ct->st.undetected_segs += B->nsegs;
+			c->opaque_bytes += B->len;
+			ct->st.tls_opaque_bytes += B->len;
+			det_free(D);
+		}
+		ct->st.undetected_segs++;
+		c->opaque = true;
+		c->info.flags |= CT_TLS_OPAQUE;
+		ct->st.opaque_conns++;
+		ct->st.tls_opaque_conns++;
+		return false;
+	}
 	if (more && seg->head_len == seg->len && (B ? B->len : 0) + seg->len <= DETECT_BYTES &&
 	    (!B || B->nsegs < DETECT_SEGS)) {
 		if (!B)
@@ -389,13 +403,6 @@ static bool detect(struct ct_conn *c, int dir, struct ws_seg *seg)
 		det_free(D);
 	}
 	ct->st.undetected_segs++;
-	if (!c->tls && ws_proto_looks_tls(tmp, n)) { /* encrypted: nothing more to learn */
-		c->opaque = true;
-		c->info.flags |= CT_TLS_OPAQUE;
-		ct->st.opaque_conns++;
-		ct->st.tls_opaque_conns++;
-		return false;
-	}
 	if (seg->head_len && ++c->detect_tries >= DETECT_TRIES) {
 		c->opaque = true;
 		ct->st.opaque_conns++;

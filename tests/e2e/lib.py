@@ -129,7 +129,7 @@ class Env:
         wait_port(bind, port, ns)
         return docroot
 
-    def nginx(self, port, extra="", ns=None, bind="127.0.0.1"):
+    def nginx(self, port, extra="", ns=None, bind="127.0.0.1", listen=""):
         prefix = self.path("nginx")
         for d in ("www", "logs", "tmp"):
             os.makedirs(os.path.join(prefix, d), exist_ok=True)
@@ -156,7 +156,7 @@ http {{
     gzip_types text/plain;
     gzip_min_length 10;
     server {{
-        listen {bind}:{port};
+        listen {bind}:{port} {listen};
         root {prefix}/www;
         {extra}
     }}
@@ -168,6 +168,15 @@ http {{
         self.nginx_prefixes.append(prefix)
         wait_port(bind, port, ns)
         return prefix
+
+    def cert(self):
+        """A self-signed certificate for localhost (and its key): (cert, key)."""
+        cert, key = self.path("cert.pem"), self.path("key.pem")
+        if not os.path.exists(cert):
+            run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                 "-subj", "/CN=localhost"])
+            os.chmod(key, 0o644)  # read by servers that dropped privileges (a throwaway key)
+        return cert, key
 
     def redis(self, port, *args, ns=None, bind="127.0.0.1"):
         cmd = ["redis-server", "--port", str(port), "--bind", bind, "--save", "", "--appendonly", "no",

@@ -309,8 +309,96 @@ static void test_pairing_under_loss(void)
 	}
 }
 
+static struct ws_msg tls_req[4], tls_resp[4];
+
+static void on_x_tls(void *ctx, const struct ct_conn_info *c, const struct ws_exchange *x)
+{
+	(void)ctx;
+	(void)c;
+	if (exchanges < 4) {
+		tls_req[exchanges] = x->req;
+		tls_resp[exchanges] = x->resp;
+	}
+	exchanges++;
+}
+
+static void tls_data(struct conntrack *ct, int dir, uint32_t seq, const char *s, uint64_t t, int wire)
+{
+	struct ws_event ev = {.kind = WS_EV_DATA, .conn_id = 20, .dir = dir, .pid = 7, .seq = seq, .t_enter = t,
+			      .t_exit = t + 1, .tls = WS_TLSF_PLAIN};
+
+	ev.len = ev.head_len = strlen(s);
+	ev.head = (const uint8_t *)s;
+	if (wire >= 0) {
+		ev.tls |= WS_TLSF_WIRE;
+		ev.wire_seq = (uint32_t)wire;
+	}
+	ct_event(ct, &ev);
+}
+
+/* A TLS connection: the handshake's ciphertext (counted as TLS not
+ * decrypted while nothing else is known), then the library's plaintext,
+ * which replaces it in a numbering of its own; messages carry the place
+ * of their TLS record when they begin one, and no sequence number when
+ * not. */
+static void test_tls_plaintext(void)
+{
+	struct ct_config cfg = {0};
+	struct ct_sink sink = {.exchange = on_x_tls, .conn_end = on_end};
+	struct conntrack *ct = ct_new(&cfg, &sink);
+	struct ws_event open = {.kind = WS_EV_OPEN, .conn_id = 20, .role = WS_ROLE_CLIENT, .t_enter = 10, .t_exit = 10,
+				.flags = WS_EVF_STREAM, .sent_seq = 1000, .read_seq = 5000};
+	/* no NUL inside: their lengths are strlen's */
+	static const char hello[] = "\x16\x03\x01\x01\x40\x01\x01\x01\x3c\x03\x03 client random";
+	static const char shello[] = "\x16\x03\x03\x01\x50\x02\x01\x01\x4c\x03\x03 server random";
+	char two[256];
+
+	t_context = "TLS plaintext";
+	reset();
+	ct_event(ct, &open);
+	data(ct, 20, WS_SEND, 1000, hello, 100);
+	data(ct, 20, WS_RECV, 5000, shello, 110);
+	CHECK_INT(ct_stats(ct)->tls_opaque_conns, 1);
+	CHECK_INT(ct_stats(ct)->tls_opaque_bytes, strlen(hello) + strlen(shello));
+	/* the first plaintext: the connection is read through its library now */
+	tls_data(ct, WS_SEND, 0, REQ, 200, 1300);
+	tls_data(ct, WS_RECV, 0, RESP, 210, 5400);
+	CHECK_INT(ct_stats(ct)->tls_opaque_conns, 0);
+	CHECK_INT(ct_stats(ct)->tls_opaque_bytes, 0);
+	CHECK_INT(ct_stats(ct)->opaque_conns, 0);
+	CHECK_INT(ct_stats(ct)->tls_conns, 1);
+	CHECK_INT(exchanges, 1);
+	CHECK_INT(tls_req[0].seq, 1300);
+	CHECK_INT(tls_resp[0].seq, 5400);
+	CHECK((tls_req[0].flags & WS_MSGF_TLS) && !(tls_req[0].flags & WS_MSGF_NOSEQ), "request: TLS, place known");
+	/* two requests in one call: the second does not begin a record */
+	snprintf(two, sizeof(two), "%s%s", REQ, REQ);
+	tls_data(ct, WS_SEND, (uint32_t)strlen(REQ), two, 300, 1500);
+	/* ciphertext reported late is not read as plaintext */
+	data(ct, 20, WS_SEND, 1700, "\x17\x03\x03\x01\x20 encrypted", 305);
+	tls_data(ct, WS_RECV, (uint32_t)strlen(RESP), RESP, 310, -1);
+	tls_data(ct, WS_RECV, 2 * (uint32_t)strlen(RESP), RESP, 320, 5700);
+	CHECK_INT(exchanges, 3);
+	CHECK_INT(tls_req[1].seq, 1500);
+	CHECK_INT(tls_req[2].seq, 0);
+	CHECK(tls_req[2].flags & WS_MSGF_NOSEQ, "a request inside a record: no place on the wire");
+	CHECK(tls_resp[1].flags & WS_MSGF_NOSEQ, "a response of unknown place");
+	CHECK_INT(tls_resp[2].seq, 5700);
+	/* where TCP says the streams end is in its numbering, not the plaintext's */
+	struct ws_event close = {.kind = WS_EV_CLOSE, .conn_id = 20, .t_enter = 400, .t_exit = 400,
+				 .flags = WS_EVF_STREAM, .sent_seq = 9000, .read_seq = 9999};
+	ct_event(ct, &close);
+	ct_flush(ct);
+	CHECK_INT(ct_stats(ct)->lost_tails, 0);
+	CHECK_INT(ct_stats(ct)->gaps, 0);
+	CHECK_INT(ct_stats(ct)->overlaps, 0);
+	CHECK(last_end.flags & CT_TLS, "the connection says it was TLS");
+	ct_free(ct);
+}
+
 int main(void)
 {
+	test_tls_plaintext();
 	test_pairing_under_loss();
 	test_lost_request_keeps_pairing();
 	test_eviction();

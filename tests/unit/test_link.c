@@ -11,6 +11,7 @@
 
 static struct ws_lset set;
 static uint64_t next_id = 0x1000;
+static uint16_t next_flags; /* WS_MSGF_* of the spans built next */
 
 static void ep(struct ws_endpoint *e, const char *addr, uint16_t port)
 {
@@ -34,6 +35,7 @@ static void base(struct ws_span *s, int kind, const char *host, uint32_t pid, ui
 	s->pid = pid;
 	s->tid = s->req_last_tid = s->resp_last_tid = tid;
 	s->req_seq = seq;
+	s->flags = next_flags;
 }
 
 /* A server span: request read at [rd0, rd1], response written at [wr0, wr1]. */
@@ -118,6 +120,25 @@ int main(void)
 		CHECK(set.v[s].confidence == 1.0f, "a seq join is certain");
 		CHECK(memcmp(set.v[s].trace_id, set.v[s2].trace_id, 16) != 0, "two requests on one connection: two traces");
 		CHECK(set.v[c].parent == -1 && set.v[c].candidates == 0, "a client of no request is a root");
+	}
+
+	t_context = "TLS plaintext";
+	reset();
+	{
+		/* requests that began a TLS record carry its place on the wire
+		 * and join; those that did not carry seq 0 and join nothing,
+		 * even each other on the same connection */
+		next_flags = WS_MSGF_TLS;
+		int c = client("a", 10, 10, 40000, 1000, 100, 200);
+		int s = server("b", 20, 20, 40000, 1000, 120, 120, 150, 150);
+		next_flags = WS_MSGF_TLS | WS_MSGF_NOSEQ;
+		int c2 = client("a", 10, 10, 40000, 0, 300, 400);
+		int s2 = server("b", 20, 20, 40000, 0, 320, 320, 350, 350);
+		next_flags = 0;
+		ws_link(&set, NULL);
+		check_parent(s, c, WS_LINK_TCP);
+		check_parent(s2, -1, WS_LINK_NONE);
+		CHECK(set.v[s2].req_noseq && set.v[c2].req_noseq && !set.v[s].req_noseq, "the flag reaches the linker");
 	}
 
 	t_context = "thread per request";
