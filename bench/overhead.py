@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """wirespan's overhead, side by side with the baseline, in one invocation.
 
-    sudo bench/overhead.py [http] [redis] [node] [agent] [kernel] [cores] [pg]   (default: all but pg)
+    sudo bench/overhead.py [http] [redis] [node] [agent] [kernel] [cores] [pg] [tls]   (default: all but pg, tls)
 
 Environment: REPS (3), RUN_SECONDS (5, per wrk run), REDIS_N (200000),
 CORES ("1 2 4 ..." up to the CPUs online), WIRESPAN (build/wirespan),
@@ -36,7 +36,7 @@ REPS = int(os.environ.get("REPS", "3"))
 SECS = int(os.environ.get("RUN_SECONDS", "5"))
 REDIS_N = int(os.environ.get("REDIS_N", "200000"))
 NCPU = os.cpu_count() or 1
-HTTP_PORT, REDIS_PORT = 18180, 18181
+HTTP_PORT, REDIS_PORT, HTTPS_PORT = 18180, 18181, 18182
 MODES = ["base", "wirespan", "budget"]
 TMP = tempfile.mkdtemp(prefix="wirespan-bench-")
 procs = []
@@ -46,19 +46,27 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
 
 
-def start_nginx(workers=1, cpus=None):
+def start_nginx(workers=1, cpus=None, tls=False):
     prefix = os.path.join(TMP, "nginx")
     stop_nginx()
     for d in ("www", "logs"):
         os.makedirs(os.path.join(prefix, d), exist_ok=True)
     with open(os.path.join(prefix, "www", "small.txt"), "w") as f:
         f.write("x" * 128)
+    https = ""
+    if tls:  # the same file over TLS, with a throwaway self-signed certificate
+        cert, key = os.path.join(prefix, "cert.pem"), os.path.join(prefix, "key.pem")
+        sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+            "-subj", "/CN=localhost"], check=True)
+        https = (f"server {{ listen 127.0.0.1:{HTTPS_PORT} ssl reuseport; ssl_certificate {cert}; "
+                 f"ssl_certificate_key {key}; root {prefix}/www; }}")
     with open(os.path.join(prefix, "nginx.conf"), "w") as f:
         f.write(f"""daemon on; worker_processes {workers}; pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log;
 events {{ worker_connections 4096; }}
 http {{ access_log off; keepalive_requests 10000000; open_file_cache max=16;
-  server {{ listen 127.0.0.1:{HTTP_PORT} reuseport; root {prefix}/www; }} }}
+  server {{ listen 127.0.0.1:{HTTP_PORT} reuseport; root {prefix}/www; }}
+  {https} }}
 """)
     cmd = ["nginx", "-p", prefix, "-c", "nginx.conf"]
     if cpus:
@@ -221,6 +229,56 @@ def bench_http():
           f">= 0.95 with the default budget: {budget:.2f} ({'met' if budget >= 0.95 else 'NOT met'}); "
           f"<= 5 us added at p50: {added:+.0f} us ({'met' if added <= 5 else 'NOT met'}); "
           f"tcpdump -w (peer): {peer:.2f}")
+
+
+def bench_tls():
+    """The TLS probes' cost: the same file over HTTP and over HTTPS, each
+    alone and recorded; HTTPS also recorded with the TLS probes off (its
+    connections then counted, not decoded). wrk's own OpenSSL is probed
+    too (the system's libssl is), so both ends pay, as on a host where
+    both run."""
+    print(f"\n## TLS: wrk -t1 -c16 -d{SECS}s keep-alive, nginx (1 worker, 128-byte file) over HTTP and HTTPS, "
+          f"loopback; {REPS} reps")
+    start_nginx(tls=True)
+    http = f"http://127.0.0.1:{HTTP_PORT}/small.txt"
+    https = f"https://127.0.0.1:{HTTPS_PORT}/small.txt"
+    cases = [("http", "base", http, ()), ("http", "wirespan", http, ()), ("https", "base", https, ()),
+             ("https", "wirespan", https, ()), ("https", "no-tls-probes", https, ("--no-tls-probes",))]
+    res = {(c[0], c[1]): [] for c in cases}
+    for rep in range(REPS):
+        for scheme, m, url, extra in cases:
+            r, st = record_run("base" if m == "base" else "wirespan", lambda: wrk(url=url), *extra)
+            if st:
+                r["cpu"], r["bpf"] = cost(st, r["requests"])
+                r["spans"] = st["stat"].get("spans", 0)
+                r["tls_calls"] = st["stat"].get("tls_plaintext_calls", 0)
+            res[(scheme, m)].append(r)
+    stop_nginx()
+    print("| traffic | mode | req/s (median) | of its baseline | p50 | p50 added | agent CPU/req | BPF/req | "
+          "spans/req | TLS calls/req |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for scheme, m, _, _ in cases:
+        rs, base = res[(scheme, m)], res[(scheme, "base")]
+        rps, brps = med([r["rps"] for r in rs]), med([r["rps"] for r in base])
+        p50, bp50 = med([r["p50"] for r in rs]), med([r["p50"] for r in base])
+        row = [scheme, m, f"{rps:,.0f}", f"{rps / brps:.2f}", f"{p50:.0f} us", "-" if m == "base" else f"{p50 - bp50:+.0f} us"]
+        if m == "base":
+            row += ["-"] * 4
+        else:
+            n = med([r["requests"] for r in rs])
+            row += [f"{med([r['cpu'] for r in rs]):.1f} us", f"{med([r['bpf'] for r in rs]):.1f} us",
+                    f"{med([r['spans'] for r in rs]) / n:.2f}", f"{med([r['tls_calls'] for r in rs]) / n:.2f}"]
+        print("| " + " | ".join(row) + " |")
+    print("every run (req/s): " + "; ".join(f"{s}/{m} " + ", ".join(f"{r['rps']:,.0f}" for r in res[(s, m)])
+                                           for s, m, _, _ in cases))
+    r_http = med([r["rps"] for r in res[("http", "wirespan")]]) / med([r["rps"] for r in res[("http", "base")]])
+    r_tls = med([r["rps"] for r in res[("https", "wirespan")]]) / med([r["rps"] for r in res[("https", "base")]])
+    r_off = med([r["rps"] for r in res[("https", "no-tls-probes")]]) / med([r["rps"] for r in res[("https", "base")]])
+    per_req = (1 / med([r["rps"] for r in res[("https", "wirespan")]]) -
+               1 / med([r["rps"] for r in res[("https", "no-tls-probes")]])) * 1e6
+    print(f"full capture keeps {r_http:.2f} of cleartext HTTP and {r_tls:.2f} of HTTPS ({r_off:.2f} with the TLS "
+          f"probes off); the probes and the plaintext they report add {per_req:+.1f} us of wall time per request "
+          f"on this single-connection-per-slot load")
 
 
 def redis_n(pipeline):
@@ -491,7 +549,7 @@ def main():
     try:
         for name in want:
             {"http": bench_http, "redis": bench_redis, "node": bench_node, "agent": bench_agent,
-             "kernel": bench_kernel, "cores": bench_cores, "pg": bench_pg}[name]()
+             "kernel": bench_kernel, "cores": bench_cores, "pg": bench_pg, "tls": bench_tls}[name]()
     finally:
         stop_nginx()
         for p in procs:

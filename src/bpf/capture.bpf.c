@@ -151,6 +151,8 @@ struct tsched {
 	__u64 runq;     /* cumulative runnable but not running */
 	__u64 offcpu;   /* cumulative sleeping or blocked */
 	__u8 runnable;  /* it left the CPU runnable (preempted, throttled) */
+	__u8 tls_call;  /* it is inside an SSL_read or SSL_write (tls_calls) */
+	__u8 tls_pend;  /* it holds an untied SSL_write's plaintext (tls_pendwr) */
 	__u32 epoch;    /* hook_epoch when out/woken were written */
 };
 
@@ -1211,11 +1213,20 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 	if (!c || c->skip)
 		return 0;
 	__u32 tls_read = 0;
+	struct tsched *t = NULL;
 	if (tls_on) {
-		bool skip = false;
-		if (dir == WS_DIR_SEND && !c->tls_ssl)
+		/* the thread's flags (its entry made by its first TLS call) spare
+		 * the TLS tables' lookups on every syscall of a thread that
+		 * makes none */
+		bool skip = c->tls_ssl != 0;
+		t = thread_get((__u32)pid_tgid, false);
+		if (t && t->tls_pend && dir == WS_DIR_SEND && !c->tls_ssl) {
+			t->tls_pend = 0;
 			tls_pending_write(pid_tgid, (__u64)sk, ubuf, ulen, sys);
-		tls_read = tls_syscall(pid_tgid, (__u64)sk, c, dir, ulen, &skip);
+			skip = c->tls_ssl != 0;
+		}
+		if (t && t->tls_call)
+			tls_read = tls_syscall(pid_tgid, (__u64)sk, c, dir, ulen, &skip);
 		if (skip && dir == WS_DIR_RECV && !tls_read)
 			tls_read = WS_TLSR_LAST; /* a library that reads the socket outside its calls */
 		if (skip && tls_read && tls_read != WS_TLSR_NOTE && (sys == WS_SYS_READ || sys == WS_SYS_RECVFROM)) {
@@ -1251,7 +1262,8 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 	f.seq = dir == WS_DIR_SEND ? tp->write_seq : tp->copied_seq;
 	if (dir == WS_DIR_SEND)
 		f.fence = tp->rcv_nxt;
-	struct tsched *t = thread_get((__u32)pid_tgid, true);
+	if (!t)
+		t = thread_get((__u32)pid_tgid, true);
 	if (t) {
 		f.runq_ns = t->runq;
 		f.offcpu_ns = t->offcpu;
@@ -2024,7 +2036,9 @@ int tls_enter(struct pt_regs *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), site = bpf_get_attach_cookie(ctx);
 	__u64 ssl = PT_REGS_PARM1(ctx);
 
-	if (!ssl || !task_wanted(pid_tgid))
+	/* shed to no data: the probes stay (detaching them takes the
+	 * attacher), but return at once */
+	if (!ssl || shed_level >= WS_SHED_NODATA || !task_wanted(pid_tgid))
 		return 0;
 	if (site == WS_TLS_SITE_SET_FD) {
 		struct sock *sk = fd_to_tcp_sock(PT_REGS_PARM2(ctx));
@@ -2040,6 +2054,7 @@ int tls_enter(struct pt_regs *ctx)
 	if (t) {
 		tc.runq = t->runq;
 		tc.offcpu = t->offcpu;
+		t->tls_call = 1;
 	}
 	if (tc.dir == WS_DIR_SEND) {
 		/* its record begins where the socket's bytes end, or where the
@@ -2107,6 +2122,7 @@ int tls_exit(struct pt_regs *ctx)
 	if (t) {
 		pend.runq[1] = t->runq;
 		pend.offcpu[1] = t->offcpu;
+		t->tls_call = 0;
 	}
 
 	/* which socket: the one it is tied to, the one a syscall inside the
@@ -2129,8 +2145,11 @@ int tls_exit(struct pt_regs *ctx)
 		ts = c ? bpf_map_lookup_elem(&tls_ssl, &k) : NULL;
 	}
 	if (!c || !ts) {
-		if (ret > 0 && tc.dir == WS_DIR_SEND) /* the library may write it itself next */
+		if (ret > 0 && tc.dir == WS_DIR_SEND) { /* the library may write it itself next */
 			tls_pend_write(tid, &pend);
+			if (t)
+				t->tls_pend = 1;
+		}
 		else if (ret > 0)
 			count(WS_KC_TLS_UNTIED);
 		return 0;

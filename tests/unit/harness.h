@@ -78,6 +78,25 @@ struct conv {
 	int nexpect;
 };
 
+/* A whole file in memory (malloc'd; *n its length, 0 when unreadable). */
+static uint8_t *t_slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *d = NULL;
+	long len;
+
+	*n = 0;
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+		d = malloc((size_t)len);
+		if (d && fread(d, 1, (size_t)len, f) == (size_t)len)
+			*n = (size_t)len;
+	}
+	fclose(f);
+	return d;
+}
+
 static int unescape(const char *s, uint8_t *out)
 {
 	int n = 0;

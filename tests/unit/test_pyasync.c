@@ -12,24 +12,6 @@
 #include "capture/pyasync.h"
 #include "harness.h"
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *d = NULL;
-	long len;
-
-	*n = 0;
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-		d = malloc((size_t)len);
-		if (d && fread(d, 1, (size_t)len, f) == (size_t)len)
-			*n = (size_t)len;
-	}
-	fclose(f);
-	return d;
-}
-
 static const char *base(const char *path)
 {
 	const char *s = strrchr(path, '/');
@@ -97,7 +79,7 @@ static void check_broken(const char *what, const uint8_t *d, size_t n, const cha
 static void check_damaged(const char *module)
 {
 	size_t n;
-	uint8_t *d = slurp(module, &n);
+	uint8_t *d = t_slurp(module, &n);
 	char what[64];
 
 	t_context = "damaged copies";

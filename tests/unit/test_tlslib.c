@@ -68,29 +68,11 @@ static void check_library(const char *path, unsigned want_sites)
 	dlclose(h);
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *d = NULL;
-	long len;
-
-	*n = 0;
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-		d = malloc((size_t)len);
-		if (d && fread(d, 1, (size_t)len, f) == (size_t)len)
-			*n = (size_t)len;
-	}
-	fclose(f);
-	return d;
-}
-
 /* Damaged copies: cut at every 64 bytes, and bytes flipped across it. */
 static void check_damage(const char *path)
 {
 	size_t n;
-	uint8_t *d = slurp(path, &n), *copy;
+	uint8_t *d = t_slurp(path, &n), *copy;
 	struct ws_tlslib t;
 	char err[256];
 	unsigned bad = 0, found = 0;
