@@ -1014,7 +1014,11 @@ static __always_inline void tls_emit(__u64 pid_tgid, struct kconn *c, __u64 sk, 
 				     __u32 wire, bool wire_known, const __u8 *kbuf)
 {
 	struct scratch *s = scratch_get();
+	__u8 d = dir & 1;
+	__u32 seq = c->tls_off[d];
 
+	/* numbered even when shed: what was not reported is a gap */
+	c->tls_off[d] += p->bytes;
 	if (!s)
 		return;
 	if (shed(c)) {
@@ -1030,9 +1034,7 @@ static __always_inline void tls_emit(__u64 pid_tgid, struct kconn *c, __u64 sk, 
 	f.dir = dir;
 	f.runq_ns = p->runq[0];
 	f.offcpu_ns = p->offcpu[0];
-	__u8 d = dir & 1;
-	f.seq = c->tls_off[d];
-	c->tls_off[d] += p->bytes;
+	f.seq = seq;
 	note_context(&f, pid_tgid);
 	fill_header(&s->ev, &f, pid_tgid);
 	s->ev.ts_exit = p->ts_exit;
