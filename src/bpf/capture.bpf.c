@@ -247,6 +247,7 @@ struct tls_call {
 	__u32 wire;    /* TCP sequence number of the record that carries its first byte */
 	__u8 dir;
 	__u8 wire_known;
+	__u8 sends;    /* writes to its socket inside the call */
 };
 
 struct {
@@ -1056,6 +1057,50 @@ static __always_inline void tls_emit(__u64 pid_tgid, struct kconn *c, __u64 sk, 
 	emit(&s->ev, sizeof(s->ev) + ((s->ev.cap + s->ev.tail) & (2 * WS_PAYLOAD_MAX - 1)));
 }
 
+/* The TLS records a write begins with (its first buffer: a write's, or a
+ * writev's first iovec), read header by header, four at most. */
+struct tls_walk {
+	__u64 off;     /* past the last header read: the records' bytes */
+	__u64 first17, last17; /* where the first and last application-data records begin */
+	__u32 n17;     /* application-data records */
+	__u8 h0;       /* the first record's type (0: not TLS) */
+	bool whole;    /* the buffer is whole records */
+};
+
+static __always_inline void tls_walk_records(__u64 ubuf, __u64 ulen, __u32 sys, struct tls_walk *w)
+{
+	__u8 h[5] = {};
+
+	__builtin_memset(w, 0, sizeof(*w));
+	if (sys == WS_SYS_WRITEV) {
+		struct iovec iov;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)ubuf))
+			return;
+		ubuf = (__u64)iov.iov_base;
+		ulen = iov.iov_len;
+	} else if (sys != WS_SYS_WRITE && sys != WS_SYS_SENDTO) {
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		if (w->off + 5 > ulen || bpf_probe_read_user(h, sizeof(h), (void *)(ubuf + w->off)) || h[0] < 0x14 ||
+		    h[0] > 0x17 || h[1] != 3)
+			break;
+		if (!i)
+			w->h0 = h[0];
+		if (h[0] == 0x17) {
+			if (!w->n17)
+				w->first17 = w->off;
+			w->last17 = w->off;
+			w->n17++;
+		}
+		w->off += 5 + ((__u64)h[3] << 8 | h[4]);
+		if (w->off == ulen) {
+			w->whole = true;
+			break;
+		}
+	}
+}
+
 /* A write to socket sk: when the thread's last SSL_write was of an SSL
  * object tied to no socket yet and these bytes are TLS records, the
  * library is writing that call's ciphertext: tie the object to the
@@ -1066,41 +1111,19 @@ static __noinline int tls_pending_write(__u64 pid_tgid, __u64 sk, __u64 ubuf, __
 {
 	__u32 tid = (__u32)pid_tgid;
 	struct tls_pendwr *p = bpf_map_lookup_elem(&tls_pendwr, &tid);
-	__u8 h[5] = {};
+	struct tls_walk w;
 
 	if (!p)
 		return 0;
-	if (sys == WS_SYS_WRITEV) { /* the first iovec's bytes */
-		struct iovec iov;
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)ubuf)) {
-			ubuf = 0;
-		} else {
-			ubuf = (__u64)iov.iov_base;
-			ulen = iov.iov_len;
-		}
-	} else if (sys != WS_SYS_WRITE && sys != WS_SYS_SENDTO) {
-		ubuf = 0;
-	}
+	tls_walk_records(ubuf, ulen, sys, &w);
 	struct kconn *c = NULL;
-	__u64 off = 0, last = 0;
-	bool whole = false;
-	for (int i = 0; i < 4 && ubuf; i++) { /* walk the records' headers */
-		if (off + 5 > ulen || bpf_probe_read_user(h, sizeof(h), (void *)(ubuf + off)) || h[0] < 0x14 ||
-		    h[0] > 0x17 || h[1] != 3)
-			break;
-		if (h[0] == 0x17)
-			last = off;
-		off += 5 + ((__u64)h[3] << 8 | h[4]);
-		if (off == ulen) {
-			whole = h[0] == 0x17;
-			break;
-		}
-	}
-	if (off) /* TLS records */
+	if (w.off) /* TLS records */
 		c = tls_tie(pid_tgid >> 32, p->p.ssl, sk, WS_TLS_BY_NEXTWRITE);
+	/* one record's worth of plaintext is the write's last record */
+	bool whole = w.whole && w.n17 && w.last17 + 5 < w.off && p->p.bytes <= 16384;
 	if (c)
-		tls_emit(pid_tgid, c, sk, &p->p, WS_DIR_SEND, KCAST(struct tcp_sock, sk)->write_seq + (__u32)last, whole,
-			 p->data);
+		tls_emit(pid_tgid, c, sk, &p->p, WS_DIR_SEND, KCAST(struct tcp_sock, sk)->write_seq + (__u32)w.last17,
+			 whole, p->data);
 	else
 		count(WS_KC_TLS_UNTIED);
 	bpf_map_delete_elem(&tls_pendwr, &tid);
@@ -1115,8 +1138,8 @@ static __noinline int tls_pending_write(__u64 pid_tgid, __u64 sk, __u64 ubuf, __
  * asks), its start: see tls_record_read. Returns 0 for a syscall to
  * report, or WS_TLSR_* for a read inside SSL_read. *skip: the bytes are
  * left out (ciphertext of a connection whose plaintext is reported). */
-static __always_inline __u32 tls_syscall(__u64 pid_tgid, __u64 sk, const struct kconn *c, __u8 dir, __u64 ulen,
-					 bool *skip)
+static __always_inline __u32 tls_syscall(__u64 pid_tgid, __u64 sk, const struct kconn *c, __u8 dir, __u64 ubuf,
+					 __u64 ulen, __u8 sys, bool *skip)
 {
 	struct tls_call *tc = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
 	__u32 note = 0;
@@ -1130,9 +1153,21 @@ static __always_inline __u32 tls_syscall(__u64 pid_tgid, __u64 sk, const struct 
 		return 0;
 	const struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
 	if (dir == WS_DIR_SEND) {
-		if (!tc->wire_known) {
+		if (tc->sends++)
+			return 0;
+		/* the call's first write: the end of a handshake the call
+		 * finished may go before its data (a lazily completed
+		 * handshake, or a client that never called SSL_connect) */
+		struct tls_walk w;
+		tls_walk_records(ubuf, ulen, sys, &w);
+		if (w.h0 == 0x17) {
 			tc->wire = tp->write_seq;
 			tc->wire_known = 1;
+		} else if (w.whole && w.n17 == 1) {
+			tc->wire = tp->write_seq + (__u32)w.first17;
+			tc->wire_known = 1;
+		} else {
+			tc->wire_known = 0; /* not known which record is the data's */
 		}
 		return 0;
 	}
@@ -1228,7 +1263,7 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 			skip = c->tls_ssl != 0;
 		}
 		if (t && t->tls_call)
-			tls_read = tls_syscall(pid_tgid, (__u64)sk, c, dir, ulen, &skip);
+			tls_read = tls_syscall(pid_tgid, (__u64)sk, c, dir, ubuf, ulen, sys, &skip);
 		if (skip && dir == WS_DIR_RECV && !tls_read)
 			tls_read = WS_TLSR_LAST; /* a library that reads the socket outside its calls */
 		if (skip && tls_read && tls_read != WS_TLSR_NOTE && (sys == WS_SYS_READ || sys == WS_SYS_RECVFROM)) {

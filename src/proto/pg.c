@@ -78,6 +78,8 @@ struct pg {
 	struct pgdir d[2];
 	struct ws_pairer pairer;
 	bool started;   /* the startup exchange is over (or was never seen) */
+	bool copy_in;   /* the server asked for COPY data (CopyInResponse) and has not
+			 * ended the COPY yet: the client sends nothing else */
 	bool ssl_asked; /* an encryption request waits for its answer */
 	char db[64];
 	/* Syncs and Queries sent, ReadyForQuery received: the n-th ends the
@@ -278,6 +280,12 @@ static void lose(struct pg *g, int dir)
 	D->st = P_LOST;
 	if (!g->started)
 		return; /* authentication: nothing to pair yet */
+	/* the client's bytes lost inside a COPY's data (a capture prefix too
+	 * short for its writes) hold no request: CopyData, CopyDone or
+	 * CopyFail, and Sync or Flush, which the server ignores until the COPY
+	 * ends; the next request is found at the start of a later write */
+	if (dir == g->req_dir && g->copy_in)
+		return;
 	g->aligned = false;
 	/* what comes next cannot be paired by order alone, unless only one
 	 * request waits: then the lost bytes answer that one, or nothing */
@@ -465,6 +473,8 @@ static void server_done(struct pg *g, struct pgdir *D, const struct ws_seg *seg,
 		D->in_msg = false;
 		return;
 	}
+	if (D->type == 'G' || D->type == 'C' || D->type == 'E' || D->type == 'Z')
+		g->copy_in = D->type == 'G';
 	switch (D->type) {
 	case 'Z':
 		ready(g, D, seg, off);

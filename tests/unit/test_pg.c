@@ -242,6 +242,28 @@ static void test_rows_from_tag(void)
 	conv_free(&c);
 }
 
+/* COPY data captured in part (a prefix of each write): the bytes lost
+ * are copy data and hold no request, so the query after is paired on
+ * both sides (it was lost on the server's side when they counted as a
+ * loss of requests). */
+static void test_copy_in_cut(void)
+{
+	static struct conv c;
+	static struct replay_out out;
+
+	t_context = "COPY data cut";
+	out.format = fmt_pg;
+	CHECK(conv_load("tests/data/pg/copy_in.conv", &c) == 0, "load");
+	for (int side = 0; side < 2; side++) {
+		struct replay_opts o = {.side = side, .split_seg = -1, .cap = 256};
+		replay(&c, &o, &out);
+		CHECK_INT(out.n, 2);
+		CHECK_STR(out.got[0], "COPY t rows=0 tag=COPY 3000 | COPY t FROM STDIN");
+		CHECK_STR(out.got[1], "SELECT - rows=1 tag=SELECT 1 | SELECT ?");
+	}
+	conv_free(&c);
+}
+
 int main(void)
 {
 	test_sql();
@@ -252,5 +274,6 @@ int main(void)
 	test_span_fields();
 	test_mid_stream();
 	test_rows_from_tag();
+	test_copy_in_cut();
 	return t_summary("test_pg");
 }

@@ -80,6 +80,17 @@ def main():
     write("auth_failed.conv", "a wrong password: the server refuses the startup; no request was made",
           [(">", startup()), ("<", msg(b"R", struct.pack("!I", 3))), (">", msg(b"p", cstr("wrong-s3cr3t"))),
            ("<", error("28P01", 'password authentication failed for user "app"')), (".", b"")], [])
+    data = [b"".join(msg(b"d", b"%d\n" % (w * 1000 + i)) for i in range(1000)) for w in range(3)]
+    write("copy_in.conv", "COPY FROM STDIN of 3000 rows, one CopyData each, in three 10 KB writes, then a query",
+          [(">", startup()), ("<", auth_ok()),
+           (">", msg(b"Q", cstr("COPY t FROM STDIN"))), ("<", msg(b"G", b"\0" + struct.pack("!Hh", 1, 0))),
+           (">", data[0]), (">", data[1]), (">", data[2] + msg(b"c")),
+           ("<", msg(b"C", cstr("COPY 3000")) + msg(b"Z", b"I")),
+           (">", msg(b"Q", cstr("SELECT 42"))),
+           ("<", msg(b"T", struct.pack("!H", 1) + cstr("x") + struct.pack("!IHIhiH", 0, 0, 23, 4, -1, 0)) +
+            msg(b"D", struct.pack("!HI", 1, 2) + b"42") + msg(b"C", cstr("SELECT 1")) + msg(b"Z", b"I")),
+           (".", b"")],
+          ["COPY t rows=0 tag=COPY 3000 | COPY t FROM STDIN", "SELECT - rows=1 tag=SELECT 1 | SELECT ?"])
     rows = b"".join(msg(b"D", struct.pack("!HI", 1, 40) + (b"row %04d " % i) * 4) for i in range(60))
     write("big_result.conv", "a result of 60 rows (2.8 KB in one write), then a small query",
           [(">", startup()), ("<", auth_ok()),
