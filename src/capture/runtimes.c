@@ -79,7 +79,7 @@ void ws_runtimes_free(struct ws_runtimes *rt)
 	free(rt);
 }
 
-/* Attach the Go runtime probes to the file (through /proc/PID/exe: the
+/* Attach the Go runtime probes to the file (by path, see exe_path: the
  * kernel resolves it to the file, which every process running it shares). */
 static void go_exe(struct ws_runtimes *rt, struct exe *x, const struct ws_gobin *b, int rc, const char *err,
 		   const char *path)

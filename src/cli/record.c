@@ -128,9 +128,10 @@ struct rec_stats {
 	uint64_t max_rss_kb, kernel_bytes;
 	unsigned shed_max;
 	uint64_t detached_ns, detached_since; /* time at the last shed level */
+	unsigned tls_files, tls_files_failed; /* files whose TLS functions are probed, or could not be */
 };
 
-#define REC_COUNTERS 31
+#define REC_COUNTERS 33
 
 /* Time the data syscall programs were detached (the last shed level). */
 static uint64_t detached_ns(const struct rec_stats *r)
@@ -174,6 +175,8 @@ static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct
 		{"stat", "py_task_steps", kc[WS_KC_PY_STEPS]},
 		{"stat", "tls_plaintext_calls", kc[WS_KC_TLS_PLAIN]},
 		{"lost", "tls_plaintext_untied", kc[WS_KC_TLS_UNTIED]},
+		{"stat", "tls_files_probed", r->tls_files},
+		{"stat", "tls_files_not_probed", r->tls_files_failed},
 	};
 
 	memcpy(rows, all, sizeof(all));
@@ -908,6 +911,7 @@ static int rec_tick(struct rec *R, uint64_t now)
 	struct pipeline *p = &R->p;
 
 	rec_sample(&R->rs, R->l);
+	ws_runtimes_tls_counts(R->rw.rt, &R->rs.tls_files, &R->rs.tls_files_failed);
 	store_counters(p, &R->rs, NULL);
 	if (R->tty)
 		status_line(p, now - R->t_start, total_lost(p, &R->rs), &R->budget);
@@ -994,6 +998,7 @@ static int rec_finish(struct rec *R, int rc)
 	ws_reorder_release(&p->ro, UINT64_MAX, on_ordered, p);
 	ct_flush(p->ct);
 	rec_sample(rs, R->l);
+	ws_runtimes_tls_counts(R->rw.rt, &rs->tls_files, &rs->tls_files_failed);
 	rs->misses = live_recursion_misses(R->l);
 	/* entries added and never removed, and no longer in the table, were
 	 * evicted (LRU) to make room */

@@ -152,6 +152,8 @@ def test_tls_nginx_clients(env):
     check_eq(c.get("tls_plaintext_untied", "0"), "0", "plaintext of no socket")
     check_eq(c.get("tls_undecrypted_connections", "0"), "0", "TLS connections not decrypted")
     check_eq(int(c.get("tls_connections", 0)), 2 * 8, "TLS connections read as plaintext (both ends of 8)")
+    # the system's libssl.so.3 and the node executable (others may be too)
+    check(int(c.get("tls_files_probed", 0)) >= 2, f"files probed: {c.get('tls_files_probed')}")
 
 
 def test_tls_python_and_node_servers(env):
@@ -205,3 +207,4 @@ def test_tls_not_decrypted_is_counted(env):
     check(int(c.get("tls_undecrypted_bytes", 0)) > 6 * 1000, f"their bytes: {c.get('tls_undecrypted_bytes')}")
     check_eq(c.get("tls_connections", "0"), "0", "TLS connections read as plaintext")
     check_eq(c.get("tls_plaintext_calls", "0"), "0", "plaintext events with the probes off")
+    check_eq(c.get("tls_files_probed", "0"), "0", "files probed with the probes off")
