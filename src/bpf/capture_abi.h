@@ -310,6 +310,8 @@ enum ws_kcounter {
 	WS_KC_PY_STEPS,         /* asyncio task steps run there */
 	WS_KC_TLS_PLAIN,        /* TLS library calls whose plaintext was reported */
 	WS_KC_TLS_UNTIED,       /* ... that moved plaintext of no socket found */
+	WS_KC_TLS_UNTIED_FILTERED, /* the same while --port or --netns filter sockets out:
+				    * most are of connections the filters leave out */
 	WS_KC_MAX,
 };
 

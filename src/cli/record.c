@@ -131,7 +131,7 @@ struct rec_stats {
 	unsigned tls_files, tls_files_failed; /* files whose TLS functions are probed, or could not be */
 };
 
-#define REC_COUNTERS 33
+#define REC_COUNTERS 34
 
 /* Time the data syscall programs were detached (the last shed level). */
 static uint64_t detached_ns(const struct rec_stats *r)
@@ -175,6 +175,7 @@ static size_t rec_counters(const struct rec_stats *r, struct pipeline *p, struct
 		{"stat", "py_task_steps", kc[WS_KC_PY_STEPS]},
 		{"stat", "tls_plaintext_calls", kc[WS_KC_TLS_PLAIN]},
 		{"lost", "tls_plaintext_untied", kc[WS_KC_TLS_UNTIED]},
+		{"stat", "tls_plaintext_untied_filtered", kc[WS_KC_TLS_UNTIED_FILTERED]},
 		{"stat", "tls_files_probed", r->tls_files},
 		{"stat", "tls_files_not_probed", r->tls_files_failed},
 	};

@@ -208,3 +208,31 @@ def test_tls_not_decrypted_is_counted(env):
     check_eq(c.get("tls_connections", "0"), "0", "TLS connections read as plaintext")
     check_eq(c.get("tls_plaintext_calls", "0"), "0", "plaintext events with the probes off")
     check_eq(c.get("tls_files_probed", "0"), "0", "files probed with the probes off")
+
+
+def test_tls_across_hosts(env):
+    """Two hosts (network namespaces on a veth pair), one recording each:
+    curl and python3's http.client on one, nginx over TLS on the other.
+    The two databases, read together, join every request's two ends by the
+    place of its TLS record on the wire, which each host saw on its own."""
+    a, b = env.add_hosts()
+    port = 18447
+    cert, key = env.cert()
+    env.nginx(port, ns=b, bind="198.18.0.2", listen="ssl", extra=f"ssl_certificate {cert}; ssl_certificate_key {key};")
+    pyc = write(env, "client.py", PY_CLIENT.replace('"127.0.0.1"', '"198.18.0.2"'))
+    db_a, db_b = env.path("a.db"), env.path("b.db")
+    rec_a = Recorder(env, db_a, "--netns", f"/run/netns/{a}")
+    rec_b = Recorder(env, db_b, "--netns", f"/run/netns/{b}")
+    for i in range(3):
+        run(env.in_ns(a, ["curl", "-sSk", "-o", "/dev/null", f"https://198.18.0.2:{port}/far/{i}"]))
+    run(env.in_ns(a, [PYTHON, pyc, str(port), "3", "/far-py/"]))
+    rec_b.stop_ok()
+    rec_a.stop_ok()
+
+    check_eq(len(by_kind(spans(db_a), "client")), 6, "client spans on host a")
+    check_eq(len(by_kind(spans(db_b), "server")), 6, "server spans on host b")
+    both = spans(db_a, "--db", db_b)
+    srv, cli = by_kind(both, "server"), by_kind(both, "client")
+    check_eq(len(srv), 6, "server spans, both databases")
+    tls_attrs(both, "across hosts")
+    joined(srv, cli, "across hosts")
