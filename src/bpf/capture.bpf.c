@@ -1064,8 +1064,8 @@ static __always_inline void tls_emit(__u64 pid_tgid, struct kconn *c, __u64 sk, 
 	emit(&s->ev, sizeof(s->ev) + ((s->ev.cap + s->ev.tail) & (2 * WS_PAYLOAD_MAX - 1)));
 }
 
-/* The TLS records a write begins with (its first buffer: a write's, or a
- * writev's first iovec), read header by header, four at most. */
+/* The TLS records len bytes at ubuf begin with, read header by header,
+ * four at most. */
 struct tls_walk {
 	__u64 off;     /* past the last header read: the records' bytes */
 	__u64 first17, last17; /* where the first and last application-data records begin */
@@ -1074,21 +1074,12 @@ struct tls_walk {
 	bool whole;    /* the buffer is whole records */
 };
 
-static __always_inline void tls_walk_records(__u64 ubuf, __u64 ulen, __u32 sys, struct tls_walk *w)
+static __always_inline void tls_walk_records(__u64 ubuf, __u64 ulen, struct tls_walk *w)
 {
 	__u8 h[5] = {};
 
 	__builtin_memset(w, 0, sizeof(*w));
-	if (sys == WS_SYS_WRITEV) {
-		struct iovec iov;
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)ubuf))
-			return;
-		ubuf = (__u64)iov.iov_base;
-		ulen = iov.iov_len;
-	} else if (sys != WS_SYS_WRITE && sys != WS_SYS_SENDTO) {
-		return;
-	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4 && ubuf; i++) {
 		if (w->off + 5 > ulen || bpf_probe_read_user(h, sizeof(h), (void *)(ubuf + w->off)) || h[0] < 0x14 ||
 		    h[0] > 0x17 || h[1] != 3)
 			break;
@@ -1108,6 +1099,24 @@ static __always_inline void tls_walk_records(__u64 ubuf, __u64 ulen, __u32 sys, 
 	}
 }
 
+/* The records a write begins with: in its first buffer (a write's, or a
+ * writev's first iovec; none for other syscalls). */
+static __always_inline void tls_walk_write(__u64 ubuf, __u64 ulen, __u32 sys, struct tls_walk *w)
+{
+	if (sys == WS_SYS_WRITEV) {
+		struct iovec iov;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)ubuf)) {
+			ubuf = 0;
+		} else {
+			ubuf = (__u64)iov.iov_base;
+			ulen = iov.iov_len;
+		}
+	} else if (sys != WS_SYS_WRITE && sys != WS_SYS_SENDTO) {
+		ubuf = 0;
+	}
+	tls_walk_records(ubuf, ulen, w);
+}
+
 /* A write to socket sk: when the thread's last SSL_write was of an SSL
  * object tied to no socket yet and these bytes are TLS records, the
  * library is writing that call's ciphertext: tie the object to the
@@ -1122,7 +1131,7 @@ static __noinline int tls_pending_write(__u64 pid_tgid, __u64 sk, __u64 ubuf, __
 
 	if (!p)
 		return 0;
-	tls_walk_records(ubuf, ulen, sys, &w);
+	tls_walk_write(ubuf, ulen, sys, &w);
 	struct kconn *c = NULL;
 	if (w.off) /* TLS records */
 		c = tls_tie(pid_tgid >> 32, p->p.ssl, sk, WS_TLS_BY_NEXTWRITE);
@@ -1166,7 +1175,7 @@ static __always_inline __u32 tls_syscall(__u64 pid_tgid, __u64 sk, const struct 
 		 * finished may go before its data (a lazily completed
 		 * handshake, or a client that never called SSL_connect) */
 		struct tls_walk w;
-		tls_walk_records(ubuf, ulen, sys, &w);
+		tls_walk_write(ubuf, ulen, sys, &w);
 		if (w.h0 == 0x17) {
 			tc->wire = tp->write_seq;
 			tc->wire_known = 1;
@@ -1219,29 +1228,14 @@ static __always_inline void tls_record_read(__u64 pid_tgid, __u64 ubuf, long ret
  * Finished (TLS 1.3 hides its type) and then the data. */
 static __noinline int tls_note_last(__u64 sk, __u64 ubuf, long ret, __u32 seq, __u32 first)
 {
-	__u8 h[5];
-	__u64 off = 0, last = 0;
-	__u32 n17 = 0;
-	bool whole = false;
+	struct tls_walk w;
 
-	for (int i = 0; i < 4; i++) {
-		if (off + 5 > (__u64)ret || bpf_probe_read_user(h, sizeof(h), (void *)(ubuf + off)) || h[0] < 0x14 ||
-		    h[0] > 0x17 || h[1] != 3)
-			break;
-		if (h[0] == 0x17) {
-			last = off;
-			n17++;
-		}
-		off += 5 + ((__u64)h[3] << 8 | h[4]);
-		if (off == (__u64)ret) {
-			whole = true;
-			break;
-		}
-	}
-	if (!off)
+	tls_walk_records(ubuf, (__u64)ret, &w);
+	if (!w.off)
 		return 0; /* not TLS */
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct tls_last v = {.sk = sk, .seq = seq + (__u32)last, .whole = whole && (n17 == 1 || (n17 == 2 && first))};
+	struct tls_last v = {.sk = sk, .seq = seq + (__u32)w.last17,
+			     .whole = w.whole && (w.n17 == 1 || (w.n17 == 2 && first))};
 	bpf_map_update_elem(&tls_lastrd, &tid, &v, BPF_ANY);
 	return 0;
 }

@@ -20,6 +20,7 @@ struct exe {
 	char runtime[32]; /* "" native */
 	bool go;
 	int go_result;    /* 0: probes attached */
+	bool tls;         /* it carries OpenSSL, whose functions are probed */
 	struct ws_goproc offsets;
 	char detail[256];
 };
@@ -116,11 +117,10 @@ static void go_exe(struct ws_runtimes *rt, struct exe *x, const struct ws_gobin 
  * exports tells (libuv's uv_run in node, Py_Initialize in python). */
 static const char *exe_runtime(int fd)
 {
-	if (ws_elf_exports(fd, "uv_run"))
-		return "node";
-	if (ws_elf_exports(fd, "Py_Initialize"))
-		return "python";
-	return "";
+	static const char *const symbols[] = {"uv_run", "Py_Initialize"}, *const runtimes[] = {"node", "python"};
+	int i = ws_elf_exports(fd, symbols, 2);
+
+	return i < 0 ? "" : runtimes[i];
 }
 
 /* The name uprobes on process pid's executable (open on fd) are to be
@@ -149,6 +149,8 @@ static void exe_path(uint32_t pid, int fd, char *path, size_t plen)
 		snprintf(path, plen, "%s", cand);
 }
 
+static int tls_file(struct ws_runtimes *rt, int fd, const char *path, const char *name);
+
 static struct exe *look_at_exe(struct ws_runtimes *rt, int fd, const char *path)
 {
 	struct exe *x = ws_calloc(1, sizeof(*x));
@@ -160,6 +162,8 @@ static struct exe *look_at_exe(struct ws_runtimes *rt, int fd, const char *path)
 		go_exe(rt, x, &b, rc, err, path);
 	else
 		ws_strlcpy(x->runtime, exe_runtime(fd), sizeof(x->runtime));
+	/* TLS: OpenSSL in the executable itself (Node) */
+	x->tls = !x->go && tls_file(rt, fd, path, "executable") == 1;
 	return x;
 }
 
@@ -439,14 +443,14 @@ int ws_runtimes_process(struct ws_runtimes *rt, uint32_t pid, struct ws_procinfo
 	}
 	uint64_t key = ws_mix64((uint64_t)sb.st_dev ^ ws_mix64((uint64_t)sb.st_ino)) | 1;
 	struct exe *x = ws_hashmap_get(&rt->exes, key);
-	char probe_path[512];
-	exe_path(pid, fd, probe_path, sizeof(probe_path));
 	if (!x) {
+		char probe_path[512];
+		exe_path(pid, fd, probe_path, sizeof(probe_path));
 		x = look_at_exe(rt, fd, probe_path);
 		ws_hashmap_put(&rt->exes, key, x);
 	}
-	/* TLS: OpenSSL in the executable itself (Node), or in a library */
-	info->tls = (!x->go && tls_file(rt, fd, probe_path, "executable") == 1) ? 1 : 0;
+	/* TLS: OpenSSL in the executable, or in a library it maps */
+	info->tls = x->tls;
 	if (info->tls)
 		ws_strlcpy(info->tls_lib, "executable", sizeof(info->tls_lib));
 	info->tls += tls_libraries(rt, pid, info->tls_lib, sizeof(info->tls_lib));

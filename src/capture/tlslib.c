@@ -149,58 +149,82 @@ static bool gnu_lookup(const struct src *s, const Elf64_Shdr *sh, unsigned nsh, 
 	return false;
 }
 
-static int inspect(const struct src *s, struct ws_tlslib *out, char *err, size_t errlen)
-{
+/* An ELF file's headers: what every lookup here starts from. */
+struct elf {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[64];
-	Elf64_Shdr *sh;
+	Elf64_Shdr *sh;          /* e_shnum of them (malloc'd) */
+	const Elf64_Shdr *gnu_hash; /* the GNU hash table's section, NULL none */
+};
 
-	memset(out, 0, sizeof(*out));
-	err[0] = 0;
-	if (src_read(s, 0, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
+static int elf_read(const struct src *s, struct elf *e, char *err, size_t errlen)
+{
+	Elf64_Ehdr *eh = &e->eh;
+
+	e->sh = NULL;
+	e->gnu_hash = NULL;
+	if (src_read(s, 0, eh, sizeof(*eh)) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) {
 		snprintf(err, errlen, "not an ELF file");
 		return -ENOEXEC;
 	}
-	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
-	    (eh.e_type != ET_DYN && eh.e_type != ET_EXEC)) {
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
+	    (eh->e_type != ET_DYN && eh->e_type != ET_EXEC)) {
 		snprintf(err, errlen, "not a 64-bit little-endian ELF executable or shared object");
 		return -ENOEXEC;
 	}
-	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64 ||
-	    src_read(s, eh.e_phoff, ph, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr))) {
+	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum > 64 ||
+	    src_read(s, eh->e_phoff, e->ph, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr))) {
 		snprintf(err, errlen, "unreadable program headers");
 		return -ENOEXEC;
 	}
-	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 ||
-	    !(sh = src_table(s, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr)))) {
+	if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shnum == 0 ||
+	    !(e->sh = src_table(s, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))) {
 		snprintf(err, errlen, "unreadable section headers");
 		return -ENOEXEC;
 	}
+	for (unsigned i = 0; i < eh->e_shnum && !e->gnu_hash; i++)
+		if (e->sh[i].sh_type == SHT_GNU_HASH)
+			e->gnu_hash = &e->sh[i];
+	return 0;
+}
+
+/* The file open on fd, when it is a regular file of a plausible size. */
+static bool src_fd(int fd, struct src *s)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > TLSLIB_MAX)
+		return false;
+	*s = (struct src){.fd = fd, .len = (uint64_t)st.st_size};
+	return true;
+}
+
+static int inspect(const struct src *s, struct ws_tlslib *out, char *err, size_t errlen)
+{
+	struct elf e;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	err[0] = 0;
+	if ((rc = elf_read(s, &e, err, errlen)))
+		return rc;
+	unsigned nsh = e.eh.e_shnum, nph = e.eh.e_phnum;
 	/* the dynamic symbols first, looked up by their hash table: a
 	 * library's exports */
-	for (unsigned i = 0; i < eh.e_shnum; i++) {
-		if (sh[i].sh_type != SHT_GNU_HASH)
-			continue;
-		for (int site = WS_TLS_SITE_READ; site < WS_TLS_SITE_MAX; site++) {
-			Elf64_Sym sym;
-			if (!out->off[site] && gnu_lookup(s, sh, eh.e_shnum, &sh[i], SITE_NAMES[site], &sym) &&
-			    ELF64_ST_TYPE(sym.st_info) == STT_FUNC) {
-				out->off[site] = text_offset(ph, eh.e_phnum, sym.st_value, s->len);
-				out->nsites += out->off[site] != 0;
-			}
+	for (int site = WS_TLS_SITE_READ; site < WS_TLS_SITE_MAX && e.gnu_hash; site++) {
+		Elf64_Sym sym;
+		if (gnu_lookup(s, e.sh, nsh, e.gnu_hash, SITE_NAMES[site], &sym) && ELF64_ST_TYPE(sym.st_info) == STT_FUNC) {
+			out->off[site] = text_offset(e.ph, nph, sym.st_value, s->len);
+			out->nsites += out->off[site] != 0;
 		}
-		break;
 	}
 	/* then every dynamic symbol (no hash table), and the full table, for
 	 * a program that links OpenSSL without exporting it */
-	for (int pass = 0; pass < 2 && !(out->off[WS_TLS_SITE_READ] && out->off[WS_TLS_SITE_WRITE]); pass++) {
-		for (unsigned i = 0; i < eh.e_shnum; i++)
-			if (sh[i].sh_type == (pass ? SHT_SYMTAB : SHT_DYNSYM))
-				scan_table(s, sh, eh.e_shnum, i, ph, eh.e_phnum, out);
-		if (out->off[WS_TLS_SITE_READ] && out->off[WS_TLS_SITE_WRITE])
-			break;
-	}
-	free(sh);
+	for (int pass = 0; pass < 2 && !(out->off[WS_TLS_SITE_READ] && out->off[WS_TLS_SITE_WRITE]); pass++)
+		for (unsigned i = 0; i < nsh; i++)
+			if (e.sh[i].sh_type == (pass ? SHT_SYMTAB : SHT_DYNSYM))
+				scan_table(s, e.sh, nsh, i, e.ph, nph, out);
+	free(e.sh);
 	if (!out->off[WS_TLS_SITE_READ] || !out->off[WS_TLS_SITE_WRITE]) {
 		memset(out, 0, sizeof(*out));
 		return 0;
@@ -217,36 +241,30 @@ int ws_tlslib_inspect_mem(const void *data, size_t len, struct ws_tlslib *out, c
 
 int ws_tlslib_inspect(int fd, struct ws_tlslib *out, char *err, size_t errlen)
 {
-	struct stat st;
+	struct src s;
 
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > TLSLIB_MAX) {
+	if (!src_fd(fd, &s)) {
 		memset(out, 0, sizeof(*out));
 		snprintf(err, errlen, "not a regular file of a plausible size");
 		return -ENOEXEC;
 	}
-	struct src s = {.fd = fd, .len = (uint64_t)st.st_size};
 	return inspect(&s, out, err, errlen);
 }
 
-int ws_elf_exports(int fd, const char *name)
+int ws_elf_exports(int fd, const char *const *names, int n)
 {
-	struct stat st;
-	Elf64_Ehdr eh;
-	Elf64_Shdr *sh;
-	int found = 0;
+	struct src s;
+	struct elf e;
+	char err[96];
+	int found = -1;
 
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > TLSLIB_MAX)
-		return 0;
-	struct src s = {.fd = fd, .len = (uint64_t)st.st_size};
-	if (src_read(&s, 0, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr) || !eh.e_shnum ||
-	    !(sh = src_table(&s, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr))))
-		return 0;
-	for (unsigned i = 0; i < eh.e_shnum && !found; i++) {
+	if (!src_fd(fd, &s) || elf_read(&s, &e, err, sizeof(err)))
+		return -1;
+	for (int i = 0; i < n && found < 0 && e.gnu_hash; i++) {
 		Elf64_Sym sym;
-		if (sh[i].sh_type == SHT_GNU_HASH)
-			found = gnu_lookup(&s, sh, eh.e_shnum, &sh[i], name, &sym);
+		if (gnu_lookup(&s, e.sh, e.eh.e_shnum, e.gnu_hash, names[i], &sym))
+			found = i;
 	}
-	free(sh);
+	free(e.sh);
 	return found;
 }

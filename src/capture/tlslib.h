@@ -39,10 +39,10 @@ int ws_tlslib_inspect(int fd, struct ws_tlslib *out, char *err, size_t errlen);
 /* The same, on a copy of the file in memory (tests, fuzzing). */
 int ws_tlslib_inspect_mem(const void *data, size_t len, struct ws_tlslib *out, char *err, size_t errlen);
 
-/* Whether the ELF file open on fd exports name (a defined dynamic symbol,
- * found through its GNU hash table): a few small reads, however large the
- * file. */
-int ws_elf_exports(int fd, const char *name);
+/* The first of names[0..n) the ELF file open on fd exports (a defined
+ * dynamic symbol, found through its GNU hash table: a few small reads,
+ * however large the file), or -1. */
+int ws_elf_exports(int fd, const char *const *names, int n);
 
 /* Whether a mapped file's name (its last path component) is that of a
  * shared TLS library worth inspecting: libssl.so*, libboringssl*. */
