@@ -18,7 +18,7 @@ B        := build
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
 CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(B) -I$(B)/otlp
-LDLIBS   := -lbpf -ldw -lelf -lz -lsqlite3 -lpcap -lcapstone -lcap -lseccomp -lsodium -lprotobuf-c -lcurl -ljansson -lmicrohttpd \
+LDLIBS   := -lbpf -ldw -lelf -lz -lsqlite3 -lpcap -lcapstone -lcap -lseccomp -lsodium -lprotobuf-c -lcurl -ljansson -lmicrohttpd -lnghttp2 \
 	    -lm -lpthread
 
 # Pipeline code shared by the binary, the tests and the fuzzers. It knows
@@ -26,7 +26,7 @@ LDLIBS   := -lbpf -ldw -lelf -lz -lsqlite3 -lpcap -lcapstone -lcap -lseccomp -ls
 CORE_SRCS := \
 	src/util/util.c src/util/hashmap.c src/util/json.c src/util/privfile.c \
 	src/stream/conntrack.c src/stream/reorder.c \
-	src/proto/detect.c src/proto/pair.c src/proto/http1.c src/proto/redis.c src/proto/pg.c src/proto/mysql.c src/proto/mysql_frame.c src/proto/sql.c src/proto/redact.c src/proto/route.c src/proto/mask.c src/proto/mask_pg.c src/proto/mask_mysql.c src/proto/mask_sql.c \
+	src/proto/detect.c src/proto/pair.c src/proto/http1.c src/proto/redis.c src/proto/pg.c src/proto/mysql.c src/proto/mysql_frame.c src/proto/h2.c src/proto/sql.c src/proto/redact.c src/proto/route.c src/proto/mask.c src/proto/mask_pg.c src/proto/mask_mysql.c src/proto/mask_h2.c src/proto/mask_sql.c \
 	src/span/exchange.c src/span/span_json.c src/span/spool.c \
 	src/store/store.c src/store/sink.c src/capture/kevent.c src/trace/lset.c src/trace/load.c src/trace/link.c src/trace/inproc.c src/trace/loop.c src/trace/phases.c \
 	src/pcap/decode.c src/pcap/tcpan.c src/pcap/offline.c src/pcap/pktmatch.c \
@@ -45,8 +45,8 @@ OTLP_GEN    := $(OTLP_PROTOS:%.proto=$(B)/otlp/%.pb-c.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 BIN_OBJS  := $(BIN_SRCS:%.c=$(B)/%.o) $(OTLP_GEN:%.c=%.o)
 
-UNIT_TESTS := test_http1 test_redis test_pg test_mysql test_mask test_conntrack test_store test_pipeline test_reorder test_link test_phases test_pcap test_budget test_gobin test_pyasync test_tlslib test_opts
-FUZZERS    := fuzz_http1 fuzz_redis fuzz_pg fuzz_mysql fuzz_mask fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync fuzz_tlslib fuzz_store
+UNIT_TESTS := test_http1 test_h2 test_redis test_pg test_mysql test_mask test_conntrack test_store test_pipeline test_reorder test_link test_phases test_pcap test_budget test_gobin test_pyasync test_tlslib test_opts
+FUZZERS    := fuzz_http1 fuzz_h2 fuzz_redis fuzz_pg fuzz_mysql fuzz_mask fuzz_stream fuzz_pcap fuzz_gobin fuzz_pyasync fuzz_tlslib fuzz_store
 
 .PHONY: all deps demo test unit asan fuzz fuzz-long e2e clean format
 all: $(B)/wirespan
@@ -178,7 +178,7 @@ fuzz-long: all fuzz
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p build-fuzz
-	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lsqlite3 -lpcap -ldw -lelf -lcapstone -lsodium -lm -lpthread
+	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lsqlite3 -lpcap -ldw -lelf -lcapstone -lsodium -lnghttp2 -lm -lpthread
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -11,15 +11,16 @@ set -euo pipefail
 #   the span JSON read back)
 # demo and tests: real servers and clients, network namespaces, Go (test
 #   programs), the runtimes of the accuracy chains the tests run (redigo,
-#   aiohttp, aioredis; npm for the Node chain's locked packages)
+#   aiohttp, aioredis; npm for the Node chain's locked packages; nghttp, h2load and
+#   python3-grpcio for HTTP/2 and gRPC)
 PKGS=(
 	clang llvm make gcc libbpf-dev bpftool libelf-dev zlib1g-dev libsqlite3-dev libdw-dev libcapstone-dev golang-go
-	libcap-dev libseccomp-dev libsodium-dev protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libjansson-dev
+	libcap-dev libseccomp-dev libsodium-dev protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libjansson-dev libnghttp2-dev
 	libmicrohttpd-dev prometheus
 	libclang-rt-14-dev sqlite3 python3 curl wrk nginx-light redis-server redis-tools postgresql-15
 	mariadb-server mariadb-client libmariadb-dev pkg-config
 	iproute2 util-linux procps linux-libc-dev libpcap-dev tcpdump tshark wireshark-common openssl
-	golang-github-gomodule-redigo-dev python3-aiohttp python3-aioredis
+	golang-github-gomodule-redigo-dev python3-aiohttp python3-aioredis nghttp2-client python3-grpcio
 )
 
 missing=()

@@ -65,7 +65,8 @@ if [ "$(id -u)" -eq 0 ]; then
 			test_secrets test_garbage test_save_and_replay test_started_mid test_disk_full test_three_host_chain \
 			test_fault_loss test_pcap_redis test_pcap_bad_input test_sigkill_keeps_database \
 			test_budget_sheds_and_recovers test_no_secret_reaches_storage test_export_round_trips \
-			test_agent_survives_collector_down_reload_and_kill test_tls_nginx_clients
+			test_agent_survives_collector_down_reload_and_kill test_tls_nginx_clients test_grpc_python \
+			test_grpc_connection_before_recording
 	fi
 else
 	echo "FAIL e2e: the end-to-end tests load eBPF programs and need root"

@@ -121,6 +121,7 @@ struct kconn {
 	__u8 whole;      /* copy up to WS_PAYLOAD_MAX of each syscall */
 	__u8 traced;     /* a traced task used it: its TCP facts are reported */
 	__u8 small;      /* opened while shedding: WS_SHED_PAYLOAD-byte prefix */
+	__u8 tls_classified; /* its first plaintext was looked at */
 	__u32 rq_epoch;  /* hook_epoch when rq_first/rq_last were written */
 	/* bytes written and held by TCP (Nagle, windows): from when, which
 	 * sequence numbers, why (enum ws_hold); 0 none */
@@ -967,6 +968,23 @@ static __always_inline bool shed(const struct kconn *c)
 	return (h & ((1u << (level - 1)) - 1)) != 0;
 }
 
+/* Whether the first bytes of a connection's direction (h[0..9), zeros
+ * past what could be read) open what is captured whole: a RESP array
+ * ("*3\r\n$3\r\nSET..."), or HTTP/2 -- a client's preface ("PRI * HTTP/2.0")
+ * or a server's (a SETTINGS frame of a few entries on stream 0). Pipelined
+ * Redis commands have no length prefix to skip a gap with; HTTP/2 frames
+ * do, but a frame header inside an uncaptured middle loses them all, and
+ * HPACK's table with them. */
+static __always_inline bool opens_whole(const __u8 *h)
+{
+	if (h[0] == '*')
+		return true;
+	if (h[0] == 'P' && h[1] == 'R' && h[2] == 'I' && h[3] == ' ')
+		return true;
+	return h[0] == 0 && h[1] == 0 && h[2] % 6 == 0 && h[3] == 4 && h[4] == 0 && h[5] == 0 && h[6] == 0 &&
+	       h[7] == 0 && h[8] == 0;
+}
+
 /* Payload bytes to copy per syscall of the connection (0: the configured prefix). */
 static __always_inline __u32 conn_cap(const struct kconn *c)
 {
@@ -1051,6 +1069,13 @@ static __always_inline void tls_emit(__u64 pid_tgid, struct kconn *c, __u64 sk, 
 	s->ev.fence = wire;
 	s->ev.seq_flags = wire_known ? WS_KSEQ_WIRE : 0;
 	s->ev.bytes = p->bytes;
+	if (!c->tls_classified) { /* its first plaintext: HTTP/2 is captured whole */
+		__u8 h[9] = {};
+		c->tls_classified = 1;
+		if (kbuf ? !bpf_probe_read_kernel(h, sizeof(h), kbuf) : !bpf_probe_read_user(h, sizeof(h), (void *)p->buf))
+			if (h[0] != '*' && opens_whole(h))
+				c->whole = 1;
+	}
 	if (kbuf) {
 		__u64 cap = p->cap;
 		if (cap > WS_TLS_PEND_MAX)
@@ -1317,16 +1342,14 @@ static __always_inline int data_enter(__u32 fd, __u64 ubuf, __u64 ulen, __u8 sys
 enum copy_kind { COPY_PLAIN, COPY_IOV, COPY_MSG, COPY_MMSG, COPY_NONE };
 
 /* Decide, once per connection and before copying its first bytes, how
- * much of each syscall to copy. A RESP array ("*3\r\n$3\r\nSET...")
- * opens a Redis conversation: pipelined commands have no length prefix to
- * skip a gap with, so every byte must be captured for them to be counted.
- * Other protocols keep the configured prefix. Returns the copy limit. */
+ * much of each syscall to copy: whole (opens_whole), or the configured
+ * prefix. Returns the copy limit. */
 static __always_inline __u32 classify(const struct ws_inflight *f, enum copy_kind kind, __u32 limit)
 {
 	__u64 key = f->sk, iovp = f->ubuf, addr = f->ubuf;
 	struct kconn *c;
 	struct iovec iov;
-	__u8 first = 0;
+	__u8 first[9] = {};
 
 	if (f->flags & WS_KF_NOPAYLOAD)
 		return limit; /* no user buffer to look at: decide later */
@@ -1343,13 +1366,14 @@ static __always_inline __u32 classify(const struct ws_inflight *f, enum copy_kin
 			return limit;
 		addr = (__u64)iov.iov_base;
 	}
-	if (bpf_probe_read_user(&first, 1, (void *)addr))
+	/* nine bytes, or one where fewer can be read (the buffer ends) */
+	if (bpf_probe_read_user(first, sizeof(first), (void *)addr) && bpf_probe_read_user(first, 1, (void *)addr))
 		return limit;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return limit;
 	c->classified = 1;
-	if (first != '*')
+	if (!opens_whole(first))
 		return limit;
 	c->whole = 1;
 	return WS_PAYLOAD_MAX;

@@ -15,7 +15,7 @@ static void usage(FILE *f)
 		   "\n"
 		   "usage: wirespan COMMAND [options]\n"
 		   "\n"
-		   "  record    capture HTTP/1.x, Redis, PostgreSQL and MySQL exchanges live with eBPF (root)\n"
+		   "  record    capture HTTP/1.x, HTTP/2, gRPC, Redis, PostgreSQL and MySQL exchanges live with eBPF (root)\n"
 		   "  pcap      the same spans from tcpdump captures of one or both ends, offline\n"
 		   "  spans     list recorded spans (--json: OpenTelemetry-shaped JSON lines)\n"
 		   "  traces    list distributed traces, across the databases of several hosts\n"

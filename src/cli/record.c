@@ -339,7 +339,7 @@ static void usage_record(FILE *f)
 	fprintf(f,
 		"usage: wirespan record [options]\n"
 		"\n"
-		"Record HTTP/1.x, Redis, PostgreSQL and MySQL exchanges on this machine with eBPF, with no\n"
+		"Record HTTP/1.x, HTTP/2 (gRPC), Redis, PostgreSQL and MySQL exchanges on this machine with eBPF, with no\n"
 		"change to any application, until SIGINT/SIGTERM or --duration. Needs root.\n"
 		"\n"
 		"  --db FILE            database to write (default wirespan.db; created mode 0600)\n"

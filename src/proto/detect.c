@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/h2.h"
 #include "proto/mysql.h"
 #include "proto/pg.h"
 #include "proto/proto.h"
@@ -33,6 +34,7 @@ const struct proto_ops *ws_proto_ops(enum ws_proto p)
 	case WS_PROTO_REDIS: return &ws_redis_ops;
 	case WS_PROTO_PG: return &ws_pg_ops;
 	case WS_PROTO_MYSQL: return &ws_mysql_ops;
+	case WS_PROTO_H2: return &ws_h2_ops;
 	default: return NULL;
 	}
 }
@@ -221,13 +223,15 @@ enum ws_proto ws_proto_detect_request(const uint8_t *d, uint32_t n, bool *more)
 		return WS_PROTO_HTTP1;
 	if (looks_like_resp_array(d, n) || looks_like_redis_inline(d, n))
 		return WS_PROTO_REDIS;
-	int pg = ws_pg_request_at(d, n), my = ws_mysql_request_at(d, n);
+	int pg = ws_pg_request_at(d, n), my = ws_mysql_request_at(d, n), h2 = ws_h2_request_at(d, n);
 	if (pg > 0)
 		return WS_PROTO_PG;
 	if (my > 0)
 		return WS_PROTO_MYSQL;
+	if (h2 > 0)
+		return WS_PROTO_H2;
 	if (more)
-		*more = pg < 0 || my < 0 || could_become_request(d, n);
+		*more = pg < 0 || my < 0 || h2 < 0 || could_become_request(d, n);
 	return WS_PROTO_NONE;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/mask_h2.h"
 #include "proto/mask_mysql.h"
 #include "proto/mask_pg.h"
 #include "proto/mysql.h"
@@ -19,7 +20,7 @@
 
 #define MASK '*'
 
-enum { P_UNKNOWN = 0, P_HTTP, P_REDIS, P_PG, P_MYSQL, P_OPAQUE };
+enum { P_UNKNOWN = 0, P_HTTP, P_REDIS, P_PG, P_MYSQL, P_H2, P_OPAQUE };
 
 /* HTTP states */
 enum {
@@ -102,6 +103,7 @@ struct ws_mask {
 	unsigned kh, kn;
 	struct pg_mask pg;
 	struct my_mask my;
+	struct h2_mask h2;
 };
 
 struct ws_mask *ws_mask_new(void)
@@ -796,8 +798,12 @@ static void detect(struct ws_mask *m, int dir, const uint8_t *p, uint32_t n, boo
 {
 	enum ws_proto pr = ws_proto_detect_request(p, n, more);
 
-	if (pr == WS_PROTO_HTTP1 || pr == WS_PROTO_REDIS || pr == WS_PROTO_PG || pr == WS_PROTO_MYSQL) {
-		m->proto = pr == WS_PROTO_HTTP1 ? P_HTTP : pr == WS_PROTO_REDIS ? P_REDIS : pr == WS_PROTO_PG ? P_PG : P_MYSQL;
+	if (pr == WS_PROTO_HTTP1 || pr == WS_PROTO_REDIS || pr == WS_PROTO_PG || pr == WS_PROTO_MYSQL || pr == WS_PROTO_H2) {
+		m->proto = pr == WS_PROTO_HTTP1	  ? P_HTTP
+			   : pr == WS_PROTO_REDIS ? P_REDIS
+			   : pr == WS_PROTO_PG	  ? P_PG
+			   : pr == WS_PROTO_H2	  ? P_H2
+						  : P_MYSQL;
 		m->req_dir = dir;
 	} else if (ws_proto_detect_greeting(p, n, NULL) == WS_PROTO_MYSQL) {
 		m->proto = P_MYSQL; /* the server speaks first */
@@ -809,6 +815,16 @@ static void detect(struct ws_mask *m, int dir, const uint8_t *p, uint32_t n, boo
 		return;
 	}
 	*more = false;
+}
+
+/* HTTP/2 bytes held while the protocol was not known (kept as they
+ * were): read to stand where they ended. */
+static void h2_held(struct ws_mask *m, int dir, uint8_t *p, uint32_t n)
+{
+	bool req = dir == m->req_dir;
+
+	ws_h2mask_run_start(&m->h2, dir, req, true, p, n, n);
+	ws_h2mask_bytes(&m->h2, dir, req, p, n);
 }
 
 /* The protocol is not known yet: decide from this run, with the bytes
@@ -830,6 +846,8 @@ static void learn(struct ws_mask *m, int dir, uint32_t seq, uint32_t len, const 
 		if (m->d[!dir].seen) {
 			if (m->proto == P_PG)
 				ws_pgmask_set_lost(&m->pg, !dir);
+			else if (m->proto == P_H2)
+				ws_h2mask_set_lost(&m->h2, !dir);
 			else if (m->proto == P_MYSQL)
 				ws_mymask_set_lost(&m->my, !dir);
 			else
@@ -842,6 +860,8 @@ static void learn(struct ws_mask *m, int dir, uint32_t seq, uint32_t len, const 
 				h_bytes(m, dir, scratch, np);
 			else if (m->proto == P_PG)
 				ws_pgmask_bytes(&m->pg, dir, true, scratch, np);
+			else if (m->proto == P_H2)
+				h2_held(m, dir, scratch, np);
 			else if (m->proto == P_MYSQL)
 				ws_mymask_bytes(&m->my, dir, dir == m->req_dir, scratch, np);
 			else
@@ -850,9 +870,10 @@ static void learn(struct ws_mask *m, int dir, uint32_t seq, uint32_t len, const 
 		return;
 	}
 	/* hold (and keep) a start too short to tell, if it cannot be a secret:
-	 * no space in it, the whole run captured (a PostgreSQL startup packet's
+	 * the direction's first bytes (or what follows them while held), no
+	 * space in them, the whole run captured (a PostgreSQL startup packet's
 	 * first bytes are its length and version) */
-	if (more && np + len <= PEND_MAX && head_len == len && !memchr(buf, ' ', np + n)) {
+	if (more && (np || !m->d[dir].seen) && np + len <= PEND_MAX && head_len == len && !memchr(buf, ' ', np + n)) {
 		memcpy(m->pend, buf, np + n);
 		m->npend = (uint8_t)(np + n);
 		m->pend_dir = dir;
@@ -981,6 +1002,21 @@ static void my_run(struct ws_mask *m, int dir, bool follows, uint32_t len, uint8
 	ws_mymask_bytes(&m->my, dir, req, tail, tail_len);
 }
 
+static void h2_run(struct ws_mask *m, int dir, bool follows, uint32_t len, uint8_t *head, uint32_t head_len,
+		   uint8_t *tail, uint32_t tail_len)
+{
+	struct mdir *D = &m->d[dir];
+	bool req = dir == m->req_dir;
+
+	if (!follows)
+		ws_h2mask_set_lost(&m->h2, dir);
+	ws_h2mask_run_start(&m->h2, dir, req, !D->seen, head, head_len, len);
+	ws_h2mask_bytes(&m->h2, dir, req, head, head_len);
+	if (len - head_len - tail_len)
+		ws_h2mask_gap(&m->h2, dir, len - head_len - tail_len);
+	ws_h2mask_bytes(&m->h2, dir, req, tail, tail_len);
+}
+
 void ws_mask_run(struct ws_mask *m, int dir, uint32_t seq, bool seq_known, uint32_t len, uint8_t *head,
 		 uint32_t head_len, uint8_t *tail, uint32_t tail_len)
 {
@@ -1003,6 +1039,8 @@ void ws_mask_run(struct ws_mask *m, int dir, uint32_t seq, bool seq_known, uint3
 		pg_run(m, dir, !D->seen || !seq_known || seq == D->next, len, head, head_len, tail, tail_len);
 	} else if (m->proto == P_MYSQL) {
 		my_run(m, dir, !D->seen || !seq_known || seq == D->next, len, head, head_len, tail, tail_len);
+	} else if (m->proto == P_H2) {
+		h2_run(m, dir, !D->seen || !seq_known || seq == D->next, len, head, head_len, tail, tail_len);
 	} else if (m->proto == P_HTTP || m->proto == P_REDIS) {
 		bool follows = !D->seen || !seq_known || seq == D->next;
 		if (!follows || (!D->seen && !(head_len && starts_message(m, dir, head, head_len))))

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum ws_proto { WS_PROTO_NONE = 0, WS_PROTO_HTTP1, WS_PROTO_REDIS, WS_PROTO_PG, WS_PROTO_MYSQL };
+enum ws_proto { WS_PROTO_NONE = 0, WS_PROTO_HTTP1, WS_PROTO_REDIS, WS_PROTO_PG, WS_PROTO_MYSQL, WS_PROTO_H2 };
 
 const char *ws_proto_name(enum ws_proto p);
 /* The protocol named so ("http", "redis"), or WS_PROTO_NONE. */
@@ -84,6 +84,24 @@ struct ws_http_info {
 	uint8_t version_minor; /* HTTP/1.<minor> */
 	uint8_t redacted;      /* WS_HDR_* bits */
 	bool chunked;
+};
+
+/* An HTTP/2 stream's request or response (h2.c): the HTTP fields from
+ * its pseudo-headers and headers, and what HTTP/2 and gRPC add. */
+struct ws_h2_info {
+	struct ws_http_info http; /* method, path, host, status, ... ("" / 0 when not known) */
+	uint32_t stream;          /* the stream id */
+	int grpc_status;          /* response: grpc-status, -1 none */
+	uint32_t rst_code;        /* response: the RST_STREAM's error code (rst) */
+	uint16_t blocks;          /* header blocks seen (a second one is the trailers) */
+	bool headers_unknown;     /* its header block could not be decoded: HPACK state not known */
+	bool trailers;            /* a header block followed the first */
+	bool grpc;                /* content-type application/grpc */
+	bool https;               /* request: :scheme https */
+	bool rst;                 /* response: the stream was reset (RST_STREAM) */
+	bool rst_by_client;       /* ... by the side that sent the request */
+	bool gap;                 /* bytes of its direction were lost while it was open: its
+				   * sizes are at least what they say, its end may be unknown */
 };
 
 struct ws_redis_info {
@@ -161,6 +179,7 @@ struct ws_msg {
 		struct ws_redis_info redis;
 		struct ws_pg_info pg;
 		struct ws_mysql_info mysql;
+		struct ws_h2_info h2;
 	} u;
 };
 
@@ -204,6 +223,8 @@ struct proto_span {
 	/* fill f, and write the protocol's further attributes into attrs (an
 	 * open JSON object); client: the span is the client's */
 	void (*fields)(const struct ws_exchange *x, bool client, struct ws_span_fields *f, struct ws_json *attrs);
+	/* network.protocol.name, when it is not the parser's name ("http" for http2) */
+	const char *net_name;
 	/* attributes for the stored fields (NULL: not written) */
 	const char *method_attr, *target_attr, *query_attr, *status_attr, *req_body_attr, *resp_body_attr;
 	/* attributes with one value for every span: {"db.system", "redis", NULL} */
@@ -238,6 +259,7 @@ extern const struct proto_ops ws_http1_ops;
 extern const struct proto_ops ws_redis_ops;
 extern const struct proto_ops ws_pg_ops;
 extern const struct proto_ops ws_mysql_ops;
+extern const struct proto_ops ws_h2_ops;
 
 /* Decide from the first bytes of a direction whether they start a request
  * of a protocol we parse. Returns the protocol, or WS_PROTO_NONE with *more

@@ -89,7 +89,9 @@ void ws_span_to_json(const struct ws_span *s, struct ws_json *j)
 	wj_kstr(j, "network.transport", "tcp");
 	if (s->local.family)
 		wj_kstr(j, "network.type", s->local.family == AF_INET6 ? "ipv6" : "ipv4");
-	wj_kstr(j, "network.protocol.name", ws_proto_name(s->proto));
+	const struct proto_ops *po = ws_proto_ops(s->proto);
+	wj_kstr(j, "network.protocol.name",
+		po && po->span && po->span->net_name ? po->span->net_name : ws_proto_name(s->proto));
 	endpoint(j, "network.peer.address", "network.peer.port", &s->peer);
 	endpoint(j, "network.local.address", "network.local.port", &s->local);
 	endpoint(j, "server.address", "server.port", server);

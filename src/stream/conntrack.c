@@ -369,6 +369,15 @@ static bool detect(struct ct_conn *c, int dir, struct ws_seg *seg)
 				c->ops->feed(c->pst, dir, &B->segs[i]);
 			det_free(D);
 		}
+		/* an HTTP/2 server may send its preface (SETTINGS) before its
+		 * client's arrives: kept while waiting, it is the start of the
+		 * other direction, which the parser needs to decode its headers */
+		struct ct_dir *O = &c->dir[!dir];
+		if (p == WS_PROTO_H2 && O->det) {
+			for (unsigned i = 0; i < O->det->nsegs; i++)
+				c->ops->feed(c->pst, !dir, &O->det->segs[i]);
+			det_free(O);
+		}
 		seg->gap_before = false;
 		return true;
 	}

@@ -13,7 +13,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
 
-MODULES = ["test_http", "test_redis", "test_postgres", "test_mysql", "test_tls", "test_filters", "test_errors", "test_traces", "test_phases", "test_pcap",
+MODULES = ["test_http", "test_redis", "test_postgres", "test_mysql", "test_tls", "test_h2", "test_filters", "test_errors", "test_traces", "test_phases", "test_pcap",
            "test_overhead", "test_runtimes", "test_secrets", "test_export", "test_agent"]
 
 

@@ -2,7 +2,7 @@
 """Write seed corpora for the fuzzers from the recorded conversations, and
 small capture files (generated here) for the pcap fuzzer.
 
-usage: seed.py OUTDIR   (creates OUTDIR/http1, OUTDIR/redis, OUTDIR/mask, OUTDIR/stream,
+usage: seed.py OUTDIR   (creates OUTDIR/http1, OUTDIR/h2, OUTDIR/redis, OUTDIR/mask, OUTDIR/stream,
                          OUTDIR/pcap)
 """
 import os
@@ -191,7 +191,7 @@ def pcap_seeds():
 def main():
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
     outdir = sys.argv[1]
-    for proto, target in (("http", "http1"), ("redis", "redis"), ("pg", "pg"), ("mysql", "mysql")):
+    for proto, target in (("http", "http1"), ("redis", "redis"), ("pg", "pg"), ("mysql", "mysql"), ("h2", "h2")):
         for name in sorted(os.listdir(os.path.join(root, proto))):
             if not name.endswith(".conv"):
                 continue
