@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """wirespan's overhead, side by side with the baseline, in one invocation.
 
-    sudo bench/overhead.py [http] [redis] [node] [agent] [kernel] [cores] [pg] [tls]   (default: all but pg, tls)
+    sudo bench/overhead.py [http] [redis] [node] [agent] [kernel] [cores] [pg] [tls] [h2]
+                           (default: all but pg, tls, h2)
 
 Environment: REPS (3), RUN_SECONDS (5, per wrk run), REDIS_N (200000),
 CORES ("1 2 4 ..." up to the CPUs online), WIRESPAN (build/wirespan),
@@ -36,9 +37,10 @@ REPS = int(os.environ.get("REPS", "3"))
 SECS = int(os.environ.get("RUN_SECONDS", "5"))
 REDIS_N = int(os.environ.get("REDIS_N", "200000"))
 NCPU = os.cpu_count() or 1
-HTTP_PORT, REDIS_PORT, HTTPS_PORT = 18180, 18181, 18182
+HTTP_PORT, REDIS_PORT, HTTPS_PORT, H2_PORT = 18180, 18181, 18182, 18183
 MODES = ["base", "wirespan", "budget"]
 TMP = tempfile.mkdtemp(prefix="wirespan-bench-")
+os.chmod(TMP, 0o755)  # nginx's workers (nobody) serve files from it: 0700 would make every answer a 403
 procs = []
 
 
@@ -66,6 +68,7 @@ error_log {prefix}/logs/error.log;
 events {{ worker_connections 4096; }}
 http {{ access_log off; keepalive_requests 10000000; open_file_cache max=16;
   server {{ listen 127.0.0.1:{HTTP_PORT} reuseport; root {prefix}/www; }}
+  server {{ listen 127.0.0.1:{H2_PORT} http2 reuseport; root {prefix}/www; }}
   {https} }}
 """)
     cmd = ["nginx", "-p", prefix, "-c", "nginx.conf"]
@@ -279,6 +282,56 @@ def bench_tls():
     print(f"full capture keeps {r_http:.2f} of cleartext HTTP and {r_tls:.2f} of HTTPS ({r_off:.2f} with the TLS "
           f"probes off); the probes and the plaintext they report add {per_req:+.1f} us of wall time per request "
           f"on this single-connection-per-slot load")
+
+
+def h2load(conns=4, streams=16):
+    """h2load over h2c: conns connections, streams requests in flight on
+    each, for RUN_SECONDS."""
+    out = sh(["h2load", "-c", str(conns), "-m", str(streams), "-D", str(SECS),
+              f"http://127.0.0.1:{H2_PORT}/small.txt"], check=True).stdout
+    m = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out)
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
+    mean = re.search(r"time for request:\s+\S+\s+\S+\s+(\S+)", out)
+    return {"rps": float(m.group(1)), "requests": int(done.group(2)), "p50": us(mean.group(1)), "p99": 0.0}
+
+
+def bench_h2():
+    """HTTP/2: the same file over h2c, many streams at once on each
+    connection (h2load -c4 -m16), nginx (1 worker); the peer is tcpdump
+    -w on the same traffic. HTTP/2 connections are captured whole."""
+    print(f"\n## HTTP/2: h2load -c4 -m16 -D{SECS} over h2c, nginx (1 worker, 128-byte file), loopback; {REPS} reps")
+    start_nginx()
+    modes = MODES + ["tcpdump"]
+    res = {m: [] for m in modes}
+    for rep in range(REPS):
+        for m in modes:
+            if m == "tcpdump":
+                res[m].append(tcpdump_run(h2load, H2_PORT))
+                continue
+            r, st = record_run(m, h2load)
+            if st:
+                r["cpu"], r["bpf"] = cost(st, r["requests"])
+                r["spans"] = st["stat"].get("spans", 0)
+                r["shed"] = st["shed"].get("shed_level_max", 0)
+            res[m].append(r)
+    stop_nginx()
+    base = med([r["rps"] for r in res["base"]])
+    lat = med([r["p50"] for r in res["base"]])
+    print("| mode | req/s (median) | of baseline | mean latency | added | agent CPU/req | BPF/req | spans/req | shed level |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for m in modes:
+        rs = res[m]
+        rps, mean = med([r["rps"] for r in rs]), med([r["p50"] for r in rs])
+        row = ["tcpdump -w (peer)" if m == "tcpdump" else m, f"{rps:,.0f}", f"{rps / base:.2f}", f"{mean:.0f} us",
+               "-" if m == "base" else f"{mean - lat:+.0f} us"]
+        if m in ("base", "tcpdump"):
+            row += ["-"] * 4
+        else:
+            n = med([r["requests"] for r in rs])
+            row += [f"{med([r['cpu'] for r in rs]):.1f} us", f"{med([r['bpf'] for r in rs]):.1f} us",
+                    f"{med([r['spans'] for r in rs]) / n:.2f}", str(max(r["shed"] for r in rs))]
+        print("| " + " | ".join(row) + " |")
+    print("every run (req/s): " + "; ".join(f"{m} " + ", ".join(f"{r['rps']:,.0f}" for r in res[m]) for m in modes))
 
 
 def redis_n(pipeline):
@@ -549,7 +602,8 @@ def main():
     try:
         for name in want:
             {"http": bench_http, "redis": bench_redis, "node": bench_node, "agent": bench_agent,
-             "kernel": bench_kernel, "cores": bench_cores, "pg": bench_pg, "tls": bench_tls}[name]()
+             "kernel": bench_kernel, "cores": bench_cores, "pg": bench_pg, "tls": bench_tls,
+             "h2": bench_h2}[name]()
     finally:
         stop_nginx()
         for p in procs:

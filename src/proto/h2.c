@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/http1.h"
 #include "proto/proto.h"
 #include "proto/redact.h"
 #include "proto/route.h"
@@ -76,8 +77,8 @@ struct h2_block {
 	bool open;
 	uint32_t sid;
 	bool end_stream; /* its HEADERS frame ended the stream's message */
-	bool push;       /* a PUSH_PROMISE's: decoded for the table only */
-	bool has_msg;    /* it describes its stream's message (blk_msg) */
+	bool has_msg;    /* it describes its stream's message (blk_msg); a
+			  * PUSH_PROMISE's is decoded for the table only */
 };
 
 struct h2_dir {
@@ -111,6 +112,7 @@ struct h2 {
 	struct h2_dir d[2];
 	struct h2_stream *streams; /* open, oldest first */
 	unsigned nstreams, cap;
+	uint32_t max_sid; /* the highest stream id a request opened */
 	struct ws_pairer pairer; /* streams open at the end, for conntrack's abort */
 	struct proto_sink sink;
 	bool mid; /* met in its middle: no HPACK anywhere */
@@ -379,14 +381,7 @@ static void field(struct ws_msg *m, const nghttp2_nv *nv)
 	} else if (name_is(nv, "set-cookie")) {
 		ht->redacted |= WS_HDR_SET_COOKIE;
 	} else if (ws_redact_header_kept((const char *)nv->name, nv->namelen)) {
-		size_t used = 0, nn = nv->namelen;
-		while (used < sizeof(ht->kept) && ht->kept[used]) /* "name\0value\0" pairs */
-			used += strlen(ht->kept + used) + 1, used += strlen(ht->kept + used) + 1;
-		if (used + nn + 2 < sizeof(ht->kept)) {
-			memcpy(ht->kept + used, nv->name, nn);
-			ht->kept[used + nn] = 0;
-			ws_copy_text(ht->kept + used + nn + 1, sizeof(ht->kept) - used - nn - 2, nv->value, vn);
-		}
+		ws_http_keep_header(ht, (const char *)nv->name, nv->namelen, nv->value, vn);
 	}
 }
 
@@ -479,14 +474,17 @@ static struct ws_msg *frame_msg(struct h2 *h, int dir, uint32_t sid, bool header
 	*is_req = req;
 	if (req) {
 		if (!s) {
-			/* only a new request's HEADERS opens a stream (ids of a
-			 * client's streams are odd, and grow) */
-			if (!headers || !(sid & 1) || !(s = stream_new(h, sid))) {
-				if (headers && h->sink.unmatched) {
-					struct ws_msg m;
-					msg_begin(h, &m, dir, sid);
+			/* only a new request's HEADERS opens a stream: ids of a
+			 * client's streams are odd, and grow (a lower one is the
+			 * trailers of a request answered already) */
+			if (!headers || !(sid & 1) || sid <= h->max_sid)
+				return NULL;
+			h->max_sid = sid;
+			if (!(s = stream_new(h, sid))) { /* too many at once: counted */
+				struct ws_msg m;
+				msg_begin(h, &m, dir, sid);
+				if (h->sink.unmatched)
 					h->sink.unmatched(h->sink.ctx, &m);
-				}
 				return NULL;
 			}
 		}
@@ -620,7 +618,7 @@ static void frame_start(struct h2 *h, int dir, const struct ws_seg *seg)
 		break;
 	case F_PUSH_PROMISE:
 		D->pre_want = (D->flags & FL_PADDED ? 1 : 0) + 4;
-		D->blk = (struct h2_block){.open = true, .sid = D->sid, .push = true};
+		D->blk = (struct h2_block){.open = true, .sid = D->sid};
 		break;
 	case F_CONTINUATION:
 		m = blk_msg(h, dir);
@@ -986,6 +984,7 @@ static void h2_span_fields(const struct ws_exchange *x, bool client, struct ws_s
 	const struct ws_http_info *rq = &q->http, *rs = &r->http;
 	char svc[128], method[128];
 	bool grpc = q->grpc || r->grpc;
+	int grpc_status = x->aborted ? -1 : r->grpc_status; /* no response: no status */
 
 	ws_strlcpy(s->method, rq->method, sizeof(s->method));
 	ws_strlcpy(s->target, rq->path, sizeof(s->target));
@@ -1002,12 +1001,11 @@ static void h2_span_fields(const struct ws_exchange *x, bool client, struct ws_s
 		wj_kstr(a, "rpc.system", "grpc");
 		wj_kstr(a, "rpc.service", svc);
 		wj_kstr(a, "rpc.method", method);
-		if (r->grpc_status >= 0) {
-			wj_kint(a, "rpc.grpc.status_code", r->grpc_status);
-			if (r->grpc_status && (client || grpc_server_error(r->grpc_status)))
+		if (grpc_status >= 0) {
+			wj_kint(a, "rpc.grpc.status_code", grpc_status);
+			if (grpc_status && (client || grpc_server_error(grpc_status)))
 				snprintf(s->error, sizeof(s->error), "%s",
-					 r->grpc_status < (int)WS_ARRAY_SIZE(grpc_codes) ? grpc_codes[r->grpc_status]
-											  : "grpc_status");
+					 grpc_status < (int)WS_ARRAY_SIZE(grpc_codes) ? grpc_codes[grpc_status] : "grpc_status");
 		}
 	} else if (rq->method[0]) {
 		char route[sizeof(rq->path)];
@@ -1029,28 +1027,7 @@ static void h2_span_fields(const struct ws_exchange *x, bool client, struct ws_s
 	}
 	if (q->https)
 		wj_kstr(a, "url.scheme", "https");
-	if (rq->host[0])
-		wj_kstr(a, "http.request.header.host", rq->host);
-	if (rq->user_agent[0])
-		wj_kstr(a, "user_agent.original", rq->user_agent);
-	if (rq->content_type[0])
-		wj_kstr(a, "http.request.header.content-type", rq->content_type);
-	if (rs->content_type[0])
-		wj_kstr(a, "http.response.header.content-type", rs->content_type);
-	if (rq->traceparent[0]) {
-		wj_kstr(a, "traceparent", rq->traceparent);
-		ws_strlcpy(s->traceparent, rq->traceparent, sizeof(s->traceparent));
-	}
-	for (int d = 0; d < 2; d++) {
-		const char *k = d ? rs->kept : rq->kept;
-		char key[320];
-		for (size_t i = 0; i < sizeof(rq->kept) && k[i];) {
-			const char *name = k + i, *value = name + strlen(name) + 1;
-			snprintf(key, sizeof(key), "http.%s.header.%s", d ? "response" : "request", name);
-			wj_kstr(a, key, value);
-			i = (size_t)(value - k) + strlen(value) + 1;
-		}
-	}
+	ws_http_attrs(rq, rs, s, a);
 	if (q->trailers)
 		wj_kbool(a, "wirespan.h2.request_trailers", true);
 	/* bytes of its direction were lost while the message was open: its
@@ -1059,14 +1036,6 @@ static void h2_span_fields(const struct ws_exchange *x, bool client, struct ws_s
 		wj_kbool(a, "wirespan.h2.request_bytes_lost", true);
 	if (r->gap)
 		wj_kbool(a, "wirespan.h2.response_bytes_lost", true);
-	if (rq->redacted & WS_HDR_AUTHORIZATION)
-		wj_kstr(a, "http.request.header.authorization", "[REDACTED]");
-	if (rq->redacted & WS_HDR_PROXY_AUTHORIZATION)
-		wj_kstr(a, "http.request.header.proxy-authorization", "[REDACTED]");
-	if (rq->redacted & WS_HDR_COOKIE)
-		wj_kstr(a, "http.request.header.cookie", "[REDACTED]");
-	if (rs->redacted & WS_HDR_SET_COOKIE)
-		wj_kstr(a, "http.response.header.set-cookie", "[REDACTED]");
 }
 
 static const struct proto_span h2_span = {

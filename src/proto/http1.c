@@ -194,16 +194,22 @@ static void header(struct h1_dir *D, bool is_req, const char *l, size_t n)
 	} else if (is_req && hdr_is(l, nn, "traceparent")) {
 		ws_copy_text(hi->traceparent, sizeof(hi->traceparent), (const uint8_t *)v, vn);
 	} else if (ws_redact_header_kept(l, nn)) { /* allowed on purpose (--keep-header) */
-		size_t used = 0;
-		while (used < sizeof(hi->kept) && hi->kept[used]) /* "name\0value\0" pairs */
-			used += strlen(hi->kept + used) + 1, used += strlen(hi->kept + used) + 1;
-		if (used + nn + 2 < sizeof(hi->kept)) {
-			for (size_t i = 0; i < nn; i++)
-				hi->kept[used + i] = (char)tolower((unsigned char)l[i]);
-			hi->kept[used + nn] = 0;
-			ws_copy_text(hi->kept + used + nn + 1, sizeof(hi->kept) - used - nn - 2, (const uint8_t *)v, vn);
-		}
+		ws_http_keep_header(hi, l, nn, (const uint8_t *)v, vn);
 	}
+}
+
+void ws_http_keep_header(struct ws_http_info *hi, const char *name, size_t nn, const uint8_t *v, size_t vn)
+{
+	size_t used = 0;
+
+	while (used < sizeof(hi->kept) && hi->kept[used]) /* "name\0value\0" pairs */
+		used += strlen(hi->kept + used) + 1, used += strlen(hi->kept + used) + 1;
+	if (used + nn + 2 >= sizeof(hi->kept))
+		return;
+	for (size_t i = 0; i < nn; i++)
+		hi->kept[used + i] = (char)tolower((unsigned char)name[i]);
+	hi->kept[used + nn] = 0;
+	ws_copy_text(hi->kept + used + nn + 1, sizeof(hi->kept) - used - nn - 2, v, vn);
 }
 
 /* A header line too long to keep: only its name is looked at, so that a
@@ -639,15 +645,9 @@ static struct ws_pairer *h1_pairer(void *st) { return &((struct h1 *)st)->pairer
 
 /* ---- spans ---- */
 
-/* The name is the method and the route (route.h), not the path: names are
- * what spans are grouped, searched and counted by, and a path holds ids.
- * The path stays in url.path; url.template says the route when it differs.
- * error.type per OpenTelemetry: the status code for HTTP server errors
- * (5xx) and, on clients, for 4xx too. */
-static void http1_span_fields(const struct ws_exchange *x, bool client, struct ws_span_fields *s, struct ws_json *a)
+void ws_http_attrs(const struct ws_http_info *rq, const struct ws_http_info *rs, struct ws_span_fields *s,
+		   struct ws_json *a)
 {
-	const struct ws_http_info *rq = &x->req.u.http, *rs = &x->resp.u.http;
-	char route[sizeof(rq->path)];
 	static const struct {
 		unsigned bit;
 		const char *req_attr, *resp_attr;
@@ -658,18 +658,6 @@ static void http1_span_fields(const struct ws_exchange *x, bool client, struct w
 		{WS_HDR_SET_COOKIE, NULL, "http.response.header.set-cookie"},
 	};
 
-	ws_strlcpy(s->method, rq->method, sizeof(s->method));
-	ws_strlcpy(s->target, rq->path, sizeof(s->target));
-	ws_strlcpy(s->query, rq->query, sizeof(s->query));
-	s->status = rs->status;
-	ws_route_template(route, sizeof(route), rq->path);
-	snprintf(s->name, sizeof(s->name), "%s %s", rq->method, route);
-	if (rs->status >= 500 || (client && rs->status >= 400))
-		snprintf(s->error, sizeof(s->error), "%d", rs->status);
-
-	if (strcmp(route, rq->path) != 0)
-		wj_kstr(a, "url.template", route);
-	wj_kstr(a, "network.protocol.version", rq->version_minor ? "1.1" : "1.0");
 	if (rq->host[0])
 		wj_kstr(a, "http.request.header.host", rq->host);
 	if (rq->user_agent[0])
@@ -693,14 +681,39 @@ static void http1_span_fields(const struct ws_exchange *x, bool client, struct w
 			i = (size_t)(value - k) + strlen(value) + 1;
 		}
 	}
-	if (rs->chunked)
-		wj_kbool(a, "wirespan.response.chunked", true);
 	for (size_t i = 0; i < WS_ARRAY_SIZE(secrets); i++) {
 		const char *name = secrets[i].req_attr ? secrets[i].req_attr : secrets[i].resp_attr;
 		uint8_t bits = secrets[i].req_attr ? rq->redacted : rs->redacted;
 		if (bits & secrets[i].bit)
 			wj_kstr(a, name, "[REDACTED]");
 	}
+}
+
+/* The name is the method and the route (route.h), not the path: names are
+ * what spans are grouped, searched and counted by, and a path holds ids.
+ * The path stays in url.path; url.template says the route when it differs.
+ * error.type per OpenTelemetry: the status code for HTTP server errors
+ * (5xx) and, on clients, for 4xx too. */
+static void http1_span_fields(const struct ws_exchange *x, bool client, struct ws_span_fields *s, struct ws_json *a)
+{
+	const struct ws_http_info *rq = &x->req.u.http, *rs = &x->resp.u.http;
+	char route[sizeof(rq->path)];
+
+	ws_strlcpy(s->method, rq->method, sizeof(s->method));
+	ws_strlcpy(s->target, rq->path, sizeof(s->target));
+	ws_strlcpy(s->query, rq->query, sizeof(s->query));
+	s->status = rs->status;
+	ws_route_template(route, sizeof(route), rq->path);
+	snprintf(s->name, sizeof(s->name), "%s %s", rq->method, route);
+	if (rs->status >= 500 || (client && rs->status >= 400))
+		snprintf(s->error, sizeof(s->error), "%d", rs->status);
+
+	if (strcmp(route, rq->path) != 0)
+		wj_kstr(a, "url.template", route);
+	wj_kstr(a, "network.protocol.version", rq->version_minor ? "1.1" : "1.0");
+	ws_http_attrs(rq, rs, s, a);
+	if (rs->chunked)
+		wj_kbool(a, "wirespan.response.chunked", true);
 }
 
 static const struct proto_span http1_span = {

@@ -50,11 +50,10 @@ static void frame_start(struct h2m_dir *D)
 	D->st = M_BODY;
 }
 
-void ws_h2mask_bytes(struct h2_mask *g, int dir, bool req, uint8_t *p, uint32_t n)
+void ws_h2mask_bytes(struct h2_mask *g, int dir, uint8_t *p, uint32_t n)
 {
 	struct h2m_dir *D = &g->d[dir];
 
-	(void)req;
 	while (n) {
 		switch (D->st) {
 		case M_PREFACE: {

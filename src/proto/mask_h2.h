@@ -30,9 +30,8 @@ struct h2_mask {
 	struct h2m_dir d[2];
 };
 
-/* Mask p[0..n) in place, bytes that travelled in dir; req: dir is the
- * client's. */
-void ws_h2mask_bytes(struct h2_mask *g, int dir, bool req, uint8_t *p, uint32_t n);
+/* Mask p[0..n) in place, bytes that travelled in dir. */
+void ws_h2mask_bytes(struct h2_mask *g, int dir, uint8_t *p, uint32_t n);
 /* n bytes of dir were not captured. */
 void ws_h2mask_gap(struct h2_mask *g, int dir, uint64_t n);
 bool ws_h2mask_lost(const struct h2_mask *g, int dir);

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/mask.h"
 #include "proto/proto.h"
 #include "span/span.h"
 #include "stream/conntrack.h"
@@ -186,6 +187,66 @@ static void conv_free(struct conv *c)
 {
 	for (int i = 0; i < c->nsegs; i++)
 		free(c->segs[i].data);
+}
+
+/* ---- masking a conversation as --save-events does ---- */
+
+/* How the masker is handed the runs. */
+struct cut {
+	uint32_t step; /* 0: each segment one run; else runs of step bytes */
+	int split_seg; /* -1, or the segment cut in two at split_at */
+	uint32_t split_at;
+	uint32_t cap; /* 0: all captured; else a prefix of cap bytes and a 64-byte tail */
+	int skip_run; /* -1, or a run the masker never sees (lost), masked whole here */
+	bool header_runs; /* each segment's first 4 bytes a run of their own (a packet header read alone) */
+};
+
+/* m = c with its bytes masked run by run, seen from side. Bytes never
+ * captured become '#'. */
+static void mask_conv(const struct conv *c, struct conv *m, int side, const struct cut *k)
+{
+	struct ws_mask *mk = ws_mask_new();
+	uint32_t seq[2] = {1000, 5000000};
+	int run = 0;
+
+	*m = *c;
+	for (int i = 0; i < c->nsegs; i++) {
+		const struct conv_seg *sg = &c->segs[i];
+		struct conv_seg *ms = &m->segs[i];
+		ms->data = NULL;
+		if (sg->from == CONV_EOF)
+			continue;
+		ms->data = ws_malloc(sg->len + 1);
+		memcpy(ms->data, sg->data, sg->len);
+		int dir = sg->from == side ? WS_SEND : WS_RECV;
+		for (uint32_t off = 0; off < sg->len;) {
+			uint32_t n = k->step ? WS_MIN(k->step, sg->len - off) : sg->len - off;
+			if (i == k->split_seg && off == 0 && k->split_at > 0 && k->split_at < sg->len)
+				n = k->split_at;
+			if (k->header_runs && off == 0 && sg->len > 4)
+				n = 4;
+			uint8_t *p = ms->data + off;
+			uint32_t head = n, tail = 0;
+			if (k->cap && n > k->cap) {
+				head = k->cap;
+				tail = WS_MIN(64, n - k->cap);
+				memset(p + head, '#', n - head - tail);
+			}
+			if (run++ == k->skip_run)
+				memset(p, '*', n);
+			else
+				ws_mask_run(mk, dir, seq[sg->from], true, n, p, head, p + n - tail, tail);
+			seq[sg->from] += n;
+			off += n;
+		}
+	}
+	ws_mask_free(mk);
+}
+
+static void free_masked(struct conv *m)
+{
+	for (int i = 0; i < m->nsegs; i++)
+		free(m->segs[i].data);
 }
 
 /* ---- an exchange as the .conv files' "=" lines write it ---- */
