@@ -18,8 +18,8 @@
 #define WS_PAYLOAD_MAX 16384
 #define WS_TAIL_MAX 64
 #define WS_COMM_LEN 16
-#define WS_IOV_MAX 64  /* iovecs walked per readv/writev/sendmsg/recvmsg (gRPC writes
-			* a frame in many: header, HPACK bytes, prefix, message) */
+#define WS_IOV_MAX 1024 /* iovecs walked per readv/writev/sendmsg/recvmsg (UIO_MAXIOV: gRPC and Node write
+			 * HTTP/2 frames in many, one per header, block, prefix, message) */
 #define WS_MMSG_MAX 4  /* messages reported per sendmmsg/recvmmsg */
 #define WS_CHUNKS_MAX 16 /* records one syscall may fill when it is captured whole */
 #define WS_MAX_PORTS 16

@@ -398,6 +398,24 @@ static struct ws_msg *blk_msg(struct h2 *h, int dir)
 	return dir == h->req_dir ? &s->req : &s->resp;
 }
 
+/* The header block of m being read could not be decoded: what it had
+ * given is dropped (fields read from a table that proved wrong may be
+ * wrong too). Its first block is its headers; a later one its trailers. */
+static void block_unknown(struct ws_msg *m)
+{
+	struct ws_h2_info *hi = &m->u.h2;
+
+	if (hi->blocks > 1) {
+		hi->trailers_unknown = true;
+		hi->grpc_status = -1;
+		return;
+	}
+	memset(&hi->http, 0, sizeof(hi->http));
+	hi->grpc = hi->https = false;
+	hi->grpc_status = -1;
+	hi->headers_unknown = true;
+}
+
 /* The HPACK state of dir is no longer known. */
 static void hpack_lost(struct h2 *h, int dir)
 {
@@ -406,7 +424,7 @@ static void hpack_lost(struct h2 *h, int dir)
 	D->hd_ok = false;
 	struct ws_msg *m = blk_msg(h, dir);
 	if (m)
-		m->u.h2.headers_unknown = true;
+		block_unknown(m);
 }
 
 /* Decode header block bytes p[0..n) of dir; final: the block ends here. */
@@ -614,7 +632,7 @@ static void frame_start(struct h2 *h, int dir, const struct ws_seg *seg)
 			m->u.h2.trailers = true;
 		D->blk = (struct h2_block){.open = true, .sid = D->sid, .end_stream = D->flags & FL_END_STREAM, .has_msg = m != NULL};
 		if (m && !D->hd_ok)
-			m->u.h2.headers_unknown = true;
+			block_unknown(m);
 		break;
 	case F_PUSH_PROMISE:
 		D->pre_want = (D->flags & FL_PADDED ? 1 : 0) + 4;
@@ -996,6 +1014,10 @@ static void h2_span_fields(const struct ws_exchange *x, bool client, struct ws_s
 		wj_kbool(a, "wirespan.h2.request_headers_unknown", true);
 	if (r->headers_unknown)
 		wj_kbool(a, "wirespan.h2.response_headers_unknown", true);
+	if (q->trailers_unknown)
+		wj_kbool(a, "wirespan.h2.request_trailers_unknown", true);
+	if (r->trailers_unknown)
+		wj_kbool(a, "wirespan.h2.response_trailers_unknown", true);
 	if (grpc && grpc_split(rq->path, svc, sizeof(svc), method, sizeof(method))) {
 		snprintf(s->name, sizeof(s->name), "%s/%s", svc, method);
 		wj_kstr(a, "rpc.system", "grpc");

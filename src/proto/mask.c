@@ -824,7 +824,7 @@ static void h2_held(struct ws_mask *m, int dir, uint8_t *p, uint32_t n)
 	bool req = dir == m->req_dir;
 
 	ws_h2mask_run_start(&m->h2, dir, req, true, p, n, n);
-	ws_h2mask_bytes(&m->h2, dir, p, n);
+	ws_h2mask_bytes(&m->h2, dir, req, p, n);
 }
 
 /* The protocol is not known yet: decide from this run, with the bytes
@@ -1011,10 +1011,10 @@ static void h2_run(struct ws_mask *m, int dir, bool follows, uint32_t len, uint8
 	if (!follows)
 		ws_h2mask_set_lost(&m->h2, dir);
 	ws_h2mask_run_start(&m->h2, dir, req, !D->seen, head, head_len, len);
-	ws_h2mask_bytes(&m->h2, dir, head, head_len);
+	ws_h2mask_bytes(&m->h2, dir, req, head, head_len);
 	if (len - head_len - tail_len)
 		ws_h2mask_gap(&m->h2, dir, len - head_len - tail_len);
-	ws_h2mask_bytes(&m->h2, dir, tail, tail_len);
+	ws_h2mask_bytes(&m->h2, dir, req, tail, tail_len);
 }
 
 void ws_mask_run(struct ws_mask *m, int dir, uint32_t seq, bool seq_known, uint32_t len, uint8_t *head,

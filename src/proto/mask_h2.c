@@ -12,7 +12,9 @@ enum { F_DATA = 0, F_HEADERS, F_PRIORITY, F_RST_STREAM, F_SETTINGS, F_PUSH_PROMI
        F_WINDOW_UPDATE, F_CONTINUATION };
 
 #define PREFACE_LEN 24
-#define HPACK_ERROR 0x80 /* an indexed field of index 0: a decoding error */
+#define HPACK_ERROR 0x80   /* an indexed field of index 0: a decoding error */
+#define MARK_REQUEST 0x82  /* static index 2, ":method GET" */
+#define MARK_RESPONSE 0x88 /* static index 8, ":status 200" */
 
 static void frame_start(struct h2m_dir *D)
 {
@@ -50,7 +52,7 @@ static void frame_start(struct h2m_dir *D)
 	D->st = M_BODY;
 }
 
-void ws_h2mask_bytes(struct h2_mask *g, int dir, uint8_t *p, uint32_t n)
+void ws_h2mask_bytes(struct h2_mask *g, int dir, bool req, uint8_t *p, uint32_t n)
 {
 	struct h2m_dir *D = &g->d[dir];
 
@@ -85,6 +87,12 @@ void ws_h2mask_bytes(struct h2_mask *g, int dir, uint8_t *p, uint32_t n)
 					continue;
 				bool block = D->type == F_HEADERS || D->type == F_PUSH_PROMISE || D->type == F_CONTINUATION;
 				p[i] = block ? HPACK_ERROR : '*';
+				/* a HEADERS block opens with its side's mark: what tells a
+				 * request from a response where a replay meets the
+				 * connection in its middle (the error after it keeps it
+				 * from ever being read as a field) */
+				if (D->type == F_HEADERS && at == D->pre)
+					p[i] = req ? MARK_REQUEST : MARK_RESPONSE;
 			}
 			D->left -= k;
 			p += k, n -= k;

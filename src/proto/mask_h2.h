@@ -8,7 +8,11 @@
  * kept in part (HPACK's fields refer to each other through its dynamic
  * table, and a field cannot be shortened in place), so each of its bytes
  * becomes 0x80, which HPACK decodes as an error: a replay knows every
- * stream, its sizes and timing, and says its headers are unknown. */
+ * stream, its sizes and timing, and says its headers are unknown. A
+ * HEADERS block's first byte becomes its side's mark instead (0x82, the
+ * static ":method GET", in requests; 0x88, ":status 200", in responses):
+ * it tells a request from a response where a replay meets a connection in
+ * its middle, and the error after it keeps it from being read as a field. */
 #ifndef WIRESPAN_PROTO_MASK_H2_H
 #define WIRESPAN_PROTO_MASK_H2_H
 
@@ -30,8 +34,9 @@ struct h2_mask {
 	struct h2m_dir d[2];
 };
 
-/* Mask p[0..n) in place, bytes that travelled in dir. */
-void ws_h2mask_bytes(struct h2_mask *g, int dir, uint8_t *p, uint32_t n);
+/* Mask p[0..n) in place, bytes that travelled in dir; req: dir is the
+ * client's. */
+void ws_h2mask_bytes(struct h2_mask *g, int dir, bool req, uint8_t *p, uint32_t n);
 /* n bytes of dir were not captured. */
 void ws_h2mask_gap(struct h2_mask *g, int dir, uint64_t n);
 bool ws_h2mask_lost(const struct h2_mask *g, int dir);

@@ -95,6 +95,7 @@ struct ws_h2_info {
 	uint32_t rst_code;        /* response: the RST_STREAM's error code (rst) */
 	uint16_t blocks;          /* header blocks seen (a second one is the trailers) */
 	bool headers_unknown;     /* its header block could not be decoded: HPACK state not known */
+	bool trailers_unknown;    /* its trailers could not be decoded (the headers were) */
 	bool trailers;            /* a header block followed the first */
 	bool grpc;                /* content-type application/grpc */
 	bool https;               /* request: :scheme https */
