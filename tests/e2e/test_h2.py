@@ -235,7 +235,7 @@ def test_grpc_connection_before_recording(env):
     client = env.spawn([PYTHON, GRPC_APP, "call", str(port), "5", "--wait", go], stdout=subprocess.PIPE, text=True)
     check_eq(client.stdout.readline().strip(), "waiting", "gRPC client, after its first call")
     db = env.path("t.db")
-    rec = Recorder(env, db, "--port", str(port))
+    rec = Recorder(env, db, "--port", str(port), "--save-events", env.path("ev.bin"))
     open(go, "w").close()
     check_eq(client.wait(60), 0, "gRPC client")
     time.sleep(0.2)
@@ -255,3 +255,9 @@ def test_grpc_connection_before_recording(env):
     ids = sorted(attr(s, "wirespan.h2.stream_id") for s in srv)
     check_eq(ids, list(range(3, 33, 2)), "stream ids (the call before the recording was stream 1)")
     joined(srv, cli, "gRPC met in its middle")
+    # its saved events (masked) replay into the same spans
+    db2 = env.path("replay.db")
+    run([WIRESPAN, "replay", "--db", db2, env.path("ev.bin")])
+    again = on_port(spans(db2), port)
+    key = lambda s: (s["kind"], s["name"], attr(s, "client.port"), attr(s, "wirespan.h2.stream_id"))
+    check_eq(sorted(key(s) for s in again), sorted(key(s) for s in ss), "spans replayed from --save-events")
