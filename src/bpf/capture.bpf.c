@@ -79,9 +79,22 @@ struct {
 
 /* Event under construction. The payload area is three times the largest
  * prefix so that masked offsets and lengths always fit for the verifier. */
+struct iovc_walk {
+	__u64 iovp, iovcnt, total;
+	__u64 idx;            /* the next iovec to read */
+	__u64 base, len, ioff; /* the current iovec, and what of it was copied */
+	__u64 pos;            /* bytes of the syscall consumed */
+	__u64 rec_start, rec_off; /* the record being filled: where it starts, its bytes */
+	__u32 seq, records;
+	__u8 done; /* the last record was sent */
+};
+
 struct scratch {
 	struct ws_kevent ev;
 	__u8 data[3 * WS_PAYLOAD_MAX + WS_TAIL_MAX];
+	/* kept here, not on the stack: values read back from a map are not
+	 * followed precisely by the verifier, so the walk's loop converges */
+	struct iovc_walk iw;
 };
 
 /* One slot per CPU (a per-CPU array cannot hold values this large); the
@@ -779,6 +792,74 @@ static long chunk_step(__u64 i, void *ctx)
 	copy_plain_once(w->ubuf + w->off, n, WS_PAYLOAD_MAX);
 	emit(&s->ev, sizeof(s->ev) + ((s->ev.cap + s->ev.tail) & (2 * WS_PAYLOAD_MAX - 1)));
 	w->off += n;
+	return 0;
+}
+
+/* The same for a syscall whose bytes are in iovecs (writev, sendmsg and
+ * their reading twins: Node.js and gRPC write HTTP/2 frames so): each
+ * step copies what is left of the current iovec into the record being
+ * filled, and a full record is sent. */
+
+static __always_inline void iovc_emit(struct scratch *s, struct iovc_walk *w, __u64 bytes)
+{
+	s->ev.seq = w->seq + (__u32)w->rec_start;
+	s->ev.bytes = bytes;
+	s->ev.cap = w->rec_off;
+	s->ev.tail = 0;
+	emit(&s->ev, sizeof(s->ev) + ((s->ev.cap + s->ev.tail) & (2 * WS_PAYLOAD_MAX - 1)));
+	w->records++;
+	w->rec_start += bytes;
+	w->rec_off = 0;
+	w->done = w->rec_start >= w->total;
+}
+
+static long iovc_step(__u64 i, void *ctx)
+{
+	struct scratch *s = scratch_get();
+	struct iovec iov;
+
+	if (!s)
+		return 1;
+	struct iovc_walk *w = &s->iw;
+	if (w->pos >= w->total)
+		return 1;
+	if (w->ioff >= w->len) { /* the next iovec */
+		if (w->idx >= w->iovcnt || bpf_probe_read_user(&iov, sizeof(iov), (void *)(w->iovp + w->idx * sizeof(iov)))) {
+			if (w->rec_off || w->pos < w->total) /* what is left, uncopied */
+				iovc_emit(s, w, w->total - w->rec_start);
+			return 1;
+		}
+		w->idx++;
+		w->base = (__u64)iov.iov_base;
+		w->len = iov.iov_len;
+		if (w->len > w->total - w->pos)
+			w->len = w->total - w->pos;
+		w->ioff = 0;
+		return 0;
+	}
+	__u64 n = w->len - w->ioff, room = WS_PAYLOAD_MAX - w->rec_off, o = w->rec_off;
+	if (n > room)
+		n = room;
+	BOUND_OFF(o);
+	BOUND(n, WS_PAYLOAD_MAX);
+	if (n && bpf_probe_read_user(s->data + o, n, (void *)(w->base + w->ioff))) {
+		iovc_emit(s, w, w->total - w->rec_start); /* the rest: a gap */
+		return 1;
+	}
+	w->ioff += n;
+	w->pos += n;
+	w->rec_off += n;
+	if (w->pos >= w->total) {
+		iovc_emit(s, w, w->rec_off);
+		return 1;
+	}
+	if (w->rec_off >= WS_PAYLOAD_MAX) {
+		if (w->records + 1 >= WS_CHUNKS_MAX) { /* the last record: the rest is a gap past it */
+			iovc_emit(s, w, w->total - w->rec_start);
+			return 1;
+		}
+		iovc_emit(s, w, w->rec_off);
+	}
 	return 0;
 }
 
@@ -1528,6 +1609,28 @@ static __always_inline int data_exit(long ret, enum copy_kind kind, __u8 sys)
 			bpf_loop(WS_CHUNKS_MAX, chunk_step, &w, 0);
 			return 0;
 		}
+		if ((kind == COPY_IOV || kind == COPY_MSG) && limit == WS_PAYLOAD_MAX && ret > WS_PAYLOAD_MAX) {
+			struct iovc_walk *w = &s->iw;
+			struct user_msghdr m;
+			__builtin_memset(w, 0, sizeof(*w));
+			w->iovp = f.ubuf;
+			w->iovcnt = f.ulen;
+			w->total = ret;
+			w->seq = f.seq;
+			if (kind == COPY_MSG) {
+				if (bpf_probe_read_user(&m, sizeof(m), (void *)f.ubuf))
+					goto whole_fail;
+				w->iovp = (__u64)m.msg_iov;
+				w->iovcnt = m.msg_iovlen;
+			}
+			s->ev.cap = s->ev.tail = 0;
+			/* a step reads an iovec or copies a piece of one */
+			bpf_loop(2 * WS_IOV_MAX + WS_CHUNKS_MAX, iovc_step, NULL, 0);
+			if (!w->done) /* iovecs past the walk: the rest is a gap */
+				iovc_emit(s, w, w->total - w->rec_start);
+			return 0;
+		}
+	whole_fail:
 		if (kind == COPY_PLAIN) {
 			copy_plain_once(f.ubuf, ret, limit);
 		} else if (kind == COPY_IOV) {
