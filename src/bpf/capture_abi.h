@@ -21,7 +21,7 @@
 #define WS_IOV_MAX 1024 /* iovecs walked per readv/writev/sendmsg/recvmsg (UIO_MAXIOV: gRPC and Node write
 			 * HTTP/2 frames in many, one per header, block, prefix, message) */
 #define WS_MMSG_MAX 4  /* messages reported per sendmmsg/recvmmsg */
-#define WS_CHUNKS_MAX 16 /* records one syscall may fill when it is captured whole */
+#define WS_CHUNKS_MAX 64 /* records one syscall may fill when it is captured whole (1 MiB) */
 #define WS_MAX_PORTS 16
 #define WS_MAX_COMMS 8
 

@@ -8,7 +8,8 @@ no generated stubs: methods take and return raw bytes).
                                          interceptor) to COUNTS_FILE
   grpc_app.py call PORT N [--threads T] [--wait FILE]
                                          N rounds of: Echo (OK), Fail (NOT_FOUND),
-                                         Stream (3 replies), on one channel, from T
+                                         Stream (3 replies), and with --big Big (300 kB
+                                         each way), on one channel, from T
                                          threads at once; --wait: one Echo first,
                                          then wait (up to 60 s) for FILE to exist
 """
@@ -44,6 +45,13 @@ def fail(req, ctx):
     ctx.abort(grpc.StatusCode.NOT_FOUND, "no such greeting")
 
 
+BIG = 300000  # bytes each way: HTTP/2 frames past 16 KiB in one sendmsg
+
+
+def big(req, ctx):
+    return b"b" * BIG
+
+
 def stream(req, ctx):
     for i in range(3):
         yield b"part %d of " % i + req
@@ -56,6 +64,7 @@ def serve(port, counts_file):
         "Echo": grpc.unary_unary_rpc_method_handler(echo),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
         "Stream": grpc.unary_stream_rpc_method_handler(stream),
+        "Big": grpc.unary_unary_rpc_method_handler(big),
     })
     server.add_generic_rpc_handlers((handler,))
     server.add_insecure_port("127.0.0.1:%d" % port)
@@ -70,12 +79,13 @@ def serve(port, counts_file):
         json.dump(counter.calls, f)
 
 
-def call(port, n, threads, wait):
+def call(port, n, threads, wait, with_big=False):
     channel = grpc.insecure_channel("127.0.0.1:%d" % port)
     grpc.channel_ready_future(channel).result(timeout=10)
     echo_m = channel.unary_unary("/%s/Echo" % SVC)
     fail_m = channel.unary_unary("/%s/Fail" % SVC)
     stream_m = channel.unary_stream("/%s/Stream" % SVC)
+    big_m = channel.unary_unary("/%s/Big" % SVC)
     errors = []
     if wait:
         echo_m(b"first", timeout=10)
@@ -94,6 +104,8 @@ def call(port, n, threads, wait):
                 if e.code() != grpc.StatusCode.NOT_FOUND:
                     errors.append(str(e.code()))
             assert len(list(stream_m(b"s", timeout=10))) == 3
+            if with_big:
+                assert len(big_m(b"a" * BIG, timeout=10)) == BIG
 
     ts = [threading.Thread(target=rounds, args=(n // threads + (1 if t < n % threads else 0),)) for t in range(threads)]
     for t in ts:
@@ -111,4 +123,4 @@ if __name__ == "__main__":
     else:
         threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
         wait = sys.argv[sys.argv.index("--wait") + 1] if "--wait" in sys.argv else None
-        call(int(sys.argv[2]), int(sys.argv[3]), threads, wait)
+        call(int(sys.argv[2]), int(sys.argv[3]), threads, wait, "--big" in sys.argv)

@@ -165,7 +165,8 @@ def grpc_stop(p, counts):
 
 def test_grpc_python(env):
     """python3-grpcio: 12 rounds of Echo (OK), Fail (NOT_FOUND, a
-    trailers-only response) and Stream (three replies), from 4 threads on
+    trailers-only response), Stream (three replies) and Big (300 kB each
+    way), from 4 threads on
     one channel, so streams overlap on the connection. The spans of each
     method equal the server's own count of its calls; names, rpc.*
     attributes and error.type follow OpenTelemetry's gRPC conventions."""
@@ -174,11 +175,11 @@ def test_grpc_python(env):
     db = env.path("t.db")
     rec = Recorder(env, db, "--port", str(port), "--save-events", env.path("ev.bin"))
     dump = Tcpdump(env, None, env.path("grpc.pcap"), "-i", "lo", "tcp port %d" % port)
-    run([PYTHON, GRPC_APP, "call", str(port), "12", "--threads", "4"])
+    run([PYTHON, GRPC_APP, "call", str(port), "12", "--threads", "4", "--big"])
     rec.stop_ok()
     pcap = dump.stop()
     served = grpc_stop(p, counts)
-    check_eq(served, {f"/{SVC}/{m}": 12 for m in ("Echo", "Fail", "Stream")}, "calls the server counted")
+    check_eq(served, {f"/{SVC}/{m}": 12 for m in ("Echo", "Fail", "Stream", "Big")}, "calls the server counted")
 
     ss = on_port(spans(db), port)
     srv, cli = by_kind(ss, "server"), by_kind(ss, "client")
@@ -198,6 +199,10 @@ def test_grpc_python(env):
             # NOT_FOUND is an error to the client, not to the server
             err = "NOT_FOUND" if method == "Fail" and kind == "client" else None
             check_eq(attr(s, "error.type"), err, f"{kind} error.type of {s['name']}")
+        # 300 kB each way, in DATA frames written by one sendmsg past 16 KiB
+        big = [s for s in group if s["name"].endswith("/Big")]
+        check_eq(sorted({(attr(s, "http.request.body.size"), attr(s, "http.response.body.size")) for s in big}),
+                 [(5 + 300000, 5 + 300000)], f"{kind}: Big's body sizes")
         stream = [s for s in group if s["name"].endswith("/Stream")]
         check(all(attr(s, "http.response.body.size") == 3 * (5 + len(b"part 0 of s")) for s in stream),
               f"{kind}: server-streaming response sizes {[attr(s, 'http.response.body.size') for s in stream]}")
