@@ -59,7 +59,7 @@ demo: deps
 	@scripts/demo.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all tests
+	@$(MAKE) --no-print-directory -j$(shell nproc) all tests
 	@tests/run.sh
 
 # ---- kernel half ----
@@ -176,9 +176,17 @@ fuzz-long: all fuzz
 	tests/fuzz/seed_store.sh $(B)/wirespan build-fuzz/corpus
 	@for f in $(FUZZERS); do echo "$$f:"; FUZZ_MAX_LEN=1048576 tests/fuzz/run_fuzzer.sh $$f $(FUZZ_SECONDS) || exit 1; done
 
-build-fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard src/*/*.h)
+# The pipeline's objects are built once with the sanitizers (and libFuzzer's
+# coverage), and each target links them.
+FUZZ_OBJ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_OBJS := $(CORE_SRCS:%.c=build-fuzz/obj/%.o)
+.SECONDARY: $(FUZZ_OBJS)
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_OBJ_FLAGS) -MMD -MP -c $< -o $@
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p build-fuzz
-	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRCS) -lsqlite3 -lpcap -ldw -lelf -lcapstone -lsodium -lnghttp2 -lm -lpthread
+	$(CLANG) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJS) -lsqlite3 -lpcap -ldw -lelf -lcapstone -lsodium -lnghttp2 -lm -lpthread
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -186,7 +194,7 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) build-fuzz/obj -name '*.d' 2>/dev/null)
 
 # The lists above, for tests/run.sh (one list, not two to keep in step).
 print-%:

@@ -30,7 +30,7 @@ for t in $UNIT; do
 	step "$t" "build/$t"
 done
 
-if make --no-print-directory asan >"$log/asan-build.log" 2>&1; then
+if make --no-print-directory -j"$(nproc)" asan >"$log/asan-build.log" 2>&1; then
 	for t in $UNIT; do
 		step "asan-$t" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "build-asan/$t"
 	done
@@ -39,7 +39,7 @@ else
 	failed+=(asan-build)
 fi
 
-if make --no-print-directory fuzz >"$log/fuzz-build.log" 2>&1; then
+if make --no-print-directory -j"$(nproc)" fuzz >"$log/fuzz-build.log" 2>&1; then
 	python3 tests/fuzz/seed.py build-fuzz/corpus
 	python3 tests/data/go/synth.py build-fuzz/corpus/gobin
 	mkdir -p build-fuzz/corpus/pyasync
