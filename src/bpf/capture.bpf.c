@@ -77,8 +77,7 @@ struct {
 	__array(values, struct ring);
 } rings SEC(".maps");
 
-/* Event under construction. The payload area is three times the largest
- * prefix so that masked offsets and lengths always fit for the verifier. */
+/* Where the walk of a whole-captured syscall's iovecs stands (iovc_step). */
 struct iovc_walk {
 	__u64 iovp, iovcnt, total;
 	__u64 idx;            /* the next iovec to read */
@@ -89,6 +88,8 @@ struct iovc_walk {
 	__u8 done; /* the last record was sent */
 };
 
+/* Event under construction. The payload area is three times the largest
+ * prefix so that masked offsets and lengths always fit for the verifier. */
 struct scratch {
 	struct ws_kevent ev;
 	__u8 data[3 * WS_PAYLOAD_MAX + WS_TAIL_MAX];
@@ -799,7 +800,6 @@ static long chunk_step(__u64 i, void *ctx)
  * their reading twins: Node.js and gRPC write HTTP/2 frames so): each
  * step copies what is left of the current iovec into the record being
  * filled, and a full record is sent. */
-
 static __always_inline void iovc_emit(struct scratch *s, struct iovc_walk *w, __u64 bytes)
 {
 	s->ev.seq = w->seq + (__u32)w->rec_start;

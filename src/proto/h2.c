@@ -68,7 +68,7 @@ enum dstate {
 struct h2_stream {
 	uint32_t id;
 	struct ws_msg req, resp;
-	bool req_seen, req_done, resp_seen, resp_done;
+	bool req_done, resp_seen, resp_done; /* its request began it: always seen */
 	bool gap[2]; /* bytes of that direction were lost while it was open */
 };
 
@@ -113,8 +113,9 @@ struct h2 {
 	struct h2_stream *streams; /* open, oldest first */
 	unsigned nstreams, cap;
 	uint32_t max_sid; /* the highest stream id a request opened */
-	struct ws_pairer pairer; /* streams open at the end, for conntrack's abort */
-	struct proto_sink sink;
+	/* its sink is the parser's; it holds the streams open at the end, for
+	 * conntrack's abort */
+	struct ws_pairer pairer;
 	bool mid; /* met in its middle: no HPACK anywhere */
 };
 
@@ -238,7 +239,7 @@ int ws_h2_chain(const uint8_t *d, uint32_t n, bool whole, int *headers)
 		off += 9 + len;
 	}
 	if (!frames)
-		return n < 9 && !whole ? -1 : 0;
+		return 0;
 	/* when the whole run is here, the chain must end where it ends */
 	return whole && off != n ? 0 : frames;
 }
@@ -263,7 +264,7 @@ int ws_h2_request_at(const uint8_t *d, uint32_t n)
 	}
 	/* a server's preface (SETTINGS), which it may send before its client's
 	 * arrives: wait, so that it reaches the parser when the client's does */
-	return c > 0 && n >= 9 && d[3] == F_SETTINGS && !(d[4] & FL_ACK) && !hd ? -1 : 0;
+	return c > 0 && d[3] == F_SETTINGS && !(d[4] & FL_ACK) && !hd ? -1 : 0;
 }
 
 /* ---- streams ---- */
@@ -313,8 +314,8 @@ static void stream_report(struct h2 *h, struct h2_stream *s)
 		x.resp.flags |= WS_MSGF_INCOMPLETE;
 	x.req.u.h2.gap = s->gap[h->req_dir];
 	x.resp.u.h2.gap = s->gap[!h->req_dir];
-	if (h->sink.exchange)
-		h->sink.exchange(h->sink.ctx, &x);
+	if (h->pairer.sink.exchange)
+		h->pairer.sink.exchange(h->pairer.sink.ctx, &x);
 	stream_drop(h, s);
 }
 
@@ -333,6 +334,16 @@ static void msg_begin(struct h2 *h, struct ws_msg *m, int dir, uint32_t sid)
 static bool name_is(const nghttp2_nv *nv, const char *s)
 {
 	return nv->namelen == strlen(s) && memcmp(nv->name, s, nv->namelen) == 0;
+}
+
+/* The number v[0..n) (n at most 3) starts with; its leading digits only. */
+static int digits(const char *v, size_t n)
+{
+	int x = 0;
+
+	for (size_t i = 0; i < n && isdigit((unsigned char)v[i]); i++)
+		x = x * 10 + (v[i] - '0');
+	return x;
 }
 
 static void field(struct ws_msg *m, const nghttp2_nv *nv)
@@ -355,19 +366,13 @@ static void field(struct ws_msg *m, const nghttp2_nv *nv)
 	} else if (name_is(nv, ":scheme")) {
 		hi->https = vn == 5 && memcmp(v, "https", 5) == 0;
 	} else if (name_is(nv, ":status")) {
-		int st = 0;
-		for (size_t i = 0; i < vn && i < 3 && isdigit((unsigned char)v[i]); i++)
-			st = st * 10 + (v[i] - '0');
-		ht->status = vn == 3 ? st : 0;
+		ht->status = vn == 3 ? digits(v, vn) : 0;
 	} else if (name_is(nv, "content-type")) {
 		ws_copy_text(ht->content_type, sizeof(ht->content_type), nv->value, vn);
 		if (vn >= 16 && memcmp(v, "application/grpc", 16) == 0 && (vn == 16 || v[16] == '+' || v[16] == ';'))
 			hi->grpc = true;
 	} else if (name_is(nv, "grpc-status")) {
-		int st = 0;
-		for (size_t i = 0; i < vn && i < 3 && isdigit((unsigned char)v[i]); i++)
-			st = st * 10 + (v[i] - '0');
-		hi->grpc_status = vn && vn <= 2 ? st : -1;
+		hi->grpc_status = vn && vn <= 2 ? digits(v, vn) : -1;
 	} else if (name_is(nv, "user-agent")) {
 		ws_copy_text(ht->user_agent, sizeof(ht->user_agent), nv->value, vn);
 	} else if (name_is(nv, "traceparent")) {
@@ -484,13 +489,11 @@ static void lose(struct h2 *h, int dir)
 
 /* A message of dir on stream sid (HEADERS or DATA): the stream's request
  * or response, begun if new. NULL: not one followed. */
-static struct ws_msg *frame_msg(struct h2 *h, int dir, uint32_t sid, bool headers, bool *is_req)
+static struct ws_msg *frame_msg(struct h2 *h, int dir, uint32_t sid, bool headers)
 {
 	struct h2_stream *s = stream_find(h, sid);
-	bool req = dir == h->req_dir;
 
-	*is_req = req;
-	if (req) {
+	if (dir == h->req_dir) {
 		if (!s) {
 			/* only a new request's HEADERS opens a stream: ids of a
 			 * client's streams are odd, and grow (a lower one is the
@@ -498,21 +501,18 @@ static struct ws_msg *frame_msg(struct h2 *h, int dir, uint32_t sid, bool header
 			if (!headers || !(sid & 1) || sid <= h->max_sid)
 				return NULL;
 			h->max_sid = sid;
+			struct ws_msg m;
+			msg_begin(h, &m, dir, sid);
 			if (!(s = stream_new(h, sid))) { /* too many at once: counted */
-				struct ws_msg m;
-				msg_begin(h, &m, dir, sid);
-				if (h->sink.unmatched)
-					h->sink.unmatched(h->sink.ctx, &m);
+				if (h->pairer.sink.unmatched)
+					h->pairer.sink.unmatched(h->pairer.sink.ctx, &m);
 				return NULL;
 			}
-		}
-		if (!s->req_seen) {
-			msg_begin(h, &s->req, dir, sid);
-			s->req_seen = true;
+			s->req = m;
 		}
 		return s->req_done ? NULL : &s->req;
 	}
-	if (!s || !s->req_seen)
+	if (!s)
 		return NULL; /* a response to a request not seen, or a pushed stream */
 	if (!s->resp_seen) {
 		msg_begin(h, &s->resp, dir, sid);
@@ -545,7 +545,7 @@ static void rst_stream(struct h2 *h, int dir, uint32_t sid, uint32_t code, const
 	struct h2_stream *s = stream_find(h, sid);
 	struct h2_dir *D = &h->d[dir];
 
-	if (!s || !s->req_seen)
+	if (!s)
 		return;
 	if (!s->resp_seen) { /* the reset is the answer */
 		ws_msg_begin(&s->resp, WS_PROTO_H2, !h->req_dir, &D->fseg, D->foff);
@@ -616,16 +616,15 @@ static void frame_start(struct h2 *h, int dir, const struct ws_seg *seg)
 		lose(h, dir);
 		return;
 	}
-	bool is_req;
 	struct ws_msg *m = NULL;
 	switch (D->type) {
 	case F_DATA:
 		D->pre_want = D->flags & FL_PADDED ? 1 : 0;
-		m = frame_msg(h, dir, D->sid, false, &is_req);
+		m = frame_msg(h, dir, D->sid, false);
 		break;
 	case F_HEADERS:
 		D->pre_want = (D->flags & FL_PADDED ? 1 : 0) + (D->flags & FL_PRIORITY ? 5 : 0);
-		m = frame_msg(h, dir, D->sid, true, &is_req);
+		m = frame_msg(h, dir, D->sid, true);
 		/* a second block of a message is its trailers (a 1xx response's
 		 * block is not counted: see frame_end) */
 		if (m && m->u.h2.blocks++)
@@ -723,7 +722,7 @@ static void payload(struct h2 *h, int dir, const uint8_t *p, uint32_t n)
 	switch (D->type) {
 	case F_DATA: {
 		struct h2_stream *s = stream_find(h, D->sid);
-		if (s && s->req_seen)
+		if (s)
 			(dir == h->req_dir ? &s->req : &s->resp)->body_bytes += k;
 		break;
 	}
@@ -818,7 +817,7 @@ static void gap(struct h2 *h, int dir, uint64_t n)
 		if (D->type == F_DATA) {
 			struct h2_stream *s = stream_find(h, D->sid);
 			uint64_t data = done < D->body ? WS_MIN(n, (uint64_t)(D->body - done)) : 0;
-			if (s && s->req_seen)
+			if (s)
 				(dir == h->req_dir ? &s->req : &s->resp)->body_bytes += data;
 		} else if (D->type == F_HEADERS || D->type == F_CONTINUATION || D->type == F_PUSH_PROMISE) {
 			hpack_lost(h, dir);
@@ -906,7 +905,7 @@ static void h2_eof(void *st, int dir)
 		return;
 	for (unsigned i = 0; i < h->nstreams;) {
 		struct h2_stream *s = &h->streams[i];
-		if (s->req_seen && s->resp_seen) {
+		if (s->resp_seen) {
 			stream_report(h, s);
 			continue;
 		}
@@ -920,11 +919,8 @@ static void h2_finish(void *st)
 
 	/* requests still waiting: the pairer reports them as aborted when the
 	 * connection closed (or counts them, when records were lost) */
-	for (unsigned i = 0; i < h->nstreams; i++) {
-		struct h2_stream *s = &h->streams[i];
-		if (s->req_seen)
-			ws_msgq_push(&h->pairer.pending, &s->req, NULL);
-	}
+	for (unsigned i = 0; i < h->nstreams; i++)
+		ws_msgq_push(&h->pairer.pending, &h->streams[i].req, NULL);
 	h->nstreams = 0;
 }
 
@@ -933,7 +929,6 @@ static void *h2_create(int req_dir, const struct proto_sink *sink)
 	struct h2 *h = ws_calloc(1, sizeof(*h));
 
 	h->req_dir = req_dir;
-	h->sink = *sink;
 	ws_pairer_init(&h->pairer, sink, STREAMS_MAX);
 	h->d[0].table_max = h->d[1].table_max = 4096; /* RFC 9113's initial value */
 	return h;

@@ -14,9 +14,8 @@
 int ws_h2_request_at(const uint8_t *d, uint32_t n);
 
 /* Walk the frame headers d[0..n) begins with: the number of frames whose
- * headers are all valid, 0 when one is not, -1 when there are too few
- * bytes for one (and more may come). whole: d is a whole run, so the last
- * frame must end where it ends. *headers (when non-NULL): what the first
+ * headers are all valid, 0 when one is not or there is none. whole: d is
+ * a whole run, so the last frame must end where it ends. *headers (when non-NULL): what the first
  * HEADERS of a client's stream (odd id) is, by the pseudo-headers it takes
  * from HPACK's static table (read without the dynamic one): a request (1),
  * a response (2), or not known (0). */
